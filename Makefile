@@ -1,0 +1,30 @@
+# The course's commands. `make demo` and `make test` set up .venv first when needed.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup demo test release fetch benchmark
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+demo: setup
+	$(PY) -m utils.course demo
+
+test: setup
+	$(PY) -m pytest
+
+release: setup
+	$(PY) -m utils.course release
+
+fetch: setup
+	$(PY) -m utils.course fetch
+
+benchmark: setup
+	$(PY) -m utils.course benchmark conv

@@ -1,0 +1,35 @@
+"""Plausible student mistakes, one per answer cell: ``{assignment: {answer cell id: edit}}``.
+
+Each edit takes the reference code of the cell and returns a wrong version. The autograde
+test checks that a submission with one of them loses exactly that function's points.
+"""
+
+
+def replace(old: str, new: str):
+    """An edit that replaces ``old`` (which must occur) by ``new``."""
+    def edit(code: str) -> str:
+        assert old in code, f"mistake template not found: {old!r}"
+        return code.replace(old, new)
+    return edit
+
+
+MISTAKES = {
+    "C4W1A1_conv_step_by_step": {
+        # pads the channel axis as well
+        "zero_pad": replace("(pad, pad), (0, 0)), mode", "(pad, pad), (pad, pad)), mode"),
+        # forgets the bias
+        "conv_single_step": replace("Z = Z + b.item()", "Z = Z"),
+        # ignores the stride when placing the window
+        "conv_forward": replace("vert_start = h * stride", "vert_start = h"),
+        # average pooling takes the max
+        "pool_forward": replace("np.mean(a_prev_slice)", "np.max(a_prev_slice)"),
+        # overwrites db instead of accumulating
+        "conv_backward": replace("db[:, :, :, c] += dZ", "db[:, :, :, c] = dZ"),
+        # marks the minimum
+        "create_mask_from_window": replace("x == np.max(x)", "x == np.min(x)"),
+        # divides by the height only
+        "distribute_value": replace("dz / (n_H * n_W)", "dz / n_H"),
+        # forgets to scale the mask by the upstream gradient
+        "pool_backward": replace("mask * dA[i, h, w, c])", "mask)"),
+    },
+}

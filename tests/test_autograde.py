@@ -1,0 +1,68 @@
+"""The nbgrader round trip, with the real commands, for every assignment."""
+
+import nbformat
+import pytest
+
+from mistakes import MISTAKES
+from utils.course import assignments, expected, grading
+
+ASSIGNMENTS = [a.id for a in assignments.available()]
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_solution_gets_full_marks(graded_course, assignment):
+    score = graded_course["scores"][assignment, "reference"]
+    assert score.cells, "no graded cells were found"
+    lost = {k: v for k, v in score.cells.items() if v[0] != v[1]}
+    assert not lost, f"the reference solution lost points in {lost}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_release_gets_zero(graded_course, assignment):
+    score = graded_course["scores"][assignment, "blank"]
+    assert score.status == "graded"
+    assert score.total[1] > 0 and score.total[0] == 0, f"blank release scored {score.cells}"
+
+
+@pytest.mark.parametrize("assignment,cell_id", [(a, c) for a in ASSIGNMENTS
+                                                for c in MISTAKES.get(a, {})])
+def test_one_wrong_function_loses_only_its_points(graded_course, assignment, cell_id):
+    score = graded_course["scores"][assignment, f"wrong-{cell_id}"]
+    reference = graded_course["scores"][assignment, "reference"]
+    lost = sorted(k for k, (points, maximum) in score.cells.items() if points < maximum)
+    tested_by = [k for k in reference.cells if k.split("_", 1)[1] == cell_id]
+    assert lost == tested_by, f"a wrong {cell_id} lost points in {lost}, expected {tested_by}"
+
+
+def test_every_answer_cell_has_a_mistake_case():
+    for assignment in assignments.available():
+        source = nbformat.read(assignment.source_notebook, as_version=4)
+        answers = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
+                   if c.metadata.get("nbgrader", {}).get("solution")}
+        assert answers == set(MISTAKES.get(assignment.id, {})), assignment.id
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_report_is_generated(graded_course, assignment):
+    reports = [p for p in graded_course["feedback"]
+               if p.parts[-3] == "reference" and p.parts[-2] == assignment]
+    assert reports, "nbgrader generate_feedback wrote no report for the reference submission"
+    html = reports[0].read_text()
+    score = graded_course["scores"][assignment, "reference"]
+    assert f"Score: {score.total[0]:.1f} / {score.total[1]:.1f}" in html.replace("\n", " ")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_expected_outputs_match_the_reference_solution(graded_course, assignment):
+    a = assignments.get(assignment)
+    executed = nbformat.read(graded_course["course"] / "autograded" / "reference" / a.id /
+                             a.notebook, as_version=4)
+    problems = expected.mismatches(executed)
+    assert not problems, "\n\n".join(problems) + (
+        f"\n\nRun `python -m utils.course expected-outputs {assignment}` after checking why.")
+
+
+def test_score_table_lists_every_function(graded_course):
+    table = grading.format_table([s for (a, st), s in graded_course["scores"].items()
+                                  if st in ("reference", "blank")])
+    assert "zero_pad" in table and "pool_backward*" in table and "100/100" in table

@@ -1,0 +1,154 @@
+"""Assignment 1's helpers: the vectorised reference and the checks that grade students.
+
+The checks must pass the reference solution and fail typical mistakes with a message that
+names the function and what is wrong.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from utils import checks
+from utils.conv_fast import (conv_forward_fast, output_size, pool_forward_fast,
+                             validate_conv_inputs)
+from utils.course.benchmarks import reference_functions
+from utils.public_tests import conv_step_by_step as t
+
+FUNCTIONS = ["zero_pad", "conv_single_step", "conv_forward", "pool_forward", "conv_backward",
+             "create_mask_from_window", "distribute_value", "pool_backward"]
+
+
+@pytest.fixture(scope="module")
+def ref():
+    """The reference solution's functions, loaded from the source notebook."""
+    return reference_functions("C4W1A1_conv_step_by_step", FUNCTIONS)
+
+
+def naive_conv(A, W, b, stride, pad):
+    """Direct definition of the convolution, for checking the im2col version."""
+    A = np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    f, n_C = W.shape[0], W.shape[3]
+    n_H = (A.shape[1] - f) // stride + 1
+    n_W = (A.shape[2] - f) // stride + 1
+    Z = np.empty((A.shape[0], n_H, n_W, n_C))
+    for h in range(n_H):
+        for w in range(n_W):
+            window = A[:, h * stride:h * stride + f, w * stride:w * stride + f, :]
+            Z[:, h, w, :] = np.einsum("mijc,ijcn->mn", window, W) + b.reshape(-1)
+    return Z
+
+
+@pytest.mark.parametrize("shape,f,stride,pad", [((2, 5, 7, 3), 3, 2, 1), ((1, 6, 6, 2), 1, 1, 0),
+                                                ((3, 9, 4, 1), 4, 3, 2)])
+def test_im2col_convolution_matches_the_definition(shape, f, stride, pad):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal(shape)
+    W = rng.standard_normal((f, f, shape[3], 5))
+    b = rng.standard_normal((1, 1, 1, 5))
+    np.testing.assert_allclose(conv_forward_fast(A, W, b, stride, pad),
+                               naive_conv(A, W, b, stride, pad), rtol=1e-10, atol=1e-10)
+
+
+def test_im2col_convolution_matches_tensorflow():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((2, 8, 8, 3)).astype(np.float32)
+    W = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    b = np.zeros((1, 1, 1, 4), np.float32)
+    expected = tf.nn.conv2d(A, W, strides=2, padding="VALID").numpy()
+    np.testing.assert_allclose(conv_forward_fast(A, W, b, 2, 0), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_pooling_by_hand():
+    x = np.array([[1, 3, 2, 1], [4, 6, 5, 0], [3, 1, 1, 0], [1, 2, 2, 4]], float)[None, :, :, None]
+    assert pool_forward_fast(x, 2, 2, "max")[0, :, :, 0].tolist() == [[6, 5], [3, 4]]
+    assert pool_forward_fast(x, 2, 2, "average")[0, :, :, 0].tolist() == [[3.5, 2], [1.75, 1.75]]
+
+
+def test_output_size_formula():
+    assert output_size(5, 3, 2, 1) == 3
+    assert output_size(7, 3, 2, 1) == 4
+    assert output_size(4, 2, 2) == 2
+
+
+@pytest.mark.parametrize("args,message", [
+    (((2, 5, 5, 3), (3, 3, 4, 8), (1, 1, 1, 8), {"stride": 1, "pad": 0}), "A_prev has 3 channels"),
+    (((2, 5, 5, 3), (3, 3, 3, 8), (8,), {"stride": 1, "pad": 0}), "b must have shape"),
+    (((2, 5, 5, 3), (3, 3, 3, 8), (1, 1, 1, 8), {"stride": 0, "pad": 0}), "stride must be"),
+    (((2, 5, 5, 3), (3, 3, 3, 8), (1, 1, 1, 8), {"pad": 0}), "hparameters lacks"),
+    (((2, 2, 5, 3), (3, 3, 3, 8), (1, 1, 1, 8), {"stride": 1, "pad": 0}), "does not fit"),
+    (((5, 5, 3), (3, 3, 3, 8), (1, 1, 1, 8), {"stride": 1, "pad": 0}), "A_prev must have shape"),
+])
+def test_bad_convolution_inputs_get_clear_errors(args, message):
+    A, W, b, hparameters = args
+    with pytest.raises(ValueError, match=message):
+        validate_conv_inputs(np.zeros(A), np.zeros(W), np.zeros(b), hparameters)
+
+
+def test_reference_solution_passes_every_check(ref):
+    t.check_zero_pad(ref["zero_pad"])
+    t.check_conv_single_step(ref["conv_single_step"])
+    t.check_conv_forward(ref["conv_forward"])
+    for mode in ("max", "average"):
+        t.check_pool_forward(ref["pool_forward"], mode=mode)
+        t.check_pool_backward(ref["pool_backward"], mode=mode)
+    t.check_conv_backward(ref["conv_backward"])
+    t.check_create_mask_from_window(ref["create_mask_from_window"])
+    t.check_distribute_value(ref["distribute_value"])
+
+
+def test_wrong_shape_message_names_both_shapes():
+    def conv_forward(A_prev, W, b, hparameters):
+        return np.zeros((2, 5, 7, 8)), (A_prev, W, b, hparameters)
+    with pytest.raises(AssertionError, match=r"conv_forward \(stride=2, pad=1\): wrong Z shape "
+                                             r"\(2, 5, 7, 8\), expected \(2, 3, 4, 8\)"):
+        t.check_conv_forward(conv_forward)
+
+
+def test_wrong_value_message_gives_the_index(ref):
+    def conv_forward(A_prev, W, b, hparameters):
+        Z, cache = ref["conv_forward"](A_prev, W, b, hparameters)
+        Z[1, 2, 3, 4] += 1.0
+        return Z, cache
+    with pytest.raises(AssertionError, match=r"wrong Z values at 1 of 192 entries; "
+                                             r"first at index \(1, 2, 3, 4\)"):
+        t.check_conv_forward(conv_forward)
+
+
+def test_mutated_input_is_reported():
+    def zero_pad(X, pad):
+        X[...] = np.round(X)
+        return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    with pytest.raises(AssertionError, match="zero_pad: modified its input X in place"):
+        t.check_zero_pad(zero_pad)
+
+
+def test_array_instead_of_scalar_is_reported():
+    with pytest.raises(AssertionError, match="conv_single_step: result should be a single number"):
+        t.check_conv_single_step(lambda a, W, b: np.sum(a * W) + b)
+
+
+def test_backward_check_catches_a_missing_accumulation(ref):
+    def pool_backward(dA, cache, mode="max"):
+        return ref["pool_backward"](dA, cache, mode) * (1 if mode == "max" else 0.5)
+    t.check_pool_backward(pool_backward, mode="max")
+    with pytest.raises(AssertionError, match="pool_backward \\(mode='average'.*wrong dA_prev"):
+        t.check_pool_backward(pool_backward, mode="average")
+
+
+def test_helpers_are_replaced_only_while_grading(ref):
+    namespace = {"np": np}
+    exec("def helper(x):\n    return 'student'\n\ndef caller():\n    return helper(0)\n", namespace)
+    with checks.helpers_replaced(namespace["caller"], helper=lambda x: "reference",
+                                 not_defined=lambda: None):
+        assert namespace["caller"]() == "reference"
+        assert "not_defined" not in namespace
+    assert namespace["caller"]() == "student"
+
+
+def test_numeric_gradient_of_a_quadratic():
+    x = np.array([1.0, -2.0, 3.0])
+    np.testing.assert_allclose(checks.numeric_gradient(lambda: float(np.sum(x ** 2)), x), 2 * x,
+                               rtol=1e-6)

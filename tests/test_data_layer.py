@@ -1,0 +1,137 @@
+"""The data layer: registry, offline mirror, download with checksum, and clear errors.
+
+Synthetic cases use a small registry written by the test, with files whose bytes the test
+writes itself (they are not course data and no notebook reads them).
+"""
+
+import csv
+import functools
+import hashlib
+import http.server
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from utils import data
+
+MIRROR = os.environ.get(data.MIRROR_ENV)
+needs_mirror = pytest.mark.skipif(not MIRROR, reason=f"{data.MIRROR_ENV} is not set")
+PAYLOAD = b"bytes written by the data-layer test\n"
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """A course home, a mirror folder, and a registry with one entry per case."""
+    home, mirror = tmp_path / "home", tmp_path / "mirror"
+    home.mkdir()
+    mirror.mkdir()
+    monkeypatch.setenv(data.HOME_ENV, str(home))
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    rows = {"datasets/good.bin": (digest, ""),
+            "datasets/nowhere.bin": (digest, ""),
+            "datasets/served.bin": (digest, "SERVER/good.bin"),
+            "datasets/served_bad.bin": (digest, "SERVER/bad.bin")}
+    registry_file = tmp_path / "registry.csv"
+
+    def write(server_url=""):
+        with open(registry_file, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "sha256", "size", "assignments", "url"])
+            for path, (sha, url) in rows.items():
+                writer.writerow([path, sha, len(PAYLOAD), "C4W1A2_signs_cnn",
+                                 url.replace("SERVER", server_url)])
+    write()
+    monkeypatch.setattr(data, "REGISTRY_FILE", registry_file)
+    return {"home": home, "mirror": mirror, "write": write}
+
+
+def test_copies_a_verified_file_from_the_mirror(registry, monkeypatch):
+    (registry["mirror"] / "datasets").mkdir()
+    (registry["mirror"] / "datasets" / "good.bin").write_bytes(PAYLOAD)
+    monkeypatch.setenv(data.MIRROR_ENV, str(registry["mirror"]))
+    path = data.fetch("datasets/good.bin")
+    assert path == registry["home"] / "datasets" / "good.bin"
+    assert path.read_bytes() == PAYLOAD
+
+
+def test_corrupted_mirror_copy_is_refused(registry, monkeypatch):
+    (registry["mirror"] / "datasets").mkdir()
+    (registry["mirror"] / "datasets" / "good.bin").write_bytes(PAYLOAD[:-1] + b"?")
+    monkeypatch.setenv(data.MIRROR_ENV, str(registry["mirror"]))
+    with pytest.raises(data.DataFileError, match="does not match the registry's sha256"):
+        data.fetch("datasets/good.bin")
+    assert not (registry["home"] / "datasets" / "good.bin").exists()
+
+
+def test_missing_file_error_names_file_assignment_and_command(registry):
+    with pytest.raises(data.DataFileError) as error:
+        data.fetch("datasets/nowhere.bin")
+    message = str(error.value)
+    assert "datasets/nowhere.bin" in message and "C4W1A2_signs_cnn" in message
+    assert "python -m utils.course fetch C4W1A2_signs_cnn" in message
+
+
+def test_corrupted_local_file_is_reported_not_used(registry):
+    target = registry["home"] / "datasets" / "good.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"truncated")
+    with pytest.raises(data.DataFileError, match="corrupted or partial download"):
+        data.fetch("datasets/good.bin")
+    assert target.read_bytes() == b"truncated", "the user's file must not be deleted silently"
+
+
+def test_unknown_path_is_an_error(registry):
+    with pytest.raises(data.DataFileError, match="not in the course's data registry"):
+        data.fetch("datasets/unregistered.h5")
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A static HTTP server on the loopback interface serving good.bin and bad.bin."""
+    root = tmp_path / "served"
+    root.mkdir()
+    (root / "good.bin").write_bytes(PAYLOAD)
+    (root / "bad.bin").write_bytes(b"not the registered bytes\n")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_downloads_and_verifies(registry, server):
+    registry["write"](server)
+    assert data.fetch("datasets/served.bin").read_bytes() == PAYLOAD
+
+
+def test_download_with_wrong_checksum_leaves_nothing(registry, server):
+    registry["write"](server)
+    with pytest.raises(data.DataFileError, match="datasets/served_bad.bin"):
+        data.fetch("datasets/served_bad.bin")
+    assert not (registry["home"] / "datasets" / "served_bad.bin").exists()
+
+
+@needs_mirror
+def test_registry_carries_the_mirror_checksums():
+    registry = data.load_registry()
+    for line in (Path(MIRROR) / "SHA256SUMS").read_text().splitlines():
+        sha, path = line.split("  ", 1)
+        path = path.removeprefix("./")
+        if path.endswith(".DS_Store"):
+            continue
+        assert path in registry, f"{path} of the mirror is not registered"
+        assert registry[path].sha256 == sha, f"{path}: registry and mirror disagree"
+
+
+@needs_mirror
+def test_fetches_real_signs_test_set_from_the_mirror(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.HOME_ENV, str(tmp_path))
+    path = data.fetch("datasets/test_signs.h5")
+    import h5py
+    with h5py.File(path) as signs:
+        assert signs["test_set_x"].shape == (120, 64, 64, 3)

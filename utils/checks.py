@@ -1,0 +1,102 @@
+"""Assertions that tell a student exactly what is wrong with an answer.
+
+Every failure raises AssertionError with a message that starts with the function's name and
+says what differs: the type, the shape, the dtype, the first wrong value and its index, or an
+argument the function modified. ``numeric_gradient`` is the central-difference gradient that
+the backward-pass tests compare with.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import numpy as np
+
+
+def check_ndarray(fn: str, what: str, got) -> None:
+    """``got`` must be a numpy array."""
+    if not isinstance(got, np.ndarray):
+        raise AssertionError(f"{fn}: {what} should be a numpy array, got {type(got).__name__}")
+
+
+def check_shape(fn: str, what: str, got: np.ndarray, expected_shape: tuple) -> None:
+    """``got`` must have ``expected_shape``."""
+    check_ndarray(fn, what, got)
+    if got.shape != tuple(expected_shape):
+        raise AssertionError(
+            f"{fn}: wrong {what} shape {got.shape}, expected {tuple(expected_shape)}")
+
+
+def check_close(fn: str, what: str, got, expected, rtol: float = 1e-7,
+                atol: float = 1e-9) -> None:
+    """``got`` must be an array of the expected shape whose values match within tolerance.
+
+    On a mismatch the message gives the number of wrong entries, the first wrong index and
+    both values there, and the largest absolute difference.
+    """
+    expected = np.asarray(expected)
+    check_shape(fn, what, got, expected.shape)
+    if got.dtype.kind not in "biuf":
+        raise AssertionError(f"{fn}: {what} should hold numbers, got dtype {got.dtype}")
+    wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
+    if wrong.any():
+        index = tuple(int(i) for i in np.argwhere(wrong)[0])
+        diff = np.max(np.abs(got.astype(np.float64) - expected))
+        raise AssertionError(
+            f"{fn}: wrong {what} values at {int(wrong.sum())} of {wrong.size} entries; "
+            f"first at index {index}: got {got[index]!r}, expected {expected[index]!r} "
+            f"(largest absolute difference {diff:.3g})")
+
+
+def check_scalar(fn: str, what: str, got, expected: float, rtol: float = 1e-7,
+                 atol: float = 1e-9) -> None:
+    """``got`` must be one real number (Python or numpy scalar, or a 0-d array) close to expected."""
+    if np.ndim(got) != 0 or not np.isrealobj(got):
+        raise AssertionError(
+            f"{fn}: {what} should be a single number, got {type(got).__name__} "
+            f"of shape {np.shape(got)}")
+    if not np.isclose(float(got), expected, rtol=rtol, atol=atol):
+        raise AssertionError(f"{fn}: wrong {what}: got {float(got)!r}, expected {expected!r}")
+
+
+def check_unchanged(fn: str, name: str, before: np.ndarray, after: np.ndarray) -> None:
+    """An input array must not be modified in place by the function under test."""
+    if not np.array_equal(before, after):
+        raise AssertionError(f"{fn}: modified its input {name} in place; work on a copy instead")
+
+
+def numeric_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central-difference gradient of ``loss()`` with respect to every entry of ``x``.
+
+    ``x`` (float64) is perturbed in place and restored; ``loss`` must read it.
+    Returns an array of x's shape. Cost: 2 * x.size calls of ``loss``.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        saved = x[index]
+        x[index] = saved + eps
+        plus = loss()
+        x[index] = saved - eps
+        minus = loss()
+        x[index] = saved
+        grad[index] = (plus - minus) / (2 * eps)
+    return grad
+
+
+@contextmanager
+def helpers_replaced(fn: Callable, **replacements: Callable) -> Iterator[None]:
+    """Grade ``fn`` on its own: while the block runs, the helpers it calls by name (for
+    example ``zero_pad`` inside ``conv_forward``) are the given reference versions.
+
+    Only names already defined in ``fn``'s module (the notebook's namespace) are replaced, and
+    the student's versions are put back afterwards, so a wrong helper costs the points of the
+    helper alone.
+    """
+    namespace = fn.__globals__
+    saved = {name: namespace[name] for name in replacements if name in namespace}
+    namespace.update({name: replacements[name] for name in saved})
+    try:
+        yield
+    finally:
+        namespace.update(saved)

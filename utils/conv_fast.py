@@ -1,0 +1,110 @@
+"""Vectorised convolution and pooling (im2col), the fast counterpart of assignment 1's loops.
+
+Shapes follow the assignment:
+    A_prev: (m, n_H_prev, n_W_prev, n_C_prev) activations
+    W:      (f, f, n_C_prev, n_C) filters
+    b:      (1, 1, 1, n_C) biases
+    output: (m, n_H, n_W, n_C) with n_H = (n_H_prev + 2 * pad - f) // stride + 1 (same for n_W).
+
+The notebook uses these to show how much faster one matrix product is than four nested Python
+loops; the tests use them as an independent reference for the students' loop implementations.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def output_size(n_prev: int, f: int, stride: int, pad: int = 0) -> int:
+    """Spatial size of a convolution or pooling output: floor((n_prev + 2*pad - f) / stride) + 1."""
+    if f > n_prev + 2 * pad:
+        raise ValueError(f"window of size {f} does not fit in an input of size {n_prev} "
+                         f"padded by {pad} on each side")
+    return (n_prev + 2 * pad - f) // stride + 1
+
+
+def im2col(A: np.ndarray, f: int, stride: int) -> np.ndarray:
+    """All f x f windows of A as rows.
+
+    A: (m, n_H_prev, n_W_prev, n_C), already padded.
+    Returns (m, n_H, n_W, f, f, n_C): a strided view, no copy.
+    """
+    m, n_H_prev, n_W_prev, n_C = A.shape
+    n_H = output_size(n_H_prev, f, stride)
+    n_W = output_size(n_W_prev, f, stride)
+    s_m, s_h, s_w, s_c = A.strides
+    return np.lib.stride_tricks.as_strided(
+        A,
+        shape=(m, n_H, n_W, f, f, n_C),
+        strides=(s_m, s_h * stride, s_w * stride, s_h, s_w, s_c),
+        writeable=False,
+    )
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def validate_conv_inputs(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
+                         hparameters: dict) -> None:
+    """Raise ValueError with a clear message when the convolution's inputs do not fit together."""
+    if np.ndim(A_prev) != 4:
+        raise ValueError(f"A_prev must have shape (m, n_H_prev, n_W_prev, n_C_prev), "
+                         f"got shape {np.shape(A_prev)}")
+    if np.ndim(W) != 4 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must have shape (f, f, n_C_prev, n_C), got shape {np.shape(W)}")
+    if W.shape[2] != A_prev.shape[3]:
+        raise ValueError(f"A_prev has {A_prev.shape[3]} channels but W expects {W.shape[2]} "
+                         f"(W has shape {W.shape})")
+    if np.shape(b) != (1, 1, 1, W.shape[3]):
+        raise ValueError(f"b must have shape (1, 1, 1, {W.shape[3]}), got {np.shape(b)}")
+    missing = {"stride", "pad"} - set(hparameters)
+    if missing:
+        raise ValueError(f"hparameters lacks {sorted(missing)}: it needs 'stride' and 'pad'")
+    _check_int("stride", hparameters["stride"], 1)
+    _check_int("pad", hparameters["pad"], 0)
+    for axis, n_prev in (("height", A_prev.shape[1]), ("width", A_prev.shape[2])):
+        if W.shape[0] > n_prev + 2 * hparameters["pad"]:
+            raise ValueError(f"the {W.shape[0]}x{W.shape[0]} filter does not fit in the input "
+                             f"{axis} {n_prev} padded by {hparameters['pad']} on each side")
+
+
+def validate_pool_inputs(A_prev: np.ndarray, hparameters: dict, mode: str) -> None:
+    """Raise ValueError with a clear message when the pooling's inputs do not fit together."""
+    if np.ndim(A_prev) != 4:
+        raise ValueError(f"A_prev must have shape (m, n_H_prev, n_W_prev, n_C), "
+                         f"got shape {np.shape(A_prev)}")
+    missing = {"f", "stride"} - set(hparameters)
+    if missing:
+        raise ValueError(f"hparameters lacks {sorted(missing)}: it needs 'f' and 'stride'")
+    _check_int("f", hparameters["f"], 1)
+    _check_int("stride", hparameters["stride"], 1)
+    if hparameters["f"] > min(A_prev.shape[1], A_prev.shape[2]):
+        raise ValueError(f"the {hparameters['f']}x{hparameters['f']} window does not fit in an "
+                         f"input of {A_prev.shape[1]}x{A_prev.shape[2]}")
+    if mode not in ("max", "average"):
+        raise ValueError(f"mode must be 'max' or 'average', got {mode!r}")
+
+
+def conv_forward_fast(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int,
+                      pad: int) -> np.ndarray:
+    """Convolution of A_prev with filters W plus bias b, as one tensor contraction.
+
+    Returns Z of shape (m, n_H, n_W, n_C), in the dtype numpy's promotion gives.
+    """
+    validate_conv_inputs(A_prev, W, b, {"stride": stride, "pad": pad})
+    f = W.shape[0]
+    A_pad = np.pad(A_prev, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    windows = im2col(A_pad, f, stride)
+    return np.tensordot(windows, W, axes=([3, 4, 5], [0, 1, 2])) + b.reshape(-1)
+
+
+def pool_forward_fast(A_prev: np.ndarray, f: int, stride: int, mode: str = "max") -> np.ndarray:
+    """Max or average pooling over f x f windows with the given stride, channel by channel.
+
+    Returns A of shape (m, n_H, n_W, n_C).
+    """
+    validate_pool_inputs(A_prev, {"f": f, "stride": stride}, mode)
+    windows = im2col(A_prev, f, stride)
+    return windows.max(axis=(3, 4)) if mode == "max" else windows.mean(axis=(3, 4))

@@ -1,0 +1,121 @@
+"""Course commands: ``python -m utils.course COMMAND`` (``--help`` lists them).
+
+fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data files, verified
+release [--check]            generate source_release/release/ and notebooks/ from the sources
+expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
+demo                         release, autograde the reference solution and the blank release
+figures                      redraw the explanatory figures in images/
+benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from utils import data
+from utils.course import assignments, expected, grading, release
+from utils.course.execution import execute_notebook
+
+
+def cmd_fetch(args) -> int:
+    entries = data.entries_for(args.assignment)
+    print(f"Fetching {len(entries)} files{' for ' + args.assignment if args.assignment else ''} "
+          f"into {data.course_home()}")
+    fetched, errors = data.fetch_many(entries)
+    print(f"{len(fetched)} files ready, {len(errors)} missing")
+    for error in errors:
+        print(f"  - {error}")
+    return 1 if errors else 0
+
+
+def cmd_release(args) -> int:
+    root = assignments.REPO_ROOT
+    outputs = release.build(assignments.available(), root)
+    if args.check:
+        problems = release.stale(outputs, root)
+        for problem in problems:
+            print(f"stale: {problem}")
+        print("release is up to date" if not problems else
+              "run `python -m utils.course release` to regenerate")
+        return 1 if problems else 0
+    release.write(outputs, root)
+    for path in outputs:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_expected_outputs(args) -> int:
+    assignment = assignments.get(args.assignment)
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    executed = execute_notebook(source, assignment.source_notebook.parent)
+    count = expected.refresh(source, executed)
+    nbformat.write(source, assignment.source_notebook)
+    print(f"rewrote {count} expected-output blocks of {assignment.source_notebook}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Build a scratch course, submit the reference solution and the blank release, grade both."""
+    with tempfile.TemporaryDirectory() as scratch:
+        course = release.new_course(Path(scratch), assignments.available())
+        table = []
+        for assignment in assignments.available():
+            source = nbformat.read(assignment.source_notebook, as_version=4)
+            release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
+                                       as_version=4)
+            grading.submit(course, "reference", assignment,
+                           grading.solved_submission(source, release_nb))
+            grading.submit(course, "blank", assignment, release_nb)
+            print(f"autograding {assignment.id} ...", flush=True)
+            grading.autograde(course, assignment)
+            table += grading.read_scores(course, assignment, ["reference", "blank"])
+        print(grading.format_table(table))
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from utils.course import figures
+
+    for path in figures.draw_all():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from utils.course import benchmarks
+
+    benchmarks.conv(repeats=args.repeats)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m utils.course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="fetch the course's data files")
+    fetch.add_argument("assignment", nargs="?", help="only this assignment's files")
+    fetch.set_defaults(run=cmd_fetch)
+    rel = commands.add_parser("release", help="generate the student release")
+    rel.add_argument("--check", action="store_true", help="only report stale notebooks")
+    rel.set_defaults(run=cmd_release)
+    exp = commands.add_parser("expected-outputs", help="refresh a notebook's expected outputs")
+    exp.add_argument("assignment")
+    exp.set_defaults(run=cmd_expected_outputs)
+    commands.add_parser("demo", help="grade the reference solution and the blank release"
+                        ).set_defaults(run=cmd_demo)
+    commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)
+    bench = commands.add_parser("benchmark", help="run a benchmark")
+    bench.add_argument("name", choices=["conv"])
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.set_defaults(run=cmd_benchmark)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

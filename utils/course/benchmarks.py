@@ -1,0 +1,71 @@
+"""Benchmarks (not tests): ``python -m utils.course benchmark NAME``.
+
+conv: the same convolution with the reference loops of assignment 1, the im2col version of
+utils.conv_fast and tf.nn.conv2d, on one input; prints the median times and the ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import nbformat
+import numpy as np
+
+from utils import conv_fast
+from utils.conv_fast import conv_forward_fast
+from utils.course import assignments
+from utils.course.execution import QUIET_TENSORFLOW
+from utils.course.grading import strip_solution_markers
+
+
+def _median_seconds(run, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def reference_functions(assignment_id: str, names: list[str]) -> dict:
+    """Load the reference solution's functions ``names`` from a source notebook's answer cells."""
+    source = nbformat.read(assignments.get(assignment_id).source_notebook, as_version=4)
+    namespace: dict = {"np": np, **vars(conv_fast)}  # what the notebook's imports cell provides
+    for cell in source.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(strip_solution_markers(cell.source), namespace)  # noqa: S102 (our own source)
+    return {name: namespace[name] for name in names}
+
+
+def conv(repeats: int = 5, shape=(16, 32, 32, 3), filters=(3, 3, 3, 16), stride=1, pad=1) -> dict:
+    """Time loops vs im2col vs tf.nn.conv2d on one float32 input; print and return the times (s)."""
+    os.environ.update(QUIET_TENSORFLOW)
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal(shape).astype(np.float32)
+    W = rng.standard_normal(filters).astype(np.float32)
+    b = rng.standard_normal((1, 1, 1, filters[3])).astype(np.float32)
+    conv_forward = reference_functions("C4W1A1_conv_step_by_step", ["conv_forward"])["conv_forward"]
+    W_tf = tf.constant(W)
+    tf_padded = tf.constant(np.pad(A, ((0, 0), (pad, pad), (pad, pad), (0, 0))))
+
+    def run_tf():
+        return (tf.nn.conv2d(tf_padded, W_tf, strides=stride, padding="VALID") + b).numpy()
+
+    expected = conv_forward_fast(A, W, b, stride, pad)
+    assert np.allclose(run_tf(), expected, atol=1e-3), "tf.nn.conv2d disagrees with im2col"
+    times = {
+        "loops (assignment 1 reference)": _median_seconds(
+            lambda: conv_forward(A, W, b, {"stride": stride, "pad": pad}), max(1, repeats // 5)),
+        "im2col (utils.conv_fast)": _median_seconds(
+            lambda: conv_forward_fast(A, W, b, stride, pad), repeats),
+        "tf.nn.conv2d": _median_seconds(run_tf, repeats),
+    }
+    print(f"convolution of {shape} with {filters} filters, stride {stride}, pad {pad}, float32, "
+          f"{os.cpu_count()} CPU cores")
+    fastest = min(times.values())
+    for name, seconds in times.items():
+        print(f"  {name:32s} {seconds * 1000:10.2f} ms   {seconds / fastest:8.1f} x the fastest")
+    return times

@@ -1,0 +1,61 @@
+"""How the course runs notebooks and nbgrader: one environment, quiet TensorFlow, fast mode.
+
+``FAST_ENV`` (``CNN_COURSE_FAST=1``) is the course's one speed setting: notebooks train fewer
+epochs on fewer or smaller images when it is set. CI sets it; students normally do not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+FAST_ENV = "CNN_COURSE_FAST"
+
+# TensorFlow writes informational lines to stderr, and nbgrader gives 0 points to a test cell
+# with any stderr output: silence the known noise for every kernel the course starts.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+# When grading, Python warnings (deprecations in a student's code) must not cost points either.
+GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore"}
+
+
+def fast_mode() -> bool:
+    """True when the course runs in fast mode (``CNN_COURSE_FAST`` set to 1, true or yes)."""
+    return os.environ.get(FAST_ENV, "").lower() in ("1", "true", "yes")
+
+
+
+
+def nbgrader(args: list[str], course_root: Path, timeout: float | None = None,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` with the course's nbgrader_config.py (cwd = course_root).
+
+    Returns the completed process with its output; raises RuntimeError with nbgrader's log
+    when ``check`` is set and nbgrader fails.
+    """
+    command = [sys.executable, "-m", "nbgrader", *args]
+    # nbgrader calls the `alembic` command of its environment, which may not be activated.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    result = subprocess.run(command, cwd=course_root, env={**os.environ, **GRADING, "PATH": path},
+                            capture_output=True,
+                            text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {course_root}:\n"
+                           f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def execute_notebook(nb: nbformat.NotebookNode, cwd: Path,
+                     cell_timeout: int = 600) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` in a fresh kernel started in ``cwd``; return the executed copy.
+
+    Stops at the first error (nbclient raises CellExecutionError naming the cell).
+    """
+    os.environ.update(QUIET_TENSORFLOW)  # the kernel inherits this process's environment
+    client = NotebookClient(nbformat.from_dict(nb), timeout=cell_timeout,
+                            kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    return client.execute()

@@ -1,0 +1,190 @@
+"""The course's data layer: one registry of every external file, fetched on demand and verified.
+
+Every dataset, pretrained weight file and sample image the notebooks use is listed in
+``utils/registry.csv`` with its path inside the course (``datasets/...``, ``images/...``,
+``pretrained-model/...``), its sha256, its size in bytes, the assignments that need it and its
+canonical download URL.
+
+``fetch(path)`` returns the local file, in this order:
+
+1. the file already in the course folder, if its sha256 matches the registry;
+2. a copy from the offline mirror named by the environment variable ``CNN_COURSE_MIRROR``
+   (a folder with the same relative layout), verified before it is copied;
+3. a download from the canonical URL with pooch (cache, progress bar, sha256 check).
+
+Anything else raises :class:`DataFileError`, whose message names the file, the assignments that
+need it and the command that fetches it. There is no fallback to made-up data.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MIRROR_ENV = "CNN_COURSE_MIRROR"
+HOME_ENV = "CNN_COURSE_HOME"
+REGISTRY_FILE = Path(__file__).with_name("registry.csv")
+FETCH_COMMAND = "python -m utils.course fetch"
+
+
+class DataFileError(RuntimeError):
+    """A registered file is missing, unknown or corrupted; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One external file of the course.
+
+    path: where it lands, relative to the course folder (POSIX separators).
+    sha256: hex digest of the file's bytes.
+    size: size in bytes.
+    assignments: ids of the assignments that use it.
+    url: canonical download URL; ``archive_url#member`` for a file inside a .tar.gz;
+        empty when no public copy is registered.
+    """
+
+    path: str
+    sha256: str
+    size: int
+    assignments: tuple[str, ...]
+    url: str
+
+
+def course_home() -> Path:
+    """The course folder that holds datasets/, images/ and pretrained-model/.
+
+    ``CNN_COURSE_HOME`` overrides it; otherwise it is the repository that contains this package.
+    """
+    return Path(os.environ.get(HOME_ENV) or Path(__file__).resolve().parents[1])
+
+
+def load_registry(registry_file: Path | None = None) -> dict[str, RegistryEntry]:
+    """Read the registry CSV (default: utils/registry.csv) into ``{path: RegistryEntry}``."""
+    with open(registry_file or REGISTRY_FILE, newline="") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return {
+            row["path"]: RegistryEntry(
+                path=row["path"],
+                sha256=row["sha256"],
+                size=int(row["size"]),
+                assignments=tuple(row["assignments"].split()),
+                url=row["url"],
+            )
+            for row in rows
+        }
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def entries_for(assignment: str | None = None) -> list[RegistryEntry]:
+    """Registry entries of one assignment (all entries when ``assignment`` is None)."""
+    entries = load_registry().values()
+    return [e for e in entries if assignment is None or assignment in e.assignments]
+
+
+def _how_to_fetch(entry: RegistryEntry) -> str:
+    needed_by = ", ".join(entry.assignments)
+    command = f"{FETCH_COMMAND} {entry.assignments[0]}" if entry.assignments else FETCH_COMMAND
+    source = (
+        f"It is downloaded from {entry.url.split('#')[0]}"
+        if entry.url
+        else "No public download URL is registered for it; copy it from the course's data mirror"
+    )
+    return (
+        f"'{entry.path}' (needed by {needed_by}) is not available. Run `{command}` to fetch it, "
+        f"or set {MIRROR_ENV} to a folder that mirrors the course data. {source}."
+    )
+
+
+def _verified(path: Path, entry: RegistryEntry) -> bool:
+    return path.is_file() and path.stat().st_size == entry.size and sha256_of(path) == entry.sha256
+
+
+def _copy_from_mirror(entry: RegistryEntry, target: Path) -> bool:
+    mirror = os.environ.get(MIRROR_ENV)
+    if not mirror:
+        return False
+    source = Path(mirror) / entry.path
+    if not source.is_file():
+        return False
+    if not _verified(source, entry):
+        raise DataFileError(
+            f"The mirror copy {source} does not match the registry's sha256 {entry.sha256} "
+            f"for '{entry.path}': the mirror is corrupted or out of date."
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return True
+
+
+def _download(entry: RegistryEntry, target: Path) -> None:
+    import pooch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    url, _, member = entry.url.partition("#")
+    if not member:
+        pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=target.name,
+                       path=target.parent, progressbar=True)
+        return
+    # A file shipped inside a source archive: download the archive, then take out the member.
+    with tempfile.TemporaryDirectory() as scratch:
+        archive = pooch.retrieve(url, known_hash=None, path=scratch, progressbar=True)
+        with tarfile.open(archive) as tar, open(target, "wb") as out:
+            shutil.copyfileobj(tar.extractfile(member), out)
+
+
+def fetch(path: str) -> Path:
+    """Return the local copy of the registered file ``path``, fetching and verifying it if needed.
+
+    Raises DataFileError when the path is not registered, cannot be fetched, or does not
+    match its sha256 after fetching (the bad copy is removed, nothing else is touched).
+    """
+    registry = load_registry()
+    if path not in registry:
+        raise DataFileError(f"'{path}' is not in the course's data registry ({REGISTRY_FILE}).")
+    entry = registry[path]
+    target = course_home() / entry.path
+    if _verified(target, entry):
+        return target
+    if target.exists():
+        raise DataFileError(
+            f"{target} exists but does not match the registry's sha256 for '{entry.path}' "
+            f"(corrupted or partial download). Delete it, then: {_how_to_fetch(entry)}"
+        )
+    if _copy_from_mirror(entry, target):
+        return target
+    if not entry.url:
+        raise DataFileError(_how_to_fetch(entry))
+    try:
+        _download(entry, target)
+    except Exception as error:  # network errors, HTTP errors, pooch's hash mismatch
+        target.unlink(missing_ok=True)
+        raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}") from error
+    if not _verified(target, entry):
+        target.unlink(missing_ok=True)
+        raise DataFileError(f"The downloaded '{entry.path}' does not match its sha256; removed it.")
+    return target
+
+
+def fetch_many(entries: list[RegistryEntry]) -> tuple[list[Path], list[str]]:
+    """Fetch several entries; return (fetched paths, error messages of those that failed)."""
+    fetched, errors = [], []
+    for entry in entries:
+        try:
+            fetched.append(fetch(entry.path))
+        except DataFileError as error:
+            errors.append(str(error))
+    return fetched, errors
