@@ -19,6 +19,7 @@ need it and the command that fetches it. There is no fallback to made-up data.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import shutil
@@ -66,7 +67,15 @@ def course_home() -> Path:
 
 def load_registry(registry_file: Path | None = None) -> dict[str, RegistryEntry]:
     """Read the registry CSV (default: utils/registry.csv) into ``{path: RegistryEntry}``."""
-    with open(registry_file or REGISTRY_FILE, newline="") as handle:
+    path = Path(registry_file or REGISTRY_FILE)
+    stat = path.stat()
+    return _read_registry(path, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_registry(path: Path, mtime_ns: int, size: int) -> dict[str, RegistryEntry]:
+    """Parse the registry once per version of the file (the key holds its mtime and size)."""
+    with open(path, newline="") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return {
             row["path"]: RegistryEntry(

@@ -1,8 +1,4 @@
-"""How the course runs notebooks and nbgrader: one environment, quiet TensorFlow, fast mode.
-
-``FAST_ENV`` (``CNN_COURSE_FAST=1``) is the course's one speed setting: notebooks train fewer
-epochs on fewer or smaller images when it is set. CI sets it; students normally do not.
-"""
+"""How the course runs notebooks and nbgrader: one environment with quiet TensorFlow."""
 
 from __future__ import annotations
 
@@ -14,18 +10,11 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-FAST_ENV = "CNN_COURSE_FAST"
-
 # TensorFlow writes informational lines to stderr, and nbgrader gives 0 points to a test cell
 # with any stderr output: silence the known noise for every kernel the course starts.
 QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
 # When grading, Python warnings (deprecations in a student's code) must not cost points either.
 GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore"}
-
-
-def fast_mode() -> bool:
-    """True when the course runs in fast mode (``CNN_COURSE_FAST`` set to 1, true or yes)."""
-    return os.environ.get(FAST_ENV, "").lower() in ("1", "true", "yes")
 
 
 
