@@ -33,3 +33,23 @@ MISTAKES = {
         "pool_backward": replace("mask * dA[i, h, w, c])", "mask)"),
     },
 }
+MISTAKES["C4W1A2_signs_cnn"] = {
+    # another seed than the one asked for
+    "initialize_parameters": replace("GlorotUniform(seed=1)", "GlorotUniform(seed=0)"),
+    # forgets the second ReLU
+    "forward_propagation": replace("A2 = tf.nn.relu(Z2)", "A2 = Z2"),
+    # sums the cost over the examples instead of averaging
+    "compute_cost": replace("tf.reduce_mean(", "tf.reduce_sum("),
+    # computes the gradients but never applies them
+    "model": replace("optimizer.apply_gradients(zip(gradients, variables))", "pass"),
+}
+MISTAKES["C4W2A1_resnets"] = {
+    # applies the last ReLU before adding the shortcut
+    "identity_block": replace("X = Add()([X, X_shortcut])\n    X = Activation(\"relu\")(X)",
+                              "X = Activation(\"relu\")(X)\n    X = Add()([X, X_shortcut])"),
+    # forgets the stride of the shortcut
+    "convolutional_block": replace("strides=(s, s), padding=\"valid\", name=conv_name_base + \"1\"",
+                                   "strides=(1, 1), padding=\"valid\", name=conv_name_base + \"1\""),
+    # stage 4 with four identity blocks instead of five
+    "ResNet50": replace("(\"b\", \"c\", \"d\", \"e\", \"f\")", "(\"b\", \"c\", \"d\", \"e\")"),
+}

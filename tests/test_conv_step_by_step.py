@@ -12,7 +12,7 @@ import pytest
 from utils import checks
 from utils.conv_fast import (conv_forward_fast, output_size, pool_forward_fast,
                              validate_conv_inputs)
-from utils.course.benchmarks import reference_functions
+from utils.course.reference import reference_functions
 from utils.public_tests import conv_step_by_step as t
 
 FUNCTIONS = ["zero_pad", "conv_single_step", "conv_forward", "pool_forward", "conv_backward",

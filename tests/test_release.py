@@ -9,6 +9,7 @@ from utils.course import assignments, release
 
 AVAILABLE = assignments.available()
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 
 
 def test_every_assignment_of_the_course_is_known():
@@ -51,7 +52,8 @@ def test_every_graded_function_has_public_and_hidden_tests(assignment):
     tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
     assert tests
     for cell in tests:
-        public, _, hidden = cell.source.partition("### BEGIN HIDDEN TESTS")
+        hidden = "".join(HIDDEN_BLOCK.findall(cell.source))
+        public = HIDDEN_BLOCK.sub("", cell.source)
         grade_id = cell.metadata["nbgrader"]["grade_id"]
-        assert "check_" in public or "assert" in public, f"{grade_id}: no public test"
-        assert "check_" in hidden or "assert" in hidden, f"{grade_id}: no hidden test"
+        assert re.search(r"check_|assert", public), f"{grade_id}: no public test"
+        assert re.search(r"check_|assert", hidden), f"{grade_id}: no hidden test"

@@ -6,6 +6,7 @@ expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expect
 demo                         release, autograde the reference solution and the blank release
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
+train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 """
 
 from __future__ import annotations
@@ -93,6 +94,13 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
+def cmd_train_resnet(args) -> int:
+    from utils.course import train_resnet
+
+    train_resnet.train(epochs=args.epochs)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("name", choices=["conv"])
     bench.add_argument("--repeats", type=int, default=5)
     bench.set_defaults(run=cmd_benchmark)
+    resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
+    resnet.add_argument("--epochs", type=int, default=10)
+    resnet.set_defaults(run=cmd_train_resnet)
     args = parser.parse_args(argv)
     return args.run(args)
 

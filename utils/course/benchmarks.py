@@ -9,14 +9,11 @@ from __future__ import annotations
 import os
 import time
 
-import nbformat
 import numpy as np
 
-from utils import conv_fast
 from utils.conv_fast import conv_forward_fast
-from utils.course import assignments
 from utils.course.execution import QUIET_TENSORFLOW
-from utils.course.grading import strip_solution_markers
+from utils.course.reference import reference_functions
 
 
 def _median_seconds(run, repeats: int) -> float:
@@ -26,16 +23,6 @@ def _median_seconds(run, repeats: int) -> float:
         run()
         times.append(time.perf_counter() - start)
     return float(np.median(times))
-
-
-def reference_functions(assignment_id: str, names: list[str]) -> dict:
-    """Load the reference solution's functions ``names`` from a source notebook's answer cells."""
-    source = nbformat.read(assignments.get(assignment_id).source_notebook, as_version=4)
-    namespace: dict = {"np": np, **vars(conv_fast)}  # what the notebook's imports cell provides
-    for cell in source.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            exec(strip_solution_markers(cell.source), namespace)  # noqa: S102 (our own source)
-    return {name: namespace[name] for name in names}
 
 
 def conv(repeats: int = 5, shape=(16, 32, 32, 3), filters=(3, 3, 3, 16), stride=1, pad=1) -> dict:

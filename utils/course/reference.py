@@ -1,0 +1,26 @@
+"""The reference solution of an assignment as Python functions, read from its source notebook."""
+
+from __future__ import annotations
+
+import nbformat
+
+from utils.course import assignments
+from utils.course.grading import strip_solution_markers
+
+
+def reference_functions(assignment_id: str, names: list[str]) -> dict:
+    """Run the source notebook's provided code (its locked code cells, such as the imports,
+    but not the tests) and its answer cells; return the functions ``names``.
+
+    Magics (lines starting with %) are skipped. Nothing else of the notebook runs.
+    """
+    source = nbformat.read(assignments.get(assignment_id).source_notebook, as_version=4)
+    namespace: dict = {}
+    for cell in source.cells:
+        info = cell.metadata.get("nbgrader", {})
+        provided = cell.cell_type == "code" and info.get("locked") and not info.get("grade")
+        if provided or info.get("solution"):
+            code = "\n".join(line for line in strip_solution_markers(cell.source).splitlines()
+                             if not line.lstrip().startswith("%"))
+            exec(code, namespace)  # noqa: S102 (the course's own source notebook)
+    return {name: namespace[name] for name in names}
