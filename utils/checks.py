@@ -45,7 +45,8 @@ def check_close(fn: str, what: str, got, expected, rtol: float = 1e-7,
         diff = np.max(np.abs(got.astype(np.float64) - expected))
         raise AssertionError(
             f"{fn}: wrong {what} values at {int(wrong.sum())} of {wrong.size} entries; "
-            f"first at index {index}: got {got[index]!r}, expected {expected[index]!r} "
+            f"first at index {index}: got {got[index].item():.6g}, "
+            f"expected {expected[index].item():.6g} "
             f"(largest absolute difference {diff:.3g})")
 
 
