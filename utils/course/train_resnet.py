@@ -20,6 +20,29 @@ from utils.signs import convert_to_one_hot, load_signs_dataset
 MODEL_PATH = Path("pretrained-model") / "resnet50_signs.keras"
 
 
+def recalibrate_batch_norm(model, X: np.ndarray, chunk: int = 256) -> None:
+    """Set every batch-norm layer's moving mean and variance to the statistics of X.
+
+    During training each batch is normalised with its own statistics, while inference uses
+    moving averages that lag behind the changing weights; on a small dataset the two disagree
+    and the test accuracy suffers. Forward passes over the training set in training mode, with
+    each layer's momentum set so that its averages become the plain mean over the chunks of
+    ``chunk`` images, replace them by the statistics of the final weights ("precise batch
+    norm"). No other weight changes. Memory: about 3.5 GB for chunks of 256 64x64 images.
+    """
+    import keras
+
+    batch_norms = [layer for layer in model.layers
+                   if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in batch_norms]
+    for k, start in enumerate(range(0, len(X), chunk), start=1):
+        for layer in batch_norms:
+            layer.momentum = 1.0 - 1.0 / k  # running mean: the k-th chunk weighs 1/k
+        model(X[start:start + chunk], training=True)
+    for layer, momentum in zip(batch_norms, momenta):
+        layer.momentum = momentum
+
+
 def train(epochs: int = 10, batch_size: int = 32, learning_rate: float = 0.001,
           seed: int = 0) -> Path:
     """Train for ``epochs`` and save the model; print the test accuracy; return the file."""
@@ -43,6 +66,7 @@ def train(epochs: int = 10, batch_size: int = 32, learning_rate: float = 0.001,
                   loss="categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
     model.fit(X_train, Y_train, epochs=epochs, batch_size=batch_size, verbose=2)
+    recalibrate_batch_norm(model, X_train)
     minutes = (time.perf_counter() - start) / 60
     train_loss, train_accuracy = model.evaluate(X_train, Y_train, verbose=0)
     loss, accuracy = model.evaluate(X_test, Y_test, verbose=0)
