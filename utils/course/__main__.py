@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--repeats", type=int, default=5)
     bench.set_defaults(run=cmd_benchmark)
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
-    resnet.add_argument("--epochs", type=int, default=10)
+    resnet.add_argument("--epochs", type=int, default=12)
     resnet.set_defaults(run=cmd_train_resnet)
     args = parser.parse_args(argv)
     return args.run(args)

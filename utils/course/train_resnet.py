@@ -43,7 +43,7 @@ def recalibrate_batch_norm(model, X: np.ndarray, chunk: int = 256) -> None:
         layer.momentum = momentum
 
 
-def train(epochs: int = 10, batch_size: int = 32, learning_rate: float = 0.001,
+def train(epochs: int = 12, batch_size: int = 32, learning_rate: float = 0.001,
           seed: int = 0) -> Path:
     """Train for ``epochs`` and save the model; print the test accuracy; return the file."""
     os.environ.update(QUIET_TENSORFLOW)
