@@ -8,7 +8,7 @@ from PIL import Image
 
 from utils import data
 from utils.images import load_image
-from utils.signs import convert_to_one_hot, load_signs_dataset, random_mini_batches
+from utils.signs import convert_to_one_hot, load_signs_dataset, prepare, random_mini_batches
 
 
 @pytest.mark.skipif(not os.environ.get(data.MIRROR_ENV), reason=f"{data.MIRROR_ENV} is not set")
@@ -30,6 +30,12 @@ def test_one_hot_columns_and_bad_labels():
     assert one_hot[:, 2].tolist() == [0, 0, 0, 0, 0, 1]
     with pytest.raises(ValueError, match="labels must lie in 0..5"):
         convert_to_one_hot(np.array([6]), 6)
+
+
+def test_prepare_scales_pixels_and_encodes_labels():
+    X, Y = prepare(np.array([[[[0, 255, 51]]]], dtype=np.uint8), np.array([[4]]))
+    assert X.dtype == np.float32 and X.ravel().tolist() == pytest.approx([0.0, 1.0, 0.2])
+    assert Y.tolist() == [[0, 0, 0, 0, 1, 0]]
 
 
 def test_mini_batches_cover_the_set_once_and_keep_pairs():

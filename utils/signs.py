@@ -17,6 +17,9 @@ from utils import data
 
 CLASSES = np.arange(6)
 JPEG_TRAIN_SPLITS = ("train_signs", "val_signs")
+# Where `python -m utils.course train-resnet` saves the ResNet50 trained on SIGNS (under the
+# course folder, utils.data.course_home()); assignment 3 loads it from there.
+PRETRAINED_RESNET50 = "pretrained-model/resnet50_signs.keras"
 
 
 def _read_h5(path, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +66,12 @@ def convert_to_one_hot(Y: np.ndarray, C: int) -> np.ndarray:
     if Y.size and (Y.min() < 0 or Y.max() >= C):
         raise ValueError(f"labels must lie in 0..{C - 1}, got values from {Y.min()} to {Y.max()}")
     return np.eye(C)[Y].T
+
+
+def prepare(X_orig: np.ndarray, Y_orig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs from SIGNS arrays: pixels scaled to [0, 1] as float32 (m, 64, 64, 3), and
+    labels one-hot with one row per example (m, 6)."""
+    return (X_orig / 255.0).astype(np.float32), convert_to_one_hot(Y_orig, len(CLASSES)).T
 
 
 def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64,
