@@ -53,3 +53,11 @@ MISTAKES["C4W2A1_resnets"] = {
     # stage 4 with four identity blocks instead of five
     "ResNet50": replace("(\"b\", \"c\", \"d\", \"e\", \"f\")", "(\"b\", \"c\", \"d\", \"e\")"),
 }
+MISTAKES["C4W4A1_face_recognition"] = {
+    # sums the squared differences over every axis before the max
+    "triplet_loss": replace(", axis=-1)", ")"),
+    # opens the door for distant faces
+    "verify": replace("door_open = dist < threshold", "door_open = dist > threshold"),
+    # never says "not in the database"
+    "who_is_it": replace("if min_dist >= threshold:", "if identity is None:"),
+}

@@ -1,0 +1,181 @@
+"""Assignment 5: the FaceNet encoder and its weights, face encodings, and the checks' diagnoses."""
+
+import json
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from utils import data, facenet
+from utils.course.reference import reference_functions
+from utils.faces import build_database, distance_table, img_to_encoding
+from utils.public_tests import face_recognition as checks
+
+
+@pytest.fixture(scope="module")
+def weights_file():
+    try:
+        return data.fetch(facenet.WEIGHTS_FILE)
+    except data.DataFileError as error:
+        pytest.skip(str(error))
+
+
+def test_architecture_is_the_one_of_the_pretrained_file(weights_file):
+    """Same layer names and classes (Lambda -> ScaledResidual) and the same connections."""
+    with h5py.File(weights_file, "r") as f:
+        config = json.loads(f.attrs["model_config"])["config"]["layers"]
+    stored = {layer["name"]: (layer["class_name"].replace("Lambda", "ScaledResidual"),
+                              sorted(node[0] for node in layer["inbound_nodes"][0])
+                              if layer["inbound_nodes"] else [])
+              for layer in config}
+    model = facenet.inception_resnet_v1()
+    built = {layer.name: (type(layer).__name__,
+                          sorted(t._keras_history.operation.name
+                                 for node in layer._inbound_nodes for t in node.input_tensors))
+             for layer in model.layers}
+    assert built == stored
+    assert model.count_params() == 22_808_144
+
+
+def test_every_weight_comes_from_the_file(weights_file):
+    model = facenet.inception_resnet_v1()
+    count = facenet.load_weights_by_name(model, weights_file)
+    assert count == len(model.weights) == 490
+    with h5py.File(weights_file, "r") as f:
+        group = f["model_weights"]
+        for variable in model.weights:
+            layer = variable.path.split("/")[0]
+            stored = group[layer][f"{layer}/{variable.path.split('/')[-1]}:0"][()]
+            np.testing.assert_array_equal(variable.numpy(), stored, err_msg=variable.path)
+
+
+def test_pretrained_encodings_are_deterministic_and_normalised(weights_file, tmp_path):
+    model = facenet.load_facenet(weights_file)
+    picture = tmp_path / "face.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8)).save(picture)
+    first, second = img_to_encoding(picture, model), img_to_encoding(picture, model)
+    assert first.shape == (1, 128) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, second)
+    assert np.linalg.norm(first) == pytest.approx(1.0, abs=1e-5)
+
+
+def _tiny(names=("conv", "bn")):
+    inputs = keras.Input(shape=(6, 6, 2))
+    x = keras.layers.Conv2D(3, 3, name=names[0])(inputs)
+    x = keras.layers.BatchNormalization(name=names[1], **facenet.BN)(x)
+    return keras.Model(inputs, x)
+
+
+def _write_keras2_h5(path, arrays: dict[str, dict[str, np.ndarray]]):
+    """A weights file in the layout Keras 2 saved: model_weights/<layer>/<layer>/<name>:0."""
+    with h5py.File(path, "w") as f:
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [name.encode() for name in arrays]
+        for layer, weights in arrays.items():
+            sub = group.create_group(layer)
+            sub.attrs["weight_names"] = [f"{layer}/{k}:0".encode() for k in weights]
+            for key, value in weights.items():
+                sub[f"{layer}/{key}:0"] = value
+
+
+def test_loader_round_trip_and_clear_errors(tmp_path):
+    rng = np.random.default_rng(1)
+    arrays = {"conv": {"kernel": rng.normal(size=(3, 3, 2, 3)).astype(np.float32),
+                       "bias": rng.normal(size=3).astype(np.float32)},
+              "bn": {"beta": rng.normal(size=3).astype(np.float32),
+                     "moving_mean": rng.normal(size=3).astype(np.float32),
+                     "moving_variance": rng.uniform(1, 2, size=3).astype(np.float32)}}
+    path = tmp_path / "tiny.h5"
+    _write_keras2_h5(path, arrays)
+    model = _tiny()
+    assert facenet.load_weights_by_name(model, path) == 5
+    np.testing.assert_array_equal(model.get_layer("conv").kernel.numpy(), arrays["conv"]["kernel"])
+
+    fresh = _tiny(("conv", "other_bn"))
+    before = [w.numpy() for w in fresh.weights]
+    with pytest.raises(ValueError, match="layers the model lacks: \\['bn'\\]"):
+        facenet.load_weights_by_name(fresh, path)
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, fresh.weights))
+
+    arrays["conv"]["kernel"] = arrays["conv"]["kernel"][:, :, :1]
+    _write_keras2_h5(path, arrays)
+    with pytest.raises(ValueError, match="layer 'conv' kernel has shape \\(3, 3, 1, 3\\)"):
+        facenet.load_weights_by_name(_tiny(), path)
+
+
+def test_standardise_gives_zero_mean_unit_std_per_image():
+    images = np.random.default_rng(2).uniform(0, 255, (2, 8, 8, 3))
+    images[1] *= 0.1
+    out = facenet.standardise(images)
+    np.testing.assert_allclose(out.mean(axis=(1, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(out.std(axis=(1, 2, 3)), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode,size", [("L", (50, 40)), ("RGBA", (24, 24)), ("P", (300, 200))])
+def test_any_mode_and_size_is_encoded(tmp_path, mode, size):
+    encoder = checks.StandIn().model
+    path = tmp_path / f"face.{mode}.png"
+    ramp = np.linspace(0, 255, size[0] * size[1] * 3).reshape(size[1], size[0], 3)
+    Image.fromarray(ramp.astype(np.uint8)).convert(mode).save(path)
+    encoding = img_to_encoding(path, encoder)
+    assert encoding.shape == (1, 16)
+    assert np.linalg.norm(encoding) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_blank_picture_encodes_without_nan(tmp_path):
+    path = tmp_path / "blank.png"
+    Image.new("RGB", (30, 30), color=(90, 90, 90)).save(path)
+    assert np.isfinite(img_to_encoding(path, checks.StandIn().model)).all()
+
+
+def test_missing_picture_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere.jpg"):
+        img_to_encoding(tmp_path / "nowhere.jpg", checks.StandIn().model)
+
+
+def test_database_from_a_folder_and_distance_table():
+    stand_in = checks.StandIn()
+    database = build_database(stand_in.folder, stand_in.model)
+    assert list(database) == ["ana", "ben", "chloe", "dev", "visitor"]
+    table = distance_table(database, database)
+    np.testing.assert_allclose(np.diag(table), 0, atol=1e-6)
+    np.testing.assert_allclose(table, table.T, atol=1e-6)
+
+
+def test_reference_solution_passes_the_checks():
+    ref = reference_functions("C4W4A1_face_recognition", ["triplet_loss", "verify", "who_is_it"])
+    checks.check_triplet_loss(ref["triplet_loss"])
+    checks.check_verify(ref["verify"])
+    checks.check_who_is_it(ref["who_is_it"])
+    with pytest.raises(ValueError, match="'zoe' is not in the database"):
+        stand_in = checks.StandIn()
+        ref["verify"](stand_in.visitor, "zoe", stand_in.database, stand_in.model)
+
+
+def _loss(distance_axis, reduce=tf.reduce_sum, square=True, clamp=True, sign=1.0):
+    def triplet_loss(y_true, y_pred, alpha=0.2):
+        anchor, positive, negative = y_pred
+
+        def dist(other):
+            d = tf.reduce_sum(tf.square(anchor - other), axis=distance_axis)
+            return d if square else tf.sqrt(d)
+        basic = dist(positive) - dist(negative) + sign * alpha
+        return reduce(tf.maximum(basic, 0.0) if clamp else basic)
+    return triplet_loss
+
+
+@pytest.mark.parametrize("wrong,diagnosis", [
+    (_loss(None), "summed over every axis"),
+    (_loss(-1, clamp=False), "the max with 0 is missing"),
+    (_loss(-1, reduce=tf.reduce_mean), "were averaged"),
+    (_loss(-1, square=False), "are not squared"),
+    (_loss(-1, sign=0.0), "alpha is ignored"),
+    (_loss(-1, sign=-1.0), "alpha is subtracted"),
+])
+def test_triplet_loss_check_names_the_mistake(wrong, diagnosis):
+    with pytest.raises(AssertionError, match=diagnosis):
+        checks.check_triplet_loss(wrong)
