@@ -33,7 +33,8 @@ def registry(tmp_path, monkeypatch):
     rows = {"datasets/good.bin": (digest, ""),
             "datasets/nowhere.bin": (digest, ""),
             "datasets/served.bin": (digest, "SERVER/good.bin"),
-            "datasets/served_bad.bin": (digest, "SERVER/bad.bin")}
+            "datasets/served_bad.bin": (digest, "SERVER/bad.bin"),
+            "datasets/md5.bin": ("md5:" + hashlib.md5(PAYLOAD).hexdigest(), "")}
     registry_file = tmp_path / "registry.csv"
 
     def write(server_url=""):
@@ -64,6 +65,17 @@ def test_corrupted_mirror_copy_is_refused(registry, monkeypatch):
     with pytest.raises(data.DataFileError, match="does not match the registry's sha256"):
         data.fetch("datasets/good.bin")
     assert not (registry["home"] / "datasets" / "good.bin").exists()
+
+
+def test_md5_checksums_are_verified_too(registry, monkeypatch):
+    """Files whose publisher gives only an MD5 (Keras's VGG19 weights) are registered as md5:<hex>."""
+    (registry["mirror"] / "datasets").mkdir()
+    monkeypatch.setenv(data.MIRROR_ENV, str(registry["mirror"]))
+    (registry["mirror"] / "datasets" / "md5.bin").write_bytes(PAYLOAD[:-1] + b"?")
+    with pytest.raises(data.DataFileError, match="does not match the registry's md5"):
+        data.fetch("datasets/md5.bin")
+    (registry["mirror"] / "datasets" / "md5.bin").write_bytes(PAYLOAD)
+    assert data.fetch("datasets/md5.bin").read_bytes() == PAYLOAD
 
 
 def test_missing_file_error_names_file_assignment_and_command(registry):

@@ -2,15 +2,16 @@
 
 Every dataset, pretrained weight file and sample image the notebooks use is listed in
 ``utils/registry.csv`` with its path inside the course (``datasets/...``, ``images/...``,
-``pretrained-model/...``), its sha256, its size in bytes, the assignments that need it and its
+``pretrained-model/...``), its sha256 (or, for a file whose publisher gives only an MD5, such
+as Keras's VGG19 weights, ``md5:<hex>``), its size in bytes, the assignments that need it and its
 canonical download URL.
 
 ``fetch(path)`` returns the local file, in this order:
 
-1. the file already in the course folder, if its sha256 matches the registry;
+1. the file already in the course folder, if its checksum matches the registry;
 2. a copy from the offline mirror named by the environment variable ``CNN_COURSE_MIRROR``
    (a folder with the same relative layout), verified before it is copied;
-3. a download from the canonical URL with pooch (cache, progress bar, sha256 check).
+3. a download from the canonical URL with pooch (cache, progress bar, checksum check).
 
 Anything else raises :class:`DataFileError`, whose message names the file, the assignments that
 need it and the command that fetches it. There is no fallback to made-up data.
@@ -43,7 +44,7 @@ class RegistryEntry:
     """One external file of the course.
 
     path: where it lands, relative to the course folder (POSIX separators).
-    sha256: hex digest of the file's bytes.
+    sha256: hex sha256 of the file's bytes, or ``md5:<hex>`` where only an MD5 is published.
     size: size in bytes.
     assignments: ids of the assignments that use it.
     url: canonical download URL; ``archive_url#member`` for a file inside a .tar.gz;
@@ -55,6 +56,16 @@ class RegistryEntry:
     size: int
     assignments: tuple[str, ...]
     url: str
+
+    @property
+    def algorithm(self) -> str:
+        """The hash function of the registered checksum: "sha256" or "md5"."""
+        return self.sha256.split(":")[0] if ":" in self.sha256 else "sha256"
+
+    @property
+    def digest(self) -> str:
+        """The registered hex digest, without the algorithm prefix."""
+        return self.sha256.split(":")[-1]
 
 
 def course_home() -> Path:
@@ -89,9 +100,9 @@ def _read_registry(path: Path, mtime_ns: int, size: int) -> dict[str, RegistryEn
         }
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+def digest_of(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file (sha256 unless another hashlib ``algorithm`` is named), 1 MiB blocks."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
@@ -119,7 +130,8 @@ def _how_to_fetch(entry: RegistryEntry) -> str:
 
 
 def _verified(path: Path, entry: RegistryEntry) -> bool:
-    return path.is_file() and path.stat().st_size == entry.size and sha256_of(path) == entry.sha256
+    return (path.is_file() and path.stat().st_size == entry.size
+            and digest_of(path, entry.algorithm) == entry.digest)
 
 
 def _copy_from_mirror(entry: RegistryEntry, target: Path) -> bool:
@@ -131,7 +143,7 @@ def _copy_from_mirror(entry: RegistryEntry, target: Path) -> bool:
         return False
     if not _verified(source, entry):
         raise DataFileError(
-            f"The mirror copy {source} does not match the registry's sha256 {entry.sha256} "
+            f"The mirror copy {source} does not match the registry's {entry.algorithm} {entry.digest} "
             f"for '{entry.path}': the mirror is corrupted or out of date."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +157,7 @@ def _download(entry: RegistryEntry, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     url, _, member = entry.url.partition("#")
     if not member:
-        pooch.retrieve(url, known_hash=f"sha256:{entry.sha256}", fname=target.name,
+        pooch.retrieve(url, known_hash=f"{entry.algorithm}:{entry.digest}", fname=target.name,
                        path=target.parent, progressbar=True)
         return
     # A file shipped inside a source archive: download the archive, then take out the member.
@@ -159,7 +171,7 @@ def fetch(path: str) -> Path:
     """Return the local copy of the registered file ``path``, fetching and verifying it if needed.
 
     Raises DataFileError when the path is not registered, cannot be fetched, or does not
-    match its sha256 after fetching (the bad copy is removed, nothing else is touched).
+    match its checksum after fetching (the bad copy is removed, nothing else is touched).
     """
     registry = load_registry()
     if path not in registry:
@@ -170,7 +182,7 @@ def fetch(path: str) -> Path:
         return target
     if target.exists():
         raise DataFileError(
-            f"{target} exists but does not match the registry's sha256 for '{entry.path}' "
+            f"{target} exists but does not match the registry's {entry.algorithm} for '{entry.path}' "
             f"(corrupted or partial download). Delete it, then: {_how_to_fetch(entry)}"
         )
     if _copy_from_mirror(entry, target):
@@ -184,7 +196,7 @@ def fetch(path: str) -> Path:
         raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}") from error
     if not _verified(target, entry):
         target.unlink(missing_ok=True)
-        raise DataFileError(f"The downloaded '{entry.path}' does not match its sha256; removed it.")
+        raise DataFileError(f"The downloaded '{entry.path}' does not match its {entry.algorithm}; removed it.")
     return target
 
 
