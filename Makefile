@@ -28,3 +28,4 @@ fetch: setup
 
 benchmark: setup
 	$(PY) -m utils.course benchmark conv
+	$(PY) -m utils.course benchmark yolo

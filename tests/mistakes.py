@@ -13,6 +13,15 @@ def replace(old: str, new: str):
     return edit
 
 
+def chain(*edits):
+    """An edit that applies several edits in turn."""
+    def edit(code: str) -> str:
+        for each in edits:
+            code = each(code)
+        return code
+    return edit
+
+
 MISTAKES = {
     "C4W1A1_conv_step_by_step": {
         # pads the channel axis as well
@@ -60,4 +69,32 @@ MISTAKES["C4W4A1_face_recognition"] = {
     "verify": replace("door_open = dist < threshold", "door_open = dist > threshold"),
     # never says "not in the database"
     "who_is_it": replace("if min_dist >= threshold:", "if identity is None:"),
+}
+MISTAKES["C4W4A2_neural_style_transfer"] = {
+    # forgets the 4 in the normalisation
+    "compute_content_cost": replace("/ (4 * n_H * n_W * n_C)", "/ (n_H * n_W * n_C)"),
+    # A^T A instead of A A^T
+    "gram_matrix": replace("tf.matmul(A, tf.transpose(A))", "tf.matmul(tf.transpose(A), A)"),
+    # unrolls with a plain reshape to (n_C, n_H*n_W)
+    "compute_layer_style_cost": chain(replace("tf.transpose(tf.reshape(", "(tf.reshape("),
+                                      replace("shape=[n_H * n_W, n_C]", "shape=[n_C, n_H * n_W]")),
+    # forgets the layer weights
+    "compute_style_cost": replace("J_style += weight * ", "J_style += "),
+    # swaps the weights
+    "total_cost": replace("alpha * J_content + beta * J_style", "beta * J_content + alpha * J_style"),
+    # does not clip the pixels
+    "train_step": replace("generated_image.assign(clip_0_1(generated_image))", "pass"),
+}
+MISTAKES["C4W3A1_car_detection"] = {
+    # keeps the boxes below the threshold
+    "yolo_filter_boxes": replace("box_class_scores >= threshold", "box_class_scores < threshold"),
+    # clamps the product instead of each side
+    "iou": chain(replace("inter_width = max(xi2 - xi1, 0)", "inter_width = xi2 - xi1"),
+                 replace("inter_height = max(yi2 - yi1, 0)", "inter_height = yi2 - yi1"),
+                 replace("inter_area = inter_width * inter_height",
+                         "inter_area = max(inter_width * inter_height, 0)")),
+    # suppresses across classes
+    "yolo_non_max_suppression": replace("boxes + offsets, scores", "boxes, scores"),
+    # forgets to scale the boxes to the picture
+    "yolo_eval": replace("boxes = scale_boxes(boxes, image_shape)\n", ""),
 }

@@ -6,6 +6,7 @@ expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expect
 demo                         release, autograde the reference solution and the blank release
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
+benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 """
 
@@ -90,7 +91,7 @@ def cmd_figures(args) -> int:
 def cmd_benchmark(args) -> int:
     from utils.course import benchmarks
 
-    benchmarks.conv(repeats=args.repeats)
+    getattr(benchmarks, args.name)(repeats=args.repeats)
     return 0
 
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                         ).set_defaults(run=cmd_demo)
     commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
-    bench.add_argument("name", choices=["conv"])
+    bench.add_argument("name", choices=["conv", "yolo"])
     bench.add_argument("--repeats", type=int, default=5)
     bench.set_defaults(run=cmd_benchmark)
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")

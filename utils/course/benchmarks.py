@@ -56,3 +56,39 @@ def conv(repeats: int = 5, shape=(16, 32, 32, 3), filters=(3, 3, 3, 16), stride=
     for name, seconds in times.items():
         print(f"  {name:32s} {seconds * 1000:10.2f} ms   {seconds / fastest:8.1f} x the fastest")
     return times
+
+
+def yolo(repeats: int = 5) -> dict:
+    """Detector latency on CPU and the time of yolo_eval alone; print and return the times (s).
+
+    YOLOv2 (608x608) is timed with untrained weights (its published weights are not needed to
+    time the arithmetic); YOLOv3-tiny (416x416) with its published weights when available.
+    yolo_eval is the reference solution on the YOLOv2 output of one image.
+    """
+    os.environ.update(QUIET_TENSORFLOW)
+    import tensorflow as tf
+
+    from utils import darknet, data, yolo as yolo_helpers
+
+    yolo_eval = reference_functions("C4W3A1_car_detection", ["yolo_eval"])["yolo_eval"]
+    yolov2, heads = darknet.build_model(darknet.parse_cfg(darknet.yolov2_cfg()), name="yolov2")
+    image = np.random.default_rng(0).uniform(0, 1, (1, 608, 608, 3)).astype(np.float32)
+    forward = tf.function(lambda x: yolov2(x, training=False))
+    features = forward(image)
+    times = {"YOLOv2 608x608 forward (untrained weights)": _median_seconds(
+        lambda: forward(image).numpy(), repeats)}
+    anchors = yolo_helpers.read_anchors(heads[0]["anchors"]) / 19.0
+    outputs = yolo_helpers.yolo_head(features, anchors, 80)
+    times["yolo_eval on YOLOv2's 19x19x5 boxes"] = _median_seconds(
+        lambda: yolo_eval(outputs, (720, 1280), score_threshold=0.05), repeats)
+    try:
+        detector = yolo_helpers.load_yolov3_tiny()
+        small = image[:, :416, :416]
+        detector.outputs(small)
+        times["YOLOv3-tiny 416x416 forward + decoding"] = _median_seconds(
+            lambda: detector.outputs(small), repeats)
+    except data.DataFileError as error:
+        print(f"YOLOv3-tiny not timed: {error}")
+    for name, seconds in times.items():
+        print(f"{name:45s} {seconds * 1000:9.1f} ms")
+    return times

@@ -1,0 +1,168 @@
+"""Assignment 4: the darknet reader, the YOLO helpers and the published YOLOv3-tiny detector."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from utils import darknet, data, yolo
+
+SMALL_CFG = """
+[net]
+width=8
+height=8
+channels=3
+
+[convolutional]
+batch_normalize=1
+filters=4
+size=3
+stride=1
+pad=1
+activation=leaky
+
+[maxpool]
+size=2
+stride=2
+
+[convolutional]
+filters=6
+size=1
+stride=1
+pad=1
+activation=linear
+
+[route]
+layers=-1,-2
+
+[region]
+anchors=1,1, 2,2
+classes=1
+num=2
+"""
+
+
+def _write_weights(path, arrays, header=(0, 2, 0)):
+    """A darknet weights file: int32 major, minor, revision, int64 seen, float32 arrays."""
+    with open(path, "wb") as f:
+        f.write(np.array(header, "<i4").tobytes() + np.array([0], "<i8").tobytes())
+        for array in arrays:
+            f.write(np.asarray(array, "<f4").tobytes())
+
+
+def _small_weights(rng):
+    bn = [rng.normal(size=4), rng.uniform(0.5, 2, 4), rng.normal(size=4), rng.uniform(0.5, 2, 4)]
+    kernel1 = rng.normal(size=(4, 3, 3, 3))  # darknet order: filters, channels, rows, columns
+    bias2, kernel2 = rng.normal(size=6), rng.normal(size=(6, 4, 1, 1))
+    return bn, kernel1, bias2, kernel2
+
+
+def test_small_darknet_network_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    (beta, gamma, mean, variance), kernel1, bias2, kernel2 = _small_weights(rng)
+    _write_weights(tmp_path / "small.weights",
+                   [beta, gamma, mean, variance, kernel1, bias2, kernel2])
+    model, heads = darknet.build_model(darknet.parse_cfg(SMALL_CFG))
+    count = darknet.load_weights(model, tmp_path / "small.weights")
+    assert count == 4 * 4 + kernel1.size + 6 + kernel2.size
+    assert model.output_shape == (None, 4, 4, 10)
+    assert heads == [{"kind": "region", "anchors": "1,1, 2,2", "classes": "1", "num": "2"}]
+
+    # the same network in numpy: conv 3x3 (zero padding 1) -> batch norm -> leaky -> maxpool
+    x = rng.uniform(0, 1, (1, 8, 8, 3)).astype(np.float32)
+    padded = np.pad(x[0], ((1, 1), (1, 1), (0, 0)))
+    conv = np.zeros((8, 8, 4))
+    for i in range(8):
+        for j in range(8):
+            conv[i, j] = np.einsum("fcyx,yxc->f", kernel1, padded[i:i + 3, j:j + 3])
+    bn = gamma * (conv - mean) / np.sqrt(variance + darknet.BN_EPSILON) + beta
+    leaky = np.where(bn > 0, bn, darknet.LEAKY_SLOPE * bn)
+    pooled = leaky.reshape(4, 2, 4, 2, 4).max(axis=(1, 3))
+    second = np.einsum("fc,yxc->yxf", kernel2[:, :, 0, 0], pooled) + bias2
+    expected = np.concatenate([second, pooled], axis=-1)
+    np.testing.assert_allclose(model(x).numpy()[0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_weights_that_do_not_fit_the_cfg_are_refused(tmp_path):
+    rng = np.random.default_rng(1)
+    (beta, gamma, mean, variance), kernel1, bias2, kernel2 = _small_weights(rng)
+    model, _ = darknet.build_model(darknet.parse_cfg(SMALL_CFG))
+    before = [w.numpy() for w in model.weights]
+    _write_weights(tmp_path / "short.weights", [beta, gamma, mean, variance, kernel1, bias2])
+    with pytest.raises(ValueError, match="the model needs more"):
+        darknet.load_weights(model, tmp_path / "short.weights")
+    _write_weights(tmp_path / "long.weights",
+                   [beta, gamma, mean, variance, kernel1, bias2, kernel2, [1.0]])
+    with pytest.raises(ValueError, match="holds 155 floats but the model uses 154"):
+        darknet.load_weights(model, tmp_path / "long.weights")
+    assert all(np.array_equal(a, w.numpy()) for a, w in zip(before, model.weights))
+
+
+def test_cfg_errors_are_clear():
+    with pytest.raises(ValueError, match="starts with a \\[net\\] section"):
+        darknet.parse_cfg("[convolutional]\nfilters=1\n")
+    with pytest.raises(ValueError, match="\\[crop\\] is not supported"):
+        darknet.build_model(darknet.parse_cfg("[net]\nwidth=4\nheight=4\nchannels=3\n[crop]\n"))
+
+
+def test_yolov2_architecture():
+    model, heads = darknet.build_model(darknet.parse_cfg(darknet.yolov2_cfg()))
+    assert model.output_shape == (None, 19, 19, 425)
+    assert model.count_params() == 50_983_561  # the published YOLOv2 COCO model's count
+    assert heads[0]["kind"] == "region" and heads[0]["num"] == "5"
+
+
+def test_published_yolov3_tiny_detects_cars_on_the_road():
+    try:
+        detector = yolo.load_yolov3_tiny()
+    except data.DataFileError as error:
+        pytest.skip(str(error))
+    assert detector.input_size == (416, 416) and len(detector.class_names) == 80
+    image, image_data = yolo.preprocess_image(data.fetch("images/road/test.jpg"),
+                                              detector.input_size)
+    box_xy, box_wh, confidence, probs = detector.outputs(image_data)
+    assert box_xy.shape == (1, 13 * 13 * 3 + 26 * 26 * 3, 2) and probs.shape[-1] == 80
+    scores = (confidence * probs).numpy()[0]
+    best = scores.max(-1) > 0.5
+    assert best.sum() >= 3
+    assert set(np.array(detector.class_names)[scores[best].argmax(-1)]) == {"car"}
+
+
+def test_yolo_head_decodes_centres_sizes_and_probabilities():
+    features = np.zeros((1, 2, 3, 2 * 7), np.float32)  # 2x3 grid, 2 anchors, 2 classes
+    features[0, 1, 2, 7 + 2:7 + 4] = np.log(2.0)  # second anchor of cell (row 1, col 2)
+    anchors = np.array([[0.1, 0.2], [0.3, 0.4]], np.float32)
+    box_xy, box_wh, confidence, probs = yolo.yolo_head(features, anchors, 2)
+    np.testing.assert_allclose(box_xy[0, 1, 2, 1], [(0.5 + 2) / 3, (0.5 + 1) / 2])
+    np.testing.assert_allclose(box_wh[0, 1, 2, 1], [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(confidence.numpy(), 0.5)
+    np.testing.assert_allclose(probs.numpy(), 0.5)
+    _, _, _, sigmoid_probs = yolo.yolo_head(features, anchors, 2, class_activation="sigmoid")
+    np.testing.assert_allclose(sigmoid_probs.numpy(), 0.5)
+
+
+def test_corners_and_scaling():
+    corners = yolo.yolo_boxes_to_corners(tf.constant([[0.5, 0.25]]), tf.constant([[0.2, 0.1]]))
+    np.testing.assert_allclose(corners.numpy(), [[0.2, 0.4, 0.3, 0.6]], rtol=1e-6)
+    np.testing.assert_allclose(yolo.scale_boxes(corners, (720, 1280)).numpy(),
+                               [[144, 512, 216, 768]], rtol=1e-5)
+
+
+def test_anchors_and_classes_files(tmp_path):
+    (tmp_path / "anchors.txt").write_text("0.5,1, 2,3.5\n")
+    np.testing.assert_array_equal(yolo.read_anchors(tmp_path / "anchors.txt"),
+                                  [[0.5, 1], [2, 3.5]])
+    with pytest.raises(ValueError, match="pairs"):
+        yolo.read_anchors("1,2,3")
+    (tmp_path / "names.txt").write_text("car\n\nbus\n")
+    assert yolo.read_classes(tmp_path / "names.txt") == ["car", "bus"]
+
+
+def test_preprocess_and_draw(tmp_path):
+    Image.new("L", (64, 48), 128).save(tmp_path / "road.png")
+    image, data_ = yolo.preprocess_image(tmp_path / "road.png", (32, 32))
+    assert image.mode == "RGB" and data_.shape == (1, 32, 32, 3)
+    drawn = yolo.draw_boxes(image, [0.9], [[5, 5, 40, 60]], [1], ["car", "bus"])
+    assert drawn.size == image.size and drawn.getpixel((5, 20)) == yolo.class_colors(2)[1]
+    with pytest.raises(FileNotFoundError, match="missing.jpg"):
+        yolo.preprocess_image(tmp_path / "missing.jpg", (32, 32))

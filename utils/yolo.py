@@ -1,0 +1,163 @@
+"""YOLO helpers: decode a detector's raw output, convert and scale boxes, read and draw.
+
+Shapes: a raw output feature map is (m, grid_h, grid_w, anchors * (5 + classes)). The decoded
+tensors keep (m, grid_h, grid_w, anchors) in front: box_xy and box_wh (.., 2) are the box
+centre and size as fractions of the image (x then y, width then height), box_confidence
+(.., 1) and box_class_probs (.., classes) lie in [0, 1]. Corner boxes are
+(y_min, x_min, y_max, x_max), the order ``tf.image.non_max_suppression`` expects; after
+``scale_boxes`` they are in pixels of the original image.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageDraw
+
+from utils import darknet, data
+
+YOLOV3_TINY = {"cfg": "pretrained-model/yolov3-tiny/yolov3-tiny.cfg",
+               "weights": "pretrained-model/yolov3-tiny/yolov3-tiny.weights",
+               "classes": "pretrained-model/yolov3-tiny/coco.names"}
+
+
+def read_classes(path: str | Path) -> list[str]:
+    """Class names, one per line (blank lines ignored)."""
+    return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def read_anchors(text_or_path) -> np.ndarray:
+    """Anchors (n, 2) as (width, height) pairs from "w1,h1, w2,h2, ..." or a file holding it."""
+    text = str(text_or_path)
+    if Path(text).is_file():
+        text = Path(text).read_text()
+    values = [float(v) for v in text.replace("\n", ",").split(",") if v.strip()]
+    if len(values) % 2:
+        raise ValueError(f"anchors come in (width, height) pairs, got {len(values)} numbers")
+    return np.array(values, dtype=np.float32).reshape(-1, 2)
+
+
+def yolo_head(features, anchors, num_classes: int, class_activation: str = "softmax"):
+    """Decode one raw output map into (box_xy, box_wh, box_confidence, box_class_probs).
+
+    ``anchors``: (n, 2) widths and heights as fractions of the image. YOLOv2 gives them in
+    grid cells (divide by the grid size), YOLOv3 in pixels (divide by the input size).
+    Centre: (sigmoid(t_xy) + cell index) / grid size; size: anchor * exp(t_wh); confidence:
+    sigmoid; classes: softmax (YOLOv2) or sigmoid (YOLOv3, ``class_activation="sigmoid"``).
+    """
+    features = tf.convert_to_tensor(features, tf.float32)
+    anchors = tf.constant(np.asarray(anchors, np.float32))
+    grid_h, grid_w = features.shape[1], features.shape[2]
+    features = tf.reshape(features, (-1, grid_h, grid_w, len(anchors), 5 + num_classes))
+    col, row = tf.meshgrid(tf.range(grid_w, dtype=tf.float32),
+                           tf.range(grid_h, dtype=tf.float32))
+    cell = tf.stack([col, row], axis=-1)[None, :, :, None, :]  # (1, gh, gw, 1, 2) as (x, y)
+    grid = tf.constant([grid_w, grid_h], tf.float32)
+    box_xy = (tf.sigmoid(features[..., :2]) + cell) / grid
+    box_wh = tf.exp(features[..., 2:4]) * anchors
+    box_confidence = tf.sigmoid(features[..., 4:5])
+    logits = features[..., 5:]
+    box_class_probs = tf.nn.softmax(logits) if class_activation == "softmax" else tf.sigmoid(
+        logits)
+    return box_xy, box_wh, box_confidence, box_class_probs
+
+
+def yolo_boxes_to_corners(box_xy, box_wh):
+    """Centre (x, y) and size (w, h) -> corners (y_min, x_min, y_max, x_max), same units."""
+    box_mins = box_xy - box_wh / 2.0
+    box_maxes = box_xy + box_wh / 2.0
+    return tf.concat([box_mins[..., 1:2], box_mins[..., 0:1],
+                      box_maxes[..., 1:2], box_maxes[..., 0:1]], axis=-1)
+
+
+def scale_boxes(boxes, image_shape):
+    """Corner boxes as fractions of the image -> pixels of an image of (height, width)."""
+    height, width = (float(v) for v in image_shape)
+    return boxes * tf.constant([height, width, height, width], dtype=boxes.dtype)
+
+
+def preprocess_image(path: str | Path, model_image_size: tuple[int, int]):
+    """Read a picture for the detector: returns (the PIL image in RGB, a (1, h, w, 3) float32
+    array in [0, 1] resized to ``model_image_size`` (height, width)). FileNotFoundError names
+    a missing path."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no image file at {path}")
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+    resized = image.resize((model_image_size[1], model_image_size[0]), Image.BICUBIC)
+    return image, (np.asarray(resized, dtype=np.float32) / 255.0)[None]
+
+
+def class_colors(n: int) -> list[tuple[int, int, int]]:
+    """n distinct RGB colours, the same for a class in every picture."""
+    return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / n, 0.9, 1.0)) for i in range(n)]
+
+
+def draw_boxes(image: Image.Image, scores, boxes, classes, class_names: list[str]) -> Image.Image:
+    """A copy of ``image`` with each box (pixel corners y_min, x_min, y_max, x_max) outlined in
+    its class colour and labelled "class score"."""
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    colors = class_colors(len(class_names))
+    thickness = max(2, (image.size[0] + image.size[1]) // 500)
+    for score, box, c in zip(np.asarray(scores), np.asarray(boxes), np.asarray(classes)):
+        top, left, bottom, right = (float(v) for v in box)
+        top, left = max(0.0, top), max(0.0, left)
+        bottom, right = min(image.size[1] - 1.0, bottom), min(image.size[0] - 1.0, right)
+        label = f"{class_names[int(c)]} {float(score):.2f}"
+        draw.rectangle([left, top, right, bottom], outline=colors[int(c)], width=thickness)
+        text_box = draw.textbbox((left, top), label)
+        y = top - (text_box[3] - text_box[1]) - 4 if top > 20 else top + 1
+        draw.rectangle([left, y, left + text_box[2] - text_box[0] + 4,
+                        y + text_box[3] - text_box[1] + 4], fill=colors[int(c)])
+        draw.text((left + 2, y + 1), label, fill=(0, 0, 0))
+    return image
+
+
+class Detector:
+    """A pretrained darknet YOLO detector and the decoding of its outputs.
+
+    ``outputs(image_data)`` runs the network on (1, h, w, 3) images in [0, 1] and returns
+    (box_xy, box_wh, box_confidence, box_class_probs), the boxes of every head flattened into
+    shape (m, boxes, ...), ready for ``yolo_eval``.
+    """
+
+    def __init__(self, cfg_path, weights_path, class_names: list[str]):
+        self.model, self.heads = darknet.load_cfg(cfg_path)
+        darknet.load_weights(self.model, weights_path)
+        self.class_names = class_names
+        self.input_size = tuple(self.model.input_shape[1:3])
+
+    def _anchors(self, head: dict, grid: tuple[int, int]) -> np.ndarray:
+        anchors = read_anchors(head["anchors"])
+        if head["kind"] == "yolo":  # YOLOv3: pixels of the input, a subset per head
+            mask = [int(i) for i in head["mask"].split(",")]
+            return anchors[mask] / np.array(self.input_size[::-1], np.float32)
+        return anchors / np.array(grid[::-1], np.float32)  # YOLOv2: grid cells
+
+    def outputs(self, image_data):
+        maps = self.model(image_data, training=False)
+        maps = maps if isinstance(maps, (list, tuple)) else [maps]
+        decoded = []
+        for head, features in zip(self.heads, maps):
+            grid = tuple(features.shape[1:3])
+            parts = yolo_head(features, self._anchors(head, grid), int(head["classes"]),
+                              "sigmoid" if head["kind"] == "yolo" else "softmax")
+            decoded.append([tf.reshape(p, (p.shape[0], -1, p.shape[-1])) for p in parts])
+        return tuple(tf.concat(list(group), axis=1) for group in zip(*decoded))
+
+
+def load_yolov3_tiny() -> Detector:
+    """The YOLO authors' YOLOv3-tiny COCO detector (416x416, 80 classes) from the course data.
+
+    Raises ``utils.data.DataFileError`` naming each missing file and the fetch command.
+    """
+    paths, errors = data.fetch_many([data.load_registry()[p] for p in YOLOV3_TINY.values()])
+    if errors:
+        raise data.DataFileError("\n".join(errors))
+    cfg, weights, classes = paths
+    return Detector(cfg, weights, read_classes(classes))
