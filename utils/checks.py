@@ -86,18 +86,24 @@ def numeric_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = 1e-6
 
 
 @contextmanager
-def helpers_replaced(fn: Callable, **replacements: Callable) -> Iterator[None]:
-    """Grade ``fn`` on its own: while the block runs, the helpers it calls by name (for
-    example ``zero_pad`` inside ``conv_forward``) are the given reference versions.
+def helpers_replaced(fn: Callable, **replacements) -> Iterator[None]:
+    """Grade ``fn`` on its own: while the block runs, the names it reads from its module (the
+    notebook's namespace), for example ``zero_pad`` inside ``conv_forward``, are the given
+    reference versions or stand-ins.
 
-    Only names already defined in ``fn``'s module (the notebook's namespace) are replaced, and
-    the student's versions are put back afterwards, so a wrong helper costs the points of the
-    helper alone.
+    Names are set even where the student never defined them (a helper lost to a syntax error),
+    and put back as they were afterwards, so a wrong or missing helper costs the points of the
+    helper alone. A ``tf.function`` is looked through to its Python function.
     """
-    namespace = fn.__globals__
-    saved = {name: namespace[name] for name in replacements if name in namespace}
-    namespace.update({name: replacements[name] for name in saved})
+    namespace = getattr(fn, "python_function", fn).__globals__
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
     try:
         yield
     finally:
-        namespace.update(saved)
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value

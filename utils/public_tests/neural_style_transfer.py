@@ -16,16 +16,13 @@ cost functions so that compute_style_cost and train_step are graded on their own
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from utils.checks import check_close, check_scalar, check_shape
+from utils.checks import check_close, check_scalar, check_shape, helpers_replaced
 
 GRADING_HELPERS: dict = {}
-_MISSING = object()
 
 
 def _activations(shape, seed: int) -> np.ndarray:
@@ -107,27 +104,9 @@ def check_compute_layer_style_cost(compute_layer_style_cost,
         check_scalar(f"{fn} (activations {shape})", "cost", got, expected, rtol=1e-4)
 
 
-@contextmanager
 def _grading_helpers(fn):
     """While the block runs, the helpers ``fn`` calls are the grader's reference versions."""
-    with names_set(fn, **GRADING_HELPERS):
-        yield
-
-
-@contextmanager
-def names_set(fn, **values):
-    """Set names in ``fn``'s global namespace (the notebook's) for the block; restore after."""
-    namespace = getattr(fn, "python_function", fn).__globals__
-    saved = {name: namespace.get(name, _MISSING) for name in values}
-    namespace.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is _MISSING:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
+    return helpers_replaced(fn, **GRADING_HELPERS)
 
 
 def check_compute_style_cost(compute_style_cost, layer_shapes=((1, 4, 4, 3), (1, 2, 2, 5)),
@@ -198,7 +177,7 @@ def check_train_step(train_step, style_layers, seed: int = 0, alpha: float = 3.0
     stand_ins = {"vgg_model_outputs": extractor, "a_C": a_C, "a_S": a_S, "ALPHA": alpha,
                  "BETA": beta, "optimizer": keras.optimizers.Adam(learning_rate=learning_rate)}
     step = getattr(train_step, "python_function", train_step)  # run eagerly, traced afresh
-    with names_set(step, **stand_ins), _grading_helpers(step):
+    with helpers_replaced(step, **stand_ins), _grading_helpers(step):
         for i in range(2):
             with tf.GradientTape() as tape:
                 expected_J = _reference_cost(extractor, expected_image, a_C, a_S, style_layers,
