@@ -7,6 +7,8 @@ demo                         release, autograde the reference solution and the b
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
+benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
+grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores.csv, feedback, gradebook
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 """
 
@@ -91,7 +93,22 @@ def cmd_figures(args) -> int:
 def cmd_benchmark(args) -> int:
     from utils.course import benchmarks
 
-    getattr(benchmarks, args.name)(repeats=args.repeats)
+    if args.name == "grading":
+        benchmarks.grading()
+    else:
+        getattr(benchmarks, args.name)(repeats=args.repeats)
+    return 0
+
+
+def cmd_grade_class(args) -> int:
+    from utils.course import class_grading
+
+    limits = class_grading.Limits(args.cell_timeout, args.notebook_timeout, args.memory_mb)
+    rows = class_grading.grade_class(args.submissions, args.out, args.assignment, args.workers,
+                                     limits, sandboxed=not args.no_sandbox)
+    print(class_grading.summary(rows))
+    print(f"wrote {Path(args.out) / 'scores.csv'}; gradebook and feedback in "
+          f"{Path(args.out) / 'course'}")
     return 0
 
 
@@ -119,9 +136,21 @@ def main(argv: list[str] | None = None) -> int:
                         ).set_defaults(run=cmd_demo)
     commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
-    bench.add_argument("name", choices=["conv", "yolo"])
+    bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)
     bench.set_defaults(run=cmd_benchmark)
+    grade = commands.add_parser("grade-class", help="autograde a class of submissions")
+    grade.add_argument("submissions", type=Path,
+                       help="submitted/<student>/<assignment>/ or a folder of <student>.ipynb")
+    grade.add_argument("--assignment", help="the assignment id (required for <student>.ipynb)")
+    grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder")
+    grade.add_argument("--workers", type=int, help="parallel submissions (default: cores)")
+    grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
+    grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
+    grade.add_argument("--memory-mb", type=int, default=6144, help="memory cap per kernel")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code unsandboxed (trusted code only)")
+    grade.set_defaults(run=cmd_grade_class)
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
     resnet.add_argument("--epochs", type=int, default=12)
     resnet.set_defaults(run=cmd_train_resnet)

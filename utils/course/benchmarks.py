@@ -1,5 +1,7 @@
 """Benchmarks (not tests): ``python -m utils.course benchmark NAME``.
 
+grading: a synthetic class of 20 graded by grade-class and by serial nbgrader.
+yolo: YOLO detectors and yolo_eval on CPU.
 conv: the same convolution with the reference loops of assignment 1, the im2col version of
 utils.conv_fast and tf.nn.conv2d, on one input; prints the median times and the ratios.
 """
@@ -7,12 +9,20 @@ utils.conv_fast and tf.nn.conv2d, on one input; prints the median times and the 
 from __future__ import annotations
 
 import os
+import re
+import resource
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
+import nbformat
 import numpy as np
 
 from utils.conv_fast import conv_forward_fast
-from utils.course.execution import QUIET_TENSORFLOW
+from utils.course import assignments, class_grading, release
+from utils.course import grading as course_grading
+from utils.course.execution import QUIET_TENSORFLOW, nbgrader
 from utils.course.reference import reference_functions
 
 
@@ -91,4 +101,59 @@ def yolo(repeats: int = 5) -> dict:
         print(f"YOLOv3-tiny not timed: {error}")
     for name, seconds in times.items():
         print(f"{name:45s} {seconds * 1000:9.1f} ms")
+    return times
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) used so far by this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def grading(students: int = 20) -> dict:
+    """A synthetic class of assignment 1 (correct, partly wrong and blank submissions) graded
+    by ``grade-class`` (parallel, sandboxed) and by plain serial ``nbgrader autograde`` +
+    ``generate_feedback`` on the same machine; print and return the wall times (s)."""
+    a1 = assignments.get("C4W1A1_conv_step_by_step")
+    source = nbformat.read(a1.source_notebook, as_version=4)
+    release_nb = nbformat.read(a1.release_notebook, as_version=4)
+    answers = [c.metadata["nbgrader"]["grade_id"] for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution")]
+    class_ = {}
+    for i in range(students):
+        if i % 10 < 4:
+            class_[f"student{i:02d}"] = course_grading.solved_submission(source, release_nb)
+        elif i % 10 < 7:  # one function returns nothing
+            name = answers[i % len(answers)]
+            cell = next(c.source for c in source.cells
+                        if c.metadata.get("nbgrader", {}).get("grade_id") == name)
+            header = re.search(r"def \w+\(.*?\):", cell, re.S).group(0)
+            class_[f"student{i:02d}"] = course_grading.solved_submission(
+                source, release_nb, {name: f"{header}\n    return None"})
+        else:
+            class_[f"student{i:02d}"] = release_nb
+    times = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        for student, nb in class_.items():
+            folder = scratch / "submitted" / student / a1.id
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / a1.notebook)
+        cpu = {}
+        start, cpu_start = time.perf_counter(), _children_cpu()
+        class_grading.grade_class(scratch / "submitted", scratch / "parallel")
+        name = f"grade-class, {os.cpu_count()} workers, sandboxed (course build included)"
+        times[name], cpu[name] = time.perf_counter() - start, _children_cpu() - cpu_start
+        course = release.new_course(scratch / "serial", [a1])
+        shutil.copytree(scratch / "submitted", course / "submitted")
+        start, cpu_start = time.perf_counter(), _children_cpu()
+        nbgrader(["autograde", a1.id, "--create", "--force"], course)
+        nbgrader(["generate_feedback", a1.id, "--force"], course)
+        name = "nbgrader autograde + generate_feedback, serial"
+        times[name], cpu[name] = time.perf_counter() - start, _children_cpu() - cpu_start
+    for name, seconds in times.items():
+        print(f"{name:68s} {seconds:6.1f} s wall, {cpu[name] / seconds:.2f} cores busy "
+              f"({students} submissions)")
+    serial, parallel = times[list(times)[1]], times[list(times)[0]]
+    print(f"speed-up: {serial / parallel:.2f}x")
     return times
