@@ -27,3 +27,11 @@ c.IgnorePattern.pattern = (r"(?m)^(I0000|W0000|E0000|WARNING: All log messages b
 
 # Student notebooks must not bring large files into the gradebook's folders.
 c.CourseDirectory.max_file_size = 100000
+
+# Feedback goes to the students: it shows their results but not the hidden tests' code, neither
+# in the test cells nor as context lines of a traceback (plain tracebacks show one line a frame).
+c.Execute.extra_arguments = ["--InteractiveShell.xmode=Plain"]
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -137,4 +137,6 @@ def test_gradebook_holds_every_grade_and_feedback_exists(graded_class):
         else:
             assert scores[student].total[0] == total, student
             feedback = graded_class["course"] / "feedback" / student / A1.id
-            assert (feedback / "conv_step_by_step.html").is_file(), student
+            html = (feedback / "conv_step_by_step.html").read_text()
+            assert "test_zero_pad" in html or "zero_pad" in html, student
+            assert "HIDDEN TESTS" not in html, f"{student}: feedback shows the hidden tests"

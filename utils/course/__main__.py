@@ -9,6 +9,7 @@ benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
 grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores.csv, feedback, gradebook
+site [--instructor]          HTML pages of the student notebooks (or the executed reference solutions)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 """
 
@@ -112,6 +113,17 @@ def cmd_grade_class(args) -> int:
     return 0
 
 
+def cmd_site(args) -> int:
+    from utils.course import site
+
+    if args.instructor:
+        pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
+    else:
+        pages = site.build_student_site(args.out or Path("build/site"))
+    print(f"wrote {len(pages)} pages; open {pages[0]}")
+    return 0
+
+
 def cmd_train_resnet(args) -> int:
     from utils.course import train_resnet
 
@@ -151,6 +163,11 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unsandboxed (trusted code only)")
     grade.set_defaults(run=cmd_grade_class)
+    site = commands.add_parser("site", help="build the HTML pages of the course")
+    site.add_argument("--instructor", action="store_true",
+                      help="the executed reference solutions (default build/instructor-site)")
+    site.add_argument("--out", type=Path, help="output folder (default build/site)")
+    site.set_defaults(run=cmd_site)
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
     resnet.add_argument("--epochs", type=int, default=12)
     resnet.set_defaults(run=cmd_train_resnet)
