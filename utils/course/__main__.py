@@ -68,7 +68,7 @@ def cmd_demo(args) -> int:
     """Build a scratch course, submit the reference solution and the blank release, grade both."""
     with tempfile.TemporaryDirectory() as scratch:
         course = release.new_course(Path(scratch), assignments.available())
-        table = []
+        tables = []
         for assignment in assignments.available():
             source = nbformat.read(assignment.source_notebook, as_version=4)
             release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
@@ -78,8 +78,9 @@ def cmd_demo(args) -> int:
             grading.submit(course, "blank", assignment, release_nb)
             print(f"autograding {assignment.id} ...", flush=True)
             grading.autograde(course, assignment)
-            table += grading.read_scores(course, assignment, ["reference", "blank"])
-        print(grading.format_table(table))
+            tables.append(grading.format_table(
+                grading.read_scores(course, assignment, ["reference", "blank"])))
+        print("\n\n".join(tables))
     return 0
 
 
