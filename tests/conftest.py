@@ -29,8 +29,9 @@ def graded_course(tmp_path_factory) -> dict:
                                    as_version=4)
         submissions = {"reference": grading.solved_submission(source, release_nb),
                        "blank": release_nb}
+        reference = grading.reference_answers(source)
         for cell_id, answer in MISTAKES.get(assignment.id, {}).items():
-            wrong = answer(grading.strip_solution_markers(_answer_cell(source, cell_id)))
+            wrong = answer(reference[cell_id])
             submissions[f"wrong-{cell_id}"] = grading.solved_submission(
                 source, release_nb, {cell_id: wrong})
         for student, nb in submissions.items():
@@ -40,10 +41,3 @@ def graded_course(tmp_path_factory) -> dict:
             scores[assignment.id, score.student] = score
         feedback += grading.generate_feedback(course, assignment)
     return {"course": Path(course), "scores": scores, "feedback": feedback}
-
-
-def _answer_cell(source: nbformat.NotebookNode, grade_id: str) -> str:
-    for cell in source.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return cell.source
-    raise KeyError(f"no answer cell {grade_id!r} in the source notebook")

@@ -37,11 +37,6 @@ HOSTILE_CODE = {
 }
 
 
-def _answer(source, grade_id):
-    cell = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    return grading.strip_solution_markers(cell.source)
-
-
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     if not sandbox.available():
@@ -54,15 +49,14 @@ def graded_class(tmp_path_factory):
                  "blank": release_nb,
                  "wrong_zero_pad": grading.solved_submission(
                      source, release_nb, {"zero_pad": "def zero_pad(X, pad):\n    return X"})}
-    reference_zero_pad = _answer(source, "zero_pad")
+    answers = grading.reference_answers(source)
+    reference_zero_pad = answers["zero_pad"]
     for name, code in HOSTILE_CODE.items():
         code = code.replace("CLASS_DIR", repr(str(root))).replace(
             "SOURCE_DIR", repr(str(A1.source_notebook.parents[1])))
         answer = (code[1:] + "\n\n" + reference_zero_pad if code.startswith("^")
                   else reference_zero_pad + "\n\n" + code)
         notebooks[name] = grading.solved_submission(source, release_nb, {"zero_pad": answer})
-    answers = {c.metadata["nbgrader"]["grade_id"]: grading.strip_solution_markers(c.source)
-               for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
     notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 9 s: over 60 s in all
         source, release_nb, {k: v + "\n\nimport time\ntime.sleep(9)" for k, v in answers.items()})
     edited = grading.solved_submission(source, release_nb)

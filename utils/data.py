@@ -196,7 +196,8 @@ def fetch(path: str) -> Path:
         raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}") from error
     if not _verified(target, entry):
         target.unlink(missing_ok=True)
-        raise DataFileError(f"The downloaded '{entry.path}' does not match its {entry.algorithm}; removed it.")
+        raise DataFileError(
+            f"The downloaded '{entry.path}' does not match its {entry.algorithm}; removed it.")
     return target
 
 
@@ -209,3 +210,11 @@ def fetch_many(entries: list[RegistryEntry]) -> tuple[list[Path], list[str]]:
         except DataFileError as error:
             errors.append(str(error))
     return fetched, errors
+
+
+def fetch_all(entries: list[RegistryEntry]) -> list[Path]:
+    """Fetch several entries, in order; raise one DataFileError naming every one that failed."""
+    fetched, errors = fetch_many(entries)
+    if errors:
+        raise DataFileError("\n".join(errors))
+    return fetched

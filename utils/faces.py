@@ -53,9 +53,7 @@ def course_faces() -> tuple[dict[str, Path], dict[str, Path]]:
     """
     entries = [e for e in data.entries_for("C4W4A1_face_recognition")
                if e.path.startswith("images/faces/")]
-    paths, errors = data.fetch_many(entries)
-    if errors:
-        raise data.DataFileError("\n".join(errors))
+    paths = data.fetch_all(entries)
     residents = {p.stem: p for p in sorted(paths) if not p.stem.startswith("camera_")}
     cameras = {p.stem: p for p in sorted(paths) if p.stem.startswith("camera_")}
     return residents, cameras

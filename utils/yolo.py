@@ -156,8 +156,6 @@ def load_yolov3_tiny() -> Detector:
 
     Raises ``utils.data.DataFileError`` naming each missing file and the fetch command.
     """
-    paths, errors = data.fetch_many([data.load_registry()[p] for p in YOLOV3_TINY.values()])
-    if errors:
-        raise data.DataFileError("\n".join(errors))
-    cfg, weights, classes = paths
+    registry = data.load_registry()
+    cfg, weights, classes = data.fetch_all([registry[p] for p in YOLOV3_TINY.values()])
     return Detector(cfg, weights, read_classes(classes))

@@ -20,6 +20,7 @@ one submission at a time, so a failing submission costs no one else's grade.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import re
 import shutil
@@ -38,7 +39,7 @@ from sqlalchemy.exc import SAWarning
 
 from utils.course import assignments, release, sandbox
 from utils.course.assignments import COURSE_ROOT, Assignment
-from utils.course.execution import GRADING
+from utils.course.execution import grading_env
 from utils.course.grading import Score, read_scores
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -96,6 +97,15 @@ def _nbgrader_layout(student: str, folder: Path) -> Submission:
     return Submission(student, assignment, path)
 
 
+@functools.lru_cache
+def _graded_cells(assignment: Assignment) -> dict:
+    """{grade id: cell} of the answer and test cells of the release notebook (read once)."""
+    release_nb = nbformat.read(assignment.release_notebook, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in release_nb.cells
+            if c.metadata.get("nbgrader", {}).get("grade")
+            or c.metadata.get("nbgrader", {}).get("solution")}
+
+
 def check(submission: Submission) -> tuple[str, tuple[str, ...]]:
     """(status, notes) from reading the notebook: empty status when it can be graded."""
     if not STUDENT_ID.match(submission.student):
@@ -105,10 +115,7 @@ def check(submission: Submission) -> tuple[str, tuple[str, ...]]:
     except Exception as error:  # noqa: BLE001 (any unreadable file: JSON, schema, encoding)
         return f"corrupt notebook: {type(error).__name__}: {str(error).splitlines()[0][:120]}", ()
     cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    expected = nbformat.read(submission.assignment.release_notebook, as_version=4)
-    graded = {c.metadata["nbgrader"]["grade_id"]: c for c in expected.cells
-              if c.metadata.get("nbgrader", {}).get("grade")
-              or c.metadata.get("nbgrader", {}).get("solution")}
+    graded = _graded_cells(submission.assignment)
     missing = [g for g in graded if g not in cells]
     if len(missing) == len(graded):
         return (f"not a submission of {submission.assignment.id}: none of its graded cells "
@@ -176,13 +183,11 @@ def grade_chunk(course: Path, out: Path, runtimes: Path, hidden: list[Path],
     a = chunk[0].assignment
     runtime = Path(tempfile.mkdtemp(dir=runtimes))
     work = _scratch_course(course, out / "work" / name, runtime, chunk, limits, sandboxed)
-    env = {**os.environ, **GRADING,
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-           "JUPYTER_PATH": str(out / "jupyter"),
-           sandbox.HIDE_ENV: os.pathsep.join(str(p) for p in [*hidden, runtimes]),
-           sandbox.KEEP_ENV: str(runtime),
-           sandbox.MEMORY_ENV: str(limits.memory_mb),
-           sandbox.WALL_ENV: str(limits.notebook_timeout)}
+    env = grading_env(**{"JUPYTER_PATH": str(out / "jupyter"),
+                         sandbox.HIDE_ENV: os.pathsep.join(str(p) for p in [*hidden, runtimes]),
+                         sandbox.KEEP_ENV: str(runtime),
+                         sandbox.MEMORY_ENV: str(limits.memory_mb),
+                         sandbox.WALL_ENV: str(limits.notebook_timeout)})
     nbgrader = [sys.executable, "-m", "nbgrader"]
     budget = limits.notebook_timeout * len(chunk) + 120
     code, log = _run([*nbgrader, "autograde", a.id, "--create", "--force"], work, env, budget)

@@ -19,6 +19,14 @@ GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore"}
 
 
 
+def grading_env(**extra: str) -> dict[str, str]:
+    """The environment nbgrader runs in: this one, quiet TensorFlow, no warnings on stderr, and
+    this interpreter's bin folder on PATH (nbgrader calls the `alembic` command of its
+    environment, which may not be activated); plus ``extra``."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, **GRADING, "PATH": path, **extra}
+
+
 def nbgrader(args: list[str], course_root: Path, timeout: float | None = None,
              check: bool = True) -> subprocess.CompletedProcess:
     """Run ``nbgrader ARGS`` with the course's nbgrader_config.py (cwd = course_root).
@@ -27,10 +35,7 @@ def nbgrader(args: list[str], course_root: Path, timeout: float | None = None,
     when ``check`` is set and nbgrader fails.
     """
     command = [sys.executable, "-m", "nbgrader", *args]
-    # nbgrader calls the `alembic` command of its environment, which may not be activated.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    result = subprocess.run(command, cwd=course_root, env={**os.environ, **GRADING, "PATH": path},
-                            capture_output=True,
+    result = subprocess.run(command, cwd=course_root, env=grading_env(), capture_output=True,
                             text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {course_root}:\n"

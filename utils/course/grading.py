@@ -29,6 +29,12 @@ def strip_solution_markers(code: str) -> str:
     return _SOLUTION_MARKER.sub("", code)
 
 
+def reference_answers(source_nb: nbformat.NotebookNode) -> dict[str, str]:
+    """{answer cell id: the reference code of that cell} of a source notebook."""
+    return {cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)
+            for cell in source_nb.cells if cell.metadata.get("nbgrader", {}).get("solution")}
+
+
 def solved_submission(source_nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode,
                       answers: dict[str, str] | None = None) -> nbformat.NotebookNode:
     """A student's submission: the release notebook with every answer cell filled in.
@@ -36,10 +42,7 @@ def solved_submission(source_nb: nbformat.NotebookNode, release_nb: nbformat.Not
     An answer cell gets ``answers[grade_id]`` when given, else the reference solution from the
     source notebook. Use ``answers`` to build a submission with chosen mistakes.
     """
-    reference = {cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)
-                 for cell in source_nb.cells
-                 if cell.metadata.get("nbgrader", {}).get("solution")}
-    answers = {**reference, **(answers or {})}
+    answers = {**reference_answers(source_nb), **(answers or {})}
     nb = nbformat.from_dict(release_nb)
     for cell in nb.cells:
         info = cell.metadata.get("nbgrader", {})
