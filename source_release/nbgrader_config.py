@@ -4,6 +4,15 @@ source/<assignment>/   notebooks with solutions and hidden tests (the one source
 release/<assignment>/  student version, made by `python -m utils.course release`
 """
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
+                                    ClearMarkScheme, ClearOutput, ClearSolutions,
+                                    ComputeChecksums, GetGrades, IgnorePattern,
+                                    IncludeHeaderFooter, InstantiateTests, LimitOutput,
+                                    LockCells, SaveAutoGrades, SaveCells)
+
+from utils.course.trusted.executor import TrustedExecute
+
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
 c.CourseDirectory.course_id = "cnn-course"
@@ -15,11 +24,29 @@ c.ClearSolutions.code_stub = {
               "### END CODE HERE ###"
 }
 
+# Hidden tests never reach a student's kernel: they are removed before the test cells are
+# saved in the gradebook, so autograde restores the public tests only. The grader reads the
+# hidden cases from source/ itself (utils/course/trusted/cases.py).
+c.GenerateAssignment.preprocessors = [
+    IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
+    ClearHiddenTests, ClearMarkScheme, CheckCellMetadata, ComputeChecksums, SaveCells,
+    CheckCellMetadata,
+]
+
+# Scores are decided outside the student's kernel: TrustedExecute runs the notebook, sends
+# each graded function's test cases in as data, compares the answers with the reference
+# solution's in nbgrader's process and writes the verdict as the test cell's output
+# (utils/course/trusted/executor.py).
+c.Autograde.autograde_preprocessors = [
+    TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+
 # Training cells run longer than nbgrader's default of 30 s per cell; a runaway cell still stops.
 c.Execute.timeout = 600
 c.Execute.interrupt_on_timeout = True
 
-# TensorFlow's informational stderr lines would give 0 points to a correct test cell.
+# TensorFlow's informational stderr lines are noise in the students' feedback.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = (r"(?m)^(I0000|W0000|E0000|WARNING: All log messages before absl"
                            r"|.*oneDNN custom operations|.*cpu_feature_guard|.*TF-TRT Warning"
@@ -28,10 +55,4 @@ c.IgnorePattern.pattern = (r"(?m)^(I0000|W0000|E0000|WARNING: All log messages b
 # Student notebooks must not bring large files into the gradebook's folders.
 c.CourseDirectory.max_file_size = 100000
 
-# Feedback goes to the students: it shows their results but not the hidden tests' code, neither
-# in the test cells nor as context lines of a traceback (plain tracebacks show one line a frame).
-c.Execute.extra_arguments = ["--InteractiveShell.xmode=Plain"]
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
-
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]

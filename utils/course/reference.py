@@ -8,19 +8,25 @@ from utils.course import assignments
 from utils.course.grading import strip_solution_markers
 
 
-def reference_functions(assignment_id: str, names: list[str]) -> dict:
+def run_reference(source_nb: nbformat.NotebookNode) -> dict:
     """Run the source notebook's provided code (its locked code cells, such as the imports,
-    but not the tests) and its answer cells; return the functions ``names``.
+    but not the tests) and its answer cells; return the namespace they defined.
 
-    Magics (lines starting with %) are skipped. Nothing else of the notebook runs.
+    Magics and shell lines (starting with % or !) are skipped. Nothing else of the notebook runs.
     """
-    source = nbformat.read(assignments.get(assignment_id).source_notebook, as_version=4)
     namespace: dict = {}
-    for cell in source.cells:
+    for cell in source_nb.cells:
         info = cell.metadata.get("nbgrader", {})
         provided = cell.cell_type == "code" and info.get("locked") and not info.get("grade")
         if provided or info.get("solution"):
             code = "\n".join(line for line in strip_solution_markers(cell.source).splitlines()
-                             if not line.lstrip().startswith("%"))
+                             if not line.lstrip().startswith(("%", "!")))
             exec(code, namespace)  # noqa: S102 (the course's own source notebook)
+    return namespace
+
+
+def reference_functions(assignment_id: str, names: list[str]) -> dict:
+    """The functions ``names`` of the assignment's reference solution (see run_reference)."""
+    source = nbformat.read(assignments.get(assignment_id).source_notebook, as_version=4)
+    namespace = run_reference(source)
     return {name: namespace[name] for name in names}

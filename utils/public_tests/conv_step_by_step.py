@@ -1,181 +1,319 @@
-"""Checks for assignment 1 (convolution step by step).
+"""Tests of assignment 1 (convolution step by step), one GradedFunction per graded function.
 
-Each ``check_*`` function takes the student's function and the case to test (shapes, stride,
-padding, seed), computes the expected answer independently (``np.pad``, the im2col functions of
-``utils.conv_fast``, or central-difference gradients), and raises AssertionError with a
-specific message on the first difference. The notebook's public tests call them with the cases
-shown to students; the hidden tests call them with other cases.
+Expected answers in the notebook come from independent methods: the im2col convolution and
+pooling of ``utils.conv_fast``, central-difference gradients, and properties (a padded border of
+zeros, a mask at the argmax, an even share that sums to dz). The grader compares the same
+answers with the reference solution's instead (``utils.graded``).
 
-A function is graded on its own: while it runs, the graded helpers it may call (zero_pad,
-conv_single_step, create_mask_from_window, distribute_value) are the reference versions below.
+The notebook calls ``check_<function>(<function>, **case)``; the cases' parameters (shapes,
+stride, padding, seed) are literals, so the grader can run the same cases from the data side.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from utils.checks import (check_close, check_ndarray, check_scalar, check_shape,
-                          check_unchanged, helpers_replaced, numeric_gradient)
+from utils.checks import (answer, check_close, check_ndarray, check_scalar, check_shape,
+                          numeric_gradient)
 from utils.conv_fast import conv_forward_fast, output_size, pool_forward_fast
+from utils.graded import GradedFunction, register
 
 
-def _reference_zero_pad(X, pad):
-    return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+def _inputs_unchanged(fn: str, got: dict) -> None:
+    if not got["inputs_unchanged"]:
+        raise AssertionError(f"{fn}: modified its input in place; work on a copy instead")
 
 
-def _reference_conv_single_step(a_slice_prev, W, b):
-    return np.sum(a_slice_prev * W) + np.sum(b)
+def _same(before: dict, after: dict) -> bool:
+    return all(np.array_equal(before[k], after[k]) for k in before)
 
 
-def _reference_create_mask_from_window(x):
-    return x == np.max(x)
+class ZeroPad(GradedFunction):
+    """zero_pad(X, pad): pad the two spatial axes (1 and 2) with ``pad`` zeros per side."""
+
+    name = "zero_pad"
+
+    def inputs(self, shape=(4, 3, 3, 2), pad=3, seed=1, dtype="float64"):
+        rng = np.random.default_rng(seed)
+        return {"X": (rng.standard_normal(shape) * 10).astype(np.dtype(dtype)), "pad": pad}
+
+    def call(self, fn, inputs):
+        X = inputs["X"].copy()
+        X_pad = fn(X, inputs["pad"])
+        return {"X_pad": answer(X_pad), "inputs_unchanged": bool(np.array_equal(X, inputs["X"]))}
+
+    def expected(self, case, inputs):
+        X, pad = inputs["X"], inputs["pad"]
+        m, h, w, c = X.shape
+        X_pad = np.zeros((m, h + 2 * pad, w + 2 * pad, c), X.dtype)
+        X_pad[:, pad:pad + h, pad:pad + w, :] = X
+        return {"X_pad": X_pad}
+
+    def compare(self, case, inputs, got, expected):
+        check_close(self.label(case), "output", got["X_pad"], expected["X_pad"], rtol=0, atol=0)
+        if got["X_pad"].dtype != inputs["X"].dtype:
+            raise AssertionError(f"zero_pad: output dtype {got['X_pad'].dtype} differs from "
+                                 f"input dtype {inputs['X'].dtype}")
+        _inputs_unchanged("zero_pad", got)
 
 
-def _reference_distribute_value(dz, shape):
-    return np.full(shape, dz / (shape[0] * shape[1]))
+class ConvSingleStep(GradedFunction):
+    """conv_single_step(a_slice, W, b): the scalar sum of a_slice * W, plus the bias b."""
 
+    name = "conv_single_step"
 
-def check_zero_pad(zero_pad, shape=(4, 3, 3, 2), pad=3, seed=1, dtype=np.float64) -> None:
-    """zero_pad(X, pad) must pad the two spatial axes (1 and 2) with ``pad`` zeros per side."""
-    rng = np.random.default_rng(seed)
-    X = (rng.standard_normal(shape) * 10).astype(dtype)
-    before = X.copy()
-    X_pad = zero_pad(X, pad)
-    expected = np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    check_close("zero_pad", "output", X_pad, expected, rtol=0, atol=0)
-    if X_pad.dtype != X.dtype:
-        raise AssertionError(f"zero_pad: output dtype {X_pad.dtype} differs from input dtype "
-                             f"{X.dtype}")
-    check_unchanged("zero_pad", "X", before, X)
+    def inputs(self, n_C_prev=3, f=4, seed=1):
+        rng = np.random.default_rng(seed)
+        return {"a_slice": rng.standard_normal((f, f, n_C_prev)),
+                "W": rng.standard_normal((f, f, n_C_prev)), "b": rng.standard_normal((1, 1, 1))}
 
+    def call(self, fn, inputs):
+        a_slice, W, b = inputs["a_slice"], inputs["W"], inputs["b"]
+        return {"Z": answer(fn(a_slice, W, b)),
+                "Z_zero_filter": answer(fn(a_slice, np.zeros_like(W), b))}
 
-def check_conv_single_step(conv_single_step, n_C_prev=3, f=4, seed=1) -> None:
-    """conv_single_step(a_slice, W, b) must return the scalar sum(a_slice * W) + b."""
-    rng = np.random.default_rng(seed)
-    a_slice = rng.standard_normal((f, f, n_C_prev))
-    W = rng.standard_normal((f, f, n_C_prev))
-    b = rng.standard_normal((1, 1, 1))
-    Z = conv_single_step(a_slice, W, b)
-    check_scalar("conv_single_step", "result", Z, float(np.sum(a_slice * W) + b.item()))
-    Z_no_weights = conv_single_step(a_slice, np.zeros_like(W), b)
-    check_scalar("conv_single_step", "result with all-zero filter (should equal the bias)",
-                 Z_no_weights, b.item())
+    def expected(self, case, inputs):
+        weighted = float(np.dot(inputs["a_slice"].ravel(), inputs["W"].ravel()))
+        return {"Z": weighted + inputs["b"].item(), "Z_zero_filter": inputs["b"].item()}
+
+    def compare(self, case, inputs, got, expected):
+        bias = inputs["b"].item()
+        if (np.ndim(got["Z"]) == 0 and isinstance(got["Z"], (float, np.ndarray))
+                and np.isclose(float(got["Z"]), float(expected["Z"]) - bias)):
+            raise AssertionError("conv_single_step: the bias b is missing: add b (a (1, 1, 1) "
+                                 "array, so use b.item() or np.squeeze(b)) to the sum")
+        check_scalar(self.label(case), "result", got["Z"], float(expected["Z"]))
+        check_scalar(self.label(case), "result with all-zero filter (should equal the bias)",
+                     got["Z_zero_filter"], float(expected["Z_zero_filter"]))
 
 
 def _conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((m, n_H_prev, n_W_prev, n_C_prev)),
-            rng.standard_normal((f, f, n_C_prev, n_C)),
-            rng.standard_normal((1, 1, 1, n_C)))
+    return {"A_prev": rng.standard_normal((m, n_H_prev, n_W_prev, n_C_prev)),
+            "W": rng.standard_normal((f, f, n_C_prev, n_C)),
+            "b": rng.standard_normal((1, 1, 1, n_C))}
 
 
-def check_conv_forward(conv_forward, m=2, n_H_prev=5, n_W_prev=7, n_C_prev=4, f=3, n_C=8,
-                       stride=2, pad=1, seed=1) -> None:
-    """conv_forward must match the vectorised convolution and return (A_prev, W, b, hparameters)."""
-    A_prev, W, b = _conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed)
-    hparameters = {"stride": stride, "pad": pad}
-    saved = A_prev.copy()
-    with helpers_replaced(conv_forward, zero_pad=_reference_zero_pad,
-                          conv_single_step=_reference_conv_single_step):
-        result = conv_forward(A_prev, W, b, hparameters)
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise AssertionError("conv_forward: should return the tuple (Z, cache)")
-    Z, cache = result
-    expected = conv_forward_fast(A_prev, W, b, stride, pad)
-    check_close(f"conv_forward (stride={stride}, pad={pad})", "Z", Z, expected)
-    check_unchanged("conv_forward", "A_prev", saved, A_prev)
-    if not (isinstance(cache, tuple) and len(cache) == 4 and cache[0] is A_prev
-            and cache[1] is W and cache[2] is b and cache[3] is hparameters):
-        raise AssertionError("conv_forward: cache should be the tuple (A_prev, W, b, hparameters)")
+class ConvForward(GradedFunction):
+    """conv_forward must match the vectorised convolution and return (Z, cache)."""
+
+    name = "conv_forward"
+    helpers = ("zero_pad", "conv_single_step")
+
+    def inputs(self, m=2, n_H_prev=5, n_W_prev=7, n_C_prev=4, f=3, n_C=8, stride=2, pad=1,
+               seed=1):
+        return {**_conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed),
+                "hparameters": {"stride": stride, "pad": pad}}
+
+    def call(self, fn, inputs):
+        A_prev, W, b = (inputs[k].copy() for k in ("A_prev", "W", "b"))
+        hparameters = dict(inputs["hparameters"])
+        result = fn(A_prev, W, b, hparameters)
+        if not (isinstance(result, tuple) and len(result) == 2):
+            return {"returns_pair": False}
+        Z, cache = result
+        return {"returns_pair": True, "Z": answer(Z),
+                "inputs_unchanged": _same({k: inputs[k] for k in ("A_prev", "W", "b")},
+                                          {"A_prev": A_prev, "W": W, "b": b}),
+                "cache_ok": (isinstance(cache, tuple) and len(cache) == 4 and cache[0] is A_prev
+                             and cache[1] is W and cache[2] is b and cache[3] is hparameters)}
+
+    def expected(self, case, inputs):
+        h = inputs["hparameters"]
+        return {"Z": conv_forward_fast(inputs["A_prev"], inputs["W"], inputs["b"], h["stride"],
+                                       h["pad"])}
+
+    def compare(self, case, inputs, got, expected):
+        if not got["returns_pair"]:
+            raise AssertionError("conv_forward: should return the tuple (Z, cache)")
+        stride, pad = inputs["hparameters"]["stride"], inputs["hparameters"]["pad"]
+        name = f"conv_forward (stride={stride}, pad={pad})"
+        Z = got["Z"]
+        if stride > 1 and isinstance(Z, np.ndarray) and Z.shape == expected["Z"].shape:
+            unstrided = conv_forward_fast(inputs["A_prev"], inputs["W"], inputs["b"], 1, pad)
+            if np.allclose(Z, unstrided[:, :Z.shape[1], :Z.shape[2]]):
+                raise AssertionError(f"{name}: the windows do not move by the stride: window "
+                                     f"(h, w) starts at row h * stride and column w * stride")
+        check_close(name, "Z", Z, expected["Z"])
+        _inputs_unchanged("conv_forward", got)
+        if not got["cache_ok"]:
+            raise AssertionError("conv_forward: cache should be the tuple "
+                                 "(A_prev, W, b, hparameters)")
 
 
-def check_pool_forward(pool_forward, mode="max", m=2, n_H_prev=5, n_W_prev=5, n_C=3, f=3,
-                       stride=1, seed=1) -> None:
-    """pool_forward must match the vectorised pooling and return (A_prev, hparameters)."""
-    rng = np.random.default_rng(seed)
-    A_prev = rng.standard_normal((m, n_H_prev, n_W_prev, n_C))
-    hparameters = {"f": f, "stride": stride}
-    saved = A_prev.copy()
-    result = pool_forward(A_prev, hparameters, mode=mode)
-    if not (isinstance(result, tuple) and len(result) == 2):
-        raise AssertionError("pool_forward: should return the tuple (A, cache)")
-    A, cache = result
-    expected = pool_forward_fast(A_prev, f, stride, mode)
-    check_close(f"pool_forward (mode={mode!r}, f={f}, stride={stride})", "A", A, expected)
-    check_unchanged("pool_forward", "A_prev", saved, A_prev)
-    if not (isinstance(cache, tuple) and len(cache) == 2 and cache[0] is A_prev
-            and cache[1] is hparameters):
-        raise AssertionError("pool_forward: cache should be the tuple (A_prev, hparameters)")
+class PoolForward(GradedFunction):
+    """pool_forward must match the vectorised pooling and return (A, cache)."""
+
+    name = "pool_forward"
+
+    def inputs(self, mode="max", m=2, n_H_prev=5, n_W_prev=5, n_C=3, f=3, stride=1, seed=1):
+        rng = np.random.default_rng(seed)
+        return {"A_prev": rng.standard_normal((m, n_H_prev, n_W_prev, n_C)),
+                "hparameters": {"f": f, "stride": stride}, "mode": mode}
+
+    def call(self, fn, inputs):
+        A_prev, hparameters = inputs["A_prev"].copy(), dict(inputs["hparameters"])
+        result = fn(A_prev, hparameters, mode=inputs["mode"])
+        if not (isinstance(result, tuple) and len(result) == 2):
+            return {"returns_pair": False}
+        A, cache = result
+        return {"returns_pair": True, "A": answer(A),
+                "inputs_unchanged": bool(np.array_equal(A_prev, inputs["A_prev"])),
+                "cache_ok": (isinstance(cache, tuple) and len(cache) == 2 and cache[0] is A_prev
+                             and cache[1] is hparameters)}
+
+    def expected(self, case, inputs):
+        h = inputs["hparameters"]
+        return {"A": pool_forward_fast(inputs["A_prev"], h["f"], h["stride"], inputs["mode"])}
+
+    def compare(self, case, inputs, got, expected):
+        if not got["returns_pair"]:
+            raise AssertionError("pool_forward: should return the tuple (A, cache)")
+        h = inputs["hparameters"]
+        check_close(f"pool_forward (mode={inputs['mode']!r}, f={h['f']}, stride={h['stride']})",
+                    "A", got["A"], expected["A"])
+        _inputs_unchanged("pool_forward", got)
+        if not got["cache_ok"]:
+            raise AssertionError("pool_forward: cache should be the tuple (A_prev, hparameters)")
 
 
-def check_conv_backward(conv_backward, m=2, n_H_prev=4, n_W_prev=5, n_C_prev=3, f=2, n_C=4,
-                        stride=2, pad=1, seed=1) -> None:
-    """conv_backward's gradients must match central differences of L = sum(Z * dZ).
+class ConvBackward(GradedFunction):
+    """conv_backward's gradients must match central differences of L = sum(Z * dZ)."""
 
-    Z comes from the vectorised convolution, so this check does not depend on the student's
-    conv_forward.
-    """
-    A_prev, W, b = _conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed)
-    hparameters = {"stride": stride, "pad": pad}
-    n_H = output_size(n_H_prev, f, stride, pad)
-    n_W = output_size(n_W_prev, f, stride, pad)
-    dZ = np.random.default_rng(seed + 1).standard_normal((m, n_H, n_W, n_C))
+    name = "conv_backward"
+    helpers = ("zero_pad",)
 
-    def loss():
-        return float(np.sum(conv_forward_fast(A_prev, W, b, stride, pad) * dZ))
+    def inputs(self, m=2, n_H_prev=4, n_W_prev=5, n_C_prev=3, f=2, n_C=4, stride=2, pad=1,
+               seed=1):
+        case = _conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed)
+        shape = (m, output_size(n_H_prev, f, stride, pad), output_size(n_W_prev, f, stride, pad),
+                 n_C)
+        return {**case, "hparameters": {"stride": stride, "pad": pad},
+                "dZ": np.random.default_rng(seed + 1).standard_normal(shape)}
 
-    expected = {"dA_prev": numeric_gradient(loss, A_prev), "dW": numeric_gradient(loss, W),
+    def call(self, fn, inputs):
+        cache = tuple(inputs[k].copy() for k in ("A_prev", "W", "b")) + (
+            dict(inputs["hparameters"]),)
+        result = fn(inputs["dZ"].copy(), cache)
+        if not (isinstance(result, tuple) and len(result) == 3):
+            return {"returns_triple": False}
+        return {"returns_triple": True, **{k: answer(v) for k, v in
+                                           zip(("dA_prev", "dW", "db"), result)}}
+
+    def expected(self, case, inputs):
+        """Central differences of L = sum(conv_forward_fast(A_prev, W, b) * dZ)."""
+        A_prev, W, b = (inputs[k].copy() for k in ("A_prev", "W", "b"))
+        h = inputs["hparameters"]
+
+        def loss():
+            return float(np.sum(conv_forward_fast(A_prev, W, b, h["stride"], h["pad"])
+                                * inputs["dZ"]))
+
+        return {"dA_prev": numeric_gradient(loss, A_prev), "dW": numeric_gradient(loss, W),
                 "db": numeric_gradient(loss, b)}
-    with helpers_replaced(conv_backward, zero_pad=_reference_zero_pad):
-        result = conv_backward(dZ, (A_prev, W, b, hparameters))
-    if not (isinstance(result, tuple) and len(result) == 3):
-        raise AssertionError("conv_backward: should return the tuple (dA_prev, dW, db)")
-    name = f"conv_backward (stride={stride}, pad={pad})"
-    for what, got in zip(("dA_prev", "dW", "db"), result):
-        check_close(name, what, got, expected[what], rtol=1e-5, atol=1e-6)
+
+    def compare(self, case, inputs, got, expected):
+        if not got["returns_triple"]:
+            raise AssertionError("conv_backward: should return the tuple (dA_prev, dW, db)")
+        h = inputs["hparameters"]
+        name = f"conv_backward (stride={h['stride']}, pad={h['pad']})"
+        for what in ("dA_prev", "dW", "db"):
+            check_close(name, what, got[what], expected[what], rtol=1e-5, atol=1e-6)
 
 
-def check_create_mask_from_window(create_mask_from_window, shape=(2, 3), seed=1) -> None:
+class CreateMaskFromWindow(GradedFunction):
     """The mask must be True exactly where the window holds its maximum."""
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape)
-    mask = create_mask_from_window(x)
-    check_shape("create_mask_from_window", "mask", mask, shape)
-    expected = x == x.max()
-    if not np.array_equal(np.asarray(mask, dtype=bool), expected):
-        raise AssertionError(f"create_mask_from_window: for x =\n{x}\nthe mask should be\n"
-                             f"{expected}\ngot\n{mask}")
+
+    name = "create_mask_from_window"
+
+    def inputs(self, shape=(2, 3), seed=1, window=None):
+        if window is not None:
+            return {"x": np.asarray(window, float)}
+        return {"x": np.random.default_rng(seed).standard_normal(shape)}
+
+    def call(self, fn, inputs):
+        return {"mask": answer(fn(inputs["x"].copy()))}
+
+    def expected(self, case, inputs):
+        x = inputs["x"]
+        mask = np.zeros(x.shape, bool)
+        mask[np.unravel_index(np.argmax(x), x.shape)] = True  # the inputs have no ties
+        return {"mask": mask}
+
+    def compare(self, case, inputs, got, expected):
+        x = inputs["x"]
+        check_shape("create_mask_from_window", "mask", got["mask"], x.shape)
+        if not np.array_equal(np.asarray(got["mask"], dtype=bool), expected["mask"]):
+            raise AssertionError(f"create_mask_from_window: for x =\n{x}\nthe mask should be\n"
+                                 f"{expected['mask']}\ngot\n{got['mask']}")
 
 
-def check_distribute_value(distribute_value, dz=2.0, shape=(2, 2)) -> None:
+class DistributeValue(GradedFunction):
     """dz must be spread evenly over a matrix of ``shape``."""
-    a = distribute_value(dz, shape)
-    expected = np.full(shape, dz / (shape[0] * shape[1]))
-    check_close("distribute_value", "output", a, expected)
+
+    name = "distribute_value"
+
+    def inputs(self, dz=2.0, shape=(2, 2)):
+        return {"dz": dz, "shape": list(shape)}
+
+    def call(self, fn, inputs):
+        return {"a": answer(fn(inputs["dz"], tuple(inputs["shape"])))}
+
+    def expected(self, case, inputs):
+        """The even share, from its two properties: equal entries that add up to dz."""
+        count = int(np.prod(inputs["shape"]))
+        return {"a": np.full(inputs["shape"], 1.0) * (inputs["dz"] / count)}
+
+    def compare(self, case, inputs, got, expected):
+        check_close(self.label(case), "output", got["a"], expected["a"])
 
 
-def check_pool_backward(pool_backward, mode="max", m=2, n_H_prev=5, n_W_prev=3, n_C=2, f=2,
-                        stride=1, seed=1) -> None:
+class PoolBackward(GradedFunction):
     """pool_backward's dA_prev must match central differences of L = sum(A * dA).
 
     Inputs are random floats, so ties inside a window (where max pooling has no gradient) do
     not occur.
     """
-    rng = np.random.default_rng(seed)
-    A_prev = rng.standard_normal((m, n_H_prev, n_W_prev, n_C))
-    hparameters = {"f": f, "stride": stride}
-    n_H = output_size(n_H_prev, f, stride)
-    n_W = output_size(n_W_prev, f, stride)
-    dA = rng.standard_normal((m, n_H, n_W, n_C))
 
-    def loss():
-        return float(np.sum(pool_forward_fast(A_prev, f, stride, mode) * dA))
+    name = "pool_backward"
+    helpers = ("create_mask_from_window", "distribute_value")
 
-    expected = numeric_gradient(loss, A_prev)
-    with helpers_replaced(pool_backward,
-                          create_mask_from_window=_reference_create_mask_from_window,
-                          distribute_value=_reference_distribute_value):
-        dA_prev = pool_backward(dA, (A_prev, hparameters), mode=mode)
-    check_ndarray("pool_backward", "dA_prev", dA_prev)
-    check_close(f"pool_backward (mode={mode!r}, f={f}, stride={stride})", "dA_prev", dA_prev,
-                expected, rtol=1e-5, atol=1e-6)
+    def inputs(self, mode="max", m=2, n_H_prev=5, n_W_prev=3, n_C=2, f=2, stride=1, seed=1):
+        rng = np.random.default_rng(seed)
+        A_prev = rng.standard_normal((m, n_H_prev, n_W_prev, n_C))
+        dA = rng.standard_normal((m, output_size(n_H_prev, f, stride),
+                                  output_size(n_W_prev, f, stride), n_C))
+        return {"A_prev": A_prev, "dA": dA, "hparameters": {"f": f, "stride": stride},
+                "mode": mode}
+
+    def call(self, fn, inputs):
+        cache = (inputs["A_prev"].copy(), dict(inputs["hparameters"]))
+        return {"dA_prev": answer(fn(inputs["dA"].copy(), cache, mode=inputs["mode"]))}
+
+    def expected(self, case, inputs):
+        A_prev, h = inputs["A_prev"].copy(), inputs["hparameters"]
+
+        def loss():
+            return float(np.sum(pool_forward_fast(A_prev, h["f"], h["stride"], inputs["mode"])
+                                * inputs["dA"]))
+
+        return {"dA_prev": numeric_gradient(loss, A_prev)}
+
+    def compare(self, case, inputs, got, expected):
+        h = inputs["hparameters"]
+        check_ndarray("pool_backward", "dA_prev", got["dA_prev"])
+        check_close(f"pool_backward (mode={inputs['mode']!r}, f={h['f']}, "
+                    f"stride={h['stride']})", "dA_prev", got["dA_prev"], expected["dA_prev"],
+                    rtol=1e-5, atol=1e-6)
+
+
+CHECKS = register(ZeroPad(), ConvSingleStep(), ConvForward(), PoolForward(), ConvBackward(),
+                  CreateMaskFromWindow(), DistributeValue(), PoolBackward())
+check_zero_pad = CHECKS["zero_pad"].check
+check_conv_single_step = CHECKS["conv_single_step"].check
+check_conv_forward = CHECKS["conv_forward"].check
+check_pool_forward = CHECKS["pool_forward"].check
+check_conv_backward = CHECKS["conv_backward"].check
+check_create_mask_from_window = CHECKS["create_mask_from_window"].check
+check_distribute_value = CHECKS["distribute_value"].check
+check_pool_backward = CHECKS["pool_backward"].check

@@ -1,0 +1,230 @@
+"""TrustedExecute: nbgrader's Execute step, with every test cell's verdict decided outside the
+student's kernel.
+
+It runs in nbgrader's own process (which never executes student code; the kernel does, in the
+sandbox when class grading) and replaces ``Execute`` in ``Autograde.autograde_preprocessors``:
+
+1. it runs the notebook's code cells in the kernel, except the test cells, for the feedback's
+   outputs (each cell's output is capped at ``max_output_chars``);
+2. for each graded function, helpers first (``cases.read``), it sends the function's public and
+   hidden cases into the kernel as data, with the reference helpers to swap in once those
+   helpers are graded, and receives the answers as plain data (``utils.graded.run_cases``);
+3. it compares each answer with the reference solution's answer in this process
+   (``expected.Reference``) and writes the verdict as the test cell's only output: a line on
+   stdout when every case passes, an error naming the first failing case otherwise. nbgrader's
+   SaveAutoGrades then gives the cell full or zero points, as for any test cell.
+
+A cell or a graded function that kills the kernel is the submission's own loss: the kernel is
+started again, the cells before it are run again (their outputs kept from the first run), and
+grading goes on without that cell; after ``max_kernel_starts`` starts the functions left are
+not graded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from importlib import import_module
+from pathlib import Path
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_code_cell, new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
+
+from utils.course.trusted import cases as cases_module
+from utils.course.trusted.expected import Reference
+from utils.graded import RESULT_MIME, GradedFunction, decode, encode
+
+
+class _KernelDied(Exception):
+    """The kernel died while running ``where``: a cell's index, or a function's tests."""
+
+    def __init__(self, where):
+        super().__init__(where)
+        self.where = where
+
+
+class TrustedExecute(Execute):
+    """Execute the notebook and grade its functions from the grader's side (module docstring)."""
+
+    source_directory = Unicode(
+        "source", help="Folder of the source notebooks (with solutions and hidden tests), "
+                       "relative to the course root.").tag(config=True)
+    expected_cache = Unicode(
+        "trusted_expected", help="Folder where the reference answers of the test cases are "
+                                 "kept, relative to the course root.").tag(config=True)
+    max_kernel_starts = Integer(
+        3, help="How many times the kernel is started for one notebook when the student's "
+                "code kills it.").tag(config=True)
+    max_output_chars = Integer(
+        500_000, help="Largest output kept per cell, in characters.").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        info = resources["nbgrader"]
+        source = Path(self.source_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
+        self._reference = Reference(source, Path(self.expected_cache) / info["assignment"])
+        self._tests = cases_module.read(self._reference.source)
+        test_cells = {t.cell_id for t in self._tests}
+        self._output_used: dict[int, int] = {}
+        runnable = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                    and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_cells]
+        verdicts = self._run(runnable)
+        for index, cell in enumerate(nb.cells):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in verdicts:
+                cell.outputs = [verdicts[grade_id]]
+                cell.execution_count = None
+        return self.nb, self.resources
+
+    def _run(self, runnable: list[int]) -> dict:
+        """Run the cells, then grade every function; start the kernel again when it dies."""
+        verdicts: dict = {}
+        skipped: set[int] = set()
+        done = starts = 0
+        while True:
+            starts += 1
+            try:
+                with self.setup_kernel():
+                    reply = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = reply["content"]["language_info"]
+                    for index in runnable[:done]:  # after a restart: the cells run before
+                        if index not in skipped:
+                            self._execute_scratch(self.nb.cells[index].source, index)
+                    while done < len(runnable):
+                        self._execute(runnable[done])
+                        done += 1
+                    for tests in self._tests:
+                        if tests.cell_id not in verdicts:
+                            verdicts[tests.cell_id] = self._grade(tests)
+                return verdicts
+            except _KernelDied as died:
+                if isinstance(died.where, int):  # a cell: skip it from now on
+                    skipped.add(died.where)
+                    if done < len(runnable) and runnable[done] == died.where:
+                        self.nb.cells[died.where].outputs.append(_error(
+                            "DeadKernelError", "the kernel died while running this cell, so "
+                            "the cell was skipped when the notebook was graded"))
+                        done += 1
+                else:
+                    verdicts[died.where.cell_id] = _error(
+                        "DeadKernelError", f"{died.where.function}: the kernel died while "
+                        "the function ran on its test cases; it gets no points")
+            if starts >= self.max_kernel_starts:
+                for tests in self._tests:
+                    verdicts.setdefault(tests.cell_id, _error(
+                        "DeadKernelError", f"{tests.function}: not graded: the kernel died "
+                        f"{starts} times while this notebook was graded"))
+                return verdicts
+
+    def _execute(self, index: int) -> None:
+        try:
+            self.execute_cell(self.nb.cells[index], index, store_history=True)
+        except DeadKernelError:
+            raise _KernelDied(index) from None
+
+    def _execute_scratch(self, source: str, died_as, store_history: bool = True):
+        """Run code that is not a cell of the notebook; return the executed scratch cell.
+        nbclient writes an executed cell back by index, so the scratch cell stands at the end
+        of the notebook while it runs."""
+        cell = new_code_cell(source)
+        self.nb.cells.append(cell)
+        try:
+            return self.execute_cell(cell, len(self.nb.cells) - 1, store_history=store_history)
+        except DeadKernelError:
+            raise _KernelDied(died_as) from None
+        finally:
+            self.nb.cells.pop()
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep a cell's outputs up to ``max_output_chars``; note once that the rest was cut."""
+        content = msg.get("content", {})
+        size = len(content.get("text", "")) + sum(len(str(v)) for v in
+                                                  content.get("data", {}).values())
+        used = self._output_used.get(cell_index, 0)
+        self._output_used[cell_index] = used + size
+        if used + size <= self.max_output_chars:
+            return super().output(outs, msg, display_id, cell_index)
+        if used <= self.max_output_chars:
+            outs.append(new_output("stream", name="stdout", text=(
+                f"\n[output cut: this cell printed more than {self.max_output_chars:,} "
+                "characters]\n")))
+        return None
+
+    def _grade(self, tests: cases_module.FunctionTests):
+        """The verdict output of one graded function."""
+        graded: GradedFunction = import_module(tests.module).CHECKS[tests.function]
+        inputs = [graded.inputs(**case.params) for case in tests.cases]
+        request = base64.b64encode(json.dumps({
+            "module": tests.module, "function": tests.function,
+            "cases": [encode(i) for i in inputs],
+            "standins": [self._reference.answer_code(h) for h in _helpers_in_order(graded)],
+        }).encode()).decode()
+        harness = self._execute_scratch(
+            "from utils.graded import run_cases as _grading_run_cases\n"
+            f"_grading_run_cases(globals(), {request!r})", tests, store_history=False)
+        results = [o.data[RESULT_MIME] for o in harness.outputs
+                   if o.output_type == "display_data" and RESULT_MIME in o.get("data", {})]
+        if len(results) != 1 or len(results[0].get("results", [])) != len(tests.cases):
+            return _error("GradingError", f"{tests.function}: the grader received no answer "
+                          "from the notebook (did the code replace how the kernel sends "
+                          "results?)")
+        counts = (sum(not c.hidden for c in tests.cases), sum(c.hidden for c in tests.cases))
+        for number, (case, case_inputs, result) in enumerate(
+                zip(tests.cases, inputs, results[0]["results"]), 1):
+            failure = self._failure(graded, case, case_inputs, result)
+            if failure:
+                kind = "hidden" if case.hidden else "public"
+                position = (sum(c.hidden == case.hidden for c in tests.cases[:number]),
+                            counts[case.hidden])
+                return _error(failure[0], f"{tests.function} fails {kind} test {position[0]} of "
+                              f"{position[1]} ({case.describe()}): {failure[1]}")
+        return new_output("stream", name="stdout", text=(
+            f"{tests.function}: all {len(tests.cases)} tests passed ({counts[0]} public, "
+            f"{counts[1]} hidden), checked by the grader\n"))
+
+    def _failure(self, graded: GradedFunction, case, inputs: dict, result) -> tuple | None:
+        """(error name, message) when the answer to one case is wrong, else None."""
+        if not isinstance(result, dict):
+            return "GradingError", "malformed answer"
+        if "error" in result:
+            ename, message = (list(result["error"]) + ["", ""])[:2]
+            return "GradingError", f"{graded.name} raised {str(ename)[:80]}: {str(message)[:1000]}"
+        try:
+            got = decode(result.get("outputs"))
+        except ValueError as error:
+            return "GradingError", str(error)
+        expected = self._reference.answer(graded, case.params, inputs)
+        try:
+            graded.compare(case.params, inputs, got, expected)
+        except AssertionError as error:
+            return "AssertionError", str(error)
+        except Exception as error:  # noqa: BLE001 (an answer of an unexpected form)
+            return "GradingError", (f"the answer could not be compared with the expected one "
+                                    f"({type(error).__name__}: {error})")
+        return None
+
+
+def _helpers_in_order(graded: GradedFunction) -> list[str]:
+    """``graded``'s helpers and theirs, each after the helpers it calls."""
+    checks = import_module(type(graded).__module__).CHECKS
+    order: list[str] = []
+
+    def visit(name):
+        for helper in checks[name].helpers:
+            visit(helper)
+            if helper not in order:
+                order.append(helper)
+
+    visit(graded.name)
+    return order
+
+
+def _error(ename: str, message: str):
+    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+

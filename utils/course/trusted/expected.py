@@ -1,0 +1,64 @@
+"""The reference solution's answers to every test case, computed in the grader's process.
+
+``Reference(source_notebook)`` runs the source notebook's provided code and answer cells (never
+a test cell) in a namespace of its own, once (``utils.course.reference.run_reference``); ``answer(graded, case)`` calls the reference
+function through the same ``call`` the student's function goes through, so both answers are
+the same kind of plain data. Answers are kept in a folder (one file per case, named by a hash
+of the assignment, function and parameters), so that a class is computed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from utils.course.grading import reference_answers
+from utils.course.reference import run_reference
+from utils.graded import GradedFunction, decode, encode
+
+
+class Reference:
+    """The reference solution of one source notebook, and its answers to test cases."""
+
+    def __init__(self, source_path: Path, cache: Path | None = None):
+        self.source_path = Path(source_path)
+        self.source = nbformat.read(self.source_path, as_version=4)
+        self.cache = Path(cache) if cache else None
+        self._namespace: dict | None = None
+        self._memory: dict[str, object] = {}
+
+    def answer_code(self, function: str) -> str:
+        """The reference code of ``function``'s answer cell."""
+        return reference_answers(self.source)[function]
+
+    def function(self, name: str):
+        if self._namespace is None:
+            self._namespace = run_reference(self.source)
+        return self._namespace[name]
+
+    def _key(self, graded: GradedFunction, params: dict) -> str:
+        text = json.dumps([self.source_path.parent.name, graded.name, repr(sorted(params.items()))])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def answer(self, graded: GradedFunction, params: dict, inputs: dict):
+        """The reference answer to one case, as decoded plain data."""
+        key = self._key(graded, params)
+        if key in self._memory:
+            return self._memory[key]
+        path = self.cache / f"{key}.json" if self.cache else None
+        if path is not None and path.is_file():
+            text = path.read_text()
+        else:
+            text = encode(graded.call(self.function(graded.name), inputs))
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
+                    handle.write(text)
+                os.replace(handle.name, path)
+        self._memory[key] = decode(text)
+        return self._memory[key]

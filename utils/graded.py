@@ -1,0 +1,203 @@
+"""Graded functions: how each one is called, what it must return, and how answers are compared.
+
+Every graded function of an assignment has a :class:`GradedFunction` in the assignment's public
+test module (``utils/public_tests/<assignment>.py``), registered in that module's ``CHECKS``.
+It splits a test into four steps, so that the same test can run in two places:
+
+``inputs(**case)``
+    the arguments of one test case, built from its parameters (shapes, seed, stride, ...) as
+    plain data: numpy arrays, numbers, strings, lists and dicts of them;
+``call(fn, inputs)``
+    calls the function under test and turns what it returns into plain data (arrays, numbers,
+    booleans, strings), noting the facts the comparison needs (is it a tuple? a tf.Variable?);
+``expected(case, inputs)``
+    the expected plain data, computed by an independent method (a vectorised version, central
+    differences, a formula in numpy) or taken from fixed values; never the solution's code;
+``compare(case, inputs, got, expected)``
+    raises AssertionError with a message that names the function, the case and what differs.
+
+In a student's notebook, ``check(fn, **case)`` runs all four steps in the kernel for immediate
+feedback. When a submission is graded, only ``call`` runs in the student's kernel: the grader
+builds the inputs, sends them in as data, receives the plain data back (:func:`encode` /
+:func:`decode`, arrays without pickle), computes the expected answer with the reference solution
+in its own process and compares there. Tampering with anything inside the kernel can then only
+make the student's own answers wrong.
+
+A function that calls other graded functions (``helpers``) is graded on its own: the grader
+swaps in the reference helpers, after it has graded them. In the notebook, ``check`` first runs
+the helpers' own tests and says which helper to fix first when one fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from typing import Any, Callable
+
+import numpy as np
+
+from utils.checks import helpers_replaced
+
+RESULT_MIME = "application/vnd.cnn-course.results+json"  # what the grading harness publishes
+MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # largest encoded answer the grader reads
+_ARRAY_KINDS = "biuf"  # booleans, signed and unsigned integers, floats
+
+
+class GradedFunction:
+    """The test of one graded function; subclasses define the four steps (module docstring)."""
+
+    name: str = ""  # the function's name, also the answer cell's grade id
+    helpers: tuple[str, ...] = ()  # graded functions it calls
+    default_case: dict = {}  # the case a caller's check uses to test this function first
+
+    def inputs(self, **case) -> dict:
+        raise NotImplementedError
+
+    def call(self, fn: Callable, inputs: dict) -> dict:
+        raise NotImplementedError
+
+    def expected(self, case: dict, inputs: dict) -> Any:
+        raise NotImplementedError
+
+    def compare(self, case: dict, inputs: dict, got: dict, expected: Any) -> None:
+        raise NotImplementedError
+
+    def label(self, case: dict) -> str:
+        """``name (key=value, ...)``: how messages name the function and the case."""
+        if not case:
+            return self.name
+        return f"{self.name} ({', '.join(f'{k}={v!r}' for k, v in case.items())})"
+
+    def check(self, fn: Callable, **case) -> None:
+        """Test ``fn`` on one case, in the notebook: helpers first, then ``fn`` itself."""
+        checks = CHECKS_BY_MODULE[type(self).__module__]
+        for helper in self.helpers:
+            self._check_helper(fn, helper, checks[helper])
+        inputs = self.inputs(**case)
+        got = decode(encode(self.call(fn, inputs)))  # the same plain data the grader receives
+        self.compare(case, inputs, got, self.expected(case, inputs))
+
+    def _check_helper(self, fn: Callable, helper: str, graded: "GradedFunction") -> None:
+        namespace = getattr(fn, "python_function", fn).__globals__
+        if helper not in namespace:
+            raise AssertionError(f"{self.name} calls {helper}, which is not defined: run the "
+                                 f"cell of {helper} first")
+        try:
+            graded.check(namespace[helper], **graded.default_case)
+        except AssertionError as error:
+            raise AssertionError(f"{self.name} calls {helper}, which is wrong: fix {helper} "
+                                 f"first (its test fails: {error})") from None
+
+
+CHECKS_BY_MODULE: dict[str, dict[str, GradedFunction]] = {}
+
+
+def register(*graded: GradedFunction) -> dict[str, GradedFunction]:
+    """``CHECKS`` of a public test module: {function name: its GradedFunction}."""
+    checks = {g.name: g for g in graded}
+    CHECKS_BY_MODULE[type(graded[0]).__module__] = checks
+    return checks
+
+
+def run_cases(namespace: dict, request: str) -> None:
+    """The grading harness, run in the student's kernel: call one graded function on the
+    grader's cases and publish the plain results (one display message of type RESULT_MIME).
+
+    ``request`` (base64 JSON) names the public test module, the function, the encoded inputs
+    of each case and the reference code of the helpers to swap in (``standins``).
+    """
+    import importlib
+
+    from IPython.display import publish_display_data
+
+    spec = json.loads(base64.b64decode(request))
+    graded = importlib.import_module(spec["module"]).CHECKS[spec["function"]]
+    results = []
+    fn = namespace.get(spec["function"])
+    standins = _standins(namespace, spec["standins"], graded.helpers)
+    for encoded in spec["cases"]:
+        if fn is None:
+            results.append({"error": ["NameError", f"{spec['function']} is not defined: did "
+                                                   "its cell run without an error?"]})
+            continue
+        try:
+            with helpers_replaced(fn, **standins):
+                results.append({"outputs": encode(graded.call(fn, decode(encoded)))})
+        except Exception as error:  # noqa: BLE001 (the student's error is the result)
+            results.append({"error": [type(error).__name__, str(error)[:2000]]})
+    publish_display_data({RESULT_MIME: {"results": results}})
+
+
+def _standins(namespace: dict, sources: list[str], helpers: tuple[str, ...]) -> dict:
+    """The reference helpers, defined from their code in a copy of the notebook's namespace."""
+    if not sources:
+        return {}
+    scope = dict(namespace)
+    for source in sources:
+        exec(source, scope)  # noqa: S102 (the grader's reference code)
+    return {name: scope[name] for name in helpers}
+
+
+def encode(value: Any) -> str:
+    """Plain data as text: JSON with the arrays in a base64 ``.npz`` (no pickle).
+
+    Accepts numpy arrays of booleans or numbers, numpy scalars, None, bool, int, float, str,
+    and lists, tuples and str-keyed dicts of these (tuples become lists).
+    Raises TypeError naming anything else.
+    """
+    arrays: dict[str, np.ndarray] = {}
+
+    def plain(v):
+        if isinstance(v, np.ndarray) or isinstance(v, np.generic):
+            array = np.asarray(v)
+            if array.dtype.kind not in _ARRAY_KINDS:
+                raise TypeError(f"an array of dtype {array.dtype} cannot be graded")
+            key = f"a{len(arrays)}"
+            arrays[key] = array
+            return {"__array__": key}
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+            if "__array__" in v:
+                raise TypeError("the key '__array__' is reserved")
+            return {k: plain(x) for k, x in v.items()}
+        raise TypeError(f"a {type(v).__name__} cannot be graded; return numbers or arrays")
+
+    tree = plain(value)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return json.dumps({"tree": tree, "npz": base64.b64encode(buffer.getvalue()).decode()})
+
+
+def decode(text: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
+    """The plain data of :func:`encode`, read without trusting it: size-capped, arrays loaded
+    with ``allow_pickle=False`` and only of boolean or numeric dtypes. ValueError otherwise."""
+    if not isinstance(text, str) or len(text) > max_bytes:
+        raise ValueError(f"an answer larger than {max_bytes // 2 ** 20} MiB cannot be graded")
+    try:
+        message = json.loads(text)
+        tree = message["tree"]
+        with np.load(io.BytesIO(base64.b64decode(message["npz"], validate=True)),
+                     allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (KeyError, TypeError, ValueError, OSError) as error:
+        raise ValueError(f"malformed answer ({type(error).__name__}: {error})") from None
+
+    def restore(v):
+        if isinstance(v, dict):
+            if set(v) == {"__array__"}:
+                array = arrays.get(v["__array__"])
+                if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
+                    raise ValueError("malformed answer: a missing or non-numeric array")
+                return array
+            return {k: restore(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [restore(x) for x in v]
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        raise ValueError(f"malformed answer: a {type(v).__name__}")
+
+    return restore(tree)
