@@ -1,72 +1,311 @@
-"""Grading a class: hostile and broken submissions each end with a clear status, the rest of
-the class is graded, and the gradebook holds every grade."""
+"""Grading a class from the attacker's side.
 
+One class of assignment 1 holds three honest controls (the reference solution, the blank
+release, one wrong function) and, for every kind of attack found against the grader, several
+hostile submissions. Each hostile notebook must score exactly what its honest code deserves,
+every control and classmate must keep its exact score, the course's files and the class
+gradebook must be unchanged except for the grades, and the run must end with a row for every
+student in scores.csv.
+"""
+
+import copy
 import csv
+import hashlib
+import os
 
 import nbformat
 import pytest
 
 from utils.course import assignments, grading, sandbox
+from utils.course.assignments import REPO_ROOT
 from utils.course.class_grading import Limits, grade_class
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
-ZERO_PAD_MAX = 10  # points of test_zero_pad
+ZERO_PAD = 10  # points of test_zero_pad
 
-# name: code added after the reference zero_pad answer (before it where it starts with "^")
-HOSTILE_CODE = {
-    "syntax_error": "^def broken(:\n    pass",
-    "exception_at_import": "^import a_module_that_does_not_exist",
-    "infinite_loop": "while True:\n    pass",
-    "memory_blowup": "hoard = [bytearray(2 ** 30) for _ in range(40)]",
-    "huge_output": "for _ in range(200000):\n    print('x' * 100)",
-    "reads_others": ("import os, glob\n"
-                     "SEEN = glob.glob(os.path.join(CLASS_DIR, '**', '*.ipynb'), recursive=True)\n"
-                     "SEEN += glob.glob(os.path.join(SOURCE_DIR, '**', '*.ipynb'), recursive=True)\n"
-                     "assert not [p for p in SEEN if 'reads_others' not in p], SEEN"),
-    "opens_network": ("import socket\n"
-                      "try:\n"
-                      "    socket.create_connection(('198.51.100.7', 80), timeout=5)\n"
-                      "    raise SystemExit('network reachable')\n"
-                      "except OSError as error:\n"
-                      "    assert error.errno == 101, error"),
-    "tampers_with_gradebook": ("import os\n"
-                               "for path in [os.path.join(CLASS_DIR, 'out', 'course', 'gradebook.db')]:\n"
-                               "    assert not os.path.exists(path), path\n"
-                               "    os.makedirs(os.path.dirname(path), exist_ok=True)\n"
-                               "    open(path, 'wb').write(b'overwritten')"),
+# Attacks typed into an answer cell of the BLANK release: the honest code in them is worth 0.
+# Each tries to get points for functions it does not implement.
+CHEATS = {
+    # in-kernel tampering: the checkers, numpy, IPython
+    "replaces_checkers": (
+        "import utils.public_tests.conv_step_by_step as t\n"
+        "for name in dir(t):\n"
+        "    if name.startswith('check_'):\n"
+        "        setattr(t, name, lambda *args, **kwargs: None)\n"
+        "for graded in t.CHECKS.values():\n"
+        "    graded.compare = lambda *args, **kwargs: None\n"),
+    "replaces_the_module": (
+        "import sys, types\n"
+        "fake = types.ModuleType('utils.public_tests.conv_step_by_step')\n"
+        "fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)\n"
+        "sys.modules['utils.public_tests.conv_step_by_step'] = fake\n"),
+    "answers_with_the_public_expected": (  # the grader compares with the reference instead
+        "import utils.public_tests.conv_step_by_step as t\n"
+        "for graded in t.CHECKS.values():\n"
+        "    graded.call = (lambda g: lambda fn, inputs: g.expected({}, inputs))(graded)\n"),
+    "patches_numpy": (
+        "import numpy as np\n"
+        "np.allclose = np.array_equal = lambda *a, **k: True\n"
+        "np.isclose = lambda a, b, **k: np.ones(np.shape(a), bool)\n"
+        "np.testing.assert_allclose = lambda *a, **k: None\n"),
+    "ndarray_subclass": (
+        "import numpy as np\n"
+        "class Always(np.ndarray):\n"
+        "    def __eq__(self, other):\n"
+        "        return np.ones(self.shape, bool)\n"
+        "    __ne__ = lambda self, other: np.zeros(self.shape, bool)\n"
+        "def zero_pad(X, pad):\n"
+        "    return np.zeros((1,)).view(Always)\n"),
+    "input_transformer": (
+        "ip = get_ipython()\n"
+        "ip.input_transformers_post.append(\n"
+        "    lambda lines: ['print(\"all public tests passed\")\\n'])\n"),
+    "custom_exception_handler": (
+        "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)\n"),
+    "post_run_cell_clears_errors": (
+        "def forget(result):\n"
+        "    result.error_in_exec = None\n"
+        "get_ipython().events.register('post_run_cell', forget)\n"),
+    "fakes_the_verdict": (
+        "from IPython.display import publish_display_data\n"
+        "from utils.graded import RESULT_MIME\n"
+        "print('zero_pad: all 5 tests passed (2 public, 3 hidden), checked by the grader')\n"
+        "import utils.graded as g\n"
+        "g.run_cases = lambda namespace, request: publish_display_data(\n"
+        "    {RESULT_MIME: {'results': [{'outputs': g.encode({'passed': True})}] * 10}})\n"),
+    # reference code within reach
+    "uses_the_reference": (  # finds the solutions anywhere it can and runs them
+        "import glob, json, subprocess\n"
+        "texts = []\n"
+        "for path in glob.glob('/**/*.ipynb', recursive=True) + glob.glob('/**/*.py', recursive=True):\n"
+        "    try:\n"
+        "        texts.append(open(path, errors='ignore').read())\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "texts.append(subprocess.run(['git', '-C', REPO, 'show', 'HEAD:source_release/source/"
+        "C4W1A1_conv_step_by_step/conv_step_by_step.ipynb'], capture_output=True, text=True).stdout)\n"
+        "for text in texts:\n"
+        "    if '### BEGIN SOLUTION' in text and text.lstrip().startswith('{'):\n"
+        "        for cell in json.loads(text)['cells']:\n"
+        "            if cell.get('metadata', {}).get('nbgrader', {}).get('solution'):\n"
+        "                exec(''.join(cell['source']), globals())\n"),
+    "prints_the_history": (  # hidden tests must never have run in the kernel
+        "for line in get_ipython().history_manager.get_range_by_str('1-999'):\n"
+        "    print(line)\n"),
 }
+
+# Attacks added to the REFERENCE solution (after its zero_pad, in the same cell), as (code, a
+# condition that is true when the attack worked). When it worked, the notebook throws its own
+# zero_pad away, so a sandbox that does not hold costs 10 points and fails the test.
+SABOTAGE = {
+    # the sandbox from inside
+    "unmounts_everything": (
+        "import os, subprocess\n"
+        "points = [line.split()[4] for line in open('/proc/self/mountinfo')]\n"
+        "for point in reversed(points):\n"
+        "    subprocess.run(['umount', '-l', point], capture_output=True)\n",
+        "os.path.exists(CLASS) or os.path.exists(REPO + '/.git')"),
+    "edits_classmates_and_config": (
+        "import glob, os\n"
+        "written = []\n"
+        "for pattern in [CLASS + '/**/*.ipynb', CLASS + '/**/gradebook.db',\n"
+        "                CLASS + '/**/nbgrader_config.py', REPO + '/source_release/*.py']:\n"
+        "    for path in glob.glob(pattern, recursive=True):\n"
+        "        try:\n"
+        "            open(path, 'a').write('\\nc.Exploited = True\\n')\n"
+        "            written.append(path)\n"
+        "        except OSError:\n"
+        "            pass\n",
+        "written"),
+    "marks_classmates_timed_out": (
+        "import os\n"
+        "marked = []\n"
+        "for folder in set(os.environ.values()) | {'/tmp', os.getcwd(), CLASS}:\n"
+        "    for who in ('good', 'blank', 'wrong_zero_pad'):\n"
+        "        for name in (f'timeout-{who}', f'{who}.jsonl'):\n"
+        "            try:\n"
+        "                with open(os.path.join(folder, name), 'w') as f:\n"
+        "                    f.write('{\"limit\": \"wall time\", \"message\": \"\", \"cwd\": \"\"}\\n')\n"
+        "                marked.append(folder)\n"
+        "            except OSError:\n"
+        "                pass\n",
+        "[f for f in marked if f not in ('/tmp', os.getcwd())]"),
+    "leaves_links_and_fifos": (
+        "import os\n"
+        "os.symlink(REPO + '/source_release/source', 'source_link')\n"
+        "os.symlink('/nonexistent', 'dangling')\n"
+        "os.mkfifo('fifo')\n",
+        "False"),
+    "opens_network": (
+        "import socket\n"
+        "try:\n"
+        "    socket.create_connection(('198.51.100.7', 80), timeout=5)\n"
+        "    reached = True\n"
+        "except OSError:\n"
+        "    reached = False\n",
+        "reached"),
+    "sees_other_processes": (
+        "import os\n"
+        "others = [p for p in os.listdir('/proc') if p.isdigit()\n"
+        "          and 'nbgrader' in open(f'/proc/{p}/cmdline', errors='ignore').read()]\n",
+        "others"),
+    # one submission must not stop the class
+    "floods_stdout": ("for _ in range(300000):\n    print('x' * 200)\n", "False"),
+    "infinite_loop": ("while True:\n    pass\n", "False"),
+}
+# Attacks that take the whole kernel down with the cell that holds them: that cell (the
+# student's zero_pad) is lost, and nothing else.
+KILLERS = {
+    "kills_every_process": (
+        "import os, signal\n"
+        "for pid in [int(p) for p in os.listdir('/proc') if p.isdigit()]:\n"
+        "    try:\n"
+        "        os.kill(pid, signal.SIGKILL)\n"
+        "    except OSError:\n"
+        "        pass\n"),
+    "three_processes_of_memory": (
+        "import subprocess, sys\n"
+        "code = 'b = bytearray(1200 * 2 ** 20); b[::4096] = b\"x\" * len(b[::4096]); "
+        "import time; time.sleep(30)'\n"
+        "children = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(3)]\n"
+        "[c.wait() for c in children]\n"),
+    "fork_bomb": (
+        "import os, time\n"
+        "while True:\n"
+        "    if os.fork() == 0:\n"
+        "        time.sleep(60)\n"
+        "        os._exit(0)\n"),
+    "fills_the_disk": (
+        "import os\n"
+        "for folder in ('.', '/tmp', '/dev/shm'):\n"
+        "    for i in range(10):\n"
+        "        with open(os.path.join(folder, f'big{i}'), 'wb') as f:\n"
+        "            f.write(os.urandom(100 * 2 ** 20))\n"),
+}
+
+# Attacks on the student's own graded function: it is that function's loss alone.
+BROKEN_FUNCTION = {
+    "exits_inside_zero_pad": "def zero_pad(X, pad):\n    import os\n    os._exit(3)\n",
+}
+
+# student: (total, text the status must contain)
+EXPECTED = {
+    "good": (100, "graded"),
+    "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
+    "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
+    **{name: (0, "graded") for name in CHEATS},
+    **{name: (100, "graded") for name in SABOTAGE},
+    "infinite_loop": (100, "errors in cells: zero_pad (CellTimeoutError)"),
+    "kills_every_process": (90, "zero_pad (DeadKernelError)"),
+    "three_processes_of_memory": (90, "limits hit: memory"),
+    "fork_bomb": (90, "limits hit: processes"),
+    "fills_the_disk": (90, "limits hit: disk"),
+    "exits_inside_zero_pad": (90, "test_zero_pad (DeadKernelError)"),
+    "answer_cell_marked_graded": (100, "nbgrader metadata changed (ignored): zero_pad"),
+    "duplicate_and_foreign_ids": (100, "nbgrader metadata changed (ignored)"),
+    "test_cells_not_graded": (100, "nbgrader metadata changed (ignored)"),
+    "edited_test_cell": (100, "edited test cells (restored from the gradebook): test_conv_forward"),
+    "deleted_test_cell": (100, "deleted cells: test_conv_forward"),
+    "deleted_answer_cell": (80, "deleted cells: pool_forward"),
+    "syntax_error": (90, "errors in cells: zero_pad (SyntaxError)"),
+    "slow_notebook": (None, "timeout: the notebook ran over 60 s"),
+    "corrupt_json": (None, "corrupt notebook: NotJSONError"),
+    "wrong_assignment": (None, "unknown assignment 'C4W9A9_no_such_assignment'"),
+    "notebook_links_to_source": (None, "refused: a symbolic link"),
+    "folder_links_to_classmate": (None, "refused: a symbolic link"),
+    "links_to_root_only_file": (None, "refused: a symbolic link"),
+    "dangling_link": (None, "refused: a symbolic link"),
+    "fifo_notebook": (None, "refused: not a regular file"),
+}
+
+
+def _with_metadata(nb, edit):
+    nb = copy.deepcopy(nb)
+    edit(nb.cells)
+    return nb
+
+
+def _grade_ids(cells):
+    return {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in cells}
+
+
+def _tamper_answer_graded(cells):
+    _grade_ids(cells)["zero_pad"].metadata.nbgrader.update(grade=True, points=1000)
+
+
+def _tamper_ids(cells):
+    cells.append(copy.deepcopy(_grade_ids(cells)["test_zero_pad"]))
+    extra = nbformat.v4.new_code_cell("print('bonus')")
+    extra.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 500,
+                                  "solution": False, "locked": False, "schema_version": 3}
+    cells.append(extra)
+
+
+def _tamper_tests(cells):
+    for cell in cells:
+        info = cell.metadata.get("nbgrader", {})
+        if info.get("grade"):
+            info.update(grade=False, solution=True)
+
+
+def _fingerprint(*folders):
+    """sha256 of every file under ``folders`` (the course's own files must not change)."""
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
-    if not sandbox.available():
-        pytest.skip("this machine does not allow unprivileged user namespaces")
+    if missing := sandbox.check():
+        pytest.skip("the grading sandbox needs: " + "; ".join(missing))
     root = tmp_path_factory.mktemp("class")
     submitted = root / "submitted"
     source = nbformat.read(A1.source_notebook, as_version=4)
     release_nb = nbformat.read(A1.release_notebook, as_version=4)
+    answers = grading.reference_answers(source)
+    wrong = "def zero_pad(X, pad):\n    return X"
     notebooks = {"good": grading.solved_submission(source, release_nb),
                  "blank": release_nb,
-                 "wrong_zero_pad": grading.solved_submission(
-                     source, release_nb, {"zero_pad": "def zero_pad(X, pad):\n    return X"})}
-    answers = grading.reference_answers(source)
-    reference_zero_pad = answers["zero_pad"]
-    for name, code in HOSTILE_CODE.items():
-        code = code.replace("CLASS_DIR", repr(str(root))).replace(
-            "SOURCE_DIR", repr(str(A1.source_notebook.parents[1])))
-        answer = (code[1:] + "\n\n" + reference_zero_pad if code.startswith("^")
-                  else reference_zero_pad + "\n\n" + code)
-        notebooks[name] = grading.solved_submission(source, release_nb, {"zero_pad": answer})
+                 "wrong_zero_pad": grading.solved_submission(source, release_nb,
+                                                             {"zero_pad": wrong})}
+
+    def fill(code):
+        return code.replace("CLASS", repr(str(root))).replace("REPO", repr(str(REPO_ROOT)))
+
+    for name, code in CHEATS.items():
+        blank = copy.deepcopy(release_nb)
+        cell = _grade_ids(blank.cells)["zero_pad"]
+        cell.source = fill(code) + "\n" + cell.source
+        notebooks[name] = blank
+    for name, (code, worked) in SABOTAGE.items():
+        attack = f"{code}\nif {worked}:\n    zero_pad = None  # the attack worked\n"
+        notebooks[name] = grading.solved_submission(
+            source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + fill(attack)})
+    for name, code in KILLERS.items():
+        notebooks[name] = grading.solved_submission(
+            source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + fill(code)})
+    for name, code in BROKEN_FUNCTION.items():
+        notebooks[name] = grading.solved_submission(source, release_nb, {"zero_pad": code})
+    notebooks["syntax_error"] = grading.solved_submission(
+        source, release_nb, {"zero_pad": "def broken(:\n    pass\n\n" + answers["zero_pad"]})
     notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 9 s: over 60 s in all
         source, release_nb, {k: v + "\n\nimport time\ntime.sleep(9)" for k, v in answers.items()})
-    edited = grading.solved_submission(source, release_nb)
-    for cell in edited.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "test_conv_forward":
-            cell.source = "print('all tests passed')"
+    good = notebooks["good"]
+    notebooks["answer_cell_marked_graded"] = _with_metadata(good, _tamper_answer_graded)
+    notebooks["duplicate_and_foreign_ids"] = _with_metadata(good, _tamper_ids)
+    notebooks["test_cells_not_graded"] = _with_metadata(good, _tamper_tests)
+    edited = copy.deepcopy(good)
+    _grade_ids(edited.cells)["test_conv_forward"].source = "print('all tests passed')"
     notebooks["edited_test_cell"] = edited
-    for grade_id, name in (("test_conv_forward", "deleted_test_cell"), ("pool_forward", "deleted_answer_cell")):
-        nb = grading.solved_submission(source, release_nb)
-        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") != grade_id]
+    for grade_id, name in (("test_conv_forward", "deleted_test_cell"),
+                           ("pool_forward", "deleted_answer_cell")):
+        nb = copy.deepcopy(good)
+        nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                    != grade_id]
         notebooks[name] = nb
     for student, nb in notebooks.items():
         folder = submitted / student / A1.id
@@ -75,41 +314,32 @@ def graded_class(tmp_path_factory):
     (submitted / "corrupt_json" / A1.id).mkdir(parents=True)
     (submitted / "corrupt_json" / A1.id / A1.notebook).write_text('{"cells": [')
     (submitted / "wrong_assignment" / "C4W9A9_no_such_assignment").mkdir(parents=True)
-    nbformat.write(notebooks["good"], submitted / "wrong_assignment" / "C4W9A9_no_such_assignment" / A1.notebook)
-    rows = grade_class(submitted, root / "out", limits=Limits(cell_timeout=10, notebook_timeout=60,
-                                                              memory_mb=4096))
+    nbformat.write(good, submitted / "wrong_assignment" / "C4W9A9_no_such_assignment" /
+                   A1.notebook)
+    secret = root / "root_only.ipynb"
+    secret.write_text('{"secret": "do not echo me"}')
+    os.chmod(secret, 0o600)
+    for name, target in (("notebook_links_to_source", A1.source_notebook),
+                         ("links_to_root_only_file", secret),
+                         ("dangling_link", root / "nowhere.ipynb")):
+        (submitted / name / A1.id).mkdir(parents=True)
+        (submitted / name / A1.id / A1.notebook).symlink_to(target)
+    (submitted / "folder_links_to_classmate").mkdir()
+    (submitted / "folder_links_to_classmate" / A1.id).symlink_to(submitted / "good" / A1.id)
+    (submitted / "fifo_notebook" / A1.id).mkdir(parents=True)
+    os.mkfifo(submitted / "fifo_notebook" / A1.id / A1.notebook)
+    before = _fingerprint(REPO_ROOT / "source_release", REPO_ROOT / "utils")
+    rows = grade_class(submitted, root / "out", limits=Limits(
+        cell_timeout=10, notebook_timeout=60, memory_mb=3072, disk_mb=512, max_processes=256))
     with open(root / "out" / "scores.csv") as handle:
         table = {row["student"]: row for row in csv.DictReader(handle)}
-    return {"root": root, "rows": rows, "table": table, "course": root / "out" / "course"}
+    return {"root": root, "rows": rows, "table": table, "course": root / "out" / "course",
+            "fingerprint": (before, _fingerprint(REPO_ROOT / "source_release",
+                                                 REPO_ROOT / "utils"))}
 
 
-def test_every_submission_has_a_row_and_a_status(graded_class):
-    table = graded_class["table"]
-    assert set(table) == {*HOSTILE_CODE, "good", "blank", "wrong_zero_pad", "edited_test_cell",
-                          "deleted_test_cell", "deleted_answer_cell", "corrupt_json",
-                          "wrong_assignment", "slow_notebook"}
-
-
-# student: (total points, text the status must contain)
-EXPECTED = {
-    "good": (100, "graded"),
-    "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
-    "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
-    "syntax_error": (90, "errors in cells: zero_pad (SyntaxError)"),
-    "exception_at_import": (90, "zero_pad (ModuleNotFoundError)"),
-    "infinite_loop": (100, "zero_pad (CellTimeoutError)"),
-    "memory_blowup": (100, "zero_pad (MemoryError)"),
-    "huge_output": (100, "graded"),
-    "reads_others": (100, "graded"),
-    "opens_network": (100, "graded"),
-    "tampers_with_gradebook": (100, "graded"),
-    "edited_test_cell": (100, "edited test cells (restored from the gradebook): test_conv_forward"),
-    "deleted_test_cell": (80, "deleted cells: test_conv_forward"),
-    "deleted_answer_cell": (80, "deleted cells: pool_forward"),
-    "slow_notebook": (None, "timeout: the notebook ran over 60 s"),
-    "corrupt_json": (None, "corrupt notebook: NotJSONError"),
-    "wrong_assignment": (None, "unknown assignment 'C4W9A9_no_such_assignment'"),
-}
+def test_every_submission_has_a_row(graded_class):
+    assert set(graded_class["table"]) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -119,18 +349,31 @@ def test_score_and_status(graded_class, student):
     assert status in row["status"], row["status"]
     assert row["total"] == ("" if total is None else f"{float(total)}"), row
     if status == "graded":
-        assert row["status"] == "graded", row["status"]  # no errors: the sandbox held quietly
+        assert row["status"] == "graded", row["status"]
+    assert "do not echo me" not in row["status"]
 
 
-def test_gradebook_holds_every_grade_and_feedback_exists(graded_class):
+def test_course_files_are_unchanged(graded_class):
+    before, after = graded_class["fingerprint"]
+    assert before == after, "a submission changed the course's own files"
+    config = (graded_class["course"] / "nbgrader_config.py").read_text()
+    assert "Exploited" not in config
+
+
+def test_gradebook_holds_every_grade_and_clean_feedback(graded_class):
     scores = {s.student: s for s in grading.read_scores(
         graded_class["course"], A1, sorted(EXPECTED))}
     for student, (total, _) in EXPECTED.items():
         if total is None:
-            assert scores[student].status == "not graded"
-        else:
-            assert scores[student].total[0] == total, student
-            feedback = graded_class["course"] / "feedback" / student / A1.id
-            html = (feedback / "conv_step_by_step.html").read_text()
-            assert "test_zero_pad" in html or "zero_pad" in html, student
-            assert "HIDDEN TESTS" not in html, f"{student}: feedback shows the hidden tests"
+            assert scores[student].status == "not graded", student
+            continue
+        assert scores[student].total[0] == total, student
+        feedback = graded_class["course"] / "feedback" / student / A1.id
+        assert sorted(p.name for p in feedback.iterdir()) == ["conv_step_by_step.html"], student
+        html = (feedback / "conv_step_by_step.html").read_text()
+        assert "zero_pad" in html and "BEGIN HIDDEN TESTS" not in html, student
+        for hidden_line in ("seed=7", "seed=21", "x_negative"):
+            assert f"check_zero_pad(zero_pad, shape=(3, 5, 2, 4), pad=2, {hidden_line}" \
+                not in html
+    for path in (graded_class["course"] / "autograded").rglob("*"):
+        assert not path.is_symlink() and (path.is_dir() or path.is_file()), path

@@ -76,6 +76,13 @@ def course_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path(__file__).resolve().parents[1])
 
 
+def data_folders() -> list[Path]:
+    """The folders of the course's data files under ``course_home()`` that exist (a grading
+    sandbox shows them read-only)."""
+    return [course_home() / name for name in ("datasets", "images", "pretrained-model")
+            if (course_home() / name).is_dir()]
+
+
 def load_registry(registry_file: Path | None = None) -> dict[str, RegistryEntry]:
     """Read the registry CSV (default: utils/registry.csv) into ``{path: RegistryEntry}``."""
     path = Path(registry_file or REGISTRY_FILE)

@@ -1,6 +1,7 @@
-"""Grade a whole class: every submission autograded by nbgrader, in parallel, each in a sandbox.
+"""Grade a whole class: every submission autograded by nbgrader on its own, in parallel, each
+kernel in a sandbox, every score decided outside the student's code.
 
-``grade_class(submissions, out)`` takes either nbgrader's layout
+``grade_class(submissions, out)`` takes nbgrader's layout
 (``submissions/<student>/<assignment id>/<notebook>.ipynb``) or a folder of notebooks named by
 student (``submissions/<student>.ipynb``, with ``assignment_id``), and writes under ``out``:
 
@@ -8,208 +9,149 @@ student (``submissions/<student>.ipynb``, with ``assignment_id``), and writes un
   ``autograded/`` and ``feedback/<student>/<assignment>/*.html``;
 - ``scores.csv``: student, assignment, points per graded function, required, extra, total, status.
 
-The submissions are dealt into one chunk per worker; the chunks are graded in parallel, each on
-its own copy of the course (``work/<assignment>-<worker>/``) by ``nbgrader autograde`` and
-``generate_feedback``. The kernel that runs the student's code is sandboxed
-(``utils.course.sandbox``): no network, a memory cap, a per-cell and a per-notebook time
-limit, and no sight of the class folder (other submissions, gradebooks) or of the source
-notebooks, except its own working folder. The grades are then copied into the class gradebook
-one submission at a time, so a failing submission costs no one else's grade.
+How (all of it in this process and its worker processes, none of it in a student's kernel):
+
+1. ``submissions.collect`` finds the submissions and refuses links, special files and
+   oversized files; ``submissions.read`` and ``submissions.sanitize`` turn each notebook into one
+   whose graded cells are exactly the release's, noting what the student changed;
+2. the reference answers of every test case are computed once per assignment
+   (``trusted.expected``) into ``work/expected/``;
+3. each submission gets its own scratch course ``work/<assignment>/<student>/`` (sources,
+   gradebook, the sanitized notebook, its sandbox settings) and is graded there by a worker
+   process, which runs nbgrader's autograde (with ``TrustedExecute``) and generate_feedback
+   through nbgrader's API; the kernel runs under ``utils.course.sandbox``;
+4. the grades of each scratch gradebook are copied into the class gradebook, and its autograded
+   notebook and feedback copied as regular files, one submission at a time. A submission that
+   fails in any way gets a status, and every other submission is graded as usual.
 """
 
 from __future__ import annotations
 
 import csv
-import functools
 import os
-import re
 import shutil
-import signal
-import subprocess
-import sys
+import stat
 import tempfile
 import warnings
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from importlib import import_module
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
-from utils.course import assignments, release, sandbox
-from utils.course.assignments import COURSE_ROOT, Assignment
-from utils.course.execution import grading_env
+from utils import data
+from utils.course import assignments, release, sandbox, submissions
+from utils.course.assignments import Assignment
+from utils.course.execution import GRADING
 from utils.course.grading import Score, read_scores
+from utils.course.submissions import Submission
+from utils.course.trusted import cases
+from utils.course.trusted.expected import Reference
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-@dataclass
-class Submission:
-    """One student's notebook for one assignment, and what happened to it."""
-
-    student: str
-    assignment: Assignment | None
-    path: Path | None
-    status: str = ""  # empty while it is gradable; otherwise why it is not (or how it went)
-    notes: tuple[str, ...] = ()  # things worth saying about a graded submission
+MAX_COPIED_BYTES = 64 * 2 ** 20  # largest autograded notebook or feedback file kept
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-submission limits: seconds per cell and per notebook, memory in MiB."""
+    """Per-submission limits: seconds per cell and per notebook, memory and disk in MiB (all of
+    the submission's processes together), and the number of its processes and threads."""
 
     cell_timeout: int = 120
     notebook_timeout: int = 900
     memory_mb: int = 6144
+    disk_mb: int = 1024
+    max_processes: int = 512
 
 
-def collect(folder: Path, assignment_id: str | None = None) -> list[Submission]:
-    """The submissions in ``folder``, in either layout, each checked before grading."""
-    folder = Path(folder)
-    found = []
-    for entry in sorted(folder.iterdir()):
-        if entry.is_dir():
-            for sub in sorted(p for p in entry.iterdir() if p.is_dir()):
-                found.append(_nbgrader_layout(entry.name, sub))
-        elif entry.suffix == ".ipynb":
-            if assignment_id is None:
-                raise ValueError(f"{folder} holds notebooks named by student: say which "
-                                 "assignment they are (--assignment ID)")
-            found.append(Submission(entry.stem, assignments.get(assignment_id), entry))
-    if assignment_id:
-        found = [s for s in found if s.assignment is None or s.assignment.id == assignment_id]
-    for submission in found:
-        if not submission.status:
-            submission.status, submission.notes = check(submission)
-    return found
+@dataclass
+class Job:
+    """What a worker needs to grade one submission (plain data, sent to another process)."""
+
+    student: str
+    assignment_id: str
+    notebook: str
+    work: str  # the submission's scratch course
+    sandboxed: bool
+    settings: str = ""  # the sandbox settings file (outside the kernel's view)
+    notes: list[str] = field(default_factory=list)
 
 
-def _nbgrader_layout(student: str, folder: Path) -> Submission:
-    known = {a.id: a for a in assignments.available()}
-    if folder.name not in known:
-        return Submission(student, None, None, f"unknown assignment '{folder.name}'")
-    assignment = known[folder.name]
-    path = folder / assignment.notebook
-    if not path.is_file():
-        return Submission(student, assignment, None, f"no {assignment.notebook} in {folder.name}/")
-    return Submission(student, assignment, path)
-
-
-@functools.lru_cache
-def _graded_cells(assignment: Assignment) -> dict:
-    """{grade id: cell} of the answer and test cells of the release notebook (read once)."""
-    release_nb = nbformat.read(assignment.release_notebook, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c for c in release_nb.cells
-            if c.metadata.get("nbgrader", {}).get("grade")
-            or c.metadata.get("nbgrader", {}).get("solution")}
-
-
-def check(submission: Submission) -> tuple[str, tuple[str, ...]]:
-    """(status, notes) from reading the notebook: empty status when it can be graded."""
-    if not STUDENT_ID.match(submission.student):
-        return f"invalid student id {submission.student!r}", ()
-    try:
-        nb = nbformat.read(submission.path, as_version=4)
-    except Exception as error:  # noqa: BLE001 (any unreadable file: JSON, schema, encoding)
-        return f"corrupt notebook: {type(error).__name__}: {str(error).splitlines()[0][:120]}", ()
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-    graded = _graded_cells(submission.assignment)
-    missing = [g for g in graded if g not in cells]
-    if len(missing) == len(graded):
-        return (f"not a submission of {submission.assignment.id}: none of its graded cells "
-                "are there"), ()
-    notes = []
-    if missing:
-        notes.append(f"deleted cells: {', '.join(missing)}")
-    edited = [g for g, c in graded.items() if c.metadata["nbgrader"].get("grade")
-              and not c.metadata["nbgrader"].get("solution") and g in cells
-              and cells[g].source != c.source]
-    if edited:
-        notes.append(f"edited test cells (restored from the gradebook): {', '.join(edited)}")
-    return "", tuple(notes)
-
-
-def _run(command: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | None, str]:
-    """Run a command in its own process group; kill the whole group after ``timeout`` seconds.
-    Returns (exit code or None on timeout, the last lines of its output)."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=timeout)
-        return process.returncode, output[-4000:]
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        output, _ = process.communicate()
-        return None, (output or "")[-4000:]
-
-
-def _scratch_course(course: Path, work: Path, runtime: Path, chunk: list[Submission],
-                    limits: Limits, sandboxed: bool) -> Path:
-    """A copy of the class course for a chunk of submissions of one assignment, with the
-    limits and sandbox settings; the kernels' sockets go in ``runtime`` (a short path: Unix
-    socket names are limited to 107 bytes)."""
-    a = chunk[0].assignment
-    if work.exists():
-        shutil.rmtree(work)
-    shutil.copytree(course / "source" / a.id, work / "source" / a.id)
-    shutil.copy(course / "gradebook.db", work / "gradebook.db")
-    for submission in chunk:
-        folder = work / "submitted" / submission.student / a.id
-        folder.mkdir(parents=True)
-        shutil.copy(submission.path, folder / a.notebook)
+def _scratch_course(course: Path, job_dir: Path, submission: Submission, nb, expected: Path,
+                    limits: Limits, sandboxed: bool, runtimes: Path) -> Job:
+    """The scratch course of one submission: the assignment's source and release, a copy of
+    the class gradebook, the sanitized notebook, and a config with the limits and sandbox."""
+    a = submission.assignment
+    shutil.copytree(course / "source" / a.id, job_dir / "source" / a.id)
+    shutil.copy(course / "gradebook.db", job_dir / "gradebook.db")
+    folder = job_dir / "submitted" / submission.student / a.id
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / a.notebook)
     config = (course / "nbgrader_config.py").read_text() + (
-        "\n# Class grading: limits and sandbox\n"
-        f"c.Execute.timeout = {limits.cell_timeout}\n")
+        "\n# Class grading: this submission's limits, sources and sandbox\n"
+        "c.CourseDirectory.root = " + repr(str(job_dir)) + "\n"
+        f"c.Execute.timeout = {limits.cell_timeout}\n"
+        f"c.TrustedExecute.source_directory = {str(course / 'source')!r}\n"
+        f"c.TrustedExecute.expected_cache = {str(expected)!r}\n")
+    job = Job(submission.student, a.id, a.notebook, str(job_dir), sandboxed,
+              notes=list(submission.notes))
     if sandboxed:
+        runtime = Path(tempfile.mkdtemp(dir=runtimes))  # short: socket paths have 107 bytes
+        settings = sandbox.Settings(
+            name=submission.student, runtime=str(runtime), markers=str(job_dir / "markers"),
+            readonly=[str(p) for p in data.data_folders()],
+            env={**GRADING, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                 "LANG": "C.UTF-8", data.HOME_ENV: str(data.course_home())},
+            memory_mb=limits.memory_mb, max_processes=limits.max_processes,
+            disk_mb=limits.disk_mb, wall_s=limits.notebook_timeout)
+        job.settings = str(settings.write(job_dir / "sandbox.json"))
+        sandbox.kernelspec(job_dir / "jupyter", Path(job.settings))
         config += (f"c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}\n"
                    "c.KernelManager.transport = 'ipc'\n"
                    f"c.KernelManager.ip = {str(runtime / 'kernel')!r}\n")
-    (work / "nbgrader_config.py").write_text(config)
-    return work
+    (job_dir / "nbgrader_config.py").write_text(config)
+    return job
 
 
-def grade_chunk(course: Path, out: Path, runtimes: Path, hidden: list[Path],
-                chunk: list[Submission], name: str, limits: Limits,
-                sandboxed: bool) -> list[tuple[Submission, Score | None, Path | None]]:
-    """Autograde and write feedback for a chunk of submissions of one assignment, one after
-    the other, in one nbgrader run on a scratch course ``out/work/<name>``.
+def grade_one(job: Job) -> dict:
+    """Autograde one submission and write its feedback (in a worker process).
 
-    ``runtimes`` holds the socket folder of every chunk; a kernel sees only its own chunk's,
-    and none of the ``hidden`` folders (all submissions, the class folder ``out``, the source
-    notebooks) except its own working folder. Each kernel is killed after the per-notebook
-    time; the nbgrader run as a whole after that time per submission, plus two minutes."""
-    a = chunk[0].assignment
-    runtime = Path(tempfile.mkdtemp(dir=runtimes))
-    work = _scratch_course(course, out / "work" / name, runtime, chunk, limits, sandboxed)
-    env = grading_env(**{"JUPYTER_PATH": str(out / "jupyter"),
-                         sandbox.HIDE_ENV: os.pathsep.join(str(p) for p in [*hidden, runtimes]),
-                         sandbox.KEEP_ENV: str(runtime),
-                         sandbox.MEMORY_ENV: str(limits.memory_mb),
-                         sandbox.WALL_ENV: str(limits.notebook_timeout)})
-    nbgrader = [sys.executable, "-m", "nbgrader"]
-    budget = limits.notebook_timeout * len(chunk) + 120
-    code, log = _run([*nbgrader, "autograde", a.id, "--create", "--force"], work, env, budget)
-    _run([*nbgrader, "generate_feedback", a.id, "--force"], work, env, budget)
-    scores = read_scores(work, a, [s.student for s in chunk])
-    results = []
-    for submission, score in zip(chunk, scores):
-        if (runtime / f"timeout-{submission.student}").exists() or (
-                code is None and score.status != "graded"):
-            submission.status = f"timeout: the notebook ran over {limits.notebook_timeout} s"
-        elif score.status != "graded":
-            errors = [line for line in log.splitlines()
-                      if "ERROR" in line and submission.student in line]
-            submission.status = f"nbgrader failed: {(errors or ['see its log'])[0].strip()[:160]}"
-        else:
-            notes = [*submission.notes,
-                     *cell_errors(work / "autograded" / submission.student / a.id / a.notebook)]
-            submission.status = "graded" + (f" ({'; '.join(notes)})" if notes else "")
-            results.append((submission, score, work))
-            continue
-        results.append((submission, None, None))
-    return results
+    Returns {"ok": bool, "error": first line of nbgrader's error, "limits": [limit, ...]}."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
+    os.environ.update(GRADING)
+    os.environ["JUPYTER_PATH"] = str(Path(job.work) / "jupyter")
+    config = PyFileConfigLoader("nbgrader_config.py", path=job.work).load_config()
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    result = api.autograde(job.assignment_id, job.student, force=True, create=True)
+    if result.get("success"):
+        api.generate_feedback(job.assignment_id, job.student, force=True)
+    error = [line for line in (result.get("log", "") + result.get("error", "")).splitlines()
+             if "ERROR" in line or "Error" in line]
+    hit = sandbox.limits_hit(sandbox.Settings.read(Path(job.settings))) if job.settings else []
+    return {"ok": bool(result.get("success")), "error": (error or ["see its log"])[-1][:200],
+            "limits": [h.limit for h in hit]}
+
+
+def _status(job: Job, outcome: dict, score: Score | None, limits: Limits) -> str:
+    """The status of a graded (or failed) submission, for scores.csv."""
+    if "wall time" in outcome.get("limits", []):
+        return f"timeout: the notebook ran over {limits.notebook_timeout} s"
+    if not outcome.get("ok") or score is None or score.status != "graded":
+        return f"nbgrader failed: {outcome.get('error', 'no result')}"
+    notes = list(job.notes)
+    hit = [h for h in dict.fromkeys(outcome.get("limits", []))]
+    if hit:
+        notes.append(f"limits hit: {', '.join(hit)}")
+    autograded = Path(job.work) / "autograded" / job.student / job.assignment_id / job.notebook
+    notes += cell_errors(autograded)
+    return "graded" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def cell_errors(autograded: Path, shown: int = 3) -> list[str]:
@@ -224,8 +166,21 @@ def cell_errors(autograded: Path, shown: int = 3) -> list[str]:
     return [f"errors in cells: {', '.join(errors[:shown])}{more}"]
 
 
+def _copy_regular_files(source: Path, target: Path) -> None:
+    """Copy the regular files directly in ``source`` (no links, no special files, none over
+    MAX_COPIED_BYTES) into ``target``."""
+    if not source.is_dir() or source.is_symlink():
+        return
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in source.iterdir():
+        info = os.lstat(entry)
+        if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_COPIED_BYTES:
+            shutil.copyfile(entry, target / entry.name, follow_symlinks=False)
+
+
 def copy_grades(work: Path, course: Path, assignment: Assignment, student: str) -> None:
-    """Copy one student's autograded scores from a scratch gradebook into the class gradebook."""
+    """Copy one student's autograded scores from a scratch gradebook into the class gradebook,
+    and their autograded notebook and feedback as regular files."""
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as scratch, \
             Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook, \
             warnings.catch_warnings():
@@ -242,45 +197,104 @@ def copy_grades(work: Path, course: Path, assignment: Assignment, student: str) 
                 target.extra_credit = grade.extra_credit
         gradebook.db.commit()
     for kind in ("autograded", "feedback"):
-        source_folder = work / kind / student / assignment.id
-        if source_folder.is_dir():
-            shutil.copytree(source_folder, course / kind / student / assignment.id,
-                            dirs_exist_ok=True)
+        _copy_regular_files(work / kind / student / assignment.id,
+                            course / kind / student / assignment.id)
 
 
-def grade_class(submissions: Path, out: Path, assignment_id: str | None = None,
+def _precompute_expected(course: Path, needed: list[Assignment], expected: Path) -> None:
+    """The reference answers of every test case of ``needed``, into ``expected/<id>/``."""
+    for a in needed:
+        reference = Reference(course / "source" / a.id / a.notebook, expected / a.id)
+        for tests in cases.read(reference.source):
+            graded = import_module(tests.module).CHECKS[tests.function]
+            for case in tests.cases:
+                reference.answer(graded, case.params, graded.inputs(**case.params))
+
+
+def _run_jobs(jobs: list[Job], workers: int) -> dict[str, dict]:
+    """{student/assignment: outcome} of every job, graded by ``workers`` processes. A worker
+    that dies costs its jobs one retry; a job that was running in two broken pools gets an
+    outcome saying so."""
+    outcomes: dict[str, dict] = {}
+    tries: dict[str, int] = {}
+    left = list(jobs)
+    while left:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(grade_one, job): job for job in left}
+            broken = False
+            for future, job in futures.items():
+                key = f"{job.student}/{job.assignment_id}"
+                try:
+                    outcomes[key] = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                except Exception as error:  # noqa: BLE001 (a failure of this one job)
+                    outcomes[key] = {"ok": False, "error": f"{type(error).__name__}: "
+                                                          f"{str(error)[:160]}"}
+        left = []
+        for job in jobs:
+            key = f"{job.student}/{job.assignment_id}"
+            if key not in outcomes and broken:
+                tries[key] = tries.get(key, 0) + 1
+                if tries[key] >= 2:
+                    outcomes[key] = {"ok": False, "error": "the grading worker died twice"}
+                else:
+                    left.append(job)
+    return outcomes
+
+
+def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None = None,
                 workers: int | None = None, limits: Limits = Limits(),
                 sandboxed: bool = True) -> list[tuple[Submission, Score | None]]:
     """Grade every submission; write ``out/course`` and ``out/scores.csv``; return the rows."""
-    if sandboxed and not sandbox.available():
-        raise RuntimeError("This machine does not allow unprivileged user namespaces, so the "
-                           "student code cannot be sandboxed. Grade on a machine that does, or "
+    if sandboxed and (missing := sandbox.check()):
+        raise RuntimeError("The student code cannot be sandboxed on this machine: "
+                           + "; ".join(missing) + ". Grade on a machine that has these, or "
                            "pass --no-sandbox to run it unsandboxed (only for trusted code).")
-    out, submissions = Path(out).resolve(), Path(submissions).resolve()
-    hidden = [out, submissions, COURSE_ROOT]
-    found = collect(submissions, assignment_id)
+    out, submissions_folder = Path(out).resolve(), Path(submissions_folder).resolve()
+    found = submissions.collect(submissions_folder, assignment_id)
+    course = out / "course"
+    for folder in (course, out / "work"):
+        if folder.exists():
+            shutil.rmtree(folder)
+    notebooks = {}
+    for submission in found:
+        if submission.status:
+            continue
+        try:
+            nb = submissions.read(submission.path)
+        except ValueError as error:
+            submission.status = str(error)
+            continue
+        release_nb = nbformat.read(submission.assignment.release_notebook, as_version=4)
+        notebooks[submission.student, submission.assignment.id], notes = \
+            submissions.sanitize(nb, release_nb)
+        if notebooks[submission.student, submission.assignment.id] is None:
+            submission.status = f"not a submission of {submission.assignment.id}: {notes[0]}"
+        submission.notes = tuple(notes)
     gradable = [s for s in found if not s.status]
     needed = list({s.assignment.id: s.assignment for s in gradable}.values())
-    course = out / "course"
-    if course.exists():
-        shutil.rmtree(course)
     release.new_course(course, needed)
-    sandbox.kernelspec(out / "jupyter")
-    workers = workers or os.cpu_count() or 1
-    chunks = {}  # (assignment, worker) -> submissions, dealt round robin
-    for i, submission in enumerate(gradable):
-        chunks.setdefault((submission.assignment.id, i % workers), []).append(submission)
-    with tempfile.TemporaryDirectory(prefix="cnn-grading-") as runtimes, \
-            ThreadPoolExecutor(max_workers=workers) as pool:
-        results = [r for rs in pool.map(
-            lambda item: grade_chunk(course, out, Path(runtimes), hidden, item[1],
-                                     f"{item[0][0]}-{item[0][1]}", limits, sandboxed),
-            chunks.items()) for r in rs]
+    for a in needed:  # the kernels only read the data: fetch it first (missing files are
+        data.fetch_many(data.entries_for(a.id))  # then reported by the notebook itself)
+    expected = out / "work" / "expected"
+    _precompute_expected(course, needed, expected)
+    with tempfile.TemporaryDirectory(prefix="cnn-grading-") as runtimes:
+        jobs = [_scratch_course(course, out / "work" / s.assignment.id / s.student, s,
+                                notebooks[s.student, s.assignment.id], expected, limits,
+                                sandboxed, Path(runtimes)) for s in gradable]
+        outcomes = _run_jobs(jobs, workers or os.cpu_count() or 1)
     scores = {}
-    for submission, score, work in results:
-        if score is not None:
-            copy_grades(work, course, submission.assignment, submission.student)
-            scores[submission.student, submission.assignment.id] = score
+    for submission, job in zip(gradable, jobs):
+        outcome = outcomes.get(f"{job.student}/{job.assignment_id}", {})
+        work = Path(job.work)
+        score = None
+        if outcome.get("ok"):
+            score = read_scores(work, submission.assignment, [job.student])[0]
+        submission.status = _status(job, outcome, score, limits)
+        if submission.status.startswith("graded"):
+            copy_grades(work, course, submission.assignment, job.student)
+            scores[job.student, job.assignment_id] = score
     rows = [(s, scores.get((s.student, s.assignment.id)) if s.assignment else None)
             for s in found]
     write_csv(rows, out / "scores.csv")
@@ -309,3 +323,4 @@ def summary(rows: list[tuple[Submission, Score | None]]) -> str:
         f"{s.student:20s} {s.assignment.id if s.assignment else '-':32s} "
         f"{(f'{score.total[0]:g}/{score.total[1]:g}' if score else '-'):>9s}  {s.status}"
         for s, score in rows)
+

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from importlib import import_module
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from traitlets import Integer, Unicode
 from utils.course.trusted import cases as cases_module
 from utils.course.trusted.expected import Reference
 from utils.graded import RESULT_MIME, GradedFunction, decode, encode
+
+
+_ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,59}$")  # an exception's name, as shown
 
 
 class _KernelDied(Exception):
@@ -55,7 +59,7 @@ class TrustedExecute(Execute):
         "trusted_expected", help="Folder where the reference answers of the test cases are "
                                  "kept, relative to the course root.").tag(config=True)
     max_kernel_starts = Integer(
-        3, help="How many times the kernel is started for one notebook when the student's "
+        10, help="How many times the kernel is started for one notebook when the student's "
                 "code kills it.").tag(config=True)
     max_output_chars = Integer(
         500_000, help="Largest output kept per cell, in characters.").tag(config=True)
@@ -194,7 +198,8 @@ class TrustedExecute(Execute):
             return "GradingError", "malformed answer"
         if "error" in result:
             ename, message = (list(result["error"]) + ["", ""])[:2]
-            return "GradingError", f"{graded.name} raised {str(ename)[:80]}: {str(message)[:1000]}"
+            ename = str(ename) if _ERROR_NAME.match(str(ename)) else "Error"
+            return ename, f"{graded.name} raised {ename}: {str(message)[:1000]}"
         try:
             got = decode(result.get("outputs"))
         except ValueError as error:
