@@ -121,7 +121,7 @@ def test_mutated_input_is_reported():
     def zero_pad(X, pad):
         X[...] = np.round(X)
         return np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    with pytest.raises(AssertionError, match="zero_pad: modified its input X in place"):
+    with pytest.raises(AssertionError, match="zero_pad: modified its input in place"):
         t.check_zero_pad(zero_pad)
 
 
@@ -147,6 +147,64 @@ def test_helpers_are_replaced_only_while_grading(ref):
         assert "never_defined" in namespace  # a helper lost to a syntax error is stood in for
     assert namespace["caller"]() == "student"
     assert "never_defined" not in namespace
+
+
+def test_a_caller_is_told_to_fix_its_wrong_helper_first(ref):
+    namespace = {"np": np, "validate_conv_inputs": validate_conv_inputs,
+                 "conv_single_step": ref["conv_single_step"]}
+    exec("def zero_pad(X, pad):\n    return X\n", namespace)
+    namespace["conv_forward"] = type(ref["conv_forward"])(
+        ref["conv_forward"].__code__, namespace)  # the reference code, with this zero_pad
+    with pytest.raises(AssertionError, match=r"conv_forward calls zero_pad, which is wrong: fix "
+                                             r"zero_pad first \(its test fails: zero_pad: "):
+        t.check_conv_forward(namespace["conv_forward"])
+
+
+def test_a_caller_that_does_not_use_a_helper_is_not_held_up_by_it():
+    def conv_forward(A_prev, W, b, hparameters):  # never calls zero_pad or conv_single_step
+        return (conv_forward_fast(A_prev, W, b, hparameters["stride"], hparameters["pad"]),
+                (A_prev, W, b, hparameters))
+    t.check_conv_forward(conv_forward)
+
+
+def test_a_missing_bias_and_a_missing_stride_are_named(ref):
+    with pytest.raises(AssertionError, match="conv_single_step: the bias b is missing"):
+        t.check_conv_single_step(lambda a, W, b: float(np.sum(a * W)))
+
+    def conv_forward(A_prev, W, b, hparameters):
+        h = hparameters
+        n_H = (A_prev.shape[1] - W.shape[0] + 2 * h["pad"]) // h["stride"] + 1
+        n_W = (A_prev.shape[2] - W.shape[0] + 2 * h["pad"]) // h["stride"] + 1
+        Z = conv_forward_fast(A_prev, W, b, 1, h["pad"])[:, :n_H, :n_W]
+        return Z, (A_prev, W, b, hparameters)
+    with pytest.raises(AssertionError, match=r"the windows do not move by the stride"):
+        t.check_conv_forward(conv_forward)
+
+
+def test_conv_backward_without_padding_is_a_public_case():
+    """A backward pass that slices [pad:-pad] fails on pad=0: the public tests show it."""
+    def conv_backward(dZ, cache):
+        A_prev, W, b, h = cache
+        pad = h["pad"]
+        dA, dW, db = _sliced_backward(dZ, A_prev, W, h["stride"], pad)
+        return dA, dW, db
+    t.check_conv_backward(conv_backward)  # pad=1: right
+    with pytest.raises(AssertionError, match=r"conv_backward \(stride=1, pad=0\)"):
+        t.check_conv_backward(conv_backward, stride=1, pad=0)
+
+
+def _sliced_backward(dZ, A_prev, W, stride, pad):
+    """The classic bug: crop the padded gradient with [pad:-pad], empty when pad is 0."""
+    f = W.shape[0]
+    A = np.pad(A_prev, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    dA = np.zeros_like(A)
+    dW, db = np.zeros_like(W), np.zeros((1, 1, 1, W.shape[3]))
+    for i, h, w, c in np.ndindex(dZ.shape):
+        window = (i, slice(h * stride, h * stride + f), slice(w * stride, w * stride + f))
+        dA[window] += W[..., c] * dZ[i, h, w, c]
+        dW[..., c] += A[window] * dZ[i, h, w, c]
+        db[..., c] += dZ[i, h, w, c]
+    return dA[:, pad:-pad, pad:-pad, :], dW, db
 
 
 def test_numeric_gradient_of_a_quadratic():

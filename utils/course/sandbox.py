@@ -1,123 +1,695 @@
-"""Start a grading kernel as untrusted code: no network, capped memory, only its own folders.
+"""Run untrusted code (a student's grading kernel) in an allowlist sandbox with limits.
 
-nbgrader starts kernels from a kernelspec whose argv begins with this module
-(``kernelspec``), so the student's code runs in a kernel that
+nbgrader starts kernels from a kernelspec whose argv begins with this module (``kernelspec``);
+``python -m utils.course.sandbox --settings FILE -- COMMAND...`` runs any command the same way.
+The process started is a *supervisor*; it stays outside the sandbox, as the grader's user, and
 
-- has no network: a new network namespace with no interface up (``unshare --net``); the kernel
-  talks to nbgrader over Unix sockets (``KernelManager.transport = "ipc"``);
-- cannot see the folders named in ``CNN_SANDBOX_HIDE`` (other submissions, gradebooks, the
-  source notebooks with solutions and hidden tests): each is covered by an empty tmpfs in a
-  new mount namespace, except the folders named in ``CNN_SANDBOX_KEEP`` (its own working folder
-  and its connection files), which are mounted back;
-- is capped at ``CNN_SANDBOX_MEMORY_MB`` of address space and 200 MB per written file;
-- runs in its own PID namespace, so every process it starts dies with it, and is killed after
-  ``CNN_SANDBOX_WALL_S`` seconds (the per-notebook limit): a file ``timeout-<student>`` in the
-  first ``CNN_SANDBOX_KEEP`` folder then says so.
+- creates a cgroup for the submission (cgroup v2 where a writable subtree with the memory and
+  pids controllers exists, else cgroup v1 ``memory`` and ``pids``): all its processes together
+  get ``memory_mb`` + ``disk_mb`` MiB of memory (its writable folders are tmpfs, charged to the
+  same cgroup) and ``max_processes`` tasks (processes and threads);
+- starts the command in new user, mount, PID, network, IPC and UTS namespaces, in a new root
+  (``pivot_root``) that holds only: read-only, the system folders (/usr, /bin, /lib, ...), a few
+  files of /etc, the Python installations, the course helpers ``<repo>/utils`` with
+  ``<repo>/utils/course`` (instructor tooling, the grader) covered by an empty folder, the
+  ``readonly`` paths and the connection file; writable, the working folder (at its own path,
+  starting empty), /tmp, /dev/shm and the ``runtime`` folder, all four on one tmpfs of
+  ``disk_mb`` MiB; a minimal /dev and a /proc of its own PID namespace (/proc/sys and other
+  host-wide files read-only). The repository, ``.git``, other submissions, gradebooks, the
+  settings file and the ``markers`` folder are not in it. Then it enters a nested user and
+  mount namespace, which locks every mount (no unmount, no remount), runs as an unprivileged
+  user with no capabilities and ``no_new_privs``, and gets only the environment ``env``;
+- passes interrupts (SIGINT) and SIGTERM on to the command, copies its stdout and stderr up to
+  ``output_mb`` MiB, and, when the submission runs over ``wall_s`` seconds or hits a limit,
+  kills all of its processes and appends a line to ``markers/<name>.jsonl`` naming the limit
+  (``memory``, ``processes``, ``disk``, ``output``, ``wall time``): ``limits_hit`` reads it.
 
-The namespaces are made with an unprivileged user namespace (``unshare --user
---map-root-user``); ``available()`` says whether this machine allows it. The process nbgrader
-starts is a small supervisor: it passes interrupts on to the kernel and enforces the wall time.
+The kernel binds its ZeroMQ sockets (transport ``ipc``) in the runtime folder inside the
+sandbox; the supervisor links each socket's path in the real runtime folder to the socket
+through ``/proc/<pid>/root``, so the kernel never writes outside its tmpfs and nbgrader
+connects as usual. ``check()`` lists the Linux features that are missing here.
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import errno
 import json
 import os
+import platform
+import re
 import resource
+import select
 import signal
 import subprocess
 import sys
+import time
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
-HIDE_ENV, KEEP_ENV, MEMORY_ENV = "CNN_SANDBOX_HIDE", "CNN_SANDBOX_KEEP", "CNN_SANDBOX_MEMORY_MB"
-WALL_ENV = "CNN_SANDBOX_WALL_S"
-PR_SET_PDEATHSIG = 1
 KERNEL_NAME = "cnn-course-sandbox"
-MAX_FILE_BYTES = 200 * 2 ** 20
-UNSHARE = ["unshare", "--user", "--map-root-user", "--net", "--mount", "--pid", "--fork",
-           "--kill-child"]
+LIMITS = ("memory", "processes", "disk", "output", "wall time")
+SANDBOX_UID = 1000  # the command's user and group id inside the sandbox
+
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
+CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE = 1024, 2048, 4096, 16384, 1 << 18
+MS_RELATIME, MS_STRICTATIME = 1 << 21, 1 << 24
+MNT_DETACH = 2
+PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_FILES = ("ld.so.cache", "nsswitch.conf", "localtime", "alternatives", "fonts")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")  # host-wide, writable by kuid 0
+PROC_MASKED = ("kcore", "keys", "timer_list", "sched_debug", "kpagecount", "kpageflags",
+               "kpagecgroup")  # host-wide information, readable by kuid 0: /dev/null instead
+POLL_S = 0.05  # how often the supervisor checks the limits, in seconds
+
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
-def available() -> bool:
-    """Whether this machine lets an unprivileged process make the namespaces."""
-    try:
-        return subprocess.run([*UNSHARE, "true"], capture_output=True, timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+class SandboxError(RuntimeError):
+    """The sandbox cannot be set up: the message says why."""
 
 
-def kernelspec(folder: Path) -> Path:
+@dataclass
+class Settings:
+    """What one sandboxed run may see and use. Paths are absolute; sizes in MiB; times in s."""
+
+    name: str  # the submission (student id): its markers are markers/<name>.jsonl
+    runtime: str  # the kernel's socket folder (writable inside, on the sandbox's tmpfs)
+    markers: str  # where the supervisor records limits hit; never visible inside
+    readonly: list[str] = field(default_factory=list)  # extra read-only paths (data folders)
+    env: dict[str, str] = field(default_factory=dict)  # the command's whole environment
+    inherit: list[str] = field(  # plus these variables of the supervisor's, when set
+        default_factory=lambda: ["NBGRADER_EXECUTION", "NBGRADER_VALIDATING"])
+    memory_mb: int = 6144  # all processes together; also the address space of each
+    max_processes: int = 1024  # processes and threads together
+    disk_mb: int = 512  # working folder, /tmp, /dev/shm and runtime folder together
+    output_mb: int = 16  # bytes written to stdout and stderr together
+    wall_s: float = 900  # seconds from start to kill
+
+    def write(self, path: Path) -> Path:
+        """Save as JSON at ``path``; return it."""
+        Path(path).write_text(json.dumps(dataclasses.asdict(self), indent=1))
+        return Path(path)
+
+    @classmethod
+    def read(cls, path: Path) -> Settings:
+        """Load settings saved by ``write``."""
+        return cls(**json.loads(Path(path).read_text()))
+
+
+@dataclass(frozen=True)
+class LimitHit:
+    """A limit the supervisor enforced: which (one of LIMITS), a sentence, the working folder."""
+
+    limit: str
+    message: str
+    cwd: str
+
+
+def limits_hit(settings: Settings) -> list[LimitHit]:
+    """The limits hit by the runs under ``settings``, oldest first (empty when none)."""
+    path = Path(settings.markers) / f"{settings.name}.jsonl"
+    if not path.exists():
+        return []
+    return [LimitHit(**json.loads(line)) for line in path.read_text().splitlines() if line]
+
+
+def kernelspec(folder: Path, settings_path: Path) -> Path:
     """Write the sandboxed Python kernelspec under ``folder``/kernels/ (put ``folder`` on
-    JUPYTER_PATH); return the kernelspec's folder."""
-    spec = folder / "kernels" / KERNEL_NAME
+    JUPYTER_PATH), running kernels under the settings file ``settings_path``; return the
+    kernelspec's folder."""
+    spec = Path(folder) / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "utils.course.sandbox", "--",
+    argv = [sys.executable, "-m", "utils.course.sandbox", "--settings", str(settings_path),
+            "--connection-file", "{connection_file}", "--",
             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python"}))
     return spec
 
 
-def _paths(variable: str) -> list[str]:
-    return [p for p in os.environ.get(variable, "").split(os.pathsep) if p]
+# --- system calls ---------------------------------------------------------------------------
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        number = ctypes.get_errno()
+        raise OSError(number, f"{what}: {os.strerror(number)}")
 
 
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True)
+def _mount(source: str | None, target: str, fstype: str | None, flags: int,
+           data: str | None = None) -> None:
+    encode = (lambda s: None if s is None else s.encode())
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
+                       encode(data)), f"mount {source or ''} on {target}")
 
 
-def _inside(argv: list[str]) -> None:
-    """In the new namespaces: hide, keep, cap, then become the kernel."""
-    keep = [os.path.realpath(p) for p in _paths(KEEP_ENV) + [os.getcwd()]]
-    handles = [os.open(path, os.O_RDONLY | os.O_DIRECTORY) for path in keep]
-    for path in _paths(HIDE_ENV):
-        if os.path.isdir(path):
-            _mount("-t", "tmpfs", "-o", "size=1m,mode=755", "tmpfs", os.path.realpath(path))
-    for path, handle in zip(keep, handles):  # mount the kept folders back through open handles
-        os.makedirs(path, exist_ok=True)
-        # --no-canonicalize: mount must not resolve the handle's path to the (now hidden) name
-        subprocess.run(["mount", "--no-canonicalize", "--bind",
-                        f"/proc/self/fd/{handle}", path], check=True, pass_fds=(handle,))
-        os.close(handle)
-    memory_mb = int(os.environ.get(MEMORY_ENV, "0"))
-    if memory_mb:
-        limit = memory_mb * 2 ** 20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
-    os.chdir(keep[-1])
-    os.execvp(argv[0], argv)
+def _unshare(flags: int) -> None:
+    _check(_libc.unshare(flags), "unshare")
 
 
-def _die_with_parent() -> None:
-    """In the child: be killed when the supervisor dies, and leave interrupts to the kernel."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # unshare ignores it; the kernel sets its own
+def _prctl(option: int, value: int) -> None:
+    _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
 
 
-def _supervise(argv: list[str]) -> int:
-    """Run the sandboxed kernel; forward SIGINT/SIGTERM; kill it after the wall time."""
-    child = subprocess.Popen([*UNSHARE, sys.executable, "-m", "utils.course.sandbox", "--inside",
-                              "--", *argv], preexec_fn=_die_with_parent, start_new_session=True)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda number, _: os.killpg(child.pid, number))
-    wall = float(os.environ.get(WALL_ENV, "0")) or None
+def _map_ids(inside: int, outside_uid: int, outside_gid: int) -> None:
+    """After unshare(CLONE_NEWUSER): map one id inside to this process's ids outside."""
     try:
-        return child.wait(timeout=wall)
-    except subprocess.TimeoutExpired:
-        keep = _paths(KEEP_ENV)
-        if keep:
-            student = Path(os.getcwd()).parent.name
-            Path(keep[0], f"timeout-{student}").write_text(f"killed after {wall:g} s\n")
-        os.killpg(child.pid, signal.SIGKILL)
-        return child.wait()
+        Path("/proc/self/setgroups").write_text("deny")
+    except PermissionError:  # already denied by a parent namespace, which is inherited
+        pass
+    Path("/proc/self/uid_map").write_text(f"{inside} {outside_uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{inside} {outside_gid} 1")
+
+
+# --- cgroups --------------------------------------------------------------------------------
+
+class Cgroup:
+    """The submission's cgroup: one folder (v2) or one per controller (v1 memory and pids)."""
+
+    ROOT = Path("/sys/fs/cgroup")
+
+    def __init__(self, folders: dict[str, Path], v2: bool):
+        self.folders, self.v2 = folders, v2
+
+    @classmethod
+    def create(cls, name: str, memory_bytes: int, max_tasks: int) -> Cgroup:
+        """A new cgroup under this process's own, with the limits set; SandboxError if no
+        writable cgroup has the memory and pids controllers."""
+        suffix = f"cnn-sandbox-{name}-{os.getpid()}"
+        if (cls.ROOT / "cgroup.controllers").exists():
+            own = cls.ROOT / _own_cgroup("")
+            if not {"memory", "pids"} <= set((own / "cgroup.subtree_control").read_text()
+                                             .split()):
+                raise SandboxError(f"cgroup v2: the memory and pids controllers are not "
+                                   f"enabled for the children of {own}")
+            cgroup = cls({"memory": own / suffix, "pids": own / suffix}, v2=True)
+        else:
+            cgroup = cls({c: cls.ROOT / c / _own_cgroup(c) / suffix
+                          for c in ("memory", "pids")}, v2=False)
+        try:
+            for folder in cgroup.folders.values():
+                folder.mkdir(exist_ok=True)
+        except OSError as error:
+            raise SandboxError(f"cannot create a cgroup: {error}") from None
+        cgroup._limit(memory_bytes, max_tasks)
+        return cgroup
+
+    def _limit(self, memory_bytes: int, max_tasks: int) -> None:
+        memory, pids = self.folders["memory"], self.folders["pids"]
+        if self.v2:
+            (memory / "memory.max").write_text(str(memory_bytes))
+            if (memory / "memory.swap.max").exists():
+                (memory / "memory.swap.max").write_text("0")
+            (memory / "memory.oom.group").write_text("1")
+        else:
+            (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
+            if (memory / "memory.memsw.limit_in_bytes").exists():
+                (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+        (pids / "pids.max").write_text(str(max_tasks))
+
+    def join(self) -> None:
+        """Move the calling process into the cgroup."""
+        for folder in set(self.folders.values()):
+            (folder / "cgroup.procs").write_text("0")
+
+    def _counter(self, controller: str, file: str, key: str) -> int:
+        for line in (self.folders[controller] / file).read_text().splitlines():
+            if line.split()[0] == key:
+                return int(line.split()[1])
+        return 0
+
+    def oom_kills(self) -> int:
+        """Processes killed for want of memory so far."""
+        if self.v2:
+            return self._counter("memory", "memory.events", "oom_kill")
+        return self._counter("memory", "memory.oom_control", "oom_kill")
+
+    def fork_refusals(self) -> int:
+        """Forks refused because the cgroup had ``max_tasks`` tasks."""
+        return self._counter("pids", "pids.events", "max")
+
+    def kill(self) -> None:
+        """SIGKILL every process in the cgroup."""
+        for folder in set(self.folders.values()):
+            for pid in (folder / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def remove(self) -> None:
+        """Kill what is left and remove the cgroup (its processes take a moment to go)."""
+        for _ in range(100):
+            self.kill()
+            try:
+                for folder in set(self.folders.values()):
+                    if folder.exists():
+                        folder.rmdir()
+                return
+            except OSError as error:
+                if error.errno != errno.EBUSY:
+                    raise
+                time.sleep(0.02)
+
+
+def _own_cgroup(controller: str) -> str:
+    """This process's cgroup path (relative) in the hierarchy of ``controller`` ("" for v2)."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or (controller == controllers == ""):
+            return path.lstrip("/")
+    raise SandboxError(f"this process is in no {controller or 'v2'} cgroup")
+
+
+# --- availability ---------------------------------------------------------------------------
+
+def check() -> list[str]:
+    """The Linux features the sandbox needs that are missing here, one sentence each."""
+    missing = []
+    if platform.machine() not in SYS_PIVOT_ROOT:
+        missing.append(f"pivot_root: no system call number known for {platform.machine()}")
+    else:
+        probe = subprocess.run([sys.executable, "-m", "utils.course.sandbox", "--probe"],
+                               check=False, capture_output=True, text=True, timeout=60)
+        if probe.returncode != 0:
+            missing.append((probe.stderr.strip().splitlines() or ["probe failed"])[-1])
+    try:
+        Cgroup.create("probe", 2 ** 30, 64).remove()
+    except (SandboxError, OSError) as error:
+        missing.append(f"no writable cgroup with the memory and pids controllers ({error})")
+    return missing
+
+
+def available() -> bool:
+    """Whether everything ``check`` looks for is there."""
+    return not check()
+
+
+def _probe() -> None:
+    """Make the namespaces and pivot into a tmpfs root, in a child; exit 1 with a reason."""
+    uid, gid = os.getuid(), os.getgid()
+    try:
+        _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+                 | CLONE_NEWUTS)
+        _map_ids(0, uid, gid)
+    except OSError as error:
+        sys.exit(f"no unprivileged user namespaces ({error})")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _mount(None, "/", None, MS_REC | MS_PRIVATE)
+            _mount("tmpfs", "/tmp", "tmpfs", 0, "size=64k")
+            os.mkdir("/tmp/old")
+            os.chdir("/tmp")
+            _check(_libc.syscall(SYS_PIVOT_ROOT[platform.machine()], b".", b"old"),
+                   "pivot_root")
+            os._exit(0)
+        except OSError as error:
+            print(f"no pivot_root or bind mounts in a user namespace ({error})",
+                  file=sys.stderr, flush=True)
+            os._exit(1)
+    sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+
+
+# --- inside: the new root -------------------------------------------------------------------
+
+def _statvfs_flags(path: str) -> int:
+    """The mount flags of ``path`` that a remount in a user namespace must keep."""
+    st = os.statvfs(path).f_flag
+    flags = st & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
+    if not st & os.ST_NOATIME:
+        flags |= MS_RELATIME if st & os.ST_RELATIME else MS_STRICTATIME
+    return flags
+
+
+def _mount_points_under(path: str) -> list[str]:
+    """The mount points at or under ``path`` in this mount namespace."""
+    points = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), line.split()[4])
+        if point == path or point.startswith(path.rstrip("/") + "/"):
+            points.append(point)
+    return points
+
+
+def _bind(source: str, target: str, readonly: bool) -> None:
+    """Bind ``source`` (a path or /proc/self/fd/N) on ``target``, read-only if asked (with
+    every mount under it)."""
+    _mount(source, target, None, MS_BIND | MS_REC)
+    if readonly:
+        for point in _mount_points_under(target):
+            _mount(None, point, None,
+                   MS_REMOUNT | MS_BIND | MS_RDONLY | _statvfs_flags(point))
+
+
+def _make_point(path: str, directory: bool) -> None:
+    """Create an empty folder or file to mount on, with its parents, if it is not there."""
+    if os.path.lexists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if directory:
+        os.mkdir(path)
+    else:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def _python_paths() -> list[str]:
+    """The interpreter's installations (venv and base), as real paths."""
+    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    paths.add(os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))))
+    return sorted(paths)
+
+
+def _visible(settings: Settings, cwd: str, files: list[str]) -> tuple[list[str], list[str]]:
+    """(read-only paths, writable paths) of the new root, as real paths."""
+    utils = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+    readonly = [p for p in SYSTEM_DIRS if os.path.isdir(p) and not os.path.islink(p)]
+    readonly += [*_python_paths(), utils, *(os.path.realpath(p) for p in settings.readonly),
+                 *(os.path.realpath(f) for f in files)]
+    return readonly, [cwd, os.path.realpath(settings.runtime)]
+
+
+def _inside_or_at(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def _build_root(settings: Settings, cwd: str, files: list[str]) -> None:
+    """In the new user and mount namespaces: make the allowlist root and pivot into it."""
+    readonly, writable = _visible(settings, cwd, files)
+    for path in readonly:
+        if not os.path.exists(path):
+            raise SandboxError(f"read-only path {path} does not exist")
+    # keep only the outermost read-only paths (a bind of a folder already shows its content)
+    readonly = [p for p in readonly if not _inside_or_at(
+        os.path.dirname(p), [q for q in readonly if q != p])]
+    handles = {p: os.open(p, os.O_PATH) for p in readonly}  # /tmp is covered next
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    root = "/tmp"
+    _mount("sandbox-root", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    scratch = f"{root}/.scratch"
+    os.mkdir(scratch)
+    _mount("sandbox-disk", scratch, "tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={settings.disk_mb}m,nr_inodes={64 * settings.disk_mb},mode=0700")
+    utils_course = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))),
+                                "course")
+    mounts = [(p, f"/proc/self/fd/{handles[p]}", True) for p in readonly]
+    for index, path in enumerate([*writable, "/tmp", "/dev/shm"]):
+        os.mkdir(f"{scratch}/{index}")
+        mounts.append((path, f"{scratch}/{index}", False))
+    for path, source, ro in sorted(mounts, key=lambda m: m[0].count("/")):
+        _make_point(root + path, os.path.isdir(source))
+        _bind(source, root + path, ro)
+    _mount("utils-course", root + utils_course, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
+           "size=4k,mode=0555")
+    for device in DEVICES:
+        _make_point(f"{root}/dev/{device}", directory=False)
+        _bind(f"/dev/{device}", f"{root}/dev/{device}", readonly=False)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    for path in SYSTEM_DIRS:  # merged /usr: /bin -> usr/bin and so on
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), root + path)
+    _etc(root, cwd)
+    for handle in handles.values():
+        os.close(handle)
+    _make_point(f"{root}/proc", directory=True)
+    _mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name in PROC_READONLY:
+        if os.path.exists(f"{root}/proc/{name}"):
+            _bind(f"{root}/proc/{name}", f"{root}/proc/{name}", readonly=True)
+    for name in PROC_MASKED:
+        if os.path.exists(f"{root}/proc/{name}"):
+            _bind("/dev/null", f"{root}/proc/{name}", readonly=True)
+    _check(_libc.umount2(scratch.encode(), MNT_DETACH), "umount scratch")
+    os.rmdir(scratch)
+    os.chdir(root)
+    _check(_libc.syscall(SYS_PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | _statvfs_flags("/"))
+
+
+def _etc(root: str, home: str) -> None:
+    """A few files of /etc (bound read-only or copied as links), and a passwd and group that
+    name only the sandbox's user."""
+    os.makedirs(f"{root}/etc", exist_ok=True)
+    for name in ETC_FILES:
+        path = f"/etc/{name}"
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), f"{root}{path}")
+        elif os.path.exists(path):
+            _make_point(root + path, os.path.isdir(path))
+            _bind(path, root + path, readonly=True)
+    Path(f"{root}/etc/passwd").write_text(
+        f"student:x:{SANDBOX_UID}:{SANDBOX_UID}:student:{home}:/bin/sh\n")
+    Path(f"{root}/etc/group").write_text(f"student:x:{SANDBOX_UID}:\n")
+
+
+def _environment(settings: Settings, cwd: str) -> dict[str, str]:
+    env = dict(settings.env)
+    env.update({k: os.environ[k] for k in settings.inherit if k in os.environ})
+    env.update(HOME=cwd, MPLCONFIGDIR="/tmp/matplotlib")
+    return env
+
+
+def _init(settings: Settings, cwd: str, files: list[str], command: list[str]) -> None:
+    """PID 1 of the sandbox: build the root, lock it, start ``command``, pass signals on to it,
+    reap orphans, and exit with its status (which ends every process in the namespace)."""
+    uid, gid = os.getuid(), os.getgid()
+    env = _environment(settings, cwd)
+    _build_root(settings, cwd, files)
+    _unshare(CLONE_NEWUSER | CLONE_NEWNS)  # locks the mounts; no privilege over them
+    _map_ids(SANDBOX_UID, uid, gid)
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    memory = settings.memory_mb * 2 ** 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    child = os.fork()
+    if child == 0:
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_DFL)
+            os.chdir(cwd)
+            os.execvpe(command[0], command, env)
+        except OSError as error:
+            print(f"sandbox: cannot run {command[0]}: {error}", file=sys.stderr, flush=True)
+        os._exit(127)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, _: os.kill(child, number))
+    while True:
+        pid, status = os.wait()
+        if pid == child:
+            os._exit(os.waitstatus_to_exitcode(status) % 256)
+
+
+def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[str],
+                cgroup: Cgroup, report: int) -> None:
+    """The supervisor's child: join the cgroup, make the namespaces, start PID 1, report its
+    pid on ``report``, wait for it and exit with its status."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    os.setsid()  # signals to the supervisor's process group do not reach the sandbox
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
+    cgroup.join()
+    uid, gid = os.getuid(), os.getgid()
+    _unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+             | CLONE_NEWUTS)
+    _map_ids(0, uid, gid)
+    init = os.fork()
+    if init == 0:
+        try:
+            _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            _init(settings, cwd, files, command)
+        except BaseException:  # noqa: BLE001 (any failure: say it and end the sandbox)
+            traceback.print_exc()
+        os._exit(126)
+    os.write(report, str(init).encode())
+    os.close(report)
+    os._exit(os.waitstatus_to_exitcode(os.waitpid(init, 0)[1]) % 256)
+
+
+# --- the supervisor -------------------------------------------------------------------------
+
+def _socket_paths(connection_file: str | None, runtime: str) -> list[str]:
+    """The ipc socket paths the kernel will bind, from its connection file; each must lie in
+    the runtime folder."""
+    if connection_file is None:
+        return []
+    info = json.loads(Path(connection_file).read_text())
+    if info.get("transport") != "ipc":
+        raise SandboxError("the sandbox has no network: start the kernel with transport 'ipc' "
+                           "(c.KernelManager.transport = 'ipc')")
+    ports = [info[k] for k in ("shell_port", "iopub_port", "stdin_port", "control_port",
+                               "hb_port")]
+    paths = [os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(info["ip"]))),
+                          f"{os.path.basename(info['ip'])}-{port}") for port in ports]
+    for path in paths:
+        if os.path.dirname(path) != runtime:
+            raise SandboxError(f"the kernel's socket {path} is not in the runtime folder "
+                               f"{runtime}")
+    return paths
+
+
+def _validate(settings: Settings, settings_path: str | None, cwd: str, files: list[str]) -> None:
+    """Refuse settings that would show the markers or the settings file to the sandbox."""
+    readonly, writable = _visible(settings, cwd, files)
+    if not os.path.isdir(settings.runtime):
+        raise SandboxError(f"runtime folder {settings.runtime} does not exist")
+    hidden = [os.path.realpath(settings.markers)]
+    if settings_path:
+        hidden.append(os.path.realpath(settings_path))
+    for path in hidden:
+        if _inside_or_at(path, readonly + writable):
+            raise SandboxError(f"{path} would be visible inside the sandbox")
+
+
+class _Supervisor:
+    """Runs one sandbox: starts it, enforces the limits, records the one hit."""
+
+    def __init__(self, settings: Settings, cwd: str):
+        self.settings, self.cwd = settings, cwd
+        self.hit: tuple[str, str] | None = None
+        self.init = 0  # the host pid of the sandbox's PID 1
+        self.output = 0  # bytes of stdout and stderr so far
+
+    def kill(self, limit: str, message: str) -> None:
+        """End every process of the submission because of ``limit``."""
+        if self.hit is None:
+            self.hit = (limit, message)
+        if self.init:
+            os.kill(self.init, signal.SIGKILL)
+        self.cgroup.kill()
+
+    def check_limits(self, started: float) -> None:
+        s = self.settings
+        if time.monotonic() - started > s.wall_s:
+            self.kill("wall time", f"killed after {s.wall_s:g} s")
+        elif self.cgroup.oom_kills():
+            self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
+        elif self.cgroup.fork_refusals():
+            self.kill("processes", f"it tried to run more than {s.max_processes} processes "
+                                   "and threads")
+        elif self.output > s.output_mb * 2 ** 20:
+            self.kill("output", f"it wrote more than {s.output_mb} MiB to stdout and stderr")
+        elif self.init and self._disk_full():
+            self.kill("disk", f"it filled its {s.disk_mb} MiB of writable space")
+
+    def _disk_full(self) -> bool:
+        try:
+            stats = os.statvfs(f"/proc/{self.init}/root{self.cwd}")
+        except OSError:  # gone
+            return False
+        if stats.f_blocks * stats.f_frsize != self.settings.disk_mb * 2 ** 20:
+            return False  # not the sandbox's tmpfs yet
+        return stats.f_bavail == 0 or stats.f_favail == 0
+
+    def run(self, command: list[str], files: list[str], sockets: list[str]) -> int:
+        s = self.settings
+        self.cgroup = Cgroup.create(s.name, (s.memory_mb + s.disk_mb) * 2 ** 20,
+                                    s.max_processes)
+        report_r, report_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        started = time.monotonic()
+        child = os.fork()
+        if child == 0:
+            try:
+                os.close(report_r)
+                null = os.open("/dev/null", os.O_RDONLY)
+                for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
+                    os.dup2(fd, target)
+                _namespaces(s, self.cwd, files, command, self.cgroup, report_w)
+            except BaseException:  # noqa: BLE001 (any failure: say it and end the child)
+                traceback.print_exc()
+            os._exit(126)
+        for fd in (report_w, out_w, err_w):
+            os.close(fd)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda number, _: self.init and os.kill(self.init, number))
+        try:
+            self.init = int(os.read(report_r, 32) or 0)
+            os.close(report_r)
+            for path in sockets:
+                if os.path.lexists(path):
+                    os.unlink(path)
+                os.symlink(f"/proc/{self.init}/root{path}", path)
+            status = self._copy_output(child, started, {out_r: 1, err_r: 2})
+        finally:
+            for path in sockets:
+                if os.path.islink(path):
+                    os.unlink(path)
+            self.cgroup.remove()
+        if self.hit:
+            self._record(*self.hit)
+        return status
+
+    def _copy_output(self, child: int, started: float, pipes: dict[int, int]) -> int:
+        """Copy the sandbox's stdout and stderr while checking the limits; return the exit
+        status of the sandbox."""
+        status = None
+        while status is None or pipes:
+            ready, _, _ = select.select(list(pipes), [], [], POLL_S)
+            for fd in ready:
+                data = os.read(fd, 65536)
+                if not data:
+                    del pipes[fd]
+                    os.close(fd)
+                    continue
+                if self.output <= self.settings.output_mb * 2 ** 20:
+                    os.write(pipes[fd], data)
+                self.output += len(data)
+            if status is None:
+                pid, code = os.waitpid(child, os.WNOHANG)
+                if pid:
+                    status = os.waitstatus_to_exitcode(code)
+                self.check_limits(started)
+        return status
+
+    def _record(self, limit: str, message: str) -> None:
+        markers = Path(self.settings.markers)
+        markers.mkdir(parents=True, exist_ok=True)
+        with open(markers / f"{self.settings.name}.jsonl", "a") as handle:
+            handle.write(json.dumps({"limit": limit, "message": message, "cwd": self.cwd})
+                         + "\n")
+
+
+def run(settings: Settings, command: list[str], connection_file: str | None = None,
+        settings_path: str | None = None) -> int:
+    """Run ``command`` in the sandbox from this process's working folder; return its exit
+    status (negative: the signal that ended it). Raises SandboxError when it cannot."""
+    cwd = os.path.realpath(os.getcwd())
+    settings.runtime = os.path.realpath(settings.runtime)
+    files = [connection_file] if connection_file else []
+    _validate(settings, settings_path, cwd, files)
+    sockets = _socket_paths(connection_file, settings.runtime)
+    return _Supervisor(settings, cwd).run(command, files, sockets)
 
 
 def main(args: list[str]) -> None:
-    argv = args[args.index("--") + 1:]
-    if args[:1] == ["--inside"]:
-        _inside(argv)
-    sys.exit(_supervise(argv))
+    """``--probe`` | ``--settings FILE [--connection-file FILE] -- COMMAND...``"""
+    if args == ["--probe"]:
+        _probe()
+    if "--" not in args or "--settings" not in args:
+        sys.exit("usage: python -m utils.course.sandbox --settings FILE "
+                 "[--connection-file FILE] -- COMMAND...")
+    options, command = args[:args.index("--")], args[args.index("--") + 1:]
+    settings_path = options[options.index("--settings") + 1]
+    connection_file = (options[options.index("--connection-file") + 1]
+                       if "--connection-file" in options else None)
+    try:
+        code = run(Settings.read(settings_path), command, connection_file, settings_path)
+    except SandboxError as error:
+        sys.exit(f"sandbox: {error}")
+    sys.exit(code if code >= 0 else 128 - code)
 
 
 if __name__ == "__main__":

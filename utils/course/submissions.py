@@ -144,7 +144,8 @@ def sanitize(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode
         if (wanted is not None and grade_id not in student_cells
                 and cell.cell_type == wanted.cell_type):
             student_cells[grade_id] = cell
-    if not any(g in student_cells for g in release):
+    if not any(g in student_cells for g, c in release.items()
+               if _graded(c).get("solution") or _graded(c).get("grade")):
         return None, ["none of its graded cells are there"]
     notes = []
     deleted = [g for g, c in release.items() if g not in student_cells

@@ -50,11 +50,11 @@ class ZeroPad(GradedFunction):
         return {"X_pad": X_pad}
 
     def compare(self, case, inputs, got, expected):
+        _inputs_unchanged("zero_pad", got)
         check_close(self.label(case), "output", got["X_pad"], expected["X_pad"], rtol=0, atol=0)
         if got["X_pad"].dtype != inputs["X"].dtype:
             raise AssertionError(f"zero_pad: output dtype {got['X_pad'].dtype} differs from "
                                  f"input dtype {inputs['X'].dtype}")
-        _inputs_unchanged("zero_pad", got)
 
 
 class ConvSingleStep(GradedFunction):
@@ -134,8 +134,8 @@ class ConvForward(GradedFunction):
             if np.allclose(Z, unstrided[:, :Z.shape[1], :Z.shape[2]]):
                 raise AssertionError(f"{name}: the windows do not move by the stride: window "
                                      f"(h, w) starts at row h * stride and column w * stride")
-        check_close(name, "Z", Z, expected["Z"])
         _inputs_unchanged("conv_forward", got)
+        check_close(name, "Z", Z, expected["Z"])
         if not got["cache_ok"]:
             raise AssertionError("conv_forward: cache should be the tuple "
                                  "(A_prev, W, b, hparameters)")
@@ -169,10 +169,10 @@ class PoolForward(GradedFunction):
     def compare(self, case, inputs, got, expected):
         if not got["returns_pair"]:
             raise AssertionError("pool_forward: should return the tuple (A, cache)")
+        _inputs_unchanged("pool_forward", got)
         h = inputs["hparameters"]
         check_close(f"pool_forward (mode={inputs['mode']!r}, f={h['f']}, stride={h['stride']})",
                     "A", got["A"], expected["A"])
-        _inputs_unchanged("pool_forward", got)
         if not got["cache_ok"]:
             raise AssertionError("pool_forward: cache should be the tuple (A_prev, hparameters)")
 

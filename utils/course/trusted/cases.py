@@ -102,12 +102,12 @@ def parse_test_cell(source: str, function: str, where: str) -> list[Case]:
         if not (len(call.args) == 1 and isinstance(call.args[0], ast.Name)
                 and call.args[0].id == function):
             raise ValueError(f"{problem}: the only positional argument must be {function}")
+        if any(kw.arg is None for kw in call.keywords):
+            raise ValueError(f"{problem}: **kwargs are not allowed")
         try:
             params = {kw.arg: _literal(kw.value) for kw in call.keywords}
         except ValueError as error:
             raise ValueError(f"{problem}: parameters must be literals ({error})") from None
-        if None in params:
-            raise ValueError(f"{problem}: **kwargs are not allowed")
         cases.append(Case(params, hidden))
     return cases
 

@@ -107,6 +107,9 @@ class TrustedExecute(Execute):
                         if tests.cell_id not in verdicts:
                             verdicts[tests.cell_id] = self._grade(tests)
                 return verdicts
+            except RuntimeError:  # a restarted kernel that died before answering: again
+                if starts == 1:
+                    raise  # the first kernel must start, or the grader itself is broken
             except _KernelDied as died:
                 if isinstance(died.where, int):  # a cell: skip it from now on
                     skipped.add(died.where)

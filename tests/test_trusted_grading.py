@@ -1,0 +1,211 @@
+"""The pieces of trusted grading: the plain-data wire, the test cells the grader reads, the
+submissions it makes well-formed, and the student-visible code that must hold no solution."""
+
+import base64
+import copy
+import io
+import json
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+from utils import graded
+from utils.course import assignments, submissions
+from utils.course.assignments import REPO_ROOT
+from utils.course.trusted import cases
+
+SOURCES = {a.id: nbformat.read(a.source_notebook, as_version=4) for a in assignments.available()}
+
+
+# --- the wire: answers travel as plain data, read without trusting them ---------------------
+
+def test_plain_data_round_trips():
+    value = {"Z": np.arange(6.0).reshape(2, 3), "ok": True, "n": 3, "x": 0.5, "s": "text",
+             "nested": [np.int64(4), None, (1, 2)], "mask": np.array([True, False])}
+    back = graded.decode(graded.encode(value))
+    np.testing.assert_array_equal(back["Z"], value["Z"])
+    assert back["ok"] is True and back["n"] == 3 and back["s"] == "text"
+    assert back["nested"][0] == 4 and back["nested"][2] == [1, 2]
+    assert back["mask"].dtype == bool
+
+
+@pytest.mark.parametrize("value", [object(), np.array(["a"], object), {1: 2},
+                                   {"__array__": "a0"}, lambda: 0])
+def test_only_plain_data_can_be_sent(value):
+    with pytest.raises(TypeError):
+        graded.encode(value)
+
+
+def _message(tree, arrays, pickle=False):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays, allow_pickle=pickle)
+    return json.dumps({"tree": tree, "npz": base64.b64encode(buffer.getvalue()).decode()})
+
+
+@pytest.mark.parametrize("text,why", [
+    (_message({"__array__": "a0"}, {"a0": np.array([{"x": 1}], object)}, pickle=True),
+     "malformed answer"),  # a pickled object array is never loaded
+    (_message({"__array__": "a0"}, {"a0": np.array(["text"])}), "non-numeric"),
+    (_message({"__array__": "missing"}, {}), "missing"),
+    (_message({"f": {"__array__": 1}}, {}), "missing"),
+    ("not json", "malformed answer"),
+    (json.dumps({"tree": 1}), "malformed answer"),
+    ("x" * (graded.MAX_PAYLOAD_BYTES + 1), "larger than"),
+])
+def test_hostile_answers_are_refused(text, why):
+    with pytest.raises(ValueError, match=why):
+        graded.decode(text)
+
+
+# --- the test cells: only check calls with literal cases ----------------------------------
+
+@pytest.mark.parametrize("code,why", [
+    ("x = 1", "only check calls"),
+    ("for i in range(3):\n    tests.check_f(f)", "only check calls"),
+    ("tests.check_f(f, seed=rng.integers(3))", "literals"),
+    ("tests.check_g(f)", "expected tests.check_f"),
+    ("tests.check_f(f, other)", "positional"),
+    ("tests.check_f(f, **params)", "kwargs"),
+    ("assert f(1) == 2", "only check calls"),
+])
+def test_a_test_cell_with_anything_else_is_refused(code, why):
+    with pytest.raises(ValueError, match=why):
+        cases.parse_test_cell(code, "f", "test cell test_f")
+
+
+def test_public_and_hidden_cases_are_told_apart():
+    code = ("tests.check_f(f)\nprint('f: all public tests passed')\n### BEGIN HIDDEN TESTS\n"
+            "tests.check_f(f, shape=(2, 3), dtype=np.float32, seed=7)\n### END HIDDEN TESTS\n")
+    public, hidden = cases.parse_test_cell(code, "f", "here")
+    assert not public.hidden and public.params == {}
+    assert hidden.hidden and hidden.params == {"shape": (2, 3), "dtype": "float32", "seed": 7}
+
+
+@pytest.mark.parametrize("assignment_id", sorted(SOURCES))
+def test_every_graded_function_has_public_and_hidden_cases(assignment_id):
+    found = cases.read(SOURCES[assignment_id])
+    answers = {c.metadata["nbgrader"]["grade_id"] for c in SOURCES[assignment_id].cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    assert {t.function for t in found} == answers
+    for tests in found:
+        assert any(not c.hidden for c in tests.cases), f"{tests.function}: no public case"
+        assert any(c.hidden for c in tests.cases), f"{tests.function}: no hidden case"
+        graded_function = __import__(tests.module, fromlist=["CHECKS"]).CHECKS[tests.function]
+        for case in tests.cases:  # every case builds its inputs as plain data
+            graded.decode(graded.encode(graded_function.inputs(**case.params)))
+
+
+# --- no solution where a student's code can read it ---------------------------------------
+
+IDIOMS = {"with tf.GradientTape() as tape:"}  # solution lines any TensorFlow code may hold
+
+
+def _solution_lines() -> dict[str, str]:
+    """{stripped line: where} of every solution block line long enough to be telling."""
+    lines = {}
+    for assignment_id, nb in SOURCES.items():
+        for cell in nb.cells:
+            inside = False
+            for line in cell.source.splitlines():
+                if line.strip() == "### BEGIN SOLUTION":
+                    inside = True
+                elif line.strip() == "### END SOLUTION":
+                    inside = False
+                elif (inside and len(line.strip()) >= 30 and line.strip() not in IDIOMS
+                      and not line.strip().startswith("#")):
+                    lines[re.sub(r"\s+", " ", line.strip())] = assignment_id
+    return lines
+
+
+def test_no_solution_line_in_student_visible_code():
+    """The helpers a kernel can import (utils/ without the instructor's utils/course/) hold no
+    line of any reference solution."""
+    solution = _solution_lines()
+    assert len(solution) > 40
+    leaks = []
+    for path in (REPO_ROOT / "utils").rglob("*.py"):
+        if "course" in path.relative_to(REPO_ROOT / "utils").parts:
+            continue
+        for line in path.read_text().splitlines():
+            if re.sub(r"\s+", " ", line.strip()) in solution:
+                leaks.append(f"{path.relative_to(REPO_ROOT)}: {line.strip()}")
+    assert not leaks, "\n".join(leaks)
+
+
+# --- submissions made well-formed -------------------------------------------------------
+
+A1 = assignments.get("C4W1A1_conv_step_by_step")
+RELEASE = nbformat.read(A1.release_notebook, as_version=4)
+
+
+def _ids(nb):
+    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+
+
+def _graded_ids(nb):
+    return [g for g in _ids(nb) if g]
+
+
+def test_a_clean_submission_keeps_its_cells():
+    clean, notes = submissions.sanitize(copy.deepcopy(RELEASE), RELEASE)
+    assert _graded_ids(clean) == _graded_ids(RELEASE) and notes == []
+
+
+def test_tampered_metadata_is_replaced_by_the_release():
+    nb = copy.deepcopy(RELEASE)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    cells["zero_pad"].metadata.nbgrader.update(grade=True, points=1000)
+    cells["test_conv_forward"].metadata.nbgrader.update(grade=False, solution=True)
+    nb.cells.append(copy.deepcopy(cells["test_zero_pad"]))
+    foreign = nbformat.v4.new_code_cell("print(1)")
+    foreign.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "points": 50}
+    nb.cells.append(foreign)
+    clean, notes = submissions.sanitize(nb, RELEASE)
+    assert _graded_ids(clean) == _graded_ids(RELEASE)
+    release_cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in RELEASE.cells}
+    for cell in clean.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            assert cell.metadata.nbgrader == release_cells[grade_id].metadata.nbgrader
+    assert "nbgrader metadata changed (ignored): " in notes[0]
+    assert "zero_pad" in notes[0] and "bonus" in notes[0]
+
+
+def test_deleted_and_edited_test_cells_are_restored_in_place():
+    nb = copy.deepcopy(RELEASE)
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                not in ("test_zero_pad", "pool_forward")]
+    edited = next(c for c in nb.cells
+                  if c.metadata.get("nbgrader", {}).get("grade_id") == "test_conv_forward")
+    edited.source = "print('all passed')"
+    clean, notes = submissions.sanitize(nb, RELEASE)
+    ids = _graded_ids(clean)
+    assert "pool_forward" not in ids and ids.index("test_zero_pad") == ids.index("zero_pad") + 1
+    assert "deleted cells: test_zero_pad, pool_forward" in notes
+    assert "edited test cells (restored from the gradebook): test_conv_forward" in notes
+
+
+def test_a_notebook_of_another_assignment_is_not_a_submission():
+    other = nbformat.read(assignments.get("C4W1A2_signs_cnn").release_notebook, as_version=4)
+    clean, notes = submissions.sanitize(other, RELEASE)
+    assert clean is None and "none of its graded cells" in notes[0]
+
+
+def test_links_special_files_and_large_files_are_refused(tmp_path):
+    (tmp_path / "linked" / A1.id).mkdir(parents=True)
+    (tmp_path / "linked" / A1.id / A1.notebook).symlink_to(A1.source_notebook)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / A1.id).symlink_to(tmp_path / "linked" / A1.id)
+    (tmp_path / "whole_student").symlink_to(tmp_path / "linked")
+    (tmp_path / "huge" / A1.id).mkdir(parents=True)
+    with open(tmp_path / "huge" / A1.id / A1.notebook, "wb") as handle:
+        handle.truncate(submissions.MAX_NOTEBOOK_BYTES + 1)
+    found = {s.student: s.status for s in submissions.collect(tmp_path)}
+    assert found == {"linked": "refused: a symbolic link, not a submitted file",
+                     "folder": "refused: a symbolic link, not a submitted file",
+                     "whole_student": "refused: a symbolic link, not a submitted file",
+                     "huge": "refused: larger than 32 MiB"}
+    with pytest.raises(ValueError, match="refused"):
+        submissions.read(tmp_path / "linked" / A1.id / A1.notebook)
