@@ -209,3 +209,16 @@ def test_links_special_files_and_large_files_are_refused(tmp_path):
                      "huge": "refused: larger than 32 MiB"}
     with pytest.raises(ValueError, match="refused"):
         submissions.read(tmp_path / "linked" / A1.id / A1.notebook)
+
+
+@pytest.mark.parametrize("assignment_id", sorted(SOURCES))
+def test_stored_public_answers_are_the_reference_answers_of_public_cases_only(assignment_id):
+    from utils.course import public_answers
+
+    assignment = assignments.get(assignment_id)
+    problem = public_answers.stale(assignment)
+    assert not problem, f"{problem}: run `python -m utils.course public-answers`"
+    path, text = public_answers.compute(assignment)
+    public = {graded.case_key(t.function, c.params) for t in cases.read(SOURCES[assignment_id])
+              for c in t.cases if not c.hidden}
+    assert set(json.loads(text)) == public

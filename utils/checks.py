@@ -68,7 +68,7 @@ def check_close(fn: str, what: str, got, expected, rtol: float = 1e-7,
 
 def check_scalar(fn: str, what: str, got, expected: float, rtol: float = 1e-7,
                  atol: float = 1e-9) -> None:
-    """``got`` must be one real number (Python or numpy scalar, or a 0-d array) close to expected."""
+    """``got`` must be one real number (Python or numpy scalar, 0-d array) close to expected."""
     if (not isinstance(got, (np.ndarray, np.generic, bool, int, float)) or np.ndim(got) != 0
             or not np.isrealobj(got)):
         raise AssertionError(

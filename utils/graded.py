@@ -2,26 +2,30 @@
 
 Every graded function of an assignment has a :class:`GradedFunction` in the assignment's public
 test module (``utils/public_tests/<assignment>.py``), registered in that module's ``CHECKS``.
-It splits a test into four steps, so that the same test can run in two places:
+A test case is a set of literal parameters (shapes, seed, stride, ...), and a test has three
+steps:
 
 ``inputs(**case)``
-    the arguments of one test case, built from its parameters (shapes, seed, stride, ...) as
-    plain data: numpy arrays, numbers, strings, lists and dicts of them;
+    the arguments of the case, built from its parameters as plain data: numpy arrays, numbers,
+    strings, lists and dicts of them;
 ``call(fn, inputs)``
     calls the function under test and turns what it returns into plain data (arrays, numbers,
     booleans, strings), noting the facts the comparison needs (is it a tuple? a tf.Variable?);
-``expected(case, inputs)``
-    the expected plain data, computed by an independent method (a vectorised version, central
-    differences, a formula in numpy) or taken from fixed values; never the solution's code;
 ``compare(case, inputs, got, expected)``
-    raises AssertionError with a message that names the function, the case and what differs.
+    raises AssertionError with a message that names the function, the case and what differs;
+    ``expected`` is the reference solution's answer, obtained through the same ``call``.
 
-In a student's notebook, ``check(fn, **case)`` runs all four steps in the kernel for immediate
-feedback. When a submission is graded, only ``call`` runs in the student's kernel: the grader
-builds the inputs, sends them in as data, receives the plain data back (:func:`encode` /
-:func:`decode`, arrays without pickle), computes the expected answer with the reference solution
-in its own process and compares there. Tampering with anything inside the kernel can then only
-make the student's own answers wrong.
+When a submission is graded, only ``call`` runs in the student's kernel: the grader builds the
+inputs, sends them in as data, receives the plain answer back (:func:`encode` / :func:`decode`,
+arrays without pickle), runs the reference solution through ``call`` in its own process and
+compares there. Tampering with anything inside the kernel can then only make the student's own
+answers wrong.
+
+In a student's notebook, ``check(fn, **case)`` runs the three steps in the kernel for immediate
+feedback, with the reference answers of the public cases, which are stored with the course
+(``public_answers/<assignment>.json``, written by ``python -m utils.course public-answers``).
+Nothing a student can import computes the answer to any other case: no reference code, and no
+independent method that would do the student's work.
 
 A function that calls other graded functions (``helpers``) is graded on its own: the grader
 swaps in the reference helpers, after it has graded them. In the notebook, ``check`` first runs
@@ -31,8 +35,11 @@ the helpers' own tests and says which helper to fix first when one fails.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
+import zipfile
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -57,9 +64,6 @@ class GradedFunction:
     def call(self, fn: Callable, inputs: dict) -> dict:
         raise NotImplementedError
 
-    def expected(self, case: dict, inputs: dict) -> Any:
-        raise NotImplementedError
-
     def compare(self, case: dict, inputs: dict, got: dict, expected: Any) -> None:
         raise NotImplementedError
 
@@ -74,9 +78,10 @@ class GradedFunction:
         checks = CHECKS_BY_MODULE[type(self).__module__]
         for helper in self.helpers:
             self._check_helper(fn, helper, checks[helper])
+        expected = public_answer(self, case)
         inputs = self.inputs(**case)
         got = decode(encode(self.call(fn, inputs)))  # the same plain data the grader receives
-        self.compare(case, inputs, got, self.expected(case, inputs))
+        self.compare(case, inputs, got, expected)
 
     def _check_helper(self, fn: Callable, helper: str, graded: "GradedFunction") -> None:
         function = getattr(fn, "python_function", fn)
@@ -91,6 +96,45 @@ class GradedFunction:
         except AssertionError as error:
             raise AssertionError(f"{self.name} calls {helper}, which is wrong: fix {helper} "
                                  f"first (its test fails: {error})") from None
+
+
+PUBLIC_ANSWERS = Path(__file__).parent / "public_tests" / "public_answers"
+
+
+def case_key(function: str, case: dict) -> str:
+    """How a case is named in the stored answers: the function and its sorted parameters, with
+    tuples as lists and numpy types by name (``np.int64`` and ``"int64"`` are the same case)."""
+    def canonical(value):
+        if isinstance(value, type) and issubclass(value, np.generic):
+            return np.dtype(value).name
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        return value
+
+    return f"{function} {json.dumps(canonical(case), sort_keys=True)}"
+
+
+def public_answers_path(module: str) -> Path:
+    """The stored public answers of a public test module (``utils.public_tests.<name>``)."""
+    return PUBLIC_ANSWERS / f"{module.rsplit('.', 1)[-1]}.json"
+
+
+@functools.lru_cache(maxsize=8)
+def _stored(module: str) -> dict[str, str]:
+    path = public_answers_path(module)
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def public_answer(graded: GradedFunction, case: dict):
+    """The reference solution's answer to a public case, as stored with the course."""
+    key = case_key(graded.name, case)
+    stored = _stored(type(graded).__module__)
+    if key not in stored:
+        raise AssertionError(f"{graded.label(case)}: this case is not one of the notebook's "
+                             "public tests, so there is no answer to compare with")
+    return decode(stored[key])
 
 
 def _names_used(code) -> set[str]:
@@ -182,7 +226,12 @@ def encode(value: Any) -> str:
 
     tree = plain(value)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "w") as archive:  # an .npz with fixed dates: same data, same text
+        for key, array in arrays.items():
+            with archive.open(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)),
+                              "w") as member:
+                np.lib.format.write_array(member, array,
+                                          allow_pickle=False)
     return json.dumps({"tree": tree, "npz": base64.b64encode(buffer.getvalue()).decode()})
 
 

@@ -3,6 +3,7 @@
 fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data files, verified
 release [--check]            generate source_release/release/ and notebooks/ from the sources
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
+public-answers [--check]     store the reference answers of the public test cases
 demo                         release, autograde the reference solution and the blank release
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
@@ -62,6 +63,26 @@ def cmd_expected_outputs(args) -> int:
     nbformat.write(source, assignment.source_notebook)
     print(f"rewrote {count} expected-output blocks of {assignment.source_notebook}")
     return 0
+
+
+def cmd_public_answers(args) -> int:
+    from utils.course import public_answers
+
+    problems = []
+    for assignment in assignments.available():
+        if args.assignment and assignment.id != args.assignment:
+            continue
+        if args.check:
+            problem = public_answers.stale(assignment)
+            if problem:
+                problems.append(problem)
+                print(f"stale: {problem}")
+        else:
+            print(f"wrote {public_answers.write(assignment)}")
+    if args.check:
+        print("public answers are up to date" if not problems else
+              "run `python -m utils.course public-answers` to regenerate")
+    return 1 if problems else 0
 
 
 def cmd_demo(args) -> int:
@@ -145,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     exp = commands.add_parser("expected-outputs", help="refresh a notebook's expected outputs")
     exp.add_argument("assignment")
     exp.set_defaults(run=cmd_expected_outputs)
+    answers = commands.add_parser("public-answers", help="store the reference answers of the "
+                                  "public test cases")
+    answers.add_argument("assignment", nargs="?", help="only this assignment")
+    answers.add_argument("--check", action="store_true", help="only report stale files")
+    answers.set_defaults(run=cmd_public_answers)
     commands.add_parser("demo", help="grade the reference solution and the blank release"
                         ).set_defaults(run=cmd_demo)
     commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)

@@ -44,7 +44,7 @@ from nbgrader.api import Gradebook
 from sqlalchemy.exc import SAWarning
 
 from utils import data
-from utils.course import assignments, release, sandbox, submissions
+from utils.course import release, sandbox, submissions
 from utils.course.assignments import Assignment
 from utils.course.execution import GRADING
 from utils.course.grading import Score, read_scores

@@ -79,7 +79,7 @@ class TrustedExecute(Execute):
         runnable = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
                     and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_cells]
         verdicts = self._run(runnable)
-        for index, cell in enumerate(nb.cells):
+        for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in verdicts:
                 cell.outputs = [verdicts[grade_id]]

@@ -1,10 +1,11 @@
 """The reference solution's answers to every test case, computed in the grader's process.
 
 ``Reference(source_notebook)`` runs the source notebook's provided code and answer cells (never
-a test cell) in a namespace of its own, once (``utils.course.reference.run_reference``); ``answer(graded, case)`` calls the reference
-function through the same ``call`` the student's function goes through, so both answers are
-the same kind of plain data. Answers are kept in a folder (one file per case, named by a hash
-of the assignment, function and parameters), so that a class is computed once.
+a test cell) in a namespace of its own, once (``utils.course.reference.run_reference``);
+``answer(graded, case)`` calls the reference function through the same ``call`` the student's
+function goes through, so both answers are the same kind of plain data. Answers are kept in a
+folder (one file per case, named by a hash of the assignment, function and parameters), so that
+a class is computed once.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Reference:
         self.source = nbformat.read(self.source_path, as_version=4)
         self.cache = Path(cache) if cache else None
         self._namespace: dict | None = None
-        self._memory: dict[str, object] = {}
+        self._memory: dict[str, str] = {}
 
     def answer_code(self, function: str) -> str:
         """The reference code of ``function``'s answer cell."""
@@ -45,8 +46,8 @@ class Reference:
         text = json.dumps([self.source_path.parent.name, graded.name, repr(sorted(params.items()))])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def answer(self, graded: GradedFunction, params: dict, inputs: dict):
-        """The reference answer to one case, as decoded plain data."""
+    def answer_text(self, graded: GradedFunction, params: dict, inputs: dict) -> str:
+        """The reference answer to one case, encoded (``utils.graded.encode``)."""
         key = self._key(graded, params)
         if key in self._memory:
             return self._memory[key]
@@ -60,5 +61,9 @@ class Reference:
                 with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
                     handle.write(text)
                 os.replace(handle.name, path)
-        self._memory[key] = decode(text)
-        return self._memory[key]
+        self._memory[key] = text
+        return text
+
+    def answer(self, graded: GradedFunction, params: dict, inputs: dict):
+        """The reference answer to one case, as decoded plain data."""
+        return decode(self.answer_text(graded, params, inputs))
