@@ -93,9 +93,11 @@ class GradedFunction:
                                  f"cell of {helper} first")
         try:
             graded.check(namespace[helper], **graded.default_case)
-        except AssertionError as error:
+        except Exception as error:  # noqa: BLE001 (a helper that raises is wrong too)
+            why = error if isinstance(error, AssertionError) else (
+                f"{helper} raised {type(error).__name__}: {error}")
             raise AssertionError(f"{self.name} calls {helper}, which is wrong: fix {helper} "
-                                 f"first (its test fails: {error})") from None
+                                 f"first (its test fails: {why})") from None
 
 
 PUBLIC_ANSWERS = Path(__file__).parent / "public_tests" / "public_answers"
