@@ -1,4 +1,7 @@
-"""Assignment 6: the checks catch the classic mistakes; images in and out; the VGG19 weights."""
+"""Assignment 6: the checks pass every case of the reference solution and name the classic
+mistakes, in the notebook and on the grader's side; images in and out; the VGG19 weights."""
+
+import ast
 
 import nbformat
 import numpy as np
@@ -7,63 +10,130 @@ import tensorflow as tf
 from PIL import Image
 
 from utils import data, style_transfer
+from utils.checks import helpers_replaced
 from utils.course import assignments
 from utils.course.grading import reference_answers
-from utils.course.reference import reference_functions
+from utils.course.reference import run_reference
+from utils.course.trusted import cases
+from utils.graded import decode, encode
 from utils.public_tests import neural_style_transfer as checks
 
-NAMES = ["compute_content_cost", "gram_matrix", "compute_layer_style_cost", "compute_style_cost",
-         "total_cost", "train_step"]
+SOURCE = nbformat.read(assignments.get("C4W4A2_neural_style_transfer").source_notebook, 4)
 
 
 @pytest.fixture(scope="module")
-def ref():
-    return reference_functions("C4W4A2_neural_style_transfer", NAMES)
+def ref() -> dict:
+    """The namespace of the reference solution (provided code and answer cells)."""
+    return run_reference(SOURCE)
 
 
-def test_reference_solution_passes_the_checks(ref):
-    checks.check_compute_content_cost(ref["compute_content_cost"])
-    checks.check_gram_matrix(ref["gram_matrix"])
-    checks.check_compute_layer_style_cost(ref["compute_layer_style_cost"])
-    checks.check_compute_style_cost(ref["compute_style_cost"])
-    checks.check_total_cost(ref["total_cost"])
-    checks.check_train_step(ref["train_step"], style_transfer.STYLE_LAYERS)
+def _with_edits(ref: dict, function: str, *edits: tuple[str, str]) -> dict:
+    """A copy of the reference namespace where ``function`` is the reference answer with each
+    (old, new) replacement made; functions defined after it still read the copy."""
+    code = reference_answers(SOURCE)[function]
+    for old, new in edits:
+        assert old in code, f"{old!r} is not in the reference {function}"
+        code = code.replace(old, new)
+    namespace = dict(ref)
+    exec(code, namespace)  # noqa: S102 (the course's own reference code)
+    return namespace
 
 
-def test_plain_reshape_is_named():
-    def plain_reshape(a_S, a_G):
-        _, n_H, n_W, n_C = a_G.shape
-        S, G = (tf.reshape(a, (n_C, n_H * n_W)) for a in (a_S, a_G))
-        return tf.reduce_sum(tf.square(S @ tf.transpose(S) - G @ tf.transpose(G))) / (
-            4 * n_C ** 2 * (n_H * n_W) ** 2)
-    with pytest.raises(AssertionError, match="reshaped directly to \\(n_C, n_H\\*n_W\\)"):
-        checks.check_compute_layer_style_cost(plain_reshape)
+def _grader_verdict(ref: dict, function: str, fn, case: dict) -> None:
+    """Compare ``fn``'s answer with the reference's, as the grader does (no helper checks)."""
+    graded = checks.CHECKS[function]
+    inputs = graded.inputs(**case)
+    got, expected = (decode(encode(graded.call(f, inputs))) for f in (fn, ref[function]))
+    graded.compare(case, inputs, got, expected)
 
 
-def test_transposed_gram_matrix_is_named():
-    with pytest.raises(AssertionError, match="that is A\\^T A"):
-        checks.check_gram_matrix(lambda A: tf.matmul(A, A, transpose_a=True))
+def test_reference_solution_passes_every_case_of_the_notebook(ref):
+    tested = cases.read(SOURCE)
+    assert {t.function for t in tested} == set(checks.CHECKS)
+    for tests in tested:
+        assert any(c.hidden for c in tests.cases) and any(not c.hidden for c in tests.cases)
+        for case in tests.cases:
+            checks.CHECKS[tests.function].check(ref[tests.function], **case.params)
 
 
-def _edited_train_step(ref, old: str, new: str):
-    """The reference train_step with one line changed, in a copy of the reference's namespace."""
-    source = nbformat.read(assignments.get("C4W4A2_neural_style_transfer").source_notebook, 4)
-    code = reference_answers(source)["train_step"]
-    assert old in code
-    namespace = dict(ref["train_step"].python_function.__globals__)
-    exec(code.replace(old, new), namespace)
-    return namespace["train_step"]
+def test_helpers_are_the_graded_functions_each_answer_calls():
+    answers = reference_answers(SOURCE)
+    for name, graded in checks.CHECKS.items():
+        called = {node.func.id for node in ast.walk(ast.parse(answers[name]))
+                  if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+        assert set(graded.helpers) == called & set(checks.CHECKS), name
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ("generated_image.assign(clip_0_1(generated_image))", "pass", "clip it to \\[0, 1\\]"),
-    ("optimizer.apply_gradients([(grad, generated_image)])", "pass", "the image did not change"),
-    ("alpha=ALPHA, beta=BETA", "", "returned cost J"),
-    ("a_S[:-1], a_G[:-1]", "a_S[1:], a_G[1:]", "returned cost J"),
-])
-def test_train_step_check_catches_mistakes(ref, old, new, message):
+def test_the_public_module_has_no_reference_helpers():
+    assert not hasattr(checks, "GRADING_HELPERS")
+
+
+MISTAKES = [  # (function, [(old, new), ...], message)
+    ("compute_content_cost", [("/ (4 * n_H * n_W * n_C)", "/ (n_H * n_W * n_C)")],
+     "compute_content_cost: the cost is 4 times too large"),
+    ("compute_content_cost", [("tf.reduce_sum(", "(")], "cost should be a single number"),
+    ("gram_matrix", [("tf.matmul(A, tf.transpose(A))", "tf.matmul(tf.transpose(A), A)")],
+     "gram_matrix: for A of shape \\(3, 2\\) got shape \\(2, 2\\): that is A\\^T A"),
+    ("compute_layer_style_cost", [("tf.transpose(tf.reshape(", "(tf.reshape("),
+                                  ("shape=[n_H * n_W, n_C]", "shape=[n_C, n_H * n_W]")],
+     "reshaped directly to \\(n_C, n_H\\*n_W\\)"),
+    ("compute_style_cost", [("J_style += weight * ", "J_style += ")],
+     "compute_style_cost: got the plain sum of the layer costs"),
+    ("total_cost", [("alpha * J_content + beta * J_style", "beta * J_content + alpha * J_style")],
+     "total_cost: got beta \\* J_content \\+ alpha \\* J_style = 110"),
+    ("train_step", [("generated_image.assign(clip_0_1(generated_image))", "pass")],
+     "step 1 .*clip it to \\[0, 1\\]"),
+    ("train_step", [("optimizer.apply_gradients([(grad, generated_image)])", "pass")],
+     "the image did not change"),
+    ("train_step", [("alpha=ALPHA, beta=BETA", "")], "step 1 .*wrong returned cost J"),
+    ("train_step", [("a_S[:-1], a_G[:-1]", "a_S[1:], a_G[1:]")], "wrong returned cost J"),
+]
+
+
+@pytest.mark.parametrize("function,edits,message", MISTAKES)
+def test_mistakes_are_named_in_the_notebook_and_by_the_grader(ref, function, edits, message):
+    wrong = _with_edits(ref, function, *edits)[function]
     with pytest.raises(AssertionError, match=message):
-        checks.check_train_step(_edited_train_step(ref, old, new), style_transfer.STYLE_LAYERS)
+        checks.CHECKS[function].check(wrong)
+    with pytest.raises(AssertionError, match=message):
+        _grader_verdict(ref, function, wrong, {})
+
+
+def test_hidden_cases_catch_what_a_public_case_misses(ref):
+    """total_cost that ignores a zero weight passes the public cases, not alpha=beta=0."""
+    wrong = _with_edits(ref, "total_cost", ("J = alpha", "J = (alpha or 1)"))["total_cost"]
+    tests = next(t for t in cases.read(SOURCE) if t.function == "total_cost")
+    for case in tests.cases:
+        if not case.hidden:
+            checks.check_total_cost(wrong, **case.params)
+    with pytest.raises(AssertionError, match="alpha=0, beta=0.*wrong total cost"):
+        checks.check_total_cost(wrong, J_content=1.0, J_style=1.0, alpha=0, beta=0)
+
+
+@pytest.mark.parametrize("function,helper,edit", [
+    ("compute_layer_style_cost", "gram_matrix", ("GA = tf.matmul", "GA = 2 * tf.matmul")),
+    ("train_step", "total_cost", ("beta * J_style", "J_style")),
+])
+def test_a_wrong_helper_is_named_in_the_notebook_and_stood_in_for_by_the_grader(
+        ref, function, helper, edit):
+    namespace = _with_edits(ref, helper, edit)
+    exec(reference_answers(SOURCE)[function], namespace)  # noqa: S102 (right code, wrong helper)
+    fn = namespace[function]
+    with pytest.raises(AssertionError, match=f"{function} calls {helper}, which is wrong: fix "
+                                             f"{helper} first"):
+        checks.CHECKS[function].check(fn)
+    with pytest.raises(AssertionError):
+        _grader_verdict(ref, function, fn, {})
+    with helpers_replaced(fn, **{helper: ref[helper]}):  # what the grader's harness does
+        _grader_verdict(ref, function, fn, {})
+
+
+def test_train_step_leaves_the_notebook_names_as_they_were(ref):
+    namespace = dict(ref, optimizer="the notebook's optimizer")
+    exec(reference_answers(SOURCE)["train_step"], namespace)  # noqa: S102
+    checks.check_train_step(namespace["train_step"])
+    assert namespace["optimizer"] == "the notebook's optimizer"
+    assert "vgg_model_outputs" not in namespace
 
 
 def _picture(path, mode, size):

@@ -1,200 +1,350 @@
-"""Checks for assignment 6 (neural style transfer).
+"""Tests of assignment 6 (neural style transfer), one GradedFunction per graded function.
 
-The costs are compared with the formulas computed here in numpy on seeded random activations.
-A wrong layer style cost is compared with the classic mistake (unrolling with a plain reshape
-to (n_C, n_H*n_W), which mixes pixels and channels) and the message names it.
+Expected answers in the notebook come from the definitions, computed another way than the
+exercises ask: the costs as means of squared differences, the Gram matrices as sums over the
+positions (``einsum``, no unrolling), and two steps of ``train_step`` as a ``tf.GradientTape``
+descent with Keras's Adam on those formulas. The grader compares the same answers with the
+reference solution's instead (``utils.graded``).
 
-``train_step`` is checked with a small stand-in feature extractor built here (six seeded
-convolutions, not VGG19) on a small image, so grading does not need the VGG19 weights: the
-check sets the notebook names train_step reads (``vgg_model_outputs``, ``a_C``, ``a_S``,
-``optimizer``, ``ALPHA``, ``BETA``) to stand-ins, runs two steps eagerly and compares the cost
-and the updated image with a reference step using a fresh Adam optimiser.
+Classic mistakes are recognised and named: the missing 4 of the content cost, A^T A for the
+Gram matrix, the plain reshape to (n_C, n_H*n_W) that mixes pixels and channels, the missing
+layer weights, swapped alpha and beta, and a train_step that does not update or clip the image.
 
-``GRADING_HELPERS`` is empty for students; the grader's hidden tests fill it with reference
-cost functions so that compute_style_cost and train_step are graded on their own.
+``train_step`` runs on a small stand-in feature extractor (six seeded convolutions, not VGG19)
+on an 8x10 image, so grading does not need the VGG19 weights. Its style layers are the
+notebook's ``STYLE_LAYERS`` (train_step reaches them through compute_style_cost's default).
+
+The notebook calls ``check_<function>(<function>, **case)``; the cases' parameters (shapes,
+seeds, weights) are literals, so the grader can run the same cases from the data side.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
+from typing import ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from utils.checks import check_close, check_scalar, check_shape, helpers_replaced
+from utils.checks import answer, check_close, check_scalar, check_shape, helpers_replaced
+from utils.graded import GradedFunction, register
+from utils.style_transfer import STYLE_LAYERS
 
-GRADING_HELPERS: dict = {}
+IMAGE_SHAPE = (1, 8, 10, 3)  # the images train_step is tested on
+TRAIN_STEPS = 2  # steps of train_step per case
+
+
+def _plain(value):
+    """What a function returned, as plain data: tensors as numpy values (``answer``)."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        value = value.numpy()
+    return answer(value)
 
 
 def _activations(shape, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def _number(fn: str, what: str, got) -> np.ndarray:
-    got = np.asarray(got)
-    if got.ndim != 0:
-        raise AssertionError(f"{fn}: {what} should be a single number (a scalar tensor), got "
-                             f"shape {got.shape}")
-    return got
+def _content_cost(a_C, a_G):
+    """The content cost as the mean squared difference over the n_H n_W n_C entries, over 4."""
+    return tf.reduce_mean(tf.square(a_C - a_G)) / 4
 
 
-def content_cost(a_C, a_G) -> float:
-    """1 / (4 n_H n_W n_C) * sum((a_C - a_G)^2), activations of shape (1, n_H, n_W, n_C)."""
-    _, n_H, n_W, n_C = a_C.shape
-    return float(np.sum((np.float64(a_C) - a_G) ** 2) / (4 * n_H * n_W * n_C))
+def _gram(a):
+    """The Gram matrix of activations (1, n_H, n_W, n_C), as a sum over the positions:
+    G[c, d] = sum_{h, w} a[0, h, w, c] a[0, h, w, d]; shape (n_C, n_C)."""
+    return tf.einsum("bhwc,bhwd->cd", a, a)
 
 
-def _unrolled(a) -> np.ndarray:
-    """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W): one row per channel."""
-    return np.reshape(a, (-1, a.shape[-1])).T.astype(np.float64)
+def _layer_style_cost(a_S, a_G):
+    """The layer style cost as the mean squared difference of the n_C^2 Gram entries,
+    over 4 (n_H n_W)^2; activations of shape (1, n_H, n_W, n_C)."""
+    _, n_H, n_W, _ = a_S.shape
+    return tf.reduce_mean(tf.square(_gram(a_S) - _gram(a_G))) / (4 * (n_H * n_W) ** 2)
 
 
-def layer_style_cost(a_S, a_G, unroll=_unrolled) -> float:
-    """1 / (4 n_C^2 (n_H n_W)^2) * sum((G_S - G_G)^2) with G = A A^T, A = unroll(a)."""
-    _, n_H, n_W, n_C = a_S.shape
-    gram_S, gram_G = (unroll(a) @ unroll(a).T for a in (a_S, a_G))
-    return float(np.sum((gram_S - gram_G) ** 2) / (4 * n_C ** 2 * (n_H * n_W) ** 2))
+def _float64(array) -> tf.Tensor:
+    return tf.constant(np.asarray(array, np.float64))
 
 
-def check_compute_content_cost(compute_content_cost, shapes=((1, 4, 4, 3), (1, 3, 5, 2)),
-                               seed: int = 1) -> None:
-    """Seeded activations of several shapes; identical activations cost 0."""
-    fn = "compute_content_cost"
-    for i, shape in enumerate(shapes):
-        a_C, a_G = _activations(shape, seed + i), _activations(shape, seed + 100 + i)
-        got = _number(fn, "the cost", compute_content_cost(tf.constant(a_C), tf.constant(a_G)))
-        check_scalar(f"{fn} (activations {shape})", "cost", got, content_cost(a_C, a_G),
-                     rtol=1e-4)
-    same = tf.constant(_activations(shapes[0], seed))
-    check_scalar(fn, "cost of identical activations", np.asarray(
-        compute_content_cost(same, same)), 0.0, atol=1e-7)
+def _style_costs(a_S: list, a_G: list) -> list[float]:
+    """The style cost of each layer, in float64."""
+    return [float(_layer_style_cost(_float64(s), _float64(g))) for s, g in zip(a_S, a_G)]
 
 
-def check_gram_matrix(gram_matrix, shapes=((3, 2), (5, 7)), seed: int = 1) -> None:
-    """G = A A^T of shape (n_C, n_C) for A of shape (n_C, n_H*n_W)."""
-    fn = "gram_matrix"
-    for i, shape in enumerate(shapes):
-        A = _activations(shape, seed + i)
-        got = np.asarray(gram_matrix(tf.constant(A)))
-        if got.shape == (shape[1], shape[1]) and shape[0] != shape[1]:
-            raise AssertionError(f"{fn}: for A of shape {shape} got shape {got.shape}: that is "
+def _is_close(got, value: float, rtol: float = 1e-4) -> bool:
+    """Is ``got`` one number close to ``value``?"""
+    return (isinstance(got, (np.ndarray, float, int)) and np.ndim(got) == 0
+            and bool(np.isclose(float(got), value, rtol=rtol, atol=1e-9)))
+
+
+class ComputeContentCost(GradedFunction):
+    """compute_content_cost(a_C, a_G) = sum((a_C - a_G)^2) / (4 n_H n_W n_C)."""
+
+    name = "compute_content_cost"
+
+    def inputs(self, shape=(1, 4, 4, 3), seed=1):
+        return {"a_C": _activations(shape, seed), "a_G": _activations(shape, seed + 100)}
+
+    def call(self, fn, inputs):
+        a_C, a_G = tf.constant(inputs["a_C"]), tf.constant(inputs["a_G"])
+        return {"J": _plain(fn(a_C, a_G)), "J_same": _plain(fn(a_C, a_C))}
+
+    def expected(self, case, inputs):
+        return {"J": _content_cost(_float64(inputs["a_C"]), _float64(inputs["a_G"])).numpy(),
+                "J_same": 0.0}
+
+    def compare(self, case, inputs, got, expected):
+        name, J = self.label(case), float(expected["J"])
+        if not _is_close(got["J"], J) and _is_close(got["J"], 4 * J):
+            raise AssertionError(f"{name}: the cost is 4 times too large: divide by "
+                                 "4 * n_H * n_W * n_C")
+        check_scalar(name, "cost", got["J"], J, rtol=1e-4)
+        check_scalar(name, "cost of identical activations a_C = a_G", got["J_same"],
+                     float(expected["J_same"]), atol=1e-7)
+
+
+class GramMatrix(GradedFunction):
+    """gram_matrix(A) = A A^T, of shape (n_C, n_C) for A of shape (n_C, n_H*n_W)."""
+
+    name = "gram_matrix"
+
+    def inputs(self, shape=(3, 2), seed=1):
+        return {"A": _activations(shape, seed)}
+
+    def call(self, fn, inputs):
+        return {"GA": _plain(fn(tf.constant(inputs["A"])))}
+
+    def expected(self, case, inputs):
+        A = inputs["A"].astype(np.float64)
+        return {"GA": np.einsum("ip,jp->ij", A, A)}
+
+    def compare(self, case, inputs, got, expected):
+        shape, GA = inputs["A"].shape, got["GA"]
+        name = self.label(case)
+        if (isinstance(GA, np.ndarray) and GA.shape == (shape[1], shape[1])
+                and shape[0] != shape[1]):
+            raise AssertionError(f"{name}: for A of shape {shape} got shape {GA.shape}: that is "
                                  f"A^T A; the Gram matrix is A A^T, of shape {(shape[0],) * 2}")
-        check_shape(fn, f"G (A of shape {shape})", got, (shape[0], shape[0]))
-        check_close(fn, f"G (A of shape {shape})", got, A.astype(np.float64) @ A.T, rtol=1e-4,
-                    atol=1e-5)
+        check_close(name, "G", GA, expected["GA"], rtol=1e-4, atol=1e-5)
 
 
-def check_compute_layer_style_cost(compute_layer_style_cost,
-                                   shapes=((1, 4, 4, 3), (1, 2, 3, 4)), seed: int = 1) -> None:
-    """Seeded activations; the plain-reshape mistake is recognised and named."""
-    fn = "compute_layer_style_cost"
-    for i, shape in enumerate(shapes):
-        a_S, a_G = _activations(shape, seed + i), _activations(shape, seed + 50 + i)
-        expected = layer_style_cost(a_S, a_G)
-        with _grading_helpers(compute_layer_style_cost):
-            got = compute_layer_style_cost(tf.constant(a_S), tf.constant(a_G))
-        got = _number(fn, "the cost", got)
-        reshaped = layer_style_cost(a_S, a_G, unroll=lambda a: np.reshape(
-            a, (a.shape[-1], -1)).astype(np.float64))
-        if not np.isclose(got, expected, rtol=1e-4) and np.isclose(got, reshaped, rtol=1e-4):
+def _plain_reshape(a: np.ndarray) -> np.ndarray:
+    """Activations laid out so that the correct unrolling of them gives the plain reshape of
+    ``a`` to (n_C, n_H*n_W): the classic mistake, which mixes pixels and channels."""
+    n_C = a.shape[-1]
+    return np.reshape(np.reshape(a, (n_C, -1)).T, a.shape)
+
+
+class ComputeLayerStyleCost(GradedFunction):
+    """compute_layer_style_cost(a_S, a_G) = sum((G_S - G_G)^2) / (4 n_C^2 (n_H n_W)^2)."""
+
+    name = "compute_layer_style_cost"
+    helpers = ("gram_matrix",)
+
+    def inputs(self, shape=(1, 4, 4, 3), seed=1):
+        return {"a_S": _activations(shape, seed), "a_G": _activations(shape, seed + 50)}
+
+    def call(self, fn, inputs):
+        return {"J": _plain(fn(tf.constant(inputs["a_S"]), tf.constant(inputs["a_G"])))}
+
+    def expected(self, case, inputs):
+        return {"J": _style_costs([inputs["a_S"]], [inputs["a_G"]])[0]}
+
+    def compare(self, case, inputs, got, expected):
+        name, J = self.label(case), float(expected["J"])
+        reshaped = _style_costs([_plain_reshape(inputs["a_S"])],
+                                [_plain_reshape(inputs["a_G"])])[0]
+        if not _is_close(got["J"], J) and _is_close(got["J"], reshaped):
             raise AssertionError(
-                f"{fn}: wrong cost for activations {shape}: got {float(got):.6g}, expected "
-                f"{expected:.6g}. It looks like a_S and a_G were reshaped directly to "
-                "(n_C, n_H*n_W), which mixes pixels and channels: reshape to (n_H*n_W, n_C) "
-                "first, then transpose")
-        check_scalar(f"{fn} (activations {shape})", "cost", got, expected, rtol=1e-4)
+                f"{name}: wrong cost: got {float(got['J']):.6g}, expected {J:.6g}. It looks "
+                "like a_S and a_G were reshaped directly to (n_C, n_H*n_W), which mixes pixels "
+                "and channels: reshape to (n_H*n_W, n_C) first, then transpose")
+        check_scalar(name, "cost", got["J"], J, rtol=1e-4)
 
 
-def _grading_helpers(fn):
-    """While the block runs, the helpers ``fn`` calls are the grader's reference versions."""
-    return helpers_replaced(fn, **GRADING_HELPERS)
+class ComputeStyleCost(GradedFunction):
+    """compute_style_cost(S, G, style_layers): the sum of weight * the layer's style cost."""
+
+    name = "compute_style_cost"
+    helpers = ("compute_layer_style_cost",)
+
+    def inputs(self, layer_shapes=((1, 4, 4, 3), (1, 2, 2, 5)), weights=(0.7, 0.3), seed=1):
+        return {"style_outputs": [_activations(s, seed + i) for i, s in enumerate(layer_shapes)],
+                "generated_outputs": [_activations(s, seed + 20 + i)
+                                      for i, s in enumerate(layer_shapes)],
+                "style_layers": [[f"layer{i}", w] for i, w in enumerate(weights)]}
+
+    def call(self, fn, inputs):
+        style, generated = ([tf.constant(a) for a in inputs[k]]
+                            for k in ("style_outputs", "generated_outputs"))
+        style_layers = [(name, weight) for name, weight in inputs["style_layers"]]
+        return {"J": _plain(fn(style, generated, style_layers))}
+
+    def expected(self, case, inputs):
+        costs = _style_costs(inputs["style_outputs"], inputs["generated_outputs"])
+        return {"J": float(np.dot([w for _, w in inputs["style_layers"]], costs))}
+
+    def compare(self, case, inputs, got, expected):
+        name, J = self.label(case), float(expected["J"])
+        unweighted = sum(_style_costs(inputs["style_outputs"], inputs["generated_outputs"]))
+        if not _is_close(got["J"], J) and _is_close(got["J"], unweighted):
+            raise AssertionError(f"{name}: got the plain sum of the layer costs "
+                                 f"({unweighted:.6g}); multiply each layer's cost by its "
+                                 f"weight from style_layers (expected {J:.6g})")
+        check_scalar(name, "cost", got["J"], J, rtol=1e-4)
 
 
-def check_compute_style_cost(compute_style_cost, layer_shapes=((1, 4, 4, 3), (1, 2, 2, 5)),
-                             weights=(0.7, 0.3), seed: int = 1) -> None:
-    """Weighted sum of the layer style costs over the given (name, weight) pairs."""
-    fn = "compute_style_cost"
-    style_layers = [(f"layer{i}", w) for i, w in enumerate(weights)]
-    a_S = [_activations(s, seed + i) for i, s in enumerate(layer_shapes)]
-    a_G = [_activations(s, seed + 20 + i) for i, s in enumerate(layer_shapes)]
-    expected = sum(w * layer_style_cost(s, g) for (_, w), s, g in zip(style_layers, a_S, a_G))
-    with _grading_helpers(compute_style_cost):
-        got = compute_style_cost([tf.constant(a) for a in a_S], [tf.constant(a) for a in a_G],
-                                 style_layers)
-    check_scalar(f"{fn} (weights {list(weights)})", "cost",
-                 _number(fn, "the cost", got), expected, rtol=1e-4)
+class TotalCost(GradedFunction):
+    """total_cost(J_content, J_style, alpha=10, beta=40) = alpha J_content + beta J_style.
+
+    A case with alpha and beta None calls total_cost with its default weights; ``tensors``
+    passes the costs as scalar tensors."""
+
+    name = "total_cost"
+    defaults: ClassVar[dict] = {"alpha": 10, "beta": 40}  # total_cost's default weights
+
+    def inputs(self, J_content=2.0, J_style=3.0, alpha=None, beta=None, tensors=False):
+        return {"J_content": J_content, "J_style": J_style, "tensors": tensors,
+                "weights": {k: v for k, v in (("alpha", alpha), ("beta", beta))
+                            if v is not None}}
+
+    def call(self, fn, inputs):
+        costs = (inputs["J_content"], inputs["J_style"])
+        if inputs["tensors"]:
+            costs = tuple(tf.constant(c, tf.float32) for c in costs)
+        return {"J": _plain(fn(*costs, **inputs["weights"]))}
+
+    def _weights(self, inputs) -> list[float]:
+        weights = {**self.defaults, **inputs["weights"]}
+        return [weights["alpha"], weights["beta"]]
+
+    def expected(self, case, inputs):
+        return {"J": float(np.dot(self._weights(inputs),
+                                  [inputs["J_content"], inputs["J_style"]]))}
+
+    def compare(self, case, inputs, got, expected):
+        name, J = self.label(case), float(expected["J"])
+        alpha, beta = self._weights(inputs)
+        swapped = beta * inputs["J_content"] + alpha * inputs["J_style"]
+        if not _is_close(got["J"], J) and _is_close(got["J"], swapped):
+            raise AssertionError(f"{name}: got beta * J_content + alpha * J_style "
+                                 f"= {swapped:.6g}: alpha weighs the content cost, beta the "
+                                 f"style cost (expected {J:.6g})")
+        check_scalar(name, "total cost", got["J"], J, rtol=1e-5)
 
 
-def check_total_cost(total_cost) -> None:
-    """alpha * J_content + beta * J_style, with the defaults alpha=10, beta=40."""
-    fn = "total_cost"
-    check_scalar(fn, "total_cost(2.0, 3.0)", np.asarray(total_cost(2.0, 3.0)), 10 * 2 + 40 * 3)
-    check_scalar(fn, "total_cost(0.5, 0.25, alpha=3, beta=7)",
-                 np.asarray(total_cost(0.5, 0.25, alpha=3, beta=7)), 3 * 0.5 + 7 * 0.25)
-    check_scalar(fn, "total_cost with tensors", np.asarray(
-        total_cost(tf.constant(1.5), tf.constant(2.0), alpha=1, beta=2)), 1.5 + 4.0)
-
-
-def stand_in_extractor(image_shape=(8, 10, 3), n_outputs: int = 6, seed: int = 0):
-    """A chain of small seeded 3x3 convolutions (tanh) whose outputs are all returned, in the
-    role of the VGG19 feature extractor (style layers first, content layer last). Not VGG19."""
-    inputs = keras.Input(shape=image_shape)
-    x, outputs = inputs, []
-    for i in range(n_outputs):
-        x = keras.layers.Conv2D(3 + i % 3, 3, padding="same", activation="tanh",
-                                strides=2 if i == 2 else 1,
-                                kernel_initializer=keras.initializers.GlorotUniform(seed + i),
-                                bias_initializer=keras.initializers.RandomNormal(0.1, seed=seed))(x)
+def _extractor(inputs: dict):
+    """The stand-in for the VGG19 feature extractor: a chain of 3x3 tanh convolutions with the
+    kernels, biases and strides of ``inputs``, all of whose outputs are returned (style layers
+    first, content layer last), as a Keras model named ``stand_in_extractor``."""
+    image = keras.Input(shape=IMAGE_SHAPE[1:])
+    x, outputs, layers = image, [], []
+    for kernel, stride in zip(inputs["kernels"], inputs["strides"]):
+        layers.append(keras.layers.Conv2D(kernel.shape[-1], kernel.shape[:2], strides=stride,
+                                          padding="same", activation="tanh"))
+        x = layers[-1](x)
         outputs.append(x)
-    return keras.Model(inputs, outputs, name="stand_in_extractor")
+    for layer, kernel, bias in zip(layers, inputs["kernels"], inputs["biases"]):
+        layer.set_weights([kernel, bias])
+    return keras.Model(image, outputs, name="stand_in_extractor")
 
 
-def _reference_cost(extractor, image, a_C, a_S, style_layers, alpha, beta):
-    a_G = extractor(image)
-    _, n_H, n_W, n_C = a_G[-1].shape
-    J_content = tf.reduce_sum(tf.square(a_C[-1] - a_G[-1])) / (4 * n_H * n_W * n_C)
-    J_style = 0.0
-    for (_, weight), s, g in zip(style_layers, a_S[:-1], a_G[:-1]):
-        _, h, w, c = g.shape
-        S, G = (tf.transpose(tf.reshape(a, (h * w, c))) for a in (s, g))
-        J_style += weight * tf.reduce_sum(tf.square(S @ tf.transpose(S) - G @ tf.transpose(G))) / (
-            4 * c ** 2 * (h * w) ** 2)
-    return alpha * J_content + beta * J_style
+def _descend(inputs: dict) -> dict:
+    """TRAIN_STEPS steps of Adam on the pixels, from the cost formulas with a GradientTape:
+    the costs before each step and the clipped images after it."""
+    extractor = _extractor(inputs)
+    a_C, a_S = extractor(inputs["content"])[-1], extractor(inputs["style"])[:-1]
+    weights = [w for _, w in STYLE_LAYERS]
+    image = tf.Variable(inputs["start"])
+    adam = keras.optimizers.Adam(learning_rate=inputs["learning_rate"])
+    costs, images = [], []
+    for _ in range(TRAIN_STEPS):
+        with tf.GradientTape() as tape:
+            a_G = extractor(image)
+            J_style = tf.add_n([w * _layer_style_cost(s, g)
+                                for w, s, g in zip(weights, a_S, a_G[:-1])])
+            J = inputs["alpha"] * _content_cost(a_C, a_G[-1]) + inputs["beta"] * J_style
+        adam.apply_gradients([(tape.gradient(J, image), image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        costs.append(J.numpy())
+        images.append(image.numpy())
+    return {"J": costs, "images": images}
 
 
-def check_train_step(train_step, style_layers, seed: int = 0, alpha: float = 3.0,
-                     beta: float = 20.0, learning_rate: float = 0.05) -> None:
-    """Two steps with the stand-in extractor: returned cost, Adam update, clipping to [0, 1]."""
-    fn = "train_step"
-    extractor = stand_in_extractor(n_outputs=len(style_layers) + 1, seed=seed)
-    rng = np.random.default_rng(seed)
-    content, style = (rng.uniform(0, 1, (1, 8, 10, 3)).astype(np.float32) for _ in range(2))
-    start = rng.uniform(0, 1, (1, 8, 10, 3)).astype(np.float32)
-    start[0, :2] = 0.001  # pixels at the edges of the range, so that clipping matters
-    start[0, -2:] = 0.999
-    a_C, a_S = extractor(content), extractor(style)
-    image, expected_image = tf.Variable(start), tf.Variable(start)
-    reference_optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
-    stand_ins = {"vgg_model_outputs": extractor, "a_C": a_C, "a_S": a_S, "ALPHA": alpha,
-                 "BETA": beta, "optimizer": keras.optimizers.Adam(learning_rate=learning_rate)}
-    step = getattr(train_step, "python_function", train_step)  # run eagerly, traced afresh
-    with helpers_replaced(step, **stand_ins), _grading_helpers(step):
-        for i in range(2):
-            with tf.GradientTape() as tape:
-                expected_J = _reference_cost(extractor, expected_image, a_C, a_S, style_layers,
-                                             alpha, beta)
-            grad = tape.gradient(expected_J, expected_image)
-            reference_optimizer.apply_gradients([(grad, expected_image)])
-            expected_image.assign(tf.clip_by_value(expected_image, 0.0, 1.0))
-            J = step(image)
-            check_scalar(f"{fn} (step {i + 1}, stand-in extractor, ALPHA={alpha}, BETA={beta})",
-                         "returned cost J", _number(fn, "J", J), float(expected_J), rtol=1e-4)
-            got = image.numpy()
-            if got.min() < 0 or got.max() > 1:
-                raise AssertionError(f"{fn}: after step {i + 1} the image has values in "
-                                     f"[{got.min():.4f}, {got.max():.4f}]: clip it to [0, 1] "
+class TrainStep(GradedFunction):
+    """Two steps of train_step on the stand-in extractor: the returned costs, and the images
+    after the Adam updates and the clipping to [0, 1].
+
+    train_step reads the notebook's names vgg_model_outputs, a_C, a_S, optimizer, ALPHA and
+    BETA: while it is tested they are the stand-in extractor, its activations for the case's
+    content and style images, a fresh Adam optimizer and the case's alpha and beta. It runs
+    eagerly (its Python function), so that it is traced afresh with these names.
+    """
+
+    name = "train_step"
+    helpers = ("compute_content_cost", "compute_style_cost", "total_cost")
+
+    def inputs(self, seed=0, alpha=3.0, beta=20.0, learning_rate=0.05):
+        rng = np.random.default_rng(seed)
+        content, style, start = (rng.uniform(0, 1, IMAGE_SHAPE).astype(np.float32)
+                                 for _ in range(3))
+        start[0, :2] = 0.001  # pixels at the edges of the range, so that clipping matters
+        start[0, -2:] = 0.999
+        channels = [IMAGE_SHAPE[-1]] + [3 + i % 3 for i in range(len(STYLE_LAYERS) + 1)]
+        kernels = [rng.uniform(-1, 1, (3, 3, c_in, c_out)).astype(np.float32)
+                   * np.float32(np.sqrt(6 / (9 * (c_in + c_out))))  # Glorot's uniform range
+                   for c_in, c_out in pairwise(channels)]
+        return {"content": content, "style": style, "start": start, "kernels": kernels,
+                "biases": [rng.normal(0.1, 0.05, k.shape[-1]).astype(np.float32)
+                           for k in kernels],
+                "strides": [2 if i == 2 else 1 for i in range(len(kernels))],
+                "alpha": alpha, "beta": beta, "learning_rate": learning_rate}
+
+    def call(self, fn, inputs):
+        extractor = _extractor(inputs)
+        stand_ins = {"vgg_model_outputs": extractor, "a_C": extractor(inputs["content"]),
+                     "a_S": extractor(inputs["style"]), "ALPHA": inputs["alpha"],
+                     "BETA": inputs["beta"],
+                     "optimizer": keras.optimizers.Adam(learning_rate=inputs["learning_rate"])}
+        image = tf.Variable(inputs["start"])
+        step = getattr(fn, "python_function", fn)
+        costs, images = [], []
+        with helpers_replaced(step, **stand_ins):
+            for _ in range(TRAIN_STEPS):
+                costs.append(_plain(step(image)))
+                images.append(image.numpy())
+        return {"J": costs, "images": images}
+
+    def expected(self, case, inputs):
+        return _descend(inputs)
+
+    def compare(self, case, inputs, got, expected):
+        for i in range(TRAIN_STEPS):
+            name = (f"train_step (step {i + 1} with the stand-in extractor, "
+                    f"ALPHA={inputs['alpha']}, BETA={inputs['beta']}, "
+                    f"learning_rate={inputs['learning_rate']})")
+            check_scalar(name, "returned cost J", got["J"][i], float(expected["J"][i]),
+                         rtol=1e-4)
+            image = got["images"][i]
+            check_shape(name, "image", image, IMAGE_SHAPE)
+            if image.min() < 0 or image.max() > 1:
+                raise AssertionError(f"{name}: the image has values in [{image.min():.4f}, "
+                                     f"{image.max():.4f}]: clip it to [0, 1] "
                                      "(generated_image.assign(clip_0_1(generated_image)))")
-            if np.array_equal(got, start):
-                raise AssertionError(f"{fn}: the image did not change: apply the gradient with "
-                                     "optimizer.apply_gradients([(grad, generated_image)])")
-            check_close(f"{fn} (step {i + 1}, stand-in extractor)", "updated image", got,
-                        expected_image.numpy(), rtol=1e-4, atol=1e-5)
+            if np.array_equal(image, inputs["start"]):
+                raise AssertionError(f"{name}: the image did not change: apply the gradient "
+                                     "with optimizer.apply_gradients([(grad, generated_image)])")
+            check_close(name, "updated image", image, expected["images"][i], rtol=1e-4,
+                        atol=1e-5)
+
+
+CHECKS = register(ComputeContentCost(), GramMatrix(), ComputeLayerStyleCost(),
+                  ComputeStyleCost(), TotalCost(), TrainStep())
+check_compute_content_cost = CHECKS["compute_content_cost"].check
+check_gram_matrix = CHECKS["gram_matrix"].check
+check_compute_layer_style_cost = CHECKS["compute_layer_style_cost"].check
+check_compute_style_cost = CHECKS["compute_style_cost"].check
+check_total_cost = CHECKS["total_cost"].check
+check_train_step = CHECKS["train_step"].check
