@@ -96,5 +96,5 @@ MISTAKES["C4W3A1_car_detection"] = {
     # suppresses across classes
     "yolo_non_max_suppression": replace("boxes + offsets, scores", "boxes, scores"),
     # forgets to scale the boxes to the picture
-    "yolo_eval": replace("boxes = scale_boxes(boxes, image_shape)\n", ""),
+    "yolo_eval": replace("    boxes = scale_boxes(boxes, image_shape)\n", ""),
 }

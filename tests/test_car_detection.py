@@ -1,11 +1,15 @@
-"""Assignment 4: the darknet reader, the YOLO helpers and the published YOLOv3-tiny detector."""
+"""Assignment 4: the darknet reader, the YOLO helpers, the published YOLOv3-tiny detector, and
+the checks of the graded functions."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from graded_cases import edited, failed_kinds, mistaken, reference_failures, source_notebook
+from mistakes import MISTAKES
 from PIL import Image
 
 from utils import darknet, data, yolo
+from utils.public_tests import car_detection as t
 
 SMALL_CFG = """
 [net]
@@ -166,3 +170,97 @@ def test_preprocess_and_draw(tmp_path):
     assert drawn.size == image.size and drawn.getpixel((5, 20)) == yolo.class_colors(2)[1]
     with pytest.raises(FileNotFoundError, match="missing.jpg"):
         yolo.preprocess_image(tmp_path / "missing.jpg", (32, 32))
+
+
+# The checks of the graded functions (utils/public_tests/car_detection.py).
+
+ASSIGNMENT = "C4W3A1_car_detection"
+
+
+@pytest.fixture(scope="module")
+def source():
+    return source_notebook(ASSIGNMENT)
+
+
+def test_reference_solution_passes_every_case_of_the_notebook(source):
+    assert reference_failures(source, t.CHECKS) == []
+
+
+@pytest.mark.parametrize("cell_id", sorted(MISTAKES[ASSIGNMENT]))
+def test_each_mistake_fails_a_public_and_a_hidden_case(source, cell_id):
+    failed = failed_kinds(ASSIGNMENT, source, t.CHECKS, cell_id)
+    assert failed == {False, True}, f"a wrong {cell_id} fails only hidden={failed} cases"
+
+
+def test_argmax_without_axis_is_named(source):
+    wrong = edited(source, "yolo_filter_boxes", "tf.math.argmax(box_scores, axis=-1)",
+                   "tf.math.argmax(box_scores)")
+    with pytest.raises(AssertionError, match=(
+            r"yolo_filter_boxes raised ValueError on box_confidence \(19, 19, 5, 1\), boxes "
+            r"\(19, 19, 5, 4\), box_class_probs \(19, 19, 5, 80\): Shapes \(19, 5, 80\) and "
+            r"\(19, 19, 5\) are incompatible \(at line 21: `classes = tf.boolean_mask\("
+            r"box_classes, filtering_mask\)`\)\. Likely cause: a reduction without an axis "
+            r"reduced the first axis: the scores \(19, 19, 5, 80\) became \(19, 5, 80\)")):
+        t.check_yolo_filter_boxes(wrong)
+
+
+def test_reduce_max_without_axis_is_named(source):
+    wrong = edited(source, "yolo_filter_boxes", "tf.math.reduce_max(box_scores, axis=-1)",
+                   "tf.math.reduce_max(box_scores)")
+    with pytest.raises(AssertionError, match=r"\(case='two_boxes', threshold=0.5\) raised "
+                                             r"ValueError.*mask cannot be scalar.*Likely cause: "
+                                             r"a reduction without an axis"):
+        t.check_yolo_filter_boxes(wrong, case="two_boxes", threshold=0.5)
+
+
+def test_yolo_outputs_in_the_old_order_are_recognised(source):
+    wrong = edited(source, "yolo_eval",
+                   "box_xy, box_wh, box_confidence, box_class_probs = yolo_outputs",
+                   "box_confidence, box_xy, box_wh, box_class_probs = yolo_outputs")
+    with pytest.raises(AssertionError, match=(
+            r"^yolo_eval raised InvalidArgumentError on yolo_outputs \(box_xy \(1, 19, 19, 5, 2\)"
+            r".*image_shape \(720, 1280\): Incompatible shapes.*\(at line 20: `scores, boxes, "
+            r"classes = yolo_filter_boxes\(.*Likely cause: yolo_eval unpacks yolo_outputs in the "
+            r"old course's order \(box_confidence, box_xy, box_wh, box_class_probs\)")):
+        t.check_yolo_eval(wrong)
+
+
+def test_other_errors_name_the_function_the_input_and_the_error(source):
+    wrong = edited(source, "iou", "iou = inter_area / union_area", "iou = inter_area / 0")
+    with pytest.raises(AssertionError, match=r"^iou \(partial_overlap: \(2, 1, 4, 3\), \(1, 2, 3, "
+                                             r"4\)\) raised ZeroDivisionError on these two "
+                                             r"boxes: division by zero \(at line 23: `iou = "
+                                             r"inter_area / 0`\)$"):
+        t.check_iou(wrong)
+
+
+def test_messages_of_the_mistakes(source):
+    def wrong(cell_id):
+        return mistaken(ASSIGNMENT, source, cell_id)[cell_id]
+
+    with pytest.raises(AssertionError, match=r"^iou \(disjoint: \(1, 2, 3, 4\), \(5, 6, 7, 8\)\): "
+                                             r"wrong IoU: got 1.0, expected 0.0$"):
+        t.check_iou(wrong("iou"))
+    with pytest.raises(AssertionError, match=r"^yolo_non_max_suppression \(case='two_classes'\): "
+                                             r"kept 1 boxes, expected 2 \(scores 0.9, 0.6\)$"):
+        t.check_yolo_non_max_suppression(wrong("yolo_non_max_suppression"), case="two_classes")
+    with pytest.raises(AssertionError, match=r"^yolo_eval: wrong boxes values at 40 of 40"):
+        t.check_yolo_eval(wrong("yolo_eval"))
+
+
+def test_a_wrong_helper_is_named_first(source):
+    namespace = mistaken(ASSIGNMENT, source, "yolo_non_max_suppression")
+    with pytest.raises(AssertionError, match="yolo_eval calls yolo_non_max_suppression, which "
+                                             "is wrong: fix yolo_non_max_suppression first"):
+        t.check_yolo_eval(namespace["yolo_eval"])
+
+
+def test_unknown_case_names_are_refused():
+    with pytest.raises(ValueError, match="iou has no case 'apart'"):
+        t.check_iou(lambda a, b: 0.0, case="apart")
+
+
+def test_numpy_iou_matrix_matches_hand_computed_values():
+    boxes = np.array([[2, 1, 4, 3], [1, 2, 3, 4], [0, 0, 4, 4], [10, 10, 11, 11]], float)
+    np.testing.assert_allclose(t._overlaps(boxes, boxes), [
+        [1, 1 / 7, 4 / 16, 0], [1 / 7, 1, 4 / 16, 0], [4 / 16, 4 / 16, 1, 0], [0, 0, 0, 1]])

@@ -7,10 +7,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from graded_cases import (edited, failed_kinds, mistaken, reference_failures, solution,
+                          source_notebook)
+from mistakes import MISTAKES
 from PIL import Image
 
 from utils import data, facenet
-from utils.course.reference import reference_functions
 from utils.faces import build_database, distance_table, img_to_encoding
 from utils.public_tests import face_recognition as checks
 
@@ -146,14 +148,71 @@ def test_database_from_a_folder_and_distance_table():
     np.testing.assert_allclose(table, table.T, atol=1e-6)
 
 
-def test_reference_solution_passes_the_checks():
-    ref = reference_functions("C4W4A1_face_recognition", ["triplet_loss", "verify", "who_is_it"])
-    checks.check_triplet_loss(ref["triplet_loss"])
-    checks.check_verify(ref["verify"])
-    checks.check_who_is_it(ref["who_is_it"])
+ASSIGNMENT = "C4W4A1_face_recognition"
+
+
+@pytest.fixture(scope="module")
+def source():
+    return source_notebook(ASSIGNMENT)
+
+
+def test_reference_solution_passes_every_case_of_the_notebook(source):
+    assert reference_failures(source, checks.CHECKS) == []
+
+
+def test_reference_verify_refuses_an_unknown_identity(source):
+    stand_in = checks.StandIn()
     with pytest.raises(ValueError, match="'zoe' is not in the database"):
-        stand_in = checks.StandIn()
-        ref["verify"](stand_in.visitor, "zoe", stand_in.database, stand_in.model)
+        solution(source)["verify"](stand_in.visitor, "zoe", stand_in.database, stand_in.model)
+
+
+@pytest.mark.parametrize("cell_id", sorted(MISTAKES[ASSIGNMENT]))
+def test_each_mistake_fails_a_public_and_a_hidden_case(source, cell_id):
+    failed = failed_kinds(ASSIGNMENT, source, checks.CHECKS, cell_id)
+    assert failed == {False, True}, f"a wrong {cell_id} fails only hidden={failed} cases"
+
+
+def test_messages_of_the_mistakes(source):
+    def wrong(cell_id):
+        return mistaken(ASSIGNMENT, source, cell_id)[cell_id]
+
+    with pytest.raises(AssertionError, match=r"^verify \(seed=0\): distance \d\.\d+ with threshold "
+                                             r"\d\.\d+: door_open should be True, got False"):
+        checks.check_verify(wrong("verify"), seed=0)
+    with pytest.raises(AssertionError, match=r"^who_is_it \(seed=0\): nearest identity '\w+' at "
+                                             r"distance \d\.\d+, threshold \d\.\d+: identity "
+                                             r"should be None, got '\w+'"):
+        checks.check_who_is_it(wrong("who_is_it"), seed=0)
+
+
+def test_a_one_element_array_converted_to_float_is_named(source):
+    wrong = edited(source, "verify", "np.linalg.norm(encoding - database[identity])",
+                   "np.linalg.norm(encoding - database[identity], axis=-1)")
+    with pytest.raises(AssertionError, match=(
+            r"^verify \(seed=0\) raised TypeError on the visitor's picture, identity 'ana' and "
+            r"threshold \d\.\d+: only 0-dimensional arrays can be converted to Python scalars "
+            r"\(at line \d+: `dist = float\(np\.linalg\.norm\(encoding - database\[identity\], "
+            r"axis=-1\)\)`\)\. Likely cause: float\(\) or int\(\) of an array that still has "
+            r"an axis")):
+        checks.check_verify(wrong, seed=0)
+
+
+def test_unknown_identity_must_raise(source):
+    wrong = edited(source, "verify", "raise ValueError(", "return 0.0, False; print(")
+    with pytest.raises(AssertionError, match=r"an identity that is not in the database "
+                                             r"\('mallory'\) should raise a ValueError naming "
+                                             r"it; it raised nothing$"):
+        checks.check_verify(wrong, seed=0)
+
+
+def test_thresholds_that_do_not_bracket_the_distance_are_refused(source):
+    graded, verify = checks.CHECKS["verify"], solution(source)["verify"]
+    inputs = graded.inputs(seed=0)
+    got = graded.call(verify, inputs)
+    got["runs"]["ana"][1]["threshold"] += 1.0
+    with pytest.raises(AssertionError, match="not 0.001 below the stand-in's distance .*: was "
+                                             "the check changed"):
+        graded.compare({"seed": 0}, inputs, got, graded.expected({"seed": 0}, inputs))
 
 
 def _loss(distance_axis, reduce=tf.reduce_sum, square=True, clamp=True, sign=1.0):

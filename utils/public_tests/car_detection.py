@@ -1,13 +1,17 @@
-"""Checks for assignment 4 (YOLO car detection).
+"""Tests of assignment 4 (YOLO car detection), one GradedFunction per graded function.
 
-Expected values come from numpy versions written here: score filtering, IoU, and a greedy
-per-class non-max suppression. Hand-built cases have answers known in advance: disjoint boxes
-(including boxes apart in both directions, where an unclamped intersection becomes positive),
-two overlapping boxes of one class, the same boxes in different classes, everything below the
-threshold, and empty input. Detections are compared in order of decreasing score.
+Expected answers in the notebook come from numpy code written for the tests, not from the
+TensorFlow solution: the best class of each box on the flattened boxes, IoU from the overlap of
+two intervals (their lengths minus the span they cover, clipped at 0), and a greedy per-class
+non-max suppression over a matrix of IoUs. Hand-built cases have answers known in advance:
+scores equal to the threshold (kept), everything below it, disjoint boxes (including boxes apart
+in both directions, where an unclamped intersection becomes positive), two overlapping boxes of
+one class, the same boxes in different classes, and no boxes at all. The grader compares the
+same answers with the reference solution's instead (``utils.graded``).
 
-``GRADING_HELPERS`` is empty for students; the grader's hidden tests fill it with reference
-versions of yolo_filter_boxes and yolo_non_max_suppression so that yolo_eval is graded alone.
+Detections are compared in order of decreasing score. When the function raises, the message
+names the function, the case, the input and the likely cause (a reduction without an axis,
+``yolo_outputs`` unpacked in the old course's order).
 """
 
 from __future__ import annotations
@@ -15,67 +19,16 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from utils.checks import check_close, check_scalar, helpers_replaced
+from utils.checks import answer, check_close, check_ndarray, check_scalar, check_shape, type_name
+from utils.graded import GradedFunction, register
+from utils.student_errors import capture, raised_message, shapes_in
 
-GRADING_HELPERS: dict = {}
-
-
-def _np(fn: str, what: str, value) -> np.ndarray:
-    try:
-        return np.asarray(value)
-    except Exception:  # noqa: BLE001 (anything that is not an array or tensor)
-        raise AssertionError(f"{fn}: {what} should be a tensor, got {type(value).__name__}")
-
-
-def filter_reference(box_confidence, boxes, box_class_probs, threshold):
-    scores = box_confidence * box_class_probs
-    classes, best = scores.argmax(-1), scores.max(-1)
-    keep = best >= threshold
-    return best[keep], boxes[keep], classes[keep]
-
-
-def iou_reference(a, b) -> float:
-    """IoU of two corner boxes (either corner order, as long as both use the same)."""
-    inter = (max(0.0, min(a[2], b[2]) - max(a[0], b[0])) *
-             max(0.0, min(a[3], b[3]) - max(a[1], b[1])))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union
-
-
-def nms_reference(scores, boxes, classes, max_boxes, iou_threshold):
-    """Greedy per-class NMS: highest score first; drop a box overlapping a kept box of its
-    class by more than iou_threshold; at most max_boxes in all."""
-    keep = []
-    for i in np.argsort(-scores, kind="stable"):
-        if len(keep) == max_boxes:
-            break
-        if all(classes[j] != classes[i] or iou_reference(boxes[i], boxes[j]) <= iou_threshold
-               for j in keep):
-            keep.append(i)
-    keep = np.array(keep, dtype=int)
-    return scores[keep], boxes[keep], classes[keep]
-
-
-def _compare(fn: str, case: str, got, expected) -> None:
-    if not isinstance(got, (tuple, list)) or len(got) != 3:
-        raise AssertionError(f"{fn}: should return (scores, boxes, classes), got {got!r}")
-    scores, boxes, classes = (_np(fn, w, g) for w, g in zip(("scores", "boxes", "classes"), got))
-    if scores.shape[0] != len(expected[0]):
-        raise AssertionError(f"{fn} ({case}): kept {scores.shape[0]} boxes, expected "
-                             f"{len(expected[0])} (scores {np.round(expected[0], 4).tolist()})")
-    order = np.argsort(-scores, kind="stable")
-    by_score = np.argsort(-np.asarray(expected[0]), kind="stable")
-    expected = [np.asarray(e)[by_score] for e in expected]
-    check_close(f"{fn} ({case})", "scores", scores[order], expected[0], rtol=1e-5, atol=1e-6)
-    check_close(f"{fn} ({case})", "boxes", boxes[order].reshape(-1, 4), expected[1], rtol=1e-5,
-                atol=1e-4)
-    if classes.dtype.kind not in "iu":
-        raise AssertionError(f"{fn}: classes should be integers, got dtype {classes.dtype}")
-    check_close(f"{fn} ({case})", "classes", classes[order], expected[2])
+DETECTIONS = ("scores", "boxes", "classes")
 
 
 def random_outputs(seed: int, grid=(19, 19), anchors=5, classes=80):
-    """(box_confidence, boxes, box_class_probs) like a YOLO head's, seeded."""
+    """(box_confidence, boxes, box_class_probs) like a YOLO head's, seeded: shapes
+    (*grid, anchors, 1), (*grid, anchors, 4) and (*grid, anchors, classes), float32."""
     rng = np.random.default_rng(seed)
     shape = (*grid, anchors)
     confidence = rng.uniform(0, 1, (*shape, 1)).astype(np.float32)
@@ -85,97 +38,318 @@ def random_outputs(seed: int, grid=(19, 19), anchors=5, classes=80):
     return confidence, boxes, probs
 
 
-def check_yolo_filter_boxes(yolo_filter_boxes, seed: int = 1, threshold: float = 0.5) -> None:
-    """Seeded head outputs; a score equal to the threshold is kept; all below gives empty."""
-    fn = "yolo_filter_boxes"
-    confidence, boxes, probs = random_outputs(seed)
-    for t in (threshold, threshold / 2):
-        expected = filter_reference(confidence, boxes, probs, t)
-        got = yolo_filter_boxes(tf.constant(confidence), tf.constant(boxes), tf.constant(probs),
-                                threshold=t)
-        _compare(fn, f"threshold={t}", got, expected)
-    one = np.zeros((1, 1, 2, 1), np.float32) + 1.0
-    box = np.arange(8, dtype=np.float32).reshape(1, 1, 2, 4)
-    probs_two = np.array([[[[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]]]], np.float32)
-    got = yolo_filter_boxes(tf.constant(one), tf.constant(box), tf.constant(probs_two),
-                            threshold=0.5)
-    _compare(fn, "scores equal to the threshold are kept", got,
-             filter_reference(one, box, probs_two, 0.5))
-    got = yolo_filter_boxes(tf.constant(one), tf.constant(box), tf.constant(probs_two),
-                            threshold=0.9)
-    _compare(fn, "every score below the threshold", got,
-             (np.zeros(0), np.zeros((0, 4)), np.zeros(0, int)))
+def _plain(value):
+    """A returned tensor or array as a numpy array; anything else as ``answer`` records it."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        value = value.numpy()
+    return answer(value)
 
 
-IOU_CASES = [  # (box1, box2, what the case is)
-    ((2, 1, 4, 3), (1, 2, 3, 4), "partial overlap"),
-    ((1, 2, 3, 4), (5, 6, 7, 8), "disjoint boxes"),
-    ((0, 0, 1, 1), (2, 2, 3, 3), "boxes apart in both directions (clamp each side at 0)"),
-    ((1, 1, 2, 2), (2, 2, 3, 3), "boxes touching at a corner"),
-    ((1, 1, 3, 3), (2, 0, 4, 1), "boxes sharing only an edge"),
-    ((0, 0, 4, 4), (1, 1, 2, 2), "one box inside the other"),
-    ((1, 2, 3, 5), (1, 2, 3, 5), "identical boxes"),
-]
+def _detections(fn, *args, **kwargs) -> dict:
+    """Call ``fn``; its (scores, boxes, classes) as plain data, or the error it raised."""
+    result, raised = capture(fn, *args, **kwargs)
+    if raised:
+        return {"raised": raised}
+    if not (isinstance(result, (tuple, list)) and len(result) == 3):
+        return {"returns_triple": False, "type": type_name(_plain(result))}
+    return {"returns_triple": True, **{k: _plain(v) for k, v in zip(DETECTIONS, result)}}
 
 
-def check_iou(iou, cases=IOU_CASES) -> None:
-    """Known answers, including 0 for boxes that do not overlap."""
-    for box1, box2, what in cases:
-        got = iou(box1, box2)
-        check_scalar(f"iou ({what}: {box1}, {box2})", "IoU", np.asarray(got, dtype=float),
-                     iou_reference(box1, box2), rtol=1e-6, atol=1e-9)
+def _shapes(inputs: dict, names) -> str:
+    """``name (shape), ...`` of the input arrays: the input a message names."""
+    return ", ".join(f"{n} {tuple(np.shape(inputs[n]))}" for n in names)
 
 
-def _random_detections(seed: int, n: int = 30, classes: int = 3):
+def _compare_detections(label: str, got: dict, expected: dict) -> None:
+    """Same boxes, scores and classes, in order of decreasing score."""
+    if not got["returns_triple"]:
+        raise AssertionError(f"{label}: should return the tuple (scores, boxes, classes), got "
+                             f"{got['type']}")
+    for key in DETECTIONS:
+        check_ndarray(label, key, got[key])
+    n = len(expected["scores"])
+    if got["scores"].ndim == 1 and len(got["scores"]) != n:
+        best = ", ".join(f"{s:.4g}" for s in np.sort(expected["scores"])[::-1][:8])
+        raise AssertionError(f"{label}: kept {len(got['scores'])} boxes, expected {n} (scores "
+                             f"{best}{', ...' if n > 8 else ''})")
+    check_shape(label, "scores", got["scores"], (n,))
+    check_shape(label, "boxes", got["boxes"], (n, 4))
+    check_shape(label, "classes", got["classes"], (n,))
+    if got["classes"].dtype.kind not in "iu":
+        raise AssertionError(f"{label}: classes should be integers, got dtype "
+                             f"{got['classes'].dtype}")
+    order = np.argsort(-got["scores"], kind="stable")
+    by_score = np.argsort(-np.asarray(expected["scores"]), kind="stable")
+    for key, rtol, atol in (("scores", 1e-5, 1e-6), ("boxes", 1e-5, 1e-4), ("classes", 0, 0)):
+        check_close(label, key, got[key][order], np.asarray(expected[key])[by_score], rtol, atol)
+
+
+def _best_classes(box_confidence, boxes, box_class_probs, threshold) -> dict:
+    """The boxes whose best class score is >= threshold, in row-major order, with that score
+    and class: the flattened (boxes, classes) score table, its row maxima and their columns."""
+    n_classes = box_class_probs.shape[-1]
+    table = (box_confidence * box_class_probs).reshape(-1, n_classes)
+    columns = np.argmax(table, axis=1)
+    best = np.take_along_axis(table, columns[:, None], axis=1)[:, 0]
+    rows = np.flatnonzero(best >= threshold)
+    return {"scores": best[rows], "boxes": boxes.reshape(-1, 4)[rows],
+            "classes": columns[rows].astype(np.int64)}
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every corner box of ``a`` (n, 4) with every box of ``b`` (k, 4): shape (n, k).
+
+    On each axis the overlap of two intervals is the sum of their lengths minus the span they
+    cover together, clipped at 0; the intersection is the product of the two overlaps.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    intersection = np.ones((len(a), len(b)))
+    area_a, area_b = np.ones(len(a)), np.ones(len(b))
+    for low, high in ((0, 2), (1, 3)):
+        length_a, length_b = a[:, high] - a[:, low], b[:, high] - b[:, low]
+        span = (np.maximum(a[:, None, high], b[None, :, high]) -
+                np.minimum(a[:, None, low], b[None, :, low]))
+        intersection *= np.clip(length_a[:, None] + length_b[None, :] - span, 0, None)
+        area_a, area_b = area_a * length_a, area_b * length_b
+    return intersection / (area_a[:, None] + area_b[None, :] - intersection)
+
+
+def _greedy_nms(detections: dict, max_boxes: int, iou_threshold: float) -> dict:
+    """Per-class greedy suppression: visit boxes by decreasing score; keep a box unless a kept
+    box of its class overlaps it by more than iou_threshold; stop at max_boxes."""
+    scores, boxes, classes = (np.asarray(detections[k]) for k in DETECTIONS)
+    suppresses = ((_overlaps(boxes, boxes) > iou_threshold)
+                  & (classes[:, None] == classes[None, :]))
+    kept, removed = [], np.zeros(len(scores), bool)
+    for i in np.argsort(-scores, kind="stable"):
+        if len(kept) == max_boxes:
+            break
+        if not removed[i]:
+            kept.append(i)
+            removed |= suppresses[i]
+    kept = np.array(kept, dtype=int)
+    return {"scores": scores[kept], "boxes": boxes[kept].reshape(-1, 4),
+            "classes": classes[kept]}
+
+
+def _filter_causes(inputs: dict, raised: dict) -> str | None:
+    """The likely cause of yolo_filter_boxes's error, when the message recognises it."""
+    table_shape = np.broadcast_shapes(np.shape(inputs["box_confidence"]),
+                                      np.shape(inputs["box_class_probs"]))
+    if table_shape[1:] in shapes_in(raised["message"]):
+        return (f"a reduction without an axis reduced the first axis: the scores "
+                f"{table_shape} became {table_shape[1:]} (tf.math.argmax reduces axis 0 "
+                "unless told otherwise); take the best class with axis=-1")
+    return None
+
+
+class YoloFilterBoxes(GradedFunction):
+    """yolo_filter_boxes keeps the boxes whose best class score is at least the threshold."""
+
+    name = "yolo_filter_boxes"
+    _INPUTS = ("box_confidence", "boxes", "box_class_probs")
+
+    def inputs(self, seed=1, threshold=0.5, case=None):
+        """Seeded 19x19x5 head outputs with 80 classes, or ``case="two_boxes"``: two boxes
+        whose best scores are both exactly 0.5 (one with a tie between two classes)."""
+        if case == "two_boxes":
+            arrays = (np.ones((1, 1, 2, 1), np.float32),
+                      np.arange(8, dtype=np.float32).reshape(1, 1, 2, 4),
+                      np.array([[[[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]]]], np.float32))
+        elif case is None:
+            arrays = random_outputs(seed)
+        else:
+            raise ValueError(f"yolo_filter_boxes has no case {case!r}; try 'two_boxes'")
+        return {**dict(zip(self._INPUTS, arrays)), "threshold": threshold}
+
+    def call(self, fn, inputs):
+        return _detections(fn, *(tf.constant(inputs[k]) for k in self._INPUTS),
+                           threshold=inputs["threshold"])
+
+    def expected(self, case, inputs):
+        return _best_classes(*(inputs[k] for k in self._INPUTS), inputs["threshold"])
+
+    def compare(self, case, inputs, got, expected):
+        if "raised" in got:
+            raise AssertionError(raised_message(
+                self.label(case), _shapes(inputs, self._INPUTS), got["raised"],
+                _filter_causes(inputs, got["raised"])))
+        _compare_detections(self.label(case), got, expected)
+
+
+HAND_BOXES = {  # name: (box1, box2), corners (x1, y1, x2, y2)
+    "partial_overlap": ((2, 1, 4, 3), (1, 2, 3, 4)),
+    "disjoint": ((1, 2, 3, 4), (5, 6, 7, 8)),
+    "apart_both_directions": ((0, 0, 1, 1), (2, 2, 3, 3)),
+    "touching_corner": ((1, 1, 2, 2), (2, 2, 3, 3)),
+    "sharing_edge": ((1, 1, 3, 3), (2, 0, 4, 1)),
+    "inside": ((0, 0, 4, 4), (1, 1, 2, 2)),
+    "identical": ((1, 2, 3, 5), (1, 2, 3, 5)),
+    "apart_negative": ((0.0, 0.0, 1.0, 1.0), (1.5, -3.0, 2.5, -2.0)),
+}
+SHOWN_BOXES = ("partial_overlap", "disjoint", "apart_both_directions", "touching_corner",
+               "sharing_edge", "inside", "identical")
+
+
+class Iou(GradedFunction):
+    """iou of pairs of boxes, including pairs that do not overlap (IoU 0)."""
+
+    name = "iou"
+
+    def inputs(self, case=None, seed=None, count=10):
+        """``case``: one pair of HAND_BOXES by name; ``seed``: ``count`` random pairs of
+        boxes in [0, 15]; neither: the pairs of SHOWN_BOXES."""
+        if seed is not None:
+            rng = np.random.default_rng(seed)
+            corners = rng.uniform(0, 10, (2 * count, 2))
+            boxes = np.concatenate([corners, corners + rng.uniform(0.5, 5, (2 * count, 2))], 1)
+            return {"names": [f"random pair {i + 1}" for i in range(count)],
+                    "pairs": boxes.reshape(count, 2, 4).tolist()}
+        names = [case] if case is not None else list(SHOWN_BOXES)
+        unknown = [n for n in names if n not in HAND_BOXES]
+        if unknown:
+            raise ValueError(f"iou has no case {unknown[0]!r}; try one of {list(HAND_BOXES)}")
+        return {"names": names, "pairs": [[list(b) for b in HAND_BOXES[n]] for n in names]}
+
+    def call(self, fn, inputs):
+        answers = []
+        for box1, box2 in inputs["pairs"]:
+            value, raised = capture(fn, tuple(box1), tuple(box2))
+            answers.append({"raised": raised} if raised else {"iou": _plain(value)})
+        return {"answers": answers}
+
+    def expected(self, case, inputs):
+        pairs = np.asarray(inputs["pairs"], np.float64)
+        return {"answers": [{"iou": float(_overlaps(a[None], b[None])[0, 0])} for a, b in pairs]}
+
+    def compare(self, case, inputs, got, expected):
+        for name, (box1, box2), result, wanted in zip(inputs["names"], inputs["pairs"],
+                                                      got["answers"], expected["answers"]):
+            label = f"iou ({name}: {tuple(box1)}, {tuple(box2)})"
+            if "raised" in result:
+                raise AssertionError(raised_message(label, "these two boxes", result["raised"]))
+            check_scalar(label, "IoU", result["iou"], float(wanted["iou"]), rtol=1e-6,
+                         atol=1e-9)
+
+
+def _random_detections(seed: int, n: int = 30, classes: int = 3) -> dict:
+    """n boxes (y1, x1, y2, x2) of 10 to 50 pixels in a 120-pixel square, distinct scores, and
+    classes among ``classes``; seeded."""
     rng = np.random.default_rng(seed)
     corner = rng.uniform(0, 80, (n, 2))
     size = rng.uniform(10, 40, (n, 2))
-    boxes = np.concatenate([corner, corner + size], axis=1).astype(np.float32)
-    return (rng.permutation(n).astype(np.float32) / n + 0.01, boxes,
-            rng.integers(0, classes, n).astype(np.int64))
+    return {"scores": rng.permutation(n).astype(np.float32) / n + 0.01,
+            "boxes": np.concatenate([corner, corner + size], axis=1).astype(np.float32),
+            "classes": rng.integers(0, classes, n).astype(np.int64)}
 
 
-def check_yolo_non_max_suppression(yolo_non_max_suppression, seed: int = 1) -> None:
-    """Per-class suppression: hand-built cases and seeded boxes against greedy NMS."""
-    fn = "yolo_non_max_suppression"
-    two = np.array([[0, 0, 10, 10], [1, 1, 11, 11]], np.float32)  # IoU 81/119 = 0.68
-    scores = np.array([0.6, 0.9], np.float32)
-    cases = [("two overlapping boxes of one class", scores, two, np.array([2, 2]), 10, 0.5),
-             ("the same boxes in different classes", scores, two, np.array([2, 5]), 10, 0.5),
-             ("a threshold above their IoU", scores, two, np.array([2, 2]), 10, 0.7),
-             ("empty input", np.zeros(0, np.float32), np.zeros((0, 4), np.float32),
-              np.zeros(0, np.int64), 10, 0.5)]
-    s, b, c = _random_detections(seed)
-    cases += [(f"30 random boxes, iou_threshold={t}, max_boxes={m}", s, b, c, m, t)
-              for t, m in ((0.5, 10), (0.2, 10), (0.5, 4))]
-    for what, s, b, c, max_boxes, t in cases:
-        got = yolo_non_max_suppression(tf.constant(s), tf.constant(b), tf.constant(c),
-                                       max_boxes=max_boxes, iou_threshold=t)
-        _compare(fn, what, got, nms_reference(s, b, c, max_boxes, t))
+def _two_boxes(classes) -> dict:
+    """Two boxes with IoU 81/119 = 0.68, scores 0.6 and 0.9, of the given classes."""
+    return {"scores": np.array([0.6, 0.9], np.float32),
+            "boxes": np.array([[0, 0, 10, 10], [1, 1, 11, 11]], np.float32),
+            "classes": np.array(classes, np.int64)}
 
 
-def _yolo_outputs(seed: int, grid=(19, 19), anchors=5, classes=80):
-    confidence, _, probs = random_outputs(seed, grid, anchors, classes)
-    rng = np.random.default_rng(seed + 1000)
-    box_xy = rng.uniform(0, 1, (1, *grid, anchors, 2)).astype(np.float32)
-    box_wh = rng.uniform(0.02, 0.3, (1, *grid, anchors, 2)).astype(np.float32)
-    return box_xy, box_wh, confidence[None], probs[None]
+NMS_CASES = {
+    "one_class": lambda: _two_boxes([2, 2]),
+    "two_classes": lambda: _two_boxes([2, 5]),
+    "empty": lambda: {"scores": np.zeros(0, np.float32), "boxes": np.zeros((0, 4), np.float32),
+                      "classes": np.zeros(0, np.int64)},
+}
 
 
-def check_yolo_eval(yolo_eval, seed: int = 1, image_shape=(720, 1280)) -> None:
-    """Seeded head outputs through corners, filtering, scaling and NMS, against numpy."""
-    fn = "yolo_eval"
-    box_xy, box_wh, confidence, probs = _yolo_outputs(seed)
-    corners = np.concatenate([box_xy[..., ::-1] - box_wh[..., ::-1] / 2,
-                              box_xy[..., ::-1] + box_wh[..., ::-1] / 2], axis=-1)
-    h, w = image_shape
-    for max_boxes, score_threshold, iou_threshold in ((10, 0.6, 0.5), (5, 0.3, 0.3)):
-        s, b, c = filter_reference(confidence, corners, probs, score_threshold)
-        expected = nms_reference(s, b * np.array([h, w, h, w], np.float32), c, max_boxes,
-                                 iou_threshold)
-        with helpers_replaced(yolo_eval, **GRADING_HELPERS):
-            got = yolo_eval(tuple(tf.constant(x) for x in (box_xy, box_wh, confidence, probs)),
-                            image_shape=image_shape, max_boxes=max_boxes,
-                            score_threshold=score_threshold, iou_threshold=iou_threshold)
-        _compare(fn, f"image {image_shape}, max_boxes={max_boxes}, score_threshold="
-                     f"{score_threshold}, iou_threshold={iou_threshold}", got, expected)
+class YoloNonMaxSuppression(GradedFunction):
+    """yolo_non_max_suppression removes, class by class, boxes overlapping a better one."""
+
+    name = "yolo_non_max_suppression"
+    default_case = {"seed": 1}
+
+    def inputs(self, seed=1, max_boxes=10, iou_threshold=0.5, case=None):
+        """30 seeded boxes in 3 classes, or a hand-built case of NMS_CASES by name."""
+        if case is not None and case not in NMS_CASES:
+            raise ValueError(f"yolo_non_max_suppression has no case {case!r}; try one of "
+                             f"{list(NMS_CASES)}")
+        detections = NMS_CASES[case]() if case is not None else _random_detections(seed)
+        return {**detections, "max_boxes": max_boxes, "iou_threshold": iou_threshold}
+
+    def call(self, fn, inputs):
+        return _detections(fn, *(tf.constant(inputs[k]) for k in DETECTIONS),
+                           max_boxes=inputs["max_boxes"], iou_threshold=inputs["iou_threshold"])
+
+    def expected(self, case, inputs):
+        return _greedy_nms(inputs, inputs["max_boxes"], inputs["iou_threshold"])
+
+    def compare(self, case, inputs, got, expected):
+        if "raised" in got:
+            raise AssertionError(raised_message(self.label(case), _shapes(inputs, DETECTIONS),
+                                                got["raised"]))
+        _compare_detections(self.label(case), got, expected)
+
+
+YOLO_OUTPUTS = ("box_xy", "box_wh", "box_confidence", "box_class_probs")
+OLD_ORDER = ("box_confidence", "box_xy", "box_wh", "box_class_probs")  # the old course's
+
+
+class YoloEval(GradedFunction):
+    """yolo_eval: corners, score filtering, scaling to the picture and NMS, on seeded outputs."""
+
+    name = "yolo_eval"
+    helpers = ("yolo_filter_boxes", "yolo_non_max_suppression")
+
+    def inputs(self, seed=1, image_shape=(720, 1280), max_boxes=10, score_threshold=0.6,
+               iou_threshold=0.5):
+        """Decoded outputs of one 19x19 grid of 5 anchors and 80 classes, each of shape
+        (1, 19, 19, 5, .); centres in [0, 1], sizes in [0.02, 0.3]."""
+        confidence, _, probs = random_outputs(seed)
+        rng = np.random.default_rng(seed + 1000)
+        shape = (1, *confidence.shape[:-1], 2)
+        return {"box_xy": rng.uniform(0, 1, shape).astype(np.float32),
+                "box_wh": rng.uniform(0.02, 0.3, shape).astype(np.float32),
+                "box_confidence": confidence[None], "box_class_probs": probs[None],
+                "image_shape": list(image_shape), "max_boxes": max_boxes,
+                "score_threshold": score_threshold, "iou_threshold": iou_threshold}
+
+    def call(self, fn, inputs):
+        def run(order):
+            return _detections(fn, tuple(tf.constant(inputs[k]) for k in order),
+                               image_shape=tuple(inputs["image_shape"]),
+                               max_boxes=inputs["max_boxes"],
+                               score_threshold=inputs["score_threshold"],
+                               iou_threshold=inputs["iou_threshold"])
+
+        got = run(YOLO_OUTPUTS)
+        if "raised" in got:  # does it run when the outputs come in the old course's order?
+            got["runs_in_old_order"] = "raised" not in run(OLD_ORDER)
+        return got
+
+    def expected(self, case, inputs):
+        """The same steps in numpy: corners (y1, x1, y2, x2), best classes, pixels, NMS."""
+        xy, wh = inputs["box_xy"][..., ::-1], inputs["box_wh"][..., ::-1]  # (y, x), (h, w)
+        corners = np.concatenate([xy - wh / 2, xy + wh / 2], axis=-1)
+        kept = _best_classes(inputs["box_confidence"], corners, inputs["box_class_probs"],
+                             inputs["score_threshold"])
+        height, width = inputs["image_shape"]
+        kept["boxes"] = kept["boxes"] * np.array([height, width, height, width], np.float32)
+        return _greedy_nms(kept, inputs["max_boxes"], inputs["iou_threshold"])
+
+    def compare(self, case, inputs, got, expected):
+        if "raised" in got:
+            cause = None
+            if got["runs_in_old_order"]:
+                cause = (f"yolo_eval unpacks yolo_outputs in the old course's order "
+                         f"({', '.join(OLD_ORDER)}); this course's detector gives "
+                         f"({', '.join(YOLO_OUTPUTS)}), and yolo_eval runs when given its "
+                         "outputs in the old order: unpack them as "
+                         f"`{', '.join(YOLO_OUTPUTS)} = yolo_outputs`")
+            raise AssertionError(raised_message(
+                self.label(case), f"yolo_outputs ({_shapes(inputs, YOLO_OUTPUTS)}), "
+                                  f"image_shape {tuple(inputs['image_shape'])}",
+                got["raised"], cause))
+        _compare_detections(self.label(case), got, expected)
+
+
+CHECKS = register(YoloFilterBoxes(), Iou(), YoloNonMaxSuppression(), YoloEval())
+check_yolo_filter_boxes = CHECKS["yolo_filter_boxes"].check
+check_iou = CHECKS["iou"].check
+check_yolo_non_max_suppression = CHECKS["yolo_non_max_suppression"].check
+check_yolo_eval = CHECKS["yolo_eval"].check
