@@ -62,7 +62,8 @@ class TrustedExecute(Execute):
         10, help="How many times the kernel is started for one notebook when the student's "
                 "code kills it.").tag(config=True)
     max_output_chars = Integer(
-        500_000, help="Largest output kept per cell, in characters.").tag(config=True)
+        4_000_000, help="Largest output kept per cell, in characters (a figure takes a few "
+                        "hundred thousand).").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
