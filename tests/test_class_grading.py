@@ -129,7 +129,7 @@ SABOTAGE = {
         "                marked.append(folder)\n"
         "            except OSError:\n"
         "                pass\n",
-        "[f for f in marked if f not in ('/tmp', os.getcwd())]"),
+        "[f for f in marked if not f.startswith(('/tmp', '/dev/shm', os.getcwd()))]"),
     "leaves_links_and_fifos": (
         "import os\n"
         "os.symlink(REPO + '/source_release/source', 'source_link')\n"
@@ -193,9 +193,9 @@ EXPECTED = {
     "good": (100, "graded"),
     "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
     "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
-    **{name: (0, "graded") for name in CHEATS},
+    **{name: (0, "graded (errors in cells: test_zero_pad (") for name in CHEATS},
     **{name: (100, "graded") for name in SABOTAGE},
-    "infinite_loop": (100, "errors in cells: zero_pad (CellTimeoutError)"),
+    "infinite_loop": (100, "zero_pad (CellTimeoutError)"),
     "kills_every_process": (90, "zero_pad (DeadKernelError)"),
     "three_processes_of_memory": (90, "limits hit: memory"),
     "fork_bomb": (90, "limits hit: processes"),
