@@ -17,6 +17,9 @@ root_doc = "index"
 
 # The notebooks arrive with their outputs; the builder never runs them.
 nb_execution_mode = "off"
+# Standard error (TensorFlow and download logs with the local paths of the machine that built
+# the site) is not shown.
+nb_output_stderr = "remove"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 
 html_theme = "sphinx_book_theme"

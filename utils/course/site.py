@@ -185,7 +185,7 @@ def _stage(stage: Path, notebooks: list[tuple[assignments.Assignment, Path,
         cards.append(_card(assignment, doc, figure, nb))
     toctree = "\n".join(docs)
     (stage / "index.md").write_text(
-        f"{index_text}\n::::{{grid}} 1 2 2 3\n:gutter: 3\n\n{''.join(cards)}::::\n\n"
+        f"{index_text}\n::::{{grid}} 1 2 2 2\n:gutter: 3\n\n{''.join(cards)}::::\n\n"
         f"```{{toctree}}\n:hidden:\n:caption: Assignments\n\n{toctree}\n```\n")
 
 
