@@ -31,8 +31,16 @@ def student_site(tmp_path_factory) -> tuple[Path, list[Path], float]:
     """(site folder, landing page and assignment pages, build seconds): the whole student site."""
     out = tmp_path_factory.mktemp("site") / "site"
     start = time.monotonic()
-    pages = site.build_student_site(out)
+    pages = _build(site.build_student_site, out)
     return out, pages, time.monotonic() - start
+
+
+def _build(builder, out: Path, *args) -> list[Path]:
+    """``builder(out, *args)``; the test skips, saying why, when npm cannot install MathJax."""
+    try:
+        return builder(out, *args)
+    except site.NpmMissing as error:
+        pytest.skip(str(error))
 
 
 # --- what the site contains -------------------------------------------------------------------
@@ -84,6 +92,13 @@ class _Text(HTMLParser):
         self.parts.append(text)
 
 
+def page_text(path: Path) -> str:
+    """The text of an HTML page as a reader sees it."""
+    parser = _Text()
+    parser.feed(path.read_text())
+    return "".join(parser.parts)
+
+
 def built_text(out: Path) -> dict[Path, str]:
     """Every text file of a built site: the raw file and, for HTML, its text as read."""
     texts = {}
@@ -91,9 +106,7 @@ def built_text(out: Path) -> dict[Path, str]:
         if path.is_file() and path.suffix in TEXT_FILES:
             raw = path.read_text(errors="replace")
             if path.suffix == ".html":
-                parser = _Text()
-                parser.feed(raw)
-                raw += "\n" + "".join(parser.parts)
+                raw += "\n" + page_text(path)
             texts[path] = raw
     return texts
 
@@ -112,7 +125,7 @@ def leaks(out: Path) -> list[str]:
 
 def test_a_landing_page_and_a_page_per_assignment(student_site):
     out, pages, seconds = student_site
-    print(f"student site: {len(list(out.rglob('*.html')))} HTML pages built in {seconds:.0f} s")
+    print(f"student site: {len(html_pages(out))} HTML pages built in {seconds:.0f} s")
     assert pages[0] == out / "index.html"
     assert [p.name for p in pages[1:]] == [f"{a.id}.html" for a in assignments.available()]
     landing = pages[0].read_text()
@@ -130,9 +143,9 @@ def test_no_solution_and_no_hidden_test_in_the_student_site(student_site):
 
 def test_the_leak_check_finds_the_solutions_of_the_instructor_site(tmp_path):
     """The check above on a site that does show solutions and hidden tests: it must find them."""
-    pages = site.build_instructor_site(tmp_path / "instructor", ["C4W1A1_conv_step_by_step"])
+    pages = _build(site.build_instructor_site, tmp_path / "instructor", ["C4W1A1_conv_step_by_step"])
     found = leaks(tmp_path / "instructor")
-    assert any("C4W1A1_conv_step_by_step.html" in line for line in found), found[:5]
+    assert any("conv_step_by_step.html" in line for line in found), found[:5]
     text = pages[1].read_text()
     assert "BEGIN SOLUTION" in text and "BEGIN HIDDEN TESTS" in text
     assert "zero_pad: all public tests passed" in text
@@ -143,12 +156,12 @@ def test_demonstration_cells_show_the_reference_outputs_and_graded_cells_none(st
     out, pages, _ = student_site
     for a, page in zip(assignments.available(), pages[1:]):
         text = page.read_text()
-        assert "raise NotImplementedError" in text, a.id  # the stubs, as released
+        assert "raise NotImplementedError" in page_text(page), a.id  # the stubs, as released
         assert text.count('class="cell_output') >= 3, a.id
         assert re.search(r'<img[^>]+src="\.\./_images/[0-9a-f]+\.png"', text), \
             f"{a.id}: no output figure"
-    conv = pages[1].read_text()
-    assert "all public tests passed" not in conv  # the test cells carry no outputs
+    # The test cells carry no outputs: the test's message is only in its code.
+    assert page_text(pages[1]).count("zero_pad: all public tests passed") == 1
 
 
 def test_outputs_go_to_demonstration_cells_only_and_cells_must_match():

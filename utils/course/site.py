@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import base64
 import filecmp
-import io
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
-from sphinx.application import Sphinx
 
 from utils.course import assignments
 from utils.course.assignments import REPO_ROOT
@@ -43,6 +42,10 @@ NPM_DIR = REPO_ROOT / "build" / "npm"  # where `npm ci` installs MathJax, reused
 # Markdown and HTML image references of markdown cells: ![alt](path "title") and <img src="path">.
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
                         r"|<img\s[^>]*?src=[\"']([^\"']+)[\"']")
+
+class NpmMissing(RuntimeError):
+    """MathJax is not installed yet and npm, which installs it, is not there."""
+
 
 INSTRUCTOR_INDEX = """# Reference solutions (instructors only)
 
@@ -118,8 +121,8 @@ def install_mathjax(static: Path) -> Path:
             and filecmp.cmp(lock, SITE_DIR / "package-lock.json", shallow=False)):
         npm = shutil.which("npm")
         if npm is None:
-            raise RuntimeError("the site serves MathJax from its npm package, and npm is not "
-                               "installed (Debian: apt-get install npm)")
+            raise NpmMissing("the site serves MathJax from its npm package, and npm is not "
+                             "installed (Debian: apt-get install npm)")
         NPM_DIR.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(SITE_DIR / name, NPM_DIR / name)
@@ -190,15 +193,13 @@ def _stage(stage: Path, notebooks: list[tuple[assignments.Assignment, Path,
 
 
 def _build(stage: Path, out: Path, project: str, banner: str | None = None) -> None:
-    """Run Sphinx's HTML builder on ``stage`` into ``out``; its warnings are printed."""
-    overrides = {"project": project, "html_title": project}
+    """Run Sphinx's HTML builder on ``stage`` into ``out`` (in its own process, quiet: only
+    warnings are printed); CalledProcessError when it fails."""
+    overrides = ["-D", f"project={project}", "-D", f"html_title={project}"]
     if banner:
-        overrides["html_theme_options.announcement"] = banner
-    status = io.StringIO()
-    app = Sphinx(srcdir=str(stage), confdir=str(stage), outdir=str(out),
-                 doctreedir=str(stage / "_doctrees"), buildername="html",
-                 confoverrides=overrides, status=status, freshenv=True)
-    app.build()
+        overrides += ["-D", f"html_theme_options.announcement={banner}"]
+    subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-d",
+                    str(stage / "_doctrees"), *overrides, str(stage), str(out)], check=True)
 
 
 def _pages(out: Path, notebooks) -> list[Path]:
