@@ -126,8 +126,10 @@ def install_mathjax(static: Path) -> Path:
         NPM_DIR.mkdir(parents=True, exist_ok=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(SITE_DIR / name, NPM_DIR / name)
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NPM_DIR, check=True,
-                       capture_output=True, text=True)
+        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NPM_DIR,
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"`npm ci` failed in {NPM_DIR}:\n{result.stdout}\n{result.stderr}")
     target = static / "mathjax"
     shutil.copytree(installed.parent, target)
     return target
@@ -145,12 +147,15 @@ def _first_figure(nb: nbformat.NotebookNode) -> bytes | None:
 
 
 def _graded_functions(nb: nbformat.NotebookNode) -> list[str]:
+    """The names of the notebook's graded functions (its answer cells' grade ids), in order."""
     return [cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
             if cell_kind(cell) == "answer"]
 
 
 def _card(assignment: assignments.Assignment, doc: str, figure: str | None,
           nb: nbformat.NotebookNode) -> str:
+    """The landing page's card of one assignment (sphinx-design): title, figure, id and graded
+    functions, linking to its page."""
     functions = ", ".join(f"`{name}`" for name in _graded_functions(nb))
     image = f":img-top: {figure}\n:img-alt: a figure of {assignment.title}\n" if figure else ""
     return (f":::{{grid-item-card}} {assignment.title}\n:link: {doc}\n:link-type: doc\n{image}\n"
