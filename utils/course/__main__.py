@@ -10,7 +10,8 @@ benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
 grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores.csv, feedback, gradebook
-site [--instructor]          HTML pages of the student notebooks (or the executed reference solutions)
+site [--instructor]          the course site: student notebooks with the reference outputs (or the
+                             executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 """
 
@@ -142,7 +143,7 @@ def cmd_site(args) -> int:
         pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
     else:
         pages = site.build_student_site(args.out or Path("build/site"))
-    print(f"wrote {len(pages)} pages; open {pages[0]}")
+    print(f"wrote the landing page and {len(pages) - 1} assignment pages; open {pages[0]}")
     return 0
 
 
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unsandboxed (trusted code only)")
     grade.set_defaults(run=cmd_grade_class)
-    site = commands.add_parser("site", help="build the HTML pages of the course")
+    site = commands.add_parser("site", help="build the course site (Sphinx, MyST-NB)")
     site.add_argument("--instructor", action="store_true",
                       help="the executed reference solutions (default build/instructor-site)")
     site.add_argument("--out", type=Path, help="output folder (default build/site)")
