@@ -122,7 +122,7 @@ def test_a_shortcut_without_stride_is_reported(ns):
         'strides=(1, 1), padding="valid", name=conv_name_base + "1"')
     convolutional_block = define(ns, code, "convolutional_block")
     message = (r"convolutional_block \(f=2, filters=\[2, 4, 6\], s=2\) raised ValueError: .*"
-               r"\(likely cause: tensors of different shapes were combined: .*strides")
+               r"\(likely cause: the tensors added have different shapes: .*the strides")
     with pytest.raises(AssertionError, match=message):  # Add() of tensors of different shapes
         t.check_convolutional_block(convolutional_block)
     with pytest.raises(AssertionError, match=message):

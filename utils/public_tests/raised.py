@@ -20,6 +20,10 @@ _CAUSES = (
      ("float() or int() of an array that holds more than a single number (NumPy 2 converts "
       "only 0-dimensional arrays): reduce it first, for example with tf.reduce_mean, or take "
       "one element")),
+    (r"Inputs have incompatible shapes",  # a Keras merge layer such as Add()
+     ("the tensors added have different shapes: for a residual block, the main path and the "
+      "shortcut must end with the same shape (check the strides of the first conv layer and "
+      "of the shortcut, the \"same\" padding of the middle one, and the number of filters)")),
     ((r"[Ii]ncompatible shapes|size-incompatible|must be broadcastable|Dimensions must be "
       r"equal|requested shape|must have the same shape|Shapes .* are incompatible"),
      ("tensors of different shapes were combined: check the axis of reductions such as "
