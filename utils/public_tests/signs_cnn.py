@@ -1,28 +1,43 @@
-"""Checks for assignment 2 (SIGNS classifier in TensorFlow).
+"""Tests of assignment 2 (SIGNS classifier in TensorFlow), one GradedFunction per graded function.
 
-Expected values are computed in the check itself: the initial weights from the same seeded
-Keras initializer, the forward pass with Keras layers holding the same weights, the cost with
-numpy. ``check_model`` checks properties of a short training run (the cost falls, learning rate
-0 leaves the parameters alone, the accuracies are those of the returned parameters).
+Expected answers in the notebook come from independent methods: the initial weights from the
+same seeded Keras initializer, the forward pass from Keras layers holding the same weights, the
+cost from numpy. ``model`` is checked by properties of a short training run on the real SIGNS
+photographs (the cost falls, the accuracies are those of the returned parameters, learning rate
+0 leaves the parameters at their initial values). The grader compares the same answers with the
+reference solution's instead (``utils.graded``), and grades ``model`` with the reference
+initialize_parameters, forward_propagation and compute_cost swapped in.
 
-``GRADING_HELPERS`` is empty for students. The grader's hidden tests fill it with reference
-versions of initialize_parameters, forward_propagation and compute_cost, so that ``model`` is
-graded on its own.
+The notebook calls ``check_<function>(<function>, **case)``; the cases' parameters (sizes,
+seeds, epochs, learning rate) are literals, so the grader can run the same cases from the data
+side. ``model``'s cases name how many SIGNS photographs to train and test on; ``call`` (in the
+kernel) and ``compare`` read them through the data layer, prepared as the notebook does
+(``utils.signs.prepare``).
+
+A function that raises gets a message naming the function, the case and the likely cause
+(``utils.public_tests.raised``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
+
 import numpy as np
 import tensorflow as tf
 
-from utils.checks import check_close, check_scalar, check_shape, helpers_replaced
+from utils.checks import answer, check_close, check_scalar, check_shape, type_name
+from utils.graded import GradedFunction, register
+from utils.public_tests.raised import attempt, check_raised
+from utils.signs import load_signs_dataset, prepare
 
 PARAMETER_SHAPES = {"W1": (4, 4, 3, 8), "W2": (2, 2, 8, 16), "W3": (64, 6), "b3": (6,)}
-GRADING_HELPERS: dict = {}
 
 
-def reference_initial_parameters(seed: int = 1) -> dict[str, np.ndarray]:
-    """The initial parameters the assignment asks for: Glorot-uniform weights, zero bias."""
+def seeded_glorot_values(seed: int = 1) -> dict[str, np.ndarray]:
+    """The initial values the assignment asks for, by their definition: GlorotUniform(seed)
+    draws of each weight's shape, in the order W1, W2, W3, and a zero bias b3 (6,)."""
     initializer = tf.keras.initializers.GlorotUniform(seed=seed)
     values = {name: np.array(initializer(shape=shape)) for name, shape in PARAMETER_SHAPES.items()
               if name != "b3"}
@@ -30,25 +45,18 @@ def reference_initial_parameters(seed: int = 1) -> dict[str, np.ndarray]:
     return values
 
 
-def check_initialize_parameters(initialize_parameters) -> None:
-    """Variables of the right shapes and dtype, equal to GlorotUniform(seed=1), reproducible."""
-    fn = "initialize_parameters"
-    parameters = initialize_parameters()
-    if not isinstance(parameters, dict) or set(parameters) != set(PARAMETER_SHAPES):
-        keys = sorted(parameters) if isinstance(parameters, dict) else type(parameters).__name__
-        raise AssertionError(f"{fn}: should return a dict with keys {sorted(PARAMETER_SHAPES)}, "
-                             f"got {keys}")
-    expected = reference_initial_parameters()
-    for name, value in parameters.items():
-        if not isinstance(value, tf.Variable):
-            raise AssertionError(f"{fn}: {name} should be a tf.Variable (so that it can be "
-                                 f"trained), got {type(value).__name__}")
-        if value.dtype != tf.float32:
-            raise AssertionError(f"{fn}: {name} should be float32, got {value.dtype.name}")
-        check_close(fn, name, value.numpy(), expected[name], rtol=1e-6, atol=1e-7)
-    again = initialize_parameters()
-    if not all(np.array_equal(again[k].numpy(), parameters[k].numpy()) for k in parameters):
-        raise AssertionError(f"{fn}: two calls gave different values; use the fixed seed 1")
+def _plain(value):
+    """A returned tensor, variable or number as plain data (see ``utils.checks.answer``)."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        value = value.numpy()
+    return answer(value)
+
+
+def _values(parameters) -> dict:
+    """{name: value} of a dict of parameters, each value as plain data ({} for a non-dict)."""
+    if not isinstance(parameters, dict):
+        return {}
+    return {str(k): _plain(v) for k, v in parameters.items()}
 
 
 def _keras_forward(X: np.ndarray, parameters: dict) -> np.ndarray:
@@ -68,76 +76,257 @@ def _keras_forward(X: np.ndarray, parameters: dict) -> np.ndarray:
     return network(X, training=False).numpy()
 
 
-def check_forward_propagation(forward_propagation, m: int = 3, seed: int = 2) -> None:
+class InitializeParameters(GradedFunction):
+    """Four distinct trainable float32 variables equal to GlorotUniform(seed=1), reproducible."""
+
+    name = "initialize_parameters"
+
+    def inputs(self, change_first=False):
+        """``change_first``: set the first call's variables to zero before the second call."""
+        return {"change_first": change_first}
+
+    def call(self, fn, inputs):
+        return attempt(lambda: self._answer(fn, inputs["change_first"]))
+
+    @staticmethod
+    def _answer(fn, change_first: bool) -> dict:
+        parameters = fn()
+        if not isinstance(parameters, dict):
+            return {"is_dict": False, "type": type(parameters).__name__}
+        first = _values(parameters)
+        if change_first:
+            for value in parameters.values():
+                if isinstance(value, tf.Variable):
+                    value.assign(tf.zeros_like(value))
+        again = fn()
+        return {"is_dict": True, "keys": sorted(str(k) for k in parameters),
+                "values": first,
+                "facts": {str(k): {"variable": isinstance(v, tf.Variable),
+                                   "dtype": str(getattr(getattr(v, "dtype", None), "name",
+                                                        type(v).__name__)),
+                                   "trainable": bool(getattr(v, "trainable", False))}
+                          for k, v in parameters.items()},
+                "distinct": len({id(v) for v in parameters.values()}) == len(parameters),
+                "again": _values(again)}
+
+    def expected(self, case, inputs):
+        return {"values": seeded_glorot_values()}
+
+    def compare(self, case, inputs, got, expected):
+        fn = self.name
+        check_raised(self.label(case), got)
+        if not got["is_dict"] or set(got["keys"]) != set(PARAMETER_SHAPES):
+            keys = got["keys"] if got["is_dict"] else got["type"]
+            raise AssertionError(f"{fn}: should return a dict with keys "
+                                 f"{sorted(PARAMETER_SHAPES)}, got {keys}")
+        for name in sorted(PARAMETER_SHAPES):
+            facts = got["facts"][name]
+            if not facts["variable"]:
+                raise AssertionError(f"{fn}: {name} should be a tf.Variable (so that it can be "
+                                     f"trained), got {facts['dtype']}")
+            if facts["dtype"] != "float32":
+                raise AssertionError(f"{fn}: {name} should be float32, got {facts['dtype']}")
+            if not facts["trainable"]:
+                raise AssertionError(f"{fn}: {name} should be trainable (tf.Variable's default)")
+            check_close(fn, name, got["values"][name], expected["values"][name], rtol=1e-6,
+                        atol=1e-7)
+        if not got["distinct"]:
+            raise AssertionError(f"{fn}: W1, W2, W3 and b3 should be four distinct variables")
+        again = got["again"]
+        if set(again) != set(PARAMETER_SHAPES) or not all(
+                np.array_equal(np.asarray(again[k]), got["values"][k]) for k in PARAMETER_SHAPES):
+            raise AssertionError(
+                f"{fn}: a second call returned other values after the first call's variables "
+                f"were changed; create new tf.Variables on every call" if inputs["change_first"]
+                else f"{fn}: two calls gave different values; use the fixed seed 1")
+
+
+class ForwardPropagation(GradedFunction):
     """Logits of shape (m, 6) equal to the same network written with Keras layers."""
-    rng = np.random.default_rng(seed)
-    X = rng.uniform(0, 1, (m, 64, 64, 3)).astype(np.float32)
-    values = {name: rng.uniform(-0.5, 0.5, shape).astype(np.float32)
-              for name, shape in PARAMETER_SHAPES.items()}
-    parameters = {name: tf.Variable(value) for name, value in values.items()}
-    Z3 = forward_propagation(tf.constant(X), parameters)
-    got = Z3.numpy() if hasattr(Z3, "numpy") else np.asarray(Z3)
-    check_shape("forward_propagation", "logits", got, (m, 6))
-    check_close("forward_propagation", "logits", got, _keras_forward(X, values), rtol=1e-4,
-                atol=1e-5)
+
+    name = "forward_propagation"
+
+    def inputs(self, m=3, seed=2):
+        rng = np.random.default_rng(seed)
+        X = rng.uniform(0, 1, (m, 64, 64, 3)).astype(np.float32)
+        values = {name: rng.uniform(-0.5, 0.5, shape).astype(np.float32)
+                  for name, shape in PARAMETER_SHAPES.items()}
+        return {"X": X, "parameters": values}
+
+    def call(self, fn, inputs):
+        parameters = {name: tf.Variable(value) for name, value in inputs["parameters"].items()}
+        return attempt(lambda: {"Z3": _plain(fn(tf.constant(inputs["X"]), parameters))})
+
+    def expected(self, case, inputs):
+        return {"Z3": _keras_forward(inputs["X"], inputs["parameters"])}
+
+    def compare(self, case, inputs, got, expected):
+        check_raised(self.label(case), got)
+        m = inputs["X"].shape[0]
+        check_shape(self.label(case), "logits", got["Z3"], (m, 6))
+        check_close(self.label(case), "logits", got["Z3"], expected["Z3"], rtol=1e-4, atol=1e-5)
 
 
-def _reference_cost(logits: np.ndarray, labels: np.ndarray) -> float:
+def _numpy_cost(logits: np.ndarray, labels: np.ndarray) -> float:
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
     return float(np.mean(-np.sum(labels * log_softmax, axis=1)))
 
 
-def check_compute_cost(compute_cost, m: int = 5, seed: int = 3) -> None:
-    """The mean over examples of the softmax cross-entropy of the logits against one-hot labels."""
-    rng = np.random.default_rng(seed)
-    logits = rng.standard_normal((m, 6)).astype(np.float32) * 3
-    labels = np.eye(6, dtype=np.float32)[rng.integers(0, 6, m)]
-    cost = compute_cost(tf.constant(logits), tf.constant(labels))
-    value = cost.numpy() if hasattr(cost, "numpy") else cost
-    expected = _reference_cost(logits, labels)
-    if m > 1 and np.ndim(value) == 0 and np.isclose(float(value), m * expected, rtol=1e-4):
-        raise AssertionError("compute_cost: you returned the sum over the examples; "
-                             "return the mean (tf.reduce_mean)")
-    check_scalar("compute_cost", "cost", value, expected, rtol=1e-4, atol=1e-6)
+class ComputeCost(GradedFunction):
+    """The mean over examples of the softmax cross-entropy of the logits and one-hot labels."""
+
+    name = "compute_cost"
+
+    def inputs(self, m=5, seed=3):
+        rng = np.random.default_rng(seed)
+        logits = rng.standard_normal((m, 6)).astype(np.float32) * 3
+        labels = np.eye(6, dtype=np.float32)[rng.integers(0, 6, m)]
+        return {"logits": logits, "labels": labels}
+
+    def call(self, fn, inputs):
+        logits, labels = tf.constant(inputs["logits"]), tf.constant(inputs["labels"])
+        return attempt(lambda: {"cost": _plain(fn(logits, labels))})
+
+    def expected(self, case, inputs):
+        return {"cost": _numpy_cost(inputs["logits"], inputs["labels"])}
+
+    def compare(self, case, inputs, got, expected):
+        check_raised(self.label(case), got)
+        cost, mean = got["cost"], float(np.asarray(expected["cost"]))
+        m = inputs["logits"].shape[0]
+        if (m > 1 and isinstance(cost, (np.ndarray, np.generic, float)) and np.ndim(cost) == 0
+                and np.isclose(float(cost), m * mean, rtol=1e-4)):
+            raise AssertionError("compute_cost: you returned the sum over the examples; "
+                                 "return the mean (tf.reduce_mean)")
+        check_scalar(self.label(case), "cost", cost, mean, rtol=1e-4, atol=1e-6)
 
 
-def check_model(model, X_train, Y_train, X_test, Y_test, num_epochs: int = 4,
-                learning_rate: float = 0.009) -> dict:
-    """Train briefly and check what ``model`` returns; return the parameters it trained.
+def _numbers(values):
+    """A list of numbers (Python floats, numpy scalars or 0-d tensors) as a float64 array."""
+    try:
+        return np.array([float(_plain(v)) for v in values], np.float64)
+    except (TypeError, ValueError):
+        return answer(values)
 
-    Checks: 4 return values; one cost per epoch; the cost falls; accuracies are the fractions
-    of correctly classified examples for the returned parameters; learning rate 0 leaves the
-    parameters at their initial values.
+
+@functools.lru_cache(maxsize=1)
+def _signs() -> tuple[np.ndarray, ...]:
+    """SIGNS through the data layer, prepared as in the notebook: X_train (1080, 64, 64, 3),
+    Y_train (1080, 6), X_test (120, 64, 64, 3), Y_test (120, 6); read-only."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        X_train, Y_train, X_test, Y_test, _ = load_signs_dataset(verbose=False)
+    arrays = (*prepare(X_train, Y_train), *prepare(X_test, Y_test))
+    for array in arrays:
+        array.setflags(write=False)
+    return arrays
+
+
+def _cost_of(X: np.ndarray, Y: np.ndarray, parameters: dict) -> float:
+    """The mean cost of ``parameters`` over the examples (X, Y), with Keras layers and numpy."""
+    return _numpy_cost(_keras_forward(X, parameters), Y)
+
+
+class Model(GradedFunction):
+    """A short training run on the first ``n_train`` / ``n_test`` SIGNS photographs.
+
+    Checked properties: 4 return values; one cost per epoch; the cost falls; the parameters
+    changed; the accuracies are those of the returned parameters; with learning rate 0 the
+    parameters stay at their initial values and each epoch's cost is the mean cost of those
+    parameters over the training set (mini-batch costs weighted by their sizes).
     """
-    fn = "model"
-    with helpers_replaced(model, **GRADING_HELPERS):
-        result = model(X_train, Y_train, X_test, Y_test, learning_rate=learning_rate,
-                       num_epochs=num_epochs, print_cost=False)
+
+    name = "model"
+    helpers = ("initialize_parameters", "forward_propagation", "compute_cost")
+    minibatch_size = 64  # model's default
+
+    def inputs(self, n_train=1080, n_test=120, num_epochs=4, learning_rate=0.009):
+        return {"n_train": n_train, "n_test": n_test, "num_epochs": num_epochs,
+                "learning_rate": learning_rate}
+
+    @staticmethod
+    def _data(inputs) -> tuple[np.ndarray, ...]:
+        X_train, Y_train, X_test, Y_test = _signs()
+        n_train, n_test = inputs["n_train"], inputs["n_test"]
+        return X_train[:n_train], Y_train[:n_train], X_test[:n_test], Y_test[:n_test]
+
+    def call(self, fn, inputs):
+        return attempt(lambda: self._answer(fn, *self._data(inputs), inputs["learning_rate"],
+                                            inputs["num_epochs"]))
+
+    @staticmethod
+    def _answer(fn, X_train, Y_train, X_test, Y_test, learning_rate, num_epochs) -> dict:
+        result = fn(X_train, Y_train, X_test, Y_test, learning_rate=learning_rate,
+                    num_epochs=num_epochs, print_cost=False)
         if not (isinstance(result, tuple) and len(result) == 4):
+            return {"returns_four": False}
+        train_accuracy, test_accuracy, parameters, costs = result
+        frozen = fn(X_train, Y_train, X_test, Y_test, learning_rate=0.0, num_epochs=2,
+                    print_cost=False)
+        return {"returns_four": True, "train_accuracy": _plain(train_accuracy),
+                "test_accuracy": _plain(test_accuracy), "parameters": _values(parameters),
+                "costs": _numbers(costs), "frozen": _values(frozen[2]),
+                "frozen_costs": _numbers(frozen[3])}
+
+    def expected(self, case, inputs):
+        return {"frozen": seeded_glorot_values()}
+
+    def compare(self, case, inputs, got, expected):
+        fn, num_epochs = self.label(case), inputs["num_epochs"]
+        check_raised(fn, got)
+        if not got["returns_four"]:
             raise AssertionError(f"{fn}: should return (train_accuracy, test_accuracy, "
                                  f"parameters, costs)")
-        train_accuracy, test_accuracy, parameters, costs = result
-        if len(costs) != num_epochs:
-            raise AssertionError(f"{fn}: costs should hold one value per epoch ({num_epochs}), "
-                                 f"got {len(costs)}")
-        initial = reference_initial_parameters()
-        if all(np.allclose(parameters[k].numpy(), initial[k]) for k in PARAMETER_SHAPES):
+        costs, parameters, initial = got["costs"], got["parameters"], expected["frozen"]
+        _check_costs(fn, costs, num_epochs)
+        for what, values in (("the trained parameters", parameters),
+                             ("the parameters with learning_rate=0", got["frozen"])):
+            if set(values) != set(PARAMETER_SHAPES):
+                raise AssertionError(f"{fn}: {what} should be a dict with keys "
+                                     f"{sorted(PARAMETER_SHAPES)}, got {sorted(values)}")
+        X_train, Y_train, X_test, Y_test = self._data(inputs)
+        frozen_costs = got["frozen_costs"]
+        _check_costs(f"{fn} with learning_rate=0", frozen_costs, 2)
+        mean = _cost_of(X_train, Y_train, {k: np.asarray(initial[k], np.float32)
+                                           for k in PARAMETER_SHAPES})
+        batches = -(-len(X_train) // self.minibatch_size)
+        if batches > 1 and np.isclose(frozen_costs[0], batches * mean, rtol=2e-2):
+            raise AssertionError(f"{fn}: the epoch cost is the sum of the {batches} mini-batch "
+                                 f"costs ({frozen_costs[0]:.4f}, about {batches} x {mean:.4f}); "
+                                 "average them: add cost * len(minibatch_X) / m for each "
+                                 "mini-batch")
+        if not np.isclose(frozen_costs[0], mean, rtol=1e-2):
+            raise AssertionError(f"{fn}: with learning_rate=0 the epoch cost should be the mean "
+                                 f"cost of the initial parameters over the training set, "
+                                 f"{mean:.4f}; got {frozen_costs[0]:.4f} (add cost * "
+                                 "len(minibatch_X) / m for each mini-batch)")
+        if all(np.allclose(parameters[k], initial[k]) for k in PARAMETER_SHAPES):
             raise AssertionError(f"{fn}: the parameters did not change during training: are the "
                                  f"gradients applied to them (optimizer.apply_gradients)?")
         if not costs[-1] < costs[0] * (1 - 1e-3):
             raise AssertionError(f"{fn}: the cost did not fall in {num_epochs} epochs "
                                  f"(costs {np.round(costs, 4).tolist()}): are the gradients "
                                  f"applied to the parameters?")
-        for what, accuracy, X, Y in (("train", train_accuracy, X_train, Y_train),
-                                     ("test", test_accuracy, X_test, Y_test)):
-            logits = _keras_forward(np.asarray(X, np.float32),
-                                    {k: v.numpy() for k, v in parameters.items()})
-            expected = float(np.mean(np.argmax(logits, 1) == np.argmax(Y, 1)))
-            check_scalar(fn, f"{what} accuracy", accuracy, expected, atol=1e-6)
-        frozen = model(X_train, Y_train, X_test, Y_test, learning_rate=0.0, num_epochs=2,
-                       print_cost=False)[2]
-    for name in PARAMETER_SHAPES:
-        check_close(fn, f"{name} after training with learning_rate=0", frozen[name].numpy(),
-                    initial[name], rtol=1e-6, atol=1e-7)
-    return parameters
+        values = {k: np.asarray(parameters[k], np.float32) for k in PARAMETER_SHAPES}
+        for what, X, Y in (("train", X_train, Y_train), ("test", X_test, Y_test)):
+            logits = _keras_forward(X, values)
+            accuracy = float(np.mean(np.argmax(logits, 1) == np.argmax(Y, 1)))
+            check_scalar(fn, f"{what} accuracy", got[f"{what}_accuracy"], accuracy, atol=1e-6)
+        for name in PARAMETER_SHAPES:
+            check_close(fn, f"{name} after training with learning_rate=0", got["frozen"][name],
+                        initial[name], rtol=1e-6, atol=1e-7)
+
+
+def _check_costs(fn: str, costs, num_epochs: int) -> None:
+    """``costs`` must be one number per epoch."""
+    if not isinstance(costs, np.ndarray) or costs.shape != (num_epochs,):
+        count = costs.size if isinstance(costs, np.ndarray) else type_name(costs)
+        raise AssertionError(f"{fn}: costs should hold one number per epoch ({num_epochs}), "
+                             f"got {count}")
+
+
+CHECKS = register(InitializeParameters(), ForwardPropagation(), ComputeCost(), Model())
+check_initialize_parameters = CHECKS["initialize_parameters"].check
+check_forward_propagation = CHECKS["forward_propagation"].check
+check_compute_cost = CHECKS["compute_cost"].check
+check_model = CHECKS["model"].check
