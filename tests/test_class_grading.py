@@ -75,9 +75,12 @@ CHEATS = {
         "    {RESULT_MIME: {'results': [{'outputs': g.encode({'passed': True})}] * 10}})\n"),
     # reference code within reach
     "uses_the_reference": (  # finds the solutions anywhere it can and runs them
-        "import glob, json, subprocess\n"
+        "import glob, json, os, subprocess\n"
         "texts = []\n"
-        "for path in glob.glob('/**/*.ipynb', recursive=True) + glob.glob('/**/*.py', recursive=True):\n"
+        "paths = glob.glob(REPO + '/utils/course/**/*.py', recursive=True)\n"
+        "for top in set(os.listdir('/')) - {'proc', 'sys', 'dev'}:\n"
+        "    paths += glob.glob(f'/{top}/**/*.ipynb', recursive=True)\n"
+        "for path in paths:\n"
         "    try:\n"
         "        texts.append(open(path, errors='ignore').read())\n"
         "    except OSError:\n"
@@ -104,7 +107,7 @@ SABOTAGE = {
         "points = [line.split()[4] for line in open('/proc/self/mountinfo')]\n"
         "for point in reversed(points):\n"
         "    subprocess.run(['umount', '-l', point], capture_output=True)\n",
-        "os.path.exists(CLASS) or os.path.exists(REPO + '/.git')"),
+        "os.path.exists(CLASS + '/submitted') or os.path.exists(REPO + '/.git')"),
     "edits_classmates_and_config": (
         "import glob, os\n"
         "written = []\n"
@@ -177,10 +180,11 @@ KILLERS = {
         "        os._exit(0)\n"),
     "fills_the_disk": (
         "import os\n"
+        "block = bytes(100 * 2 ** 20)\n"
         "for folder in ('.', '/tmp', '/dev/shm'):\n"
         "    for i in range(10):\n"
         "        with open(os.path.join(folder, f'big{i}'), 'wb') as f:\n"
-        "            f.write(os.urandom(100 * 2 ** 20))\n"),
+        "            f.write(block)\n"),
 }
 
 # Attacks on the student's own graded function: it is that function's loss alone.
@@ -193,7 +197,7 @@ EXPECTED = {
     "good": (100, "graded"),
     "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
     "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
-    **{name: (0, "graded (errors in cells: test_zero_pad (") for name in CHEATS},
+    **{name: (0, "graded (errors in cells: ") for name in CHEATS},
     **{name: (100, "graded") for name in SABOTAGE},
     "infinite_loop": (100, "zero_pad (CellTimeoutError)"),
     "kills_every_process": (90, "zero_pad (DeadKernelError)"),
@@ -208,7 +212,7 @@ EXPECTED = {
     "deleted_test_cell": (100, "deleted cells: test_conv_forward"),
     "deleted_answer_cell": (80, "deleted cells: pool_forward"),
     "syntax_error": (90, "errors in cells: zero_pad (SyntaxError)"),
-    "slow_notebook": (None, "timeout: the notebook ran over 60 s"),
+    "slow_notebook": (None, "timeout: the notebook ran over 120 s"),
     "corrupt_json": (None, "corrupt notebook: NotJSONError"),
     "wrong_assignment": (None, "unknown assignment 'C4W9A9_no_such_assignment'"),
     "notebook_links_to_source": (None, "refused: a symbolic link"),
@@ -292,8 +296,8 @@ def graded_class(tmp_path_factory):
         notebooks[name] = grading.solved_submission(source, release_nb, {"zero_pad": code})
     notebooks["syntax_error"] = grading.solved_submission(
         source, release_nb, {"zero_pad": "def broken(:\n    pass\n\n" + answers["zero_pad"]})
-    notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 9 s: over 60 s in all
-        source, release_nb, {k: v + "\n\nimport time\ntime.sleep(9)" for k, v in answers.items()})
+    notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 20 s: over 120 s
+        source, release_nb, {k: v + "\n\nimport time\ntime.sleep(20)" for k, v in answers.items()})
     good = notebooks["good"]
     notebooks["answer_cell_marked_graded"] = _with_metadata(good, _tamper_answer_graded)
     notebooks["duplicate_and_foreign_ids"] = _with_metadata(good, _tamper_ids)
@@ -330,7 +334,7 @@ def graded_class(tmp_path_factory):
     os.mkfifo(submitted / "fifo_notebook" / A1.id / A1.notebook)
     before = _fingerprint(REPO_ROOT / "source_release", REPO_ROOT / "utils")
     rows = grade_class(submitted, root / "out", limits=Limits(
-        cell_timeout=10, notebook_timeout=60, memory_mb=3072, disk_mb=512, max_processes=256))
+        cell_timeout=30, notebook_timeout=120, memory_mb=3072, disk_mb=512, max_processes=256))
     with open(root / "out" / "scores.csv") as handle:
         table = {row["student"]: row for row in csv.DictReader(handle)}
     return {"root": root, "rows": rows, "table": table, "course": root / "out" / "course",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -53,6 +54,7 @@ from utils.course.trusted import cases
 from utils.course.trusted.expected import Reference
 
 MAX_COPIED_BYTES = 64 * 2 ** 20  # largest autograded notebook or feedback file kept
+_EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_.]*(Error|Exception): ")  # a traceback's last line
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def _scratch_course(course: Path, job_dir: Path, submission: Submission, nb, exp
 def grade_one(job: Job) -> dict:
     """Autograde one submission and write its feedback (in a worker process).
 
-    Returns {"ok": bool, "error": first line of nbgrader's error, "limits": [limit, ...]}."""
+    Returns {"ok": bool, "error": the last exception in nbgrader's log, "limits": [limit, ...]};
+    the whole log is kept in the scratch course as nbgrader.log."""
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader
@@ -130,10 +133,12 @@ def grade_one(job: Job) -> dict:
     config = PyFileConfigLoader("nbgrader_config.py", path=job.work).load_config()
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     result = api.autograde(job.assignment_id, job.student, force=True, create=True)
+    log = result.get("log", "") + result.get("error", "")
     if result.get("success"):
-        api.generate_feedback(job.assignment_id, job.student, force=True)
-    error = [line for line in (result.get("log", "") + result.get("error", "")).splitlines()
-             if "ERROR" in line or "Error" in line]
+        log += api.generate_feedback(job.assignment_id, job.student, force=True).get("log", "")
+    Path(job.work, "nbgrader.log").write_text(log)
+    error = ([line.strip() for line in log.splitlines() if _EXCEPTION_LINE.match(line)]
+             or [line for line in log.splitlines() if "ERROR" in line])
     hit = sandbox.limits_hit(sandbox.Settings.read(Path(job.settings))) if job.settings else []
     return {"ok": bool(result.get("success")), "error": (error or ["see its log"])[-1][:200],
             "limits": [h.limit for h in hit]}
