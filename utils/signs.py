@@ -4,7 +4,9 @@ The test set is ``datasets/test_signs.h5`` (120 images). The training set is
 ``datasets/train_signs.h5`` (1080 images) when it can be fetched; otherwise the same 1080
 training photographs are read from the JPEG copies in ``datasets/64x64_SIGNS/{train,val}_signs/``
 (file names start with the label digit), and the loader says so. Both are the real photographs;
-the JPEG copies differ from the h5 pixels by JPEG noise (about 3/255 on average).
+the JPEG copies differ from the h5 pixels by JPEG noise (about 3/255 on average). The files come
+sorted by label, so the photographs are shuffled once with a fixed seed (``PHOTOGRAPH_ORDER_SEED``),
+as the examples of the original h5 file are: samples, mini-batches and plots then mix the classes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from utils import data
 
 CLASSES = np.arange(6)
 JPEG_TRAIN_SPLITS = ("train_signs", "val_signs")
+PHOTOGRAPH_ORDER_SEED = 0
 # Where `python -m utils.course train-resnet` saves the ResNet50 trained on SIGNS (under the
 # course folder, utils.data.course_home()); assignment 3 loads it from there.
 PRETRAINED_RESNET50 = "pretrained-model/resnet50_signs.keras"
@@ -35,7 +38,8 @@ def _train_set_from_photographs() -> tuple[np.ndarray, np.ndarray]:
         with Image.open(data.fetch(path)) as image:
             images.append(np.asarray(image.convert("RGB").resize((64, 64)), dtype=np.uint8))
         labels.append(int(path.split("/")[-1][0]))
-    return np.stack(images), np.array(labels, dtype=np.int64)
+    order = np.random.default_rng(PHOTOGRAPH_ORDER_SEED).permutation(len(labels))
+    return np.stack(images)[order], np.array(labels, dtype=np.int64)[order]
 
 
 def load_signs_dataset(verbose: bool = True):

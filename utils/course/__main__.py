@@ -109,7 +109,7 @@ def cmd_demo(args) -> int:
 def cmd_figures(args) -> int:
     from utils.course import figures
 
-    for path in figures.draw_all():
+    for path in figures.draw():
         print(f"wrote {path}")
     return 0
 
