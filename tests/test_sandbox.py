@@ -364,3 +364,37 @@ print(json.dumps([tf.__version__, os.listdir()]))
     run = box(code, env=None, memory_mb=4096, disk_mb=256, wall_s=120, timeout=180)
     assert run.code == 0, run.stderr
     assert run.report[1] == ["plot.png"]
+
+
+def test_a_kernel_runs_through_the_kernelspec_and_can_be_interrupted(box, tmp_path):
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    sandbox.Settings(name="attacker", runtime=str(box.folders["runtime"]),
+                     markers=str(box.folders["markers"]), memory_mb=2048,
+                     env={"PATH": "/usr/bin:/bin"}).write(box.settings_path)
+    sandbox.kernelspec(tmp_path / "jupyter", box.settings_path)
+    manager = KernelManager(
+        kernel_name=sandbox.KERNEL_NAME, transport="ipc", ip=str(box.folders["runtime"] / "k"),
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(tmp_path / "jupyter/kernels")]))
+    manager.start_kernel(cwd=str(box.folders["cwd"]))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=60)
+        shown = []
+        client.execute_interactive(
+            f"import os; print(sorted(os.listdir({str(box.folders['runtime'])!r})))",
+            timeout=30, output_hook=lambda m: shown.append(m["content"].get("text", "")))
+        outside = sorted(p.name for p in box.folders["runtime"].iterdir())
+        assert "".join(shown).strip() == str(outside)  # its own five sockets, nothing else
+        assert len(outside) == 5
+        assert all(p.is_symlink() for p in box.folders["runtime"].iterdir())
+        client.execute("import time; time.sleep(30)")
+        time.sleep(1)
+        manager.interrupt_kernel()
+        reply = client.get_shell_msg(timeout=10)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)

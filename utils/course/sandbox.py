@@ -181,21 +181,19 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, memory_bytes: int, max_tasks: int) -> Cgroup:
-        """A new cgroup under this process's own, with the limits set; SandboxError if no
-        writable cgroup has the memory and pids controllers."""
+        """A new cgroup with the limits set, beside the cgroups of earlier supervisors that
+        died without removing theirs (removed now); SandboxError if no writable cgroup has the
+        memory and pids controllers."""
         suffix = f"cnn-sandbox-{name}-{os.getpid()}"
         if (cls.ROOT / "cgroup.controllers").exists():
-            own = cls.ROOT / _own_cgroup("")
-            if not {"memory", "pids"} <= set((own / "cgroup.subtree_control").read_text()
-                                             .split()):
-                raise SandboxError(f"cgroup v2: the memory and pids controllers are not "
-                                   f"enabled for the children of {own}")
-            cgroup = cls({"memory": own / suffix, "pids": own / suffix}, v2=True)
+            parent = _v2_parent(cls.ROOT / _own_cgroup(""))
+            cgroup = cls({"memory": parent / suffix, "pids": parent / suffix}, v2=True)
         else:
             cgroup = cls({c: cls.ROOT / c / _own_cgroup(c) / suffix
                           for c in ("memory", "pids")}, v2=False)
         try:
-            for folder in cgroup.folders.values():
+            for folder in set(cgroup.folders.values()):
+                _remove_stale(folder.parent)
                 folder.mkdir(exist_ok=True)
         except OSError as error:
             raise SandboxError(f"cannot create a cgroup: {error}") from None
@@ -264,9 +262,37 @@ def _own_cgroup(controller: str) -> str:
     """This process's cgroup path (relative) in the hierarchy of ``controller`` ("" for v2)."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(",") or (controller == controllers == ""):
+        if controller in controllers.split(","):
             return path.lstrip("/")
     raise SandboxError(f"this process is in no {controller or 'v2'} cgroup")
+
+
+def _v2_parent(own: Path) -> Path:
+    """Where to create submission cgroups on cgroup v2: this process's cgroup, or its parent
+    (when this process runs in a leaf of a delegated cgroup), whichever gives its children
+    the memory and pids controllers (enabling them if it may)."""
+    for parent in (own, own.parent):
+        enabled = set((parent / "cgroup.subtree_control").read_text().split())
+        if {"memory", "pids"} <= enabled:
+            return parent
+        try:
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+            return parent
+        except OSError:
+            continue
+    raise SandboxError(f"cgroup v2: neither {own} nor its parent can give its children the "
+                       "memory and pids controllers")
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove the empty submission cgroups under ``parent`` whose supervisor is gone."""
+    for folder in parent.glob("cnn-sandbox-*-*"):
+        pid = folder.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                folder.rmdir()
+            except OSError:  # still has processes, or not ours
+                pass
 
 
 # --- availability ---------------------------------------------------------------------------
@@ -667,7 +693,7 @@ def run(settings: Settings, command: list[str], connection_file: str | None = No
     """Run ``command`` in the sandbox from this process's working folder; return its exit
     status (negative: the signal that ended it). Raises SandboxError when it cannot."""
     cwd = os.path.realpath(os.getcwd())
-    settings.runtime = os.path.realpath(settings.runtime)
+    settings = dataclasses.replace(settings, runtime=os.path.realpath(settings.runtime))
     files = [connection_file] if connection_file else []
     _validate(settings, settings_path, cwd, files)
     sockets = _socket_paths(connection_file, settings.runtime)
