@@ -211,6 +211,9 @@ class Cgroup:
             (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
             if (memory / "memory.memsw.limit_in_bytes").exists():
                 (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+            # out of memory, its processes wait (under_oom) until the supervisor kills them all,
+            # as memory.oom.group does on v2
+            (memory / "memory.oom_control").write_text("1")
         (pids / "pids.max").write_text(str(max_tasks))
 
     def join(self) -> None:
@@ -224,11 +227,12 @@ class Cgroup:
                 return int(line.split()[1])
         return 0
 
-    def oom_kills(self) -> int:
-        """Processes killed for want of memory so far."""
+    def out_of_memory(self) -> bool:
+        """Whether the processes ran out of memory (v2: one was killed; v1: they wait)."""
         if self.v2:
-            return self._counter("memory", "memory.events", "oom_kill")
-        return self._counter("memory", "memory.oom_control", "oom_kill")
+            return self._counter("memory", "memory.events", "oom_kill") > 0
+        return (self._counter("memory", "memory.oom_control", "under_oom")
+                + self._counter("memory", "memory.oom_control", "oom_kill")) > 0
 
     def fork_refusals(self) -> int:
         """Forks refused because the cgroup had ``max_tasks`` tasks."""
@@ -599,7 +603,7 @@ class _Supervisor:
         s = self.settings
         if time.monotonic() - started > s.wall_s:
             self.kill("wall time", f"killed after {s.wall_s:g} s")
-        elif self.cgroup.oom_kills():
+        elif self.cgroup.out_of_memory():
             self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
         elif self.cgroup.fork_refusals():
             self.kill("processes", f"it tried to run more than {s.max_processes} processes "
