@@ -144,11 +144,14 @@ def _check(result: int, what: str) -> None:
         raise OSError(number, f"{what}: {os.strerror(number)}")
 
 
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
 def _mount(source: str | None, target: str, fstype: str | None, flags: int,
            data: str | None = None) -> None:
-    encode = (lambda s: None if s is None else s.encode())
-    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
-                       encode(data)), f"mount {source or ''} on {target}")
+    _check(_libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags),
+                       _bytes(data)), f"mount {source or ''} on {target}")
 
 
 def _unshare(flags: int) -> None:
