@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "cnn-course-sandbox"
-LIMITS = ("memory", "processes", "disk", "output", "wall time")
 SANDBOX_UID = 1000  # the command's user and group id inside the sandbox
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
@@ -107,7 +106,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class LimitHit:
-    """A limit the supervisor enforced: which (one of LIMITS), a sentence, the working folder."""
+    """A limit the supervisor enforced: which ("memory", "processes", "disk", "output" or
+    "wall time"), a sentence saying so, and the command's working folder."""
 
     limit: str
     message: str
@@ -421,6 +421,7 @@ def _build_root(settings: Settings, cwd: str, files: list[str]) -> None:
         if not os.path.exists(path):
             raise SandboxError(f"read-only path {path} does not exist")
     # keep only the outermost read-only paths (a bind of a folder already shows its content)
+    readonly = list(dict.fromkeys(readonly))
     readonly = [p for p in readonly if not _inside_or_at(
         os.path.dirname(p), [q for q in readonly if q != p])]
     handles = {p: os.open(p, os.O_PATH) for p in readonly}  # /tmp is covered next
@@ -517,11 +518,20 @@ def _init(settings: Settings, cwd: str, files: list[str], command: list[str]) ->
             print(f"sandbox: cannot run {command[0]}: {error}", file=sys.stderr, flush=True)
         os._exit(127)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda number, _: os.kill(child, number))
+        signal.signal(sig, lambda number, _: _signal(child, number))
     while True:
         pid, status = os.wait()
         if pid == child:
             os._exit(os.waitstatus_to_exitcode(status) % 256)
+
+
+def _signal(pid: int, number: int) -> None:
+    """Pass signal ``number`` on to ``pid`` (0: not started yet) unless it is gone."""
+    try:
+        if pid:
+            os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[str],
@@ -647,7 +657,7 @@ class _Supervisor:
         for fd in (report_w, out_w, err_w):
             os.close(fd)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda number, _: self.init and os.kill(self.init, number))
+            signal.signal(sig, lambda number, _: _signal(self.init, number))
         try:
             self.init = int(os.read(report_r, 32) or 0)
             os.close(report_r)
