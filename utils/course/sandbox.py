@@ -231,11 +231,23 @@ class Cgroup:
         return 0
 
     def out_of_memory(self) -> bool:
-        """Whether the processes ran out of memory (v2: one was killed; v1: they wait)."""
+        """Whether the processes ran out of memory: the kernel found none to give them (v2: it
+        killed one; v1: they wait), or their own memory (anonymous and tmpfs, which cannot be
+        reclaimed) is within 1/32 of the limit, where the rest is page cache that the kernel
+        would evict and read back again and again before it gives up."""
+        memory = self.folders["memory"]
         if self.v2:
-            return self._counter("memory", "memory.events", "oom_kill") > 0
-        return (self._counter("memory", "memory.oom_control", "under_oom")
-                + self._counter("memory", "memory.oom_control", "oom_kill")) > 0
+            events = self._counter("memory", "memory.events", "oom_kill")
+            limit = int((memory / "memory.max").read_text())
+            own = (self._counter("memory", "memory.stat", "anon")
+                   + self._counter("memory", "memory.stat", "shmem"))
+        else:
+            events = (self._counter("memory", "memory.oom_control", "under_oom")
+                      + self._counter("memory", "memory.oom_control", "oom_kill"))
+            limit = int((memory / "memory.limit_in_bytes").read_text())
+            own = (self._counter("memory", "memory.stat", "total_rss")
+                   + self._counter("memory", "memory.stat", "total_shmem"))
+        return events > 0 or own >= limit - limit // 32
 
     def fork_refusals(self) -> int:
         """Forks refused because the cgroup had ``max_tasks`` tasks."""
