@@ -50,7 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KERNEL_NAME = "cnn-course-sandbox"
-LIMITS = ("memory", "processes", "disk", "output", "wall time")
 SANDBOX_UID = 1000  # the command's user and group id inside the sandbox
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x20000, 0x4000000, 0x8000000
@@ -107,7 +106,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class LimitHit:
-    """A limit the supervisor enforced: which (one of LIMITS), a sentence, the working folder."""
+    """A limit the supervisor enforced: which ("memory", "processes", "disk", "output" or
+    "wall time"), a sentence saying so, and the command's working folder."""
 
     limit: str
     message: str
@@ -144,11 +144,14 @@ def _check(result: int, what: str) -> None:
         raise OSError(number, f"{what}: {os.strerror(number)}")
 
 
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
 def _mount(source: str | None, target: str, fstype: str | None, flags: int,
            data: str | None = None) -> None:
-    encode = (lambda s: None if s is None else s.encode())
-    _check(_libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags),
-                       encode(data)), f"mount {source or ''} on {target}")
+    _check(_libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags),
+                       _bytes(data)), f"mount {source or ''} on {target}")
 
 
 def _unshare(flags: int) -> None:
@@ -181,21 +184,19 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, memory_bytes: int, max_tasks: int) -> Cgroup:
-        """A new cgroup under this process's own, with the limits set; SandboxError if no
-        writable cgroup has the memory and pids controllers."""
+        """A new cgroup with the limits set, beside the cgroups of earlier supervisors that
+        died without removing theirs (removed now); SandboxError if no writable cgroup has the
+        memory and pids controllers."""
         suffix = f"cnn-sandbox-{name}-{os.getpid()}"
         if (cls.ROOT / "cgroup.controllers").exists():
-            own = cls.ROOT / _own_cgroup("")
-            if not {"memory", "pids"} <= set((own / "cgroup.subtree_control").read_text()
-                                             .split()):
-                raise SandboxError(f"cgroup v2: the memory and pids controllers are not "
-                                   f"enabled for the children of {own}")
-            cgroup = cls({"memory": own / suffix, "pids": own / suffix}, v2=True)
+            parent = _v2_parent(cls.ROOT / _own_cgroup(""))
+            cgroup = cls({"memory": parent / suffix, "pids": parent / suffix}, v2=True)
         else:
             cgroup = cls({c: cls.ROOT / c / _own_cgroup(c) / suffix
                           for c in ("memory", "pids")}, v2=False)
         try:
-            for folder in cgroup.folders.values():
+            for folder in set(cgroup.folders.values()):
+                _remove_stale(folder.parent)
                 folder.mkdir(exist_ok=True)
         except OSError as error:
             raise SandboxError(f"cannot create a cgroup: {error}") from None
@@ -213,6 +214,9 @@ class Cgroup:
             (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
             if (memory / "memory.memsw.limit_in_bytes").exists():
                 (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+            # out of memory, its processes wait (under_oom) until the supervisor kills them all,
+            # as memory.oom.group does on v2
+            (memory / "memory.oom_control").write_text("1")
         (pids / "pids.max").write_text(str(max_tasks))
 
     def join(self) -> None:
@@ -226,11 +230,24 @@ class Cgroup:
                 return int(line.split()[1])
         return 0
 
-    def oom_kills(self) -> int:
-        """Processes killed for want of memory so far."""
+    def out_of_memory(self) -> bool:
+        """Whether the processes ran out of memory: the kernel found none to give them (v2: it
+        killed one; v1: they wait), or their own memory (anonymous and tmpfs, which cannot be
+        reclaimed) is within 1/32 of the limit, where the rest is page cache that the kernel
+        would evict and read back again and again before it gives up."""
+        memory = self.folders["memory"]
         if self.v2:
-            return self._counter("memory", "memory.events", "oom_kill")
-        return self._counter("memory", "memory.oom_control", "oom_kill")
+            events = self._counter("memory", "memory.events", "oom_kill")
+            limit = int((memory / "memory.max").read_text())
+            own = (self._counter("memory", "memory.stat", "anon")
+                   + self._counter("memory", "memory.stat", "shmem"))
+        else:
+            events = (self._counter("memory", "memory.oom_control", "under_oom")
+                      + self._counter("memory", "memory.oom_control", "oom_kill"))
+            limit = int((memory / "memory.limit_in_bytes").read_text())
+            own = (self._counter("memory", "memory.stat", "total_rss")
+                   + self._counter("memory", "memory.stat", "total_shmem"))
+        return events > 0 or own >= limit - limit // 32
 
     def fork_refusals(self) -> int:
         """Forks refused because the cgroup had ``max_tasks`` tasks."""
@@ -264,9 +281,37 @@ def _own_cgroup(controller: str) -> str:
     """This process's cgroup path (relative) in the hierarchy of ``controller`` ("" for v2)."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        if controller in controllers.split(",") or (controller == controllers == ""):
+        if controller in controllers.split(","):
             return path.lstrip("/")
     raise SandboxError(f"this process is in no {controller or 'v2'} cgroup")
+
+
+def _v2_parent(own: Path) -> Path:
+    """Where to create submission cgroups on cgroup v2: this process's cgroup, or its parent
+    (when this process runs in a leaf of a delegated cgroup), whichever gives its children
+    the memory and pids controllers (enabling them if it may)."""
+    for parent in (own, own.parent):
+        enabled = set((parent / "cgroup.subtree_control").read_text().split())
+        if {"memory", "pids"} <= enabled:
+            return parent
+        try:
+            (parent / "cgroup.subtree_control").write_text("+memory +pids")
+            return parent
+        except OSError:
+            continue
+    raise SandboxError(f"cgroup v2: neither {own} nor its parent can give its children the "
+                       "memory and pids controllers")
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove the empty submission cgroups under ``parent`` whose supervisor is gone."""
+    for folder in parent.glob("cnn-sandbox-*-*"):
+        pid = folder.name.rsplit("-", 1)[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            try:
+                folder.rmdir()
+            except OSError:  # still has processes, or not ours
+                pass
 
 
 # --- availability ---------------------------------------------------------------------------
@@ -388,6 +433,7 @@ def _build_root(settings: Settings, cwd: str, files: list[str]) -> None:
         if not os.path.exists(path):
             raise SandboxError(f"read-only path {path} does not exist")
     # keep only the outermost read-only paths (a bind of a folder already shows its content)
+    readonly = list(dict.fromkeys(readonly))
     readonly = [p for p in readonly if not _inside_or_at(
         os.path.dirname(p), [q for q in readonly if q != p])]
     handles = {p: os.open(p, os.O_PATH) for p in readonly}  # /tmp is covered next
@@ -484,11 +530,20 @@ def _init(settings: Settings, cwd: str, files: list[str], command: list[str]) ->
             print(f"sandbox: cannot run {command[0]}: {error}", file=sys.stderr, flush=True)
         os._exit(127)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda number, _: os.kill(child, number))
+        signal.signal(sig, lambda number, _: _signal(child, number))
     while True:
         pid, status = os.wait()
         if pid == child:
             os._exit(os.waitstatus_to_exitcode(status) % 256)
+
+
+def _signal(pid: int, number: int) -> None:
+    """Pass signal ``number`` on to ``pid`` (0: not started yet) unless it is gone."""
+    try:
+        if pid:
+            os.kill(pid, number)
+    except ProcessLookupError:
+        pass
 
 
 def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[str],
@@ -573,7 +628,7 @@ class _Supervisor:
         s = self.settings
         if time.monotonic() - started > s.wall_s:
             self.kill("wall time", f"killed after {s.wall_s:g} s")
-        elif self.cgroup.oom_kills():
+        elif self.cgroup.out_of_memory():
             self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
         elif self.cgroup.fork_refusals():
             self.kill("processes", f"it tried to run more than {s.max_processes} processes "
@@ -614,7 +669,7 @@ class _Supervisor:
         for fd in (report_w, out_w, err_w):
             os.close(fd)
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda number, _: self.init and os.kill(self.init, number))
+            signal.signal(sig, lambda number, _: _signal(self.init, number))
         try:
             self.init = int(os.read(report_r, 32) or 0)
             os.close(report_r)
@@ -667,7 +722,7 @@ def run(settings: Settings, command: list[str], connection_file: str | None = No
     """Run ``command`` in the sandbox from this process's working folder; return its exit
     status (negative: the signal that ended it). Raises SandboxError when it cannot."""
     cwd = os.path.realpath(os.getcwd())
-    settings.runtime = os.path.realpath(settings.runtime)
+    settings = dataclasses.replace(settings, runtime=os.path.realpath(settings.runtime))
     files = [connection_file] if connection_file else []
     _validate(settings, settings_path, cwd, files)
     sockets = _socket_paths(connection_file, settings.runtime)
