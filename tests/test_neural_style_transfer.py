@@ -1,8 +1,10 @@
-"""Assignment 6: the checks pass every case of the reference solution and name the classic
-mistakes, in the notebook and on the grader's side; images in and out; the VGG19 weights."""
+"""Assignment 6: the reference solution's answers agree with the definitions on every case; the
+checks pass the reference and name the classic mistakes, in the notebook and on the grader's
+side; images in and out; the VGG19 weights."""
 
 import ast
 
+import keras
 import nbformat
 import numpy as np
 import pytest
@@ -48,12 +50,107 @@ def _grader_verdict(ref: dict, function: str, fn, case: dict) -> None:
 
 
 def test_reference_solution_passes_every_case_of_the_notebook(ref):
+    """The public cases in the notebook (stored answers), every case as the grader compares."""
     tested = cases.read(SOURCE)
     assert {t.function for t in tested} == set(checks.CHECKS)
     for tests in tested:
         assert any(c.hidden for c in tests.cases) and any(not c.hidden for c in tests.cases)
         for case in tests.cases:
-            checks.CHECKS[tests.function].check(ref[tests.function], **case.params)
+            if not case.hidden:
+                checks.CHECKS[tests.function].check(ref[tests.function], **case.params)
+            _grader_verdict(ref, tests.function, ref[tests.function], case.params)
+
+
+def _mean_square(x) -> float:
+    return float(np.mean(np.square(x)))
+
+
+def _gram(a: np.ndarray) -> np.ndarray:
+    """The Gram matrix of activations (1, n_H, n_W, n_C) as a sum over the positions,
+    G[c, d] = sum_{h, w} a[0, h, w, c] a[0, h, w, d], in float64; shape (n_C, n_C)."""
+    a = np.asarray(a, np.float64)
+    return np.einsum("bhwc,bhwd->cd", a, a)
+
+
+def _layer_style_cost(a_S, a_G, gram=_gram) -> float:
+    """The mean squared difference of the n_C^2 Gram entries, over 4 (n_H n_W)^2."""
+    _, n_H, n_W, _ = np.shape(a_S)
+    return _mean_square(gram(a_S) - gram(a_G)) / (4 * (n_H * n_W) ** 2)
+
+
+def _plain_reshape_gram(a: np.ndarray) -> np.ndarray:
+    """The Gram matrix of the classic mistake: a plain reshape to (n_C, n_H*n_W)."""
+    A = np.reshape(np.asarray(a, np.float64), (a.shape[-1], -1))
+    return A @ A.T
+
+
+def _descend(inputs: dict) -> dict:
+    """checks.TRAIN_STEPS steps of Adam on the pixels from the cost formulas, with a
+    GradientTape on the stand-in extractor: the costs before each step and the clipped images
+    after it."""
+    extractor = checks.stand_in_extractor(inputs)
+    a_C, a_S = extractor(inputs["content"])[-1], extractor(inputs["style"])[:-1]
+    image = tf.Variable(inputs["start"])
+    adam = keras.optimizers.Adam(learning_rate=inputs["learning_rate"])
+    costs, images = [], []
+    for _ in range(checks.TRAIN_STEPS):
+        with tf.GradientTape() as tape:
+            a_G = extractor(image)
+            J_content = tf.reduce_mean(tf.square(a_C - a_G[-1])) / 4
+            J_style = tf.add_n([
+                weight * tf.reduce_mean(tf.square(tf.einsum("bhwc,bhwd->cd", s, s)
+                                                  - tf.einsum("bhwc,bhwd->cd", g, g)))
+                / (4 * (s.shape[1] * s.shape[2]) ** 2)
+                for (_, weight), s, g in zip(style_transfer.STYLE_LAYERS, a_S, a_G[:-1])])
+            J = inputs["alpha"] * J_content + inputs["beta"] * J_style
+        adam.apply_gradients([(tape.gradient(J, image), image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        costs.append(J.numpy())
+        images.append(image.numpy())
+    return {"J": costs, "images": images}
+
+
+TOTAL_COST_DEFAULTS = {"alpha": 10, "beta": 40}  # total_cost's default weights, as documented
+
+
+def _independent(function: str, inputs: dict) -> dict:
+    """Answers computed from the definitions, not the reference solution: means of squared
+    differences, Gram matrices summed over the positions (einsum), the weighted sums, and a
+    GradientTape descent for train_step; the keys of the GradedFunction's ``call``."""
+    if function == "compute_content_cost":
+        a_C, a_G = (np.asarray(inputs[k], np.float64) for k in ("a_C", "a_G"))
+        return {"J": _mean_square(a_C - a_G) / 4, "J_same": 0.0}
+    if function == "gram_matrix":
+        A = np.asarray(inputs["A"], np.float64)
+        return {"GA": np.einsum("ip,jp->ij", A, A)}
+    if function == "compute_layer_style_cost":
+        a_S, a_G = inputs["a_S"], inputs["a_G"]
+        return {"J": _layer_style_cost(a_S, a_G),
+                "J_plain_layout": _layer_style_cost(a_S, a_G, gram=_plain_reshape_gram)}
+    if function == "compute_style_cost":
+        costs = [_layer_style_cost(s, g)
+                 for s, g in zip(inputs["style_outputs"], inputs["generated_outputs"])]
+        return {"J": float(np.dot([w for _, w in inputs["style_layers"]], costs)),
+                "J_unit_weights": sum(costs)}
+    if function == "total_cost":
+        weights = {**TOTAL_COST_DEFAULTS, **inputs["weights"]}
+        J_content, J_style = inputs["J_content"], inputs["J_style"]
+        return {"J": weights["alpha"] * J_content + weights["beta"] * J_style,
+                "J_costs_exchanged": weights["alpha"] * J_style + weights["beta"] * J_content}
+    return _descend(inputs)
+
+
+def test_the_reference_answers_agree_with_independent_methods(ref):
+    """Every case the grader uses, public and hidden: the reference solution's answer (what
+    students are compared with) equals the independent computation."""
+    for tests in cases.read(SOURCE):
+        graded = checks.CHECKS[tests.function]
+        for case in tests.cases:
+            inputs = graded.inputs(**case.params)
+            answer = graded.call(ref[tests.function], inputs)
+            for key, value in _independent(tests.function, inputs).items():
+                np.testing.assert_allclose(answer[key], value, rtol=1e-4, atol=1e-6,
+                                           err_msg=f"{tests.function} {case.params} {key}")
 
 
 def test_helpers_are_the_graded_functions_each_answer_calls():
@@ -107,7 +204,8 @@ def test_hidden_cases_catch_what_a_public_case_misses(ref):
         if not case.hidden:
             checks.check_total_cost(wrong, **case.params)
     with pytest.raises(AssertionError, match="alpha=0, beta=0.*wrong total cost"):
-        checks.check_total_cost(wrong, J_content=1.0, J_style=1.0, alpha=0, beta=0)
+        _grader_verdict(ref, "total_cost", wrong,
+                        {"J_content": 1.0, "J_style": 1.0, "alpha": 0, "beta": 0})
 
 
 @pytest.mark.parametrize("function,helper,edit", [

@@ -1,14 +1,16 @@
 """Tests of assignment 6 (neural style transfer), one GradedFunction per graded function.
 
-Expected answers in the notebook come from the definitions, computed another way than the
-exercises ask: the costs as means of squared differences, the Gram matrices as sums over the
-positions (``einsum``, no unrolling), and two steps of ``train_step`` as a ``tf.GradientTape``
-descent with Keras's Adam on those formulas. The grader compares the same answers with the
-reference solution's instead (``utils.graded``).
+Answers are compared with the reference solution's: stored for the public cases, computed by
+the grader for all cases (``utils.graded``). The tests of the course check the reference
+solution itself against the definitions (means of squared differences, Gram matrices as sums
+over the positions, a ``tf.GradientTape`` descent); nothing here computes a right answer.
 
-Classic mistakes are recognised and named: the missing 4 of the content cost, A^T A for the
-Gram matrix, the plain reshape to (n_C, n_H*n_W) that mixes pixels and channels, the missing
-layer weights, swapped alpha and beta, and a train_step that does not update or clip the image.
+Classic mistakes are recognised and named from the reference answers: the missing 4 of the
+content cost (4 times the answer), A^T A for the Gram matrix (its shape), the plain reshape to
+(n_C, n_H*n_W) that mixes pixels and channels (the answer to the activations laid out so that
+this reshape is the right unrolling), the missing layer weights (the answer with every weight
+1), swapped alpha and beta (the answer with the two costs exchanged), and a train_step that
+does not update or clip the image (the image itself).
 
 ``train_step`` runs on a small stand-in feature extractor (six seeded convolutions, not VGG19)
 on an 8x10 image, so grading does not need the VGG19 weights. Its style layers are the
@@ -21,7 +23,6 @@ seeds, weights) are literals, so the grader can run the same cases from the data
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import ClassVar
 
 import keras
 import numpy as np
@@ -46,33 +47,6 @@ def _activations(shape, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def _content_cost(a_C, a_G):
-    """The content cost as the mean squared difference over the n_H n_W n_C entries, over 4."""
-    return tf.reduce_mean(tf.square(a_C - a_G)) / 4
-
-
-def _gram(a):
-    """The Gram matrix of activations (1, n_H, n_W, n_C), as a sum over the positions:
-    G[c, d] = sum_{h, w} a[0, h, w, c] a[0, h, w, d]; shape (n_C, n_C)."""
-    return tf.einsum("bhwc,bhwd->cd", a, a)
-
-
-def _layer_style_cost(a_S, a_G):
-    """The layer style cost as the mean squared difference of the n_C^2 Gram entries,
-    over 4 (n_H n_W)^2; activations of shape (1, n_H, n_W, n_C)."""
-    _, n_H, n_W, _ = a_S.shape
-    return tf.reduce_mean(tf.square(_gram(a_S) - _gram(a_G))) / (4 * (n_H * n_W) ** 2)
-
-
-def _float64(array) -> tf.Tensor:
-    return tf.constant(np.asarray(array, np.float64))
-
-
-def _style_costs(a_S: list, a_G: list) -> list[float]:
-    """The style cost of each layer, in float64."""
-    return [float(_layer_style_cost(_float64(s), _float64(g))) for s, g in zip(a_S, a_G)]
-
-
 def _is_close(got, value: float, rtol: float = 1e-4) -> bool:
     """Is ``got`` one number close to ``value``?"""
     return (isinstance(got, (np.ndarray, float, int)) and np.ndim(got) == 0
@@ -90,10 +64,6 @@ class ComputeContentCost(GradedFunction):
     def call(self, fn, inputs):
         a_C, a_G = tf.constant(inputs["a_C"]), tf.constant(inputs["a_G"])
         return {"J": _plain(fn(a_C, a_G)), "J_same": _plain(fn(a_C, a_C))}
-
-    def expected(self, case, inputs):
-        return {"J": _content_cost(_float64(inputs["a_C"]), _float64(inputs["a_G"])).numpy(),
-                "J_same": 0.0}
 
     def compare(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
@@ -116,10 +86,6 @@ class GramMatrix(GradedFunction):
     def call(self, fn, inputs):
         return {"GA": _plain(fn(tf.constant(inputs["A"])))}
 
-    def expected(self, case, inputs):
-        A = inputs["A"].astype(np.float64)
-        return {"GA": np.einsum("ip,jp->ij", A, A)}
-
     def compare(self, case, inputs, got, expected):
         shape, GA = inputs["A"].shape, got["GA"]
         name = self.label(case)
@@ -130,15 +96,19 @@ class GramMatrix(GradedFunction):
         check_close(name, "G", GA, expected["GA"], rtol=1e-4, atol=1e-5)
 
 
-def _plain_reshape(a: np.ndarray) -> np.ndarray:
-    """Activations laid out so that the correct unrolling of them gives the plain reshape of
-    ``a`` to (n_C, n_H*n_W): the classic mistake, which mixes pixels and channels."""
+def _plain_reshape_layout(a: np.ndarray) -> np.ndarray:
+    """Activations laid out so that the right unrolling of them is the plain reshape of ``a``
+    to (n_C, n_H*n_W): the answer to them is what the classic mistake (this plain reshape,
+    which mixes pixels and channels) answers for ``a``."""
     n_C = a.shape[-1]
     return np.reshape(np.reshape(a, (n_C, -1)).T, a.shape)
 
 
 class ComputeLayerStyleCost(GradedFunction):
-    """compute_layer_style_cost(a_S, a_G) = sum((G_S - G_G)^2) / (4 n_C^2 (n_H n_W)^2)."""
+    """compute_layer_style_cost(a_S, a_G) = sum((G_S - G_G)^2) / (4 n_C^2 (n_H n_W)^2).
+
+    It is also called on the activations in the plain-reshape layout
+    (``_plain_reshape_layout``), so that the reference answer to those names the mistake."""
 
     name = "compute_layer_style_cost"
     helpers = ("gram_matrix",)
@@ -147,25 +117,29 @@ class ComputeLayerStyleCost(GradedFunction):
         return {"a_S": _activations(shape, seed), "a_G": _activations(shape, seed + 50)}
 
     def call(self, fn, inputs):
-        return {"J": _plain(fn(tf.constant(inputs["a_S"]), tf.constant(inputs["a_G"])))}
-
-    def expected(self, case, inputs):
-        return {"J": _style_costs([inputs["a_S"]], [inputs["a_G"]])[0]}
+        a_S, a_G = inputs["a_S"], inputs["a_G"]
+        return {"J": _plain(fn(tf.constant(a_S), tf.constant(a_G))),
+                "J_plain_layout": _plain(fn(tf.constant(_plain_reshape_layout(a_S)),
+                                            tf.constant(_plain_reshape_layout(a_G))))}
 
     def compare(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        reshaped = _style_costs([_plain_reshape(inputs["a_S"])],
-                                [_plain_reshape(inputs["a_G"])])[0]
+        reshaped = float(expected["J_plain_layout"])
         if not _is_close(got["J"], J) and _is_close(got["J"], reshaped):
             raise AssertionError(
                 f"{name}: wrong cost: got {float(got['J']):.6g}, expected {J:.6g}. It looks "
                 "like a_S and a_G were reshaped directly to (n_C, n_H*n_W), which mixes pixels "
                 "and channels: reshape to (n_H*n_W, n_C) first, then transpose")
         check_scalar(name, "cost", got["J"], J, rtol=1e-4)
+        check_scalar(name, "cost of the same activations with their positions and channels "
+                     "laid out differently", got["J_plain_layout"], reshaped, rtol=1e-4)
 
 
 class ComputeStyleCost(GradedFunction):
-    """compute_style_cost(S, G, style_layers): the sum of weight * the layer's style cost."""
+    """compute_style_cost(S, G, style_layers): the sum of weight * the layer's style cost.
+
+    It is also called with every weight 1, whose reference answer is the plain sum of the layer
+    costs (the mistake of forgetting the weights)."""
 
     name = "compute_style_cost"
     helpers = ("compute_layer_style_cost",)
@@ -180,30 +154,30 @@ class ComputeStyleCost(GradedFunction):
         style, generated = ([tf.constant(a) for a in inputs[k]]
                             for k in ("style_outputs", "generated_outputs"))
         style_layers = [(name, weight) for name, weight in inputs["style_layers"]]
-        return {"J": _plain(fn(style, generated, style_layers))}
-
-    def expected(self, case, inputs):
-        costs = _style_costs(inputs["style_outputs"], inputs["generated_outputs"])
-        return {"J": float(np.dot([w for _, w in inputs["style_layers"]], costs))}
+        unit_weights = [(name, 1.0) for name, _ in style_layers]
+        return {"J": _plain(fn(style, generated, style_layers)),
+                "J_unit_weights": _plain(fn(style, generated, unit_weights))}
 
     def compare(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        unweighted = sum(_style_costs(inputs["style_outputs"], inputs["generated_outputs"]))
+        unweighted = float(expected["J_unit_weights"])
         if not _is_close(got["J"], J) and _is_close(got["J"], unweighted):
             raise AssertionError(f"{name}: got the plain sum of the layer costs "
                                  f"({unweighted:.6g}); multiply each layer's cost by its "
                                  f"weight from style_layers (expected {J:.6g})")
         check_scalar(name, "cost", got["J"], J, rtol=1e-4)
+        check_scalar(name, "cost with every layer weight 1", got["J_unit_weights"], unweighted,
+                     rtol=1e-4)
 
 
 class TotalCost(GradedFunction):
     """total_cost(J_content, J_style, alpha=10, beta=40) = alpha J_content + beta J_style.
 
     A case with alpha and beta None calls total_cost with its default weights; ``tensors``
-    passes the costs as scalar tensors."""
+    passes the costs as scalar tensors. It is also called with the two costs exchanged, whose
+    reference answer is what swapped weights give."""
 
     name = "total_cost"
-    defaults: ClassVar[dict] = {"alpha": 10, "beta": 40}  # total_cost's default weights
 
     def inputs(self, J_content=2.0, J_style=3.0, alpha=None, beta=None, tensors=False):
         return {"J_content": J_content, "J_style": J_style, "tensors": tensors,
@@ -214,28 +188,22 @@ class TotalCost(GradedFunction):
         costs = (inputs["J_content"], inputs["J_style"])
         if inputs["tensors"]:
             costs = tuple(tf.constant(c, tf.float32) for c in costs)
-        return {"J": _plain(fn(*costs, **inputs["weights"]))}
-
-    def _weights(self, inputs) -> list[float]:
-        weights = {**self.defaults, **inputs["weights"]}
-        return [weights["alpha"], weights["beta"]]
-
-    def expected(self, case, inputs):
-        return {"J": float(np.dot(self._weights(inputs),
-                                  [inputs["J_content"], inputs["J_style"]]))}
+        return {"J": _plain(fn(*costs, **inputs["weights"])),
+                "J_costs_exchanged": _plain(fn(*reversed(costs), **inputs["weights"]))}
 
     def compare(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        alpha, beta = self._weights(inputs)
-        swapped = beta * inputs["J_content"] + alpha * inputs["J_style"]
+        swapped = float(expected["J_costs_exchanged"])  # beta J_content + alpha J_style
         if not _is_close(got["J"], J) and _is_close(got["J"], swapped):
             raise AssertionError(f"{name}: got beta * J_content + alpha * J_style "
                                  f"= {swapped:.6g}: alpha weighs the content cost, beta the "
                                  f"style cost (expected {J:.6g})")
         check_scalar(name, "total cost", got["J"], J, rtol=1e-5)
+        check_scalar(name, "total cost with J_content and J_style exchanged",
+                     got["J_costs_exchanged"], swapped, rtol=1e-5)
 
 
-def _extractor(inputs: dict):
+def stand_in_extractor(inputs: dict):
     """The stand-in for the VGG19 feature extractor: a chain of 3x3 tanh convolutions with the
     kernels, biases and strides of ``inputs``, all of whose outputs are returned (style layers
     first, content layer last), as a Keras model named ``stand_in_extractor``."""
@@ -249,28 +217,6 @@ def _extractor(inputs: dict):
     for layer, kernel, bias in zip(layers, inputs["kernels"], inputs["biases"]):
         layer.set_weights([kernel, bias])
     return keras.Model(image, outputs, name="stand_in_extractor")
-
-
-def _descend(inputs: dict) -> dict:
-    """TRAIN_STEPS steps of Adam on the pixels, from the cost formulas with a GradientTape:
-    the costs before each step and the clipped images after it."""
-    extractor = _extractor(inputs)
-    a_C, a_S = extractor(inputs["content"])[-1], extractor(inputs["style"])[:-1]
-    weights = [w for _, w in STYLE_LAYERS]
-    image = tf.Variable(inputs["start"])
-    adam = keras.optimizers.Adam(learning_rate=inputs["learning_rate"])
-    costs, images = [], []
-    for _ in range(TRAIN_STEPS):
-        with tf.GradientTape() as tape:
-            a_G = extractor(image)
-            J_style = tf.add_n([w * _layer_style_cost(s, g)
-                                for w, s, g in zip(weights, a_S, a_G[:-1])])
-            J = inputs["alpha"] * _content_cost(a_C, a_G[-1]) + inputs["beta"] * J_style
-        adam.apply_gradients([(tape.gradient(J, image), image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
-        costs.append(J.numpy())
-        images.append(image.numpy())
-    return {"J": costs, "images": images}
 
 
 class TrainStep(GradedFunction):
@@ -303,7 +249,7 @@ class TrainStep(GradedFunction):
                 "alpha": alpha, "beta": beta, "learning_rate": learning_rate}
 
     def call(self, fn, inputs):
-        extractor = _extractor(inputs)
+        extractor = stand_in_extractor(inputs)
         stand_ins = {"vgg_model_outputs": extractor, "a_C": extractor(inputs["content"]),
                      "a_S": extractor(inputs["style"]), "ALPHA": inputs["alpha"],
                      "BETA": inputs["beta"],
@@ -316,9 +262,6 @@ class TrainStep(GradedFunction):
                 costs.append(_plain(step(image)))
                 images.append(image.numpy())
         return {"J": costs, "images": images}
-
-    def expected(self, case, inputs):
-        return _descend(inputs)
 
     def compare(self, case, inputs, got, expected):
         for i in range(TRAIN_STEPS):
