@@ -28,14 +28,9 @@ from utils.course.execution import execute_notebook
 
 
 def cmd_fetch(args) -> int:
-    entries = data.entries_for(args.assignment)
-    print(f"Fetching {len(entries)} files{' for ' + args.assignment if args.assignment else ''} "
-          f"into {data.course_home()}")
-    fetched, errors = data.fetch_many(entries)
-    print(f"{len(fetched)} files ready, {len(errors)} missing")
-    for error in errors:
-        print(f"  - {error}")
-    return 1 if errors else 0
+    from utils import fetch
+
+    return fetch.main([args.assignment] if args.assignment else [])
 
 
 def cmd_release(args) -> int:
@@ -65,7 +60,21 @@ def cmd_expected_outputs(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Build a scratch course, submit the reference solution and the blank release, grade both."""
+    """Fetch the data, build a scratch course, submit the reference solution and the blank
+    release, grade both. Missing data is reported before grading and marked in the tables."""
+    from utils import fetch
+
+    ids = [a.id for a in assignments.available()]
+    entries = [e for e in data.entries_for() if set(e.assignments) & set(ids)]
+    print(f"Fetching the {len(entries)} data files of the assignments into {data.course_home()}")
+    missing = data.check_available(entries)
+    if missing:
+        print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had, "
+              "so the tests that need them lose their points below:")
+        print(fetch.report(missing))
+        print(f"Provide them with `{data.FETCH_COMMAND}` (needs the internet) or set "
+              f"{data.MIRROR_ENV} to a folder that mirrors the course data, then run the demo "
+              "again.\n")
     with tempfile.TemporaryDirectory() as scratch:
         course = release.new_course(Path(scratch), assignments.available())
         tables = []

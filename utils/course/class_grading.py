@@ -47,7 +47,7 @@ from utils import data
 from utils.course import assignments, release, sandbox, submissions
 from utils.course.assignments import Assignment
 from utils.course.execution import GRADING
-from utils.course.grading import Score, read_scores
+from utils.course.grading import Score, data_note, read_scores
 from utils.course.submissions import Submission
 from utils.course.trusted import cases
 from utils.course.trusted.expected import Reference
@@ -151,6 +151,9 @@ def _status(job: Job, outcome: dict, score: Score | None, limits: Limits) -> str
         notes.append(f"limits hit: {', '.join(hit)}")
     autograded = Path(job.work) / "autograded" / job.student / job.assignment_id / job.notebook
     notes += cell_errors(autograded)
+    missing = data_note(score.missing_data)
+    if missing:
+        notes.append(f"the grader's {missing}: fetch it and grade again")
     return "graded" + (f" ({'; '.join(notes)})" if notes else "")
 
 
