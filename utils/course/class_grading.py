@@ -279,7 +279,8 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     needed = list({s.assignment.id: s.assignment for s in gradable}.values())
     release.new_course(course, needed)
     for a in needed:  # the kernels only read the data: fetch it first (missing files are
-        data.fetch_many(data.entries_for(a.id))  # then reported by the notebook itself)
+        data.check_available(data.entries_for(a.id), progress=False)  # then reported by the
+        # notebook itself, and marked in the status; one failed download per dataset)
     expected = out / "work" / "expected"
     _precompute_expected(course, needed, expected)
     with tempfile.TemporaryDirectory(prefix="cnn-grading-") as runtimes:
