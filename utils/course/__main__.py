@@ -4,6 +4,7 @@ fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data
 release [--check]            generate source_release/release/ and notebooks/ from the sources
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 demo                         release, autograde the reference solution and the blank release
+student-release DIR          write what a student receives (no solutions, no hidden tests)
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
@@ -93,6 +94,16 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_student_release(args) -> int:
+    from utils.course import student_release
+
+    files = student_release.build(args.out, assignments.available())
+    size = sum(f.stat().st_size for f in files)
+    print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) into {args.out}; give students this "
+          f"folder (never source_release/ or the repository)")
+    return 0
+
+
 def cmd_figures(args) -> int:
     from utils.course import figures
 
@@ -156,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     exp.set_defaults(run=cmd_expected_outputs)
     commands.add_parser("demo", help="grade the reference solution and the blank release"
                         ).set_defaults(run=cmd_demo)
+    student = commands.add_parser("student-release",
+                                  help="write the student distribution into a new folder")
+    student.add_argument("out", type=Path, help="a folder that does not exist yet")
+    student.set_defaults(run=cmd_student_release)
     commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
