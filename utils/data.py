@@ -35,6 +35,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MIRROR_ENV = "CNN_COURSE_MIRROR"
 HOME_ENV = "CNN_COURSE_HOME"
@@ -45,7 +46,12 @@ READ_TIMEOUT = 60  # seconds a connected server may stay silent
 
 
 class DataFileError(RuntimeError):
-    """A registered file is missing, unknown or corrupted; the message says how to fix it."""
+    """A registered file is missing, unknown or corrupted; the message says how to fix it, and
+    ``reason`` says in a few words why it could not be had (the message when not given)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -207,15 +213,20 @@ def fetch(path: str, download: bool = True) -> Path:
     if _copy_from_mirror(entry, target):
         return target
     if not entry.url:
-        raise DataFileError(_how_to_fetch(entry))
+        raise DataFileError(_how_to_fetch(entry), "not in the mirror, and no public download "
+                                                  "URL is registered")
     if not download:
         raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: another file of its "
-                            f"dataset {dataset_of(entry.path)} could not be downloaded.)")
+                            f"dataset {dataset_of(entry.path)} could not be downloaded.)",
+                            "not downloaded after another file of its dataset failed")
     try:
         _download(entry, target)
     except Exception as error:  # network errors, HTTP errors, pooch's hash mismatch
         target.unlink(missing_ok=True)
-        raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}") from error
+        detail = str(error) if len(str(error)) <= 100 else type(error).__name__
+        raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}",
+                            f"the download from {urlsplit(entry.url).netloc} failed: {detail}"
+                            ) from error
     if not _verified(target, entry):
         target.unlink(missing_ok=True)
         raise DataFileError(
@@ -292,7 +303,7 @@ def missing_files_named_in(message: str) -> list[str]:
 
 @dataclass
 class MissingData:
-    """The files of one dataset that could not be had, and why (the first error)."""
+    """The files of one dataset that could not be had, and why (the first file's reason)."""
 
     dataset: str
     paths: list[str]
@@ -315,12 +326,12 @@ def check_available(entries: list[RegistryEntry], progress: bool = True) -> list
     with tqdm(total=len(entries), unit="file", disable=not progress) as bar:
         for name, group in groups.items():
             failed: list[tuple[RegistryEntry, str]] = []
+            bar.set_description(name, refresh=False)
             for entry in group:
-                bar.set_description(name)
                 try:
                     fetch(entry.path, download=not failed)
                 except DataFileError as error:
-                    failed.append((entry, str(error)))
+                    failed.append((entry, error.reason))
                 bar.update()
             if failed:
                 assignments = sorted({a for entry, _ in failed for a in entry.assignments})

@@ -14,13 +14,15 @@ from utils import data
 
 
 def report(missing: list[data.MissingData]) -> str:
-    """The missing datasets, one paragraph each: files, assignments, the first error."""
+    """The missing datasets, one line each (files, assignments, why), then how to provide them."""
     lines = []
     for gap in missing:
-        shown = ", ".join(gap.paths[:3]) + (f" and {len(gap.paths) - 3} more"
-                                             if len(gap.paths) > 3 else "")
-        lines.append(f"  - {gap.dataset}: {len(gap.paths)} file(s) ({shown}), needed by "
-                     f"{', '.join(gap.assignments)}.\n    {gap.reason}")
+        shown = ", ".join(gap.paths[:2]) + (f" and {len(gap.paths) - 2} more"
+                                             if len(gap.paths) > 2 else "")
+        lines.append(f"  - {gap.dataset}, needed by {', '.join(gap.assignments)}: "
+                     f"{len(gap.paths)} file(s) ({shown}); {gap.reason}")
+    lines.append(f"Provide them with `{data.FETCH_COMMAND}` (it downloads them), or set "
+                 f"{data.MIRROR_ENV} to a folder that mirrors the course data (same layout).")
     return "\n".join(lines)
 
 
