@@ -9,14 +9,15 @@ figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
-grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores.csv, feedback, gradebook
-site [--instructor]          HTML pages of the student notebooks (or the executed reference solutions)
+grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores, feedback, gradebook
+site [--instructor]          HTML pages of the student notebooks (or of the executed solutions)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -84,11 +85,24 @@ def cmd_demo(args) -> int:
                            grading.solved_submission(source, release_nb))
             grading.submit(course, "blank", assignment, release_nb)
             print(f"autograding {assignment.id} ...", flush=True)
-            grading.autograde(course, assignment)
-            tables.append(grading.format_table(
-                grading.read_scores(course, assignment, ["reference", "blank"])))
+            try:
+                grading.autograde(course, assignment)
+                failure = ""
+            except RuntimeError as error:  # nbgrader failed: say why in the table, go on
+                failure = _last_error_line(str(error))
+            scores = grading.read_scores(course, assignment, ["reference", "blank"])
+            for score in scores:
+                if failure and score.status == "not graded":
+                    score.status = f"not graded (nbgrader failed: {failure})"
+            tables.append(grading.format_table(scores))
         print("\n\n".join(tables))
     return 0
+
+
+def _last_error_line(log: str) -> str:
+    """The last 'SomeError: message' line of a log (the cause of a traceback), or a pointer."""
+    errors = re.findall(r"^\s*([A-Za-z_.]*(?:Error|Exception): .*)$", log, re.M)
+    return errors[-1][:200] if errors else "see nbgrader's log"
 
 
 def cmd_student_release(args) -> int:
@@ -168,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                                   help="write the student distribution into a new folder")
     student.add_argument("out", type=Path, help="a folder that does not exist yet")
     student.set_defaults(run=cmd_student_release)
-    commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)
+    commands.add_parser("figures", help="redraw the figures in images/"
+                        ).set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)
