@@ -13,7 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from utils import data
-from utils.course import grading
+from utils.course import assignments, grading, release
 
 PAYLOAD = b"bytes written by the missing-data test\n"
 CLOSED_PORT_URL = "http://127.0.0.1:9/file"  # the discard port: nothing listens there
@@ -90,3 +90,28 @@ def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
 def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path):
     autograded = _autograded(tmp_path, ename, f"model raised {ename}: '{path}' is not available")
     assert grading.missing_data(autograded) == {}
+
+
+@pytest.mark.slow
+def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path, monkeypatch):
+    """Through nbgrader and the trusted grader: zero_pad reads a data file that the grader's
+    (empty) course folder lacks; its test cell reads '0/N (SIGNS data missing)'."""
+    monkeypatch.setenv(data.HOME_ENV, str(tmp_path / "empty-home"))
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    assignment = assignments.get("C4W1A1_conv_step_by_step")
+    course = release.new_course(tmp_path / "course", [assignment])
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
+                               as_version=4)
+    reads_data = ("from utils import data\n\n\ndef zero_pad(X, pad):\n"
+                  "    data.fetch('datasets/test_signs.h5', download=False)\n")
+    grading.submit(course, "reads-data", assignment,
+                   grading.solved_submission(source, release_nb, {"zero_pad": reads_data}))
+    grading.autograde(course, assignment)
+    [score] = grading.read_scores(course, assignment, ["reads-data"])
+    points = score.cells["test_zero_pad"]
+    assert points[0] == 0 < points[1] and score.cells["test_conv_forward"][0] > 0
+    assert score.missing_data["test_zero_pad"] == ["SIGNS"]  # and the cells that call zero_pad
+    table = grading.format_table([score])
+    assert f"0/{points[1]:g} (SIGNS data missing)" in table
+    assert "graded (SIGNS data missing)" in table
