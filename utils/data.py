@@ -213,8 +213,8 @@ def fetch(path: str, download: bool = True) -> Path:
     if _copy_from_mirror(entry, target):
         return target
     if not entry.url:
-        raise DataFileError(_how_to_fetch(entry), "not in the mirror, and no public download "
-                                                  "URL is registered")
+        raise DataFileError(_how_to_fetch(entry), "no public download URL is registered: only "
+                                                  "a mirror of the course data has it")
     if not download:
         raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: another file of its "
                             f"dataset {dataset_of(entry.path)} could not be downloaded.)",
