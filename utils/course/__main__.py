@@ -71,8 +71,8 @@ def cmd_demo(args) -> int:
     print(f"Fetching the {len(entries)} data files of the assignments into {data.course_home()}")
     missing = data.check_available(entries)
     if missing:
-        print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had, "
-              "so the tests that need them lose their points below:")
+        print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had. "
+              "A test that needs one of them loses its points, and its score below says so.")
         print(fetch.report(missing) + "\n")
     with tempfile.TemporaryDirectory() as scratch:
         course = release.new_course(Path(scratch), assignments.available())
