@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test release fetch benchmark
+.PHONY: setup demo test release student-release fetch benchmark
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,11 @@ test: setup
 
 release: setup
 	$(PY) -m utils.course release
+
+# What an instructor publishes to students (a new folder; STUDENT_DIR=... to choose it).
+STUDENT_DIR ?= build/student
+student-release: setup
+	$(PY) -m utils.course student-release $(STUDENT_DIR)
 
 fetch: setup
 	$(PY) -m utils.course fetch

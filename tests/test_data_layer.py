@@ -83,7 +83,7 @@ def test_missing_file_error_names_file_assignment_and_command(registry):
         data.fetch("datasets/nowhere.bin")
     message = str(error.value)
     assert "datasets/nowhere.bin" in message and "C4W1A2_signs_cnn" in message
-    assert "python -m utils.course fetch C4W1A2_signs_cnn" in message
+    assert "python -m utils.fetch C4W1A2_signs_cnn" in message
 
 
 def test_corrupted_local_file_is_reported_not_used(registry):

@@ -280,7 +280,7 @@ def test_missing_vgg19_weights_say_what_and_how(tmp_path, monkeypatch):
         style_transfer.load_vgg19((32, 32))
     message = str(error.value)
     assert style_transfer.VGG19_WEIGHTS in message
-    assert "python -m utils.course fetch C4W4A2_neural_style_transfer" in message
+    assert "python -m utils.fetch C4W4A2_neural_style_transfer" in message
     assert not (tmp_path / style_transfer.VGG19_WEIGHTS).exists()
 
 

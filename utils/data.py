@@ -15,6 +15,12 @@ canonical download URL.
 
 Anything else raises :class:`DataFileError`, whose message names the file, the assignments that
 need it and the command that fetches it. There is no fallback to made-up data.
+
+``check_available(entries)`` fetches many files at once, one dataset after the other
+(:func:`dataset_of`): once a file of a dataset cannot be downloaded, the rest of that dataset is
+only looked for locally and in the mirror, so a machine without a network learns in seconds,
+not after a thousand timeouts, which datasets are missing. Downloads give up after
+``CONNECT_TIMEOUT`` seconds without a connection.
 """
 
 from __future__ import annotations
@@ -23,20 +29,29 @@ import csv
 import functools
 import hashlib
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 MIRROR_ENV = "CNN_COURSE_MIRROR"
 HOME_ENV = "CNN_COURSE_HOME"
 REGISTRY_FILE = Path(__file__).with_name("registry.csv")
-FETCH_COMMAND = "python -m utils.course fetch"
+FETCH_COMMAND = "python -m utils.fetch"
+CONNECT_TIMEOUT = 5  # seconds to reach a download server before giving up
+READ_TIMEOUT = 60  # seconds a connected server may stay silent
 
 
 class DataFileError(RuntimeError):
-    """A registered file is missing, unknown or corrupted; the message says how to fix it."""
+    """A registered file is missing, unknown or corrupted; the message says how to fix it, and
+    ``reason`` says in a few words why it could not be had (the message when not given)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 @dataclass(frozen=True)
@@ -150,8 +165,8 @@ def _copy_from_mirror(entry: RegistryEntry, target: Path) -> bool:
         return False
     if not _verified(source, entry):
         raise DataFileError(
-            f"The mirror copy {source} does not match the registry's {entry.algorithm} {entry.digest} "
-            f"for '{entry.path}': the mirror is corrupted or out of date."
+            f"The mirror copy {source} does not match the registry's {entry.algorithm} "
+            f"{entry.digest} for '{entry.path}': the mirror is corrupted or out of date."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
@@ -163,22 +178,24 @@ def _download(entry: RegistryEntry, target: Path) -> None:
 
     target.parent.mkdir(parents=True, exist_ok=True)
     url, _, member = entry.url.partition("#")
+    downloader = pooch.HTTPDownloader(progressbar=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
     if not member:
         pooch.retrieve(url, known_hash=f"{entry.algorithm}:{entry.digest}", fname=target.name,
-                       path=target.parent, progressbar=True)
+                       path=target.parent, downloader=downloader)
         return
     # A file shipped inside a source archive: download the archive, then take out the member.
     with tempfile.TemporaryDirectory() as scratch:
-        archive = pooch.retrieve(url, known_hash=None, path=scratch, progressbar=True)
+        archive = pooch.retrieve(url, known_hash=None, path=scratch, downloader=downloader)
         with tarfile.open(archive) as tar, open(target, "wb") as out:
             shutil.copyfileobj(tar.extractfile(member), out)
 
 
-def fetch(path: str) -> Path:
+def fetch(path: str, download: bool = True) -> Path:
     """Return the local copy of the registered file ``path``, fetching and verifying it if needed.
 
     Raises DataFileError when the path is not registered, cannot be fetched, or does not
     match its checksum after fetching (the bad copy is removed, nothing else is touched).
+    With ``download=False`` only the local copy and the mirror are tried.
     """
     registry = load_registry()
     if path not in registry:
@@ -189,18 +206,27 @@ def fetch(path: str) -> Path:
         return target
     if target.exists():
         raise DataFileError(
-            f"{target} exists but does not match the registry's {entry.algorithm} for '{entry.path}' "
-            f"(corrupted or partial download). Delete it, then: {_how_to_fetch(entry)}"
+            f"{target} exists but does not match the registry's {entry.algorithm} for "
+            f"'{entry.path}' (corrupted or partial download). Delete it, then: "
+            f"{_how_to_fetch(entry)}"
         )
     if _copy_from_mirror(entry, target):
         return target
     if not entry.url:
-        raise DataFileError(_how_to_fetch(entry))
+        raise DataFileError(_how_to_fetch(entry), "no public download URL is registered: only "
+                                                  "a mirror of the course data has it")
+    if not download:
+        raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: another file of its "
+                            f"dataset {dataset_of(entry.path)} could not be downloaded.)",
+                            "not downloaded after another file of its dataset failed")
     try:
         _download(entry, target)
     except Exception as error:  # network errors, HTTP errors, pooch's hash mismatch
         target.unlink(missing_ok=True)
-        raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}") from error
+        detail = str(error) if len(str(error)) <= 100 else type(error).__name__
+        raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}",
+                            f"the download from {urlsplit(entry.url).netloc} failed: {detail}"
+                            ) from error
     if not _verified(target, entry):
         target.unlink(missing_ok=True)
         raise DataFileError(
@@ -225,3 +251,90 @@ def fetch_all(entries: list[RegistryEntry]) -> list[Path]:
     if errors:
         raise DataFileError("\n".join(errors))
     return fetched
+
+
+_SPLIT_OR_SIZE = re.compile(r"^(train|test)_|^\d+x\d+_")
+
+
+def dataset_of(path: str) -> str:
+    """The dataset a registered file belongs to, for grouping and messages.
+
+    It is the folder or file name just below datasets/, images/ or pretrained-model/, without
+    extensions, a split prefix (``train_``, ``test_``) or an image-size prefix (``64x64_``).
+    Names that differ only in case are one dataset, spelled in its most capitalised form:
+    ``datasets/64x64_SIGNS/...`` and ``datasets/train_signs.h5`` are both ``SIGNS``.
+    """
+    key = _dataset_key(path)
+    stat = Path(REGISTRY_FILE).stat()
+    spellings = _dataset_spellings(Path(REGISTRY_FILE), stat.st_mtime_ns, stat.st_size).get(
+        key.lower(), [key])
+    return max(spellings, key=lambda name: (sum(c.isupper() for c in name), name))
+
+
+def _dataset_key(path: str) -> str:
+    parts = path.split("/")
+    name = parts[1] if len(parts) > 1 else parts[0]
+    return _SPLIT_OR_SIZE.sub("", name.split(".")[0])
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset_spellings(registry_file: Path, mtime_ns: int, size: int) -> dict[str, list[str]]:
+    """{lower-case dataset key: its spellings in the registry}, once per version of the file."""
+    spellings: dict[str, list[str]] = {}
+    for path in load_registry(registry_file):
+        key = _dataset_key(path)
+        spellings.setdefault(key.lower(), []).append(key)
+    return spellings
+
+
+def missing_files_named_in(message: str) -> list[str]:
+    """The registered files that ``message`` names in quotes, as a DataFileError does
+    (``'datasets/train_signs.h5' (needed by ...) is not available``), and that are indeed not in
+    the course folder with their registered size (a quick look, without reading them)."""
+    registry = load_registry()
+    named = dict.fromkeys(p for p in re.findall(r"'([^'\s]+)'", message) if p in registry)
+    missing = []
+    for path in named:
+        target = course_home() / path
+        if not (target.is_file() and target.stat().st_size == registry[path].size):
+            missing.append(path)
+    return missing
+
+
+@dataclass
+class MissingData:
+    """The files of one dataset that could not be had, and why (the first file's reason)."""
+
+    dataset: str
+    paths: list[str]
+    assignments: list[str]
+    reason: str
+
+
+def check_available(entries: list[RegistryEntry], progress: bool = True) -> list[MissingData]:
+    """Fetch ``entries`` dataset by dataset (progress bar); return what is missing, per dataset.
+
+    Within a dataset, files are fetched in order until one cannot be had; the rest of that
+    dataset is then only looked for locally and in the mirror (``fetch(download=False)``).
+    """
+    from tqdm import tqdm
+
+    groups: dict[str, list[RegistryEntry]] = {}
+    for entry in entries:
+        groups.setdefault(dataset_of(entry.path), []).append(entry)
+    missing = []
+    with tqdm(total=len(entries), unit="file", disable=not progress) as bar:
+        for name, group in groups.items():
+            failed: list[tuple[RegistryEntry, str]] = []
+            bar.set_description(name, refresh=False)
+            for entry in group:
+                try:
+                    fetch(entry.path, download=not failed)
+                except DataFileError as error:
+                    failed.append((entry, error.reason))
+                bar.update()
+            if failed:
+                assignments = sorted({a for entry, _ in failed for a in entry.assignments})
+                missing.append(MissingData(name, [e.path for e, _ in failed], assignments,
+                                           failed[0][1]))
+    return missing

@@ -5,6 +5,7 @@ release [--check]            generate source_release/release/ and notebooks/ fro
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 public-answers [--check]     store the reference answers of the public test cases
 demo                         release, autograde the reference solution and the blank release
+student-release DIR          write what a student receives (no solutions, no hidden tests)
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
@@ -18,6 +19,7 @@ train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrain
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -30,14 +32,9 @@ from utils.course.execution import execute_notebook
 
 
 def cmd_fetch(args) -> int:
-    entries = data.entries_for(args.assignment)
-    print(f"Fetching {len(entries)} files{' for ' + args.assignment if args.assignment else ''} "
-          f"into {data.course_home()}")
-    fetched, errors = data.fetch_many(entries)
-    print(f"{len(fetched)} files ready, {len(errors)} missing")
-    for error in errors:
-        print(f"  - {error}")
-    return 1 if errors else 0
+    from utils import fetch
+
+    return fetch.main([args.assignment] if args.assignment else [])
 
 
 def cmd_release(args) -> int:
@@ -87,7 +84,18 @@ def cmd_public_answers(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Build a scratch course, submit the reference solution and the blank release, grade both."""
+    """Fetch the data, build a scratch course, submit the reference solution and the blank
+    release, grade both. Missing data is reported before grading and marked in the tables."""
+    from utils import fetch
+
+    ids = [a.id for a in assignments.available()]
+    entries = [e for e in data.entries_for() if set(e.assignments) & set(ids)]
+    print(f"Fetching the {len(entries)} data files of the assignments into {data.course_home()}")
+    missing = data.check_available(entries)
+    if missing:
+        print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had. "
+              "A test that needs one of them loses its points, and its score below says so.")
+        print(fetch.report(missing) + "\n")
     with tempfile.TemporaryDirectory() as scratch:
         course = release.new_course(Path(scratch), assignments.available())
         tables = []
@@ -99,10 +107,36 @@ def cmd_demo(args) -> int:
                            grading.solved_submission(source, release_nb))
             grading.submit(course, "blank", assignment, release_nb)
             print(f"autograding {assignment.id} ...", flush=True)
-            grading.autograde(course, assignment)
-            tables.append(grading.format_table(
-                grading.read_scores(course, assignment, ["reference", "blank"])))
+            try:
+                grading.autograde(course, assignment)
+                failure = ""
+            except RuntimeError as error:  # nbgrader failed: say why in the table, go on
+                failure = _last_error_line(str(error))
+            scores = grading.read_scores(course, assignment, ["reference", "blank"])
+            for score in scores:
+                autograded = (course / "autograded" / score.student / assignment.id
+                              / assignment.notebook)
+                if failure and not autograded.is_file():  # the gradebook's zeros mean nothing
+                    score.cells = {}
+                    score.status = f"not graded (nbgrader failed: {failure})"
+            tables.append(grading.format_table(scores))
         print("\n\n".join(tables))
+    return 0
+
+
+def _last_error_line(log: str) -> str:
+    """The last 'SomeError: message' line of a log (the cause of a traceback), or a pointer."""
+    errors = re.findall(r"^\s*([A-Za-z_.]*(?:Error|Exception): .*)$", log, re.M)
+    return errors[-1][:200] if errors else "see nbgrader's log"
+
+
+def cmd_student_release(args) -> int:
+    from utils.course import student_release
+
+    files = student_release.build(args.out, assignments.available())
+    size = sum(f.stat().st_size for f in files)
+    print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) into {args.out}; give students this "
+          f"folder (never source_release/ or the repository)")
     return 0
 
 
@@ -174,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     answers.set_defaults(run=cmd_public_answers)
     commands.add_parser("demo", help="grade the reference solution and the blank release"
                         ).set_defaults(run=cmd_demo)
-    commands.add_parser("figures", help="redraw the figures in images/").set_defaults(run=cmd_figures)
+    student = commands.add_parser("student-release",
+                                  help="write the student distribution into a new folder")
+    student.add_argument("out", type=Path, help="a folder that does not exist yet")
+    student.set_defaults(run=cmd_student_release)
+    commands.add_parser("figures", help="redraw the figures in images/"
+                        ).set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)

@@ -48,7 +48,7 @@ from utils import data
 from utils.course import release, sandbox, submissions
 from utils.course.assignments import Assignment
 from utils.course.execution import GRADING
-from utils.course.grading import Score, read_scores
+from utils.course.grading import Score, data_note, read_scores
 from utils.course.submissions import Submission
 from utils.course.trusted import cases
 from utils.course.trusted.expected import Reference
@@ -156,6 +156,9 @@ def _status(job: Job, outcome: dict, score: Score | None, limits: Limits) -> str
         notes.append(f"limits hit: {', '.join(hit)}")
     autograded = Path(job.work) / "autograded" / job.student / job.assignment_id / job.notebook
     notes += cell_errors(autograded)
+    missing = data_note(score.missing_data)
+    if missing:
+        notes.append(f"the grader's {missing}: fetch it and grade again")
     return "graded" + (f" ({'; '.join(notes)})" if notes else "")
 
 
@@ -281,7 +284,8 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     needed = list({s.assignment.id: s.assignment for s in gradable}.values())
     release.new_course(course, needed)
     for a in needed:  # the kernels only read the data: fetch it first (missing files are
-        data.fetch_many(data.entries_for(a.id))  # then reported by the notebook itself)
+        data.check_available(data.entries_for(a.id), progress=False)  # then reported by the
+        # notebook itself, and marked in the status; one failed download per dataset)
     expected = out / "work" / "expected"
     _precompute_expected(course, needed, expected)
     with tempfile.TemporaryDirectory(prefix="cnn-grading-") as runtimes:

@@ -3,7 +3,8 @@
 Test cells are named ``test_<function>`` (required) or ``extra_<function>`` (extra credit).
 nbgrader's gradebook stays the record of every grade; this module only reads it, and turns it
 into a score table with one column per function, the required and extra-credit subtotals, and
-the total.
+the total. A cell that failed because the grader's course data was missing (a DataFileError
+naming a registered file that is not there) is marked as such, from the autograded notebook.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from utils import data
 from utils.course.assignments import Assignment
 from utils.course.execution import nbgrader
 
@@ -85,6 +87,7 @@ class Score:
     assignment: str
     cells: dict[str, tuple[float, float]] = field(default_factory=dict)  # id -> (score, max)
     status: str = "graded"
+    missing_data: dict[str, list[str]] = field(default_factory=dict)  # cell id -> datasets
 
     def _sum(self, prefix: str, index: int) -> float:
         return sum(v[index] for k, v in self.cells.items() if k.startswith(prefix))
@@ -102,8 +105,32 @@ class Score:
         return (sum(s for s, _ in self.cells.values()), sum(m for _, m in self.cells.values()))
 
 
+def missing_data(autograded: Path) -> dict[str, list[str]]:
+    """{cell id: datasets} of the cells of an autograded notebook that raised a DataFileError
+    (in the cell or, for a test cell, in the function it grades) about files that are missing
+    from the grader's course folder. Cells without a grade id are keyed by their index."""
+    nb = nbformat.read(autograded, as_version=4)
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if (output.output_type == "error"
+                    and output.ename.split(".")[-1] == data.DataFileError.__name__):
+                paths = data.missing_files_named_in(output.evalue)
+                if paths:
+                    cell_id = cell.metadata.get("nbgrader", {}).get("grade_id", str(index))
+                    found[cell_id] = list(dict.fromkeys(data.dataset_of(p) for p in paths))
+    return found
+
+
+def data_note(missing: dict[str, list[str]]) -> str:
+    """'SIGNS data missing' for the datasets of ``missing_data``; '' when none."""
+    datasets = dict.fromkeys(d for names in missing.values() for d in names)
+    return f"{', '.join(datasets)} data missing" if datasets else ""
+
+
 def read_scores(course: Path, assignment: Assignment, students: list[str]) -> list[Score]:
-    """Scores of ``students`` from the course's gradebook; status 'not graded' when missing."""
+    """Scores of ``students`` from the course's gradebook; status 'not graded' when missing.
+    The cells that failed for want of the grader's data are noted in ``missing_data``."""
     scores = []
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         notebook_id = Path(assignment.notebook).stem
@@ -119,24 +146,39 @@ def read_scores(course: Path, assignment: Assignment, students: list[str]) -> li
             for grade in submission.grades:
                 if grade.cell_type == "code":
                     score.cells[grade.name] = (grade.score, grade.max_score)
+            autograded = course / "autograded" / student / assignment.id / assignment.notebook
+            if autograded.is_file():
+                score.missing_data = missing_data(autograded)
             scores.append(score)
     return scores
 
 
-def _points(pair: tuple[float, float]) -> str:
-    return f"{pair[0]:g}/{pair[1]:g}"
+def _points(pair: tuple[float, float], note: str = "") -> str:
+    return f"{pair[0]:g}/{pair[1]:g}" + (f" ({note})" if note else "")
+
+
+def _cell_points(score: Score, cell_id: str) -> str:
+    """'0/45 (SIGNS data missing)' for a test cell that lost points for want of data."""
+    if cell_id not in score.cells:
+        return "-"
+    points = score.cells[cell_id]
+    lost_to_data = points[0] < points[1] and cell_id in score.missing_data
+    return _points(points, data_note({cell_id: score.missing_data[cell_id]})
+                   if lost_to_data else "")
 
 
 def format_table(scores: list[Score]) -> str:
-    """A plain-text score table: one row per student, one column per graded function."""
+    """A plain-text score table: one row per student, one column per graded function; a cell
+    that lost its points for want of data, and the status of its notebook, say which data."""
     cell_ids = list(dict.fromkeys(k for s in scores for k in s.cells))
     header = ["student", "assignment",
-              *(k.removeprefix(REQUIRED_PREFIX).removeprefix(EXTRA_PREFIX) + ("*" if k.startswith(EXTRA_PREFIX) else "")
-                for k in cell_ids),
+              *(k.removeprefix(REQUIRED_PREFIX).removeprefix(EXTRA_PREFIX)
+                + ("*" if k.startswith(EXTRA_PREFIX) else "") for k in cell_ids),
               "required", "extra*", "total", "status"]
     rows = [[s.student, s.assignment,
-             *(_points(s.cells[k]) if k in s.cells else "-" for k in cell_ids),
-             _points(s.required), _points(s.extra), _points(s.total), s.status]
+             *(_cell_points(s, k) for k in cell_ids),
+             _points(s.required), _points(s.extra), _points(s.total),
+             s.status + (f" ({data_note(s.missing_data)})" if s.missing_data else "")]
             for s in scores]
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip()

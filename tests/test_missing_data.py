@@ -1,0 +1,117 @@
+"""Missing data, found fast and said plainly: one download attempt per dataset, and score
+tables that mark the points lost for want of the grader's data.
+
+The registry here is written by the test; its files are not course data and no notebook reads
+them. Downloads go to a closed port of the loopback interface, so they fail at once.
+"""
+
+import csv
+import hashlib
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from utils import data
+from utils.course import assignments, grading, release
+
+PAYLOAD = b"bytes written by the missing-data test\n"
+CLOSED_PORT_URL = "http://127.0.0.1:9/file"  # the discard port: nothing listens there
+
+
+@pytest.fixture
+def registry(tmp_path, monkeypatch):
+    """A course home with one file present, and a dataset FAR of three files nowhere to be had."""
+    home = tmp_path / "home"
+    (home / "datasets").mkdir(parents=True)
+    (home / "datasets" / "here.bin").write_bytes(PAYLOAD)
+    monkeypatch.setenv(data.HOME_ENV, str(home))
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    registry_file = tmp_path / "registry.csv"
+    with open(registry_file, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "sha256", "size", "assignments", "url"])
+        for path in ("datasets/64x64_FAR/a.jpg", "datasets/64x64_FAR/b.jpg",
+                     "datasets/train_far.h5", "datasets/here.bin"):
+            writer.writerow([path, digest, len(PAYLOAD), "C4W1A2_signs_cnn", CLOSED_PORT_URL])
+    monkeypatch.setattr(data, "REGISTRY_FILE", registry_file)
+    return home
+
+
+def test_files_of_one_dataset_share_its_name():
+    assert data.dataset_of("datasets/train_signs.h5") == "SIGNS"
+    assert data.dataset_of("datasets/64x64_SIGNS/test_signs/0_IMG_5942.jpg") == "SIGNS"
+    assert data.dataset_of("pretrained-model/facenet_keras.h5") == "facenet_keras"
+
+
+def test_one_failed_download_per_dataset_is_enough(registry, monkeypatch):
+    attempts = []
+    download = data._download
+
+    def counted(entry, target):
+        attempts.append(entry.path)
+        download(entry, target)
+
+    monkeypatch.setattr(data, "_download", counted)
+    missing = data.check_available(data.entries_for(), progress=False)
+    assert attempts == ["datasets/64x64_FAR/a.jpg"]
+    assert len(missing) == 1
+    gap = missing[0]
+    assert (gap.dataset, gap.assignments) == ("FAR", ["C4W1A2_signs_cnn"])
+    assert gap.paths == ["datasets/64x64_FAR/a.jpg", "datasets/64x64_FAR/b.jpg",
+                         "datasets/train_far.h5"]
+    assert gap.reason.startswith("the download from 127.0.0.1:9 failed: ")
+
+
+def _autograded(tmp_path, ename: str, evalue: str):
+    """An autograded notebook whose test cell test_model failed with this error."""
+    cell = new_code_cell("", metadata={"nbgrader": {"grade": True, "grade_id": "test_model"}})
+    cell.outputs = [new_output("error", ename=ename, evalue=evalue, traceback=[])]
+    path = tmp_path / "autograded.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    return path
+
+
+def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
+    message = "model raised DataFileError: 'datasets/train_far.h5' (needed by ...) is not available"
+    missing = grading.missing_data(_autograded(tmp_path, "DataFileError", message))
+    assert missing == {"test_model": ["FAR"]}
+    score = grading.Score("reference", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
+                          missing_data=missing)
+    table = grading.format_table([score])
+    assert "0/45 (FAR data missing)" in table and "graded (FAR data missing)" in table
+
+
+@pytest.mark.parametrize("ename, path", [
+    ("AssertionError", "datasets/train_far.h5"),  # another failure that names a file
+    ("DataFileError", "datasets/here.bin"),  # the grader has the file: not a data problem
+])
+def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path):
+    autograded = _autograded(tmp_path, ename, f"model raised {ename}: '{path}' is not available")
+    assert grading.missing_data(autograded) == {}
+
+
+@pytest.mark.slow
+def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path, monkeypatch):
+    """Through nbgrader and the trusted grader: zero_pad reads a data file that the grader's
+    (empty) course folder lacks; its test cell reads '0/N (SIGNS data missing)'."""
+    monkeypatch.setenv(data.HOME_ENV, str(tmp_path / "empty-home"))
+    monkeypatch.delenv(data.MIRROR_ENV, raising=False)
+    assignment = assignments.get("C4W1A1_conv_step_by_step")
+    course = release.new_course(tmp_path / "course", [assignment])
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
+                               as_version=4)
+    reads_data = ("from utils import data\n\n\ndef zero_pad(X, pad):\n"
+                  "    data.fetch('datasets/test_signs.h5', download=False)\n")
+    grading.submit(course, "reads-data", assignment,
+                   grading.solved_submission(source, release_nb, {"zero_pad": reads_data}))
+    grading.autograde(course, assignment)
+    [score] = grading.read_scores(course, assignment, ["reads-data"])
+    points = score.cells["test_zero_pad"]
+    assert points[0] == 0 < points[1] and score.cells["test_conv_forward"][0] > 0
+    assert score.missing_data["test_zero_pad"] == ["SIGNS"]  # and the cells that call zero_pad
+    table = grading.format_table([score])
+    assert f"0/{points[1]:g} (SIGNS data missing)" in table
+    assert "graded (SIGNS data missing)" in table
