@@ -143,7 +143,8 @@ def test_backward_check_catches_a_missing_accumulation(ref):
 
 def test_helpers_are_replaced_only_while_grading(ref):
     namespace = {"np": np}
-    exec("def helper(x):\n    return 'student'\n\ndef caller():\n    return helper(0)\n", namespace)
+    exec("def helper(x):\n    return 'student'\n\ndef caller():\n    return helper(0)\n",  # noqa: S102
+         namespace)
     with checks.helpers_replaced(namespace["caller"], helper=lambda x: "reference",
                                  never_defined=lambda: None):
         assert namespace["caller"]() == "reference"
@@ -155,7 +156,7 @@ def test_helpers_are_replaced_only_while_grading(ref):
 def test_a_caller_is_told_to_fix_its_wrong_helper_first(ref):
     namespace = {"np": np, "validate_conv_inputs": validate_conv_inputs,
                  "conv_single_step": ref["conv_single_step"]}
-    exec("def zero_pad(X, pad):\n    return X\n", namespace)
+    exec("def zero_pad(X, pad):\n    return X\n", namespace)  # noqa: S102 (a student's answer)
     namespace["conv_forward"] = type(ref["conv_forward"])(
         ref["conv_forward"].__code__, namespace)  # the reference code, with this zero_pad
     with pytest.raises(AssertionError, match=r"conv_forward calls zero_pad, which is wrong: fix "

@@ -68,7 +68,8 @@ def test_corrupted_mirror_copy_is_refused(registry, monkeypatch):
 
 
 def test_md5_checksums_are_verified_too(registry, monkeypatch):
-    """Files whose publisher gives only an MD5 (Keras's VGG19 weights) are registered as md5:<hex>."""
+    """Files whose publisher gives only an MD5 (Keras's VGG19 weights) are registered as
+    md5:<hex>."""
     (registry["mirror"] / "datasets").mkdir()
     monkeypatch.setenv(data.MIRROR_ENV, str(registry["mirror"]))
     (registry["mirror"] / "datasets" / "md5.bin").write_bytes(PAYLOAD[:-1] + b"?")

@@ -19,8 +19,9 @@ def test_requirements_and_environment_yml_pin_the_same_versions():
     requirements = _pins((ROOT / "requirements.txt").read_text().splitlines())
     conda = _pins((ROOT / "environment.yml").read_text().splitlines())
     assert requirements, "requirements.txt pins nothing"
-    assert requirements == conda, (f"only in requirements.txt: {requirements.items() - conda.items()}; "
-                                   f"only in environment.yml: {conda.items() - requirements.items()}")
+    assert requirements == conda, (
+        f"only in requirements.txt: {requirements.items() - conda.items()}; "
+        f"only in environment.yml: {conda.items() - requirements.items()}")
 
 
 def test_environment_yml_uses_the_python_of_the_course():
@@ -34,7 +35,8 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) >= 2, "the README must open with the setup+demo and the test commands"
     test_command = commands[1].strip().splitlines()[0].split("#")[0].strip()
     ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
-    assert test_command in ci_lines, f".ci/run does not run the README's test command {test_command!r}"
+    assert test_command in ci_lines, (
+        f".ci/run does not run the README's test command {test_command!r}")
 
 
 def test_registry_names_only_known_assignments():

@@ -33,7 +33,8 @@ LINKS = _links()
 @pytest.mark.parametrize("assignment, alt, path", LINKS, ids=[link[2] for link in LINKS])
 def test_linked_figure_is_a_png_with_alt_text_drawn_by_the_figures_command(assignment, alt, path):
     assert len(alt.split()) >= 4, f"{assignment}: {path} needs a meaningful alt text, got {alt!r}"
-    assert path in figures.FIGURES, f"{path} is linked but `python -m utils.course figures` does not draw it"
+    assert path in figures.FIGURES, (
+        f"{path} is linked but `python -m utils.course figures` does not draw it")
     file = assignments.REPO_ROOT / "images" / path
     with Image.open(file) as image:
         assert image.format == "PNG"
@@ -43,7 +44,8 @@ def test_linked_figure_is_a_png_with_alt_text_drawn_by_the_figures_command(assig
 
 def test_every_figure_is_linked_from_a_notebook():
     linked = {path for _, _, path in LINKS}
-    assert set(figures.FIGURES) <= linked, f"figures no notebook shows: {set(figures.FIGURES) - linked}"
+    assert set(figures.FIGURES) <= linked, (
+        f"figures no notebook shows: {set(figures.FIGURES) - linked}")
 
 
 def test_every_assignment_has_figures():

@@ -143,7 +143,8 @@ def test_no_solution_and_no_hidden_test_in_the_student_site(student_site):
 
 def test_the_leak_check_finds_the_solutions_of_the_instructor_site(tmp_path):
     """The check above on a site that does show solutions and hidden tests: it must find them."""
-    pages = _build(site.build_instructor_site, tmp_path / "instructor", ["C4W1A1_conv_step_by_step"])
+    pages = _build(site.build_instructor_site, tmp_path / "instructor",
+                   ["C4W1A1_conv_step_by_step"])
     found = leaks(tmp_path / "instructor")
     assert any("conv_step_by_step.html" in line for line in found), found[:5]
     text = pages[1].read_text()

@@ -24,7 +24,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from browser import chromium, needs_chromium, screenshot_path
 from utils.course import assignments
@@ -75,9 +74,10 @@ def jupyter_lab(root: Path, home: Path, log: Path):
                 try:
                     urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=5)
                     break
-                except OSError:
+                except OSError as error:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"jupyter lab did not start:\n{log.read_text()}")
+                        raise RuntimeError(
+                            f"jupyter lab did not start:\n{log.read_text()}") from error
                     time.sleep(1)
             yield url, token
         finally:

@@ -129,8 +129,8 @@ def load_cfg(path: str | Path, name: str | None = None):
 
 
 def _conv_layers(model) -> list:
-    return sorted((l for l in model.layers if isinstance(l, layers.Conv2D)),
-                  key=lambda l: int(l.name.split("_")[1]))
+    return sorted((layer for layer in model.layers if isinstance(layer, layers.Conv2D)),
+                  key=lambda layer: int(layer.name.split("_")[1]))
 
 
 def load_weights(model, path: str | Path) -> int:

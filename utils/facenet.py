@@ -43,7 +43,8 @@ class ScaledResidual(layers.Layer):
 
 def conv_bn(x, filters: int, kernel_size, name: str, strides: int = 1, padding: str = "same",
             activation: str | None = "relu"):
-    """Conv2D without bias -> BatchNorm (no gamma) -> activation, named ``name``, ``name_BatchNorm``."""
+    """Conv2D without bias -> BatchNorm (no gamma) -> activation, named ``name`` and
+    ``name_BatchNorm``."""
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
                       name=name)(x)
     x = layers.BatchNormalization(axis=3, name=f"{name}_BatchNorm", **BN)(x)

@@ -7,7 +7,8 @@ import numpy as np
 
 
 def show_samples(X: np.ndarray, Y: np.ndarray, classes, n: int = 6, title: str = "") -> None:
-    """Show the first ``n`` images of X (m, height, width, 3) with their labels Y ((1, m) or (m,))."""
+    """Show the first ``n`` images of X (m, height, width, 3) with their labels Y, of shape (1, m)
+    or (m,)."""
     labels = np.asarray(Y).reshape(-1)
     fig, axes = plt.subplots(1, n, figsize=(2 * n, 2.3))
     for ax, image, label in zip(np.atleast_1d(axes), X[:n], labels[:n]):

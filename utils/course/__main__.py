@@ -10,7 +10,7 @@ figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
-grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores.csv, feedback, gradebook
+grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores, feedback, gradebook
 site [--instructor]          the course site: student notebooks with the reference outputs (or the
                              executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/

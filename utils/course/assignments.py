@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-COURSE_ROOT = REPO_ROOT / "source_release"  # the nbgrader course: nbgrader_config.py, source/, release/
+COURSE_ROOT = REPO_ROOT / "source_release"  # the nbgrader course: config, source/, release/
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"  # student notebooks, generated from the release
 
 
@@ -37,7 +37,8 @@ ALL = (
     Assignment("C4W2A1_resnets", "Residual networks", "resnets.ipynb"),
     Assignment("C4W3A1_car_detection", "YOLO car detection", "car_detection.ipynb"),
     Assignment("C4W4A1_face_recognition", "Face recognition", "face_recognition.ipynb"),
-    Assignment("C4W4A2_neural_style_transfer", "Neural style transfer", "neural_style_transfer.ipynb"),
+    Assignment("C4W4A2_neural_style_transfer", "Neural style transfer",
+               "neural_style_transfer.ipynb"),
 )
 
 

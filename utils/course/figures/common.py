@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle
 
 PAD_COLOUR, DATA_COLOUR, WINDOW_COLOUR, OUT_COLOUR = "#eeeeee", "#9ecae1", "#fd8d3c", "#74c476"
 NOTE_COLOUR, SHORTCUT_COLOUR = "#fff7bc", "#d62728"

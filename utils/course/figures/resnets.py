@@ -70,7 +70,7 @@ def resnet50_stages():
     fig, ax = diagram_axes(13, 3.0, (-1, 27), (-2.0, 1.9))
     labels = ["input\n64x64x3", "zero pad 3\nCONV 7x7 /2\nBN, ReLU\nMAXPOOL 3x3 /2"]
     colours = [DATA_COLOUR, CONV]
-    for stage, filters, identities, shape in STAGES:
+    for stage, _filters, identities, shape in STAGES:
         labels.append(f"stage {stage}\nCONV block\n+ {identities} ID blocks\n{shape}")
         colours.append(WINDOW_COLOUR if stage % 2 else OUT_COLOUR)
     labels += ["AVGPOOL 2x2\nFLATTEN", "DENSE 6\nsoftmax"]
