@@ -97,6 +97,7 @@ class YoloFilterBoxes(GradedFunction):
     """yolo_filter_boxes keeps the boxes whose best class score is at least the threshold."""
 
     name = "yolo_filter_boxes"
+    default_case = {"seed": 1, "threshold": 0.5}
     _INPUTS = ("box_confidence", "boxes", "box_class_probs")
 
     def inputs(self, seed=1, threshold=0.5, case=None):
