@@ -4,11 +4,13 @@ the checks of the graded functions."""
 import numpy as np
 import pytest
 import tensorflow as tf
-from graded_cases import edited, failed_kinds, mistaken, reference_failures, source_notebook
+from graded_cases import (edited, failed_kinds, mistaken, reference_failures, solution,
+                          source_notebook)
 from mistakes import MISTAKES
 from PIL import Image
 
 from utils import darknet, data, yolo
+from utils.course.trusted import cases
 from utils.public_tests import car_detection as t
 
 SMALL_CFG = """
@@ -196,12 +198,13 @@ def test_argmax_without_axis_is_named(source):
     wrong = edited(source, "yolo_filter_boxes", "tf.math.argmax(box_scores, axis=-1)",
                    "tf.math.argmax(box_scores)")
     with pytest.raises(AssertionError, match=(
-            r"yolo_filter_boxes raised ValueError on box_confidence \(19, 19, 5, 1\), boxes "
-            r"\(19, 19, 5, 4\), box_class_probs \(19, 19, 5, 80\): Shapes \(19, 5, 80\) and "
-            r"\(19, 19, 5\) are incompatible \(at line 21: `classes = tf.boolean_mask\("
-            r"box_classes, filtering_mask\)`\)\. Likely cause: a reduction without an axis "
-            r"reduced the first axis: the scores \(19, 19, 5, 80\) became \(19, 5, 80\)")):
-        t.check_yolo_filter_boxes(wrong)
+            r"yolo_filter_boxes \(seed=1, threshold=0.5\) raised ValueError on box_confidence "
+            r"\(19, 19, 5, 1\), boxes \(19, 19, 5, 4\), box_class_probs \(19, 19, 5, 80\): "
+            r"Shapes \(19, 5, 80\) and \(19, 19, 5\) are incompatible "
+            r"\(at line 21: `classes = tf.boolean_mask\(box_classes, filtering_mask\)`\)\. "
+            r"Likely cause: a reduction without an axis reduced the first axis: "
+            r"the scores \(19, 19, 5, 80\) became \(19, 5, 80\)")):
+        t.check_yolo_filter_boxes(wrong, seed=1, threshold=0.5)
 
 
 def test_reduce_max_without_axis_is_named(source):
@@ -257,10 +260,106 @@ def test_a_wrong_helper_is_named_first(source):
 
 def test_unknown_case_names_are_refused():
     with pytest.raises(ValueError, match="iou has no case 'apart'"):
-        t.check_iou(lambda a, b: 0.0, case="apart")
+        t.CHECKS["iou"].inputs(case="apart")
+
+
+def _best_classes(box_confidence, boxes, box_class_probs, threshold) -> dict:
+    """The boxes whose best class score is >= threshold, in row-major order, with that score
+    and class: the flattened (boxes, classes) score table, its row maxima and their columns."""
+    n_classes = box_class_probs.shape[-1]
+    table = (box_confidence * box_class_probs).reshape(-1, n_classes)
+    columns = np.argmax(table, axis=1)
+    best = np.take_along_axis(table, columns[:, None], axis=1)[:, 0]
+    rows = np.flatnonzero(best >= threshold)
+    return {"scores": best[rows], "boxes": boxes.reshape(-1, 4)[rows],
+            "classes": columns[rows].astype(np.int64)}
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every corner box of ``a`` (n, 4) with every box of ``b`` (k, 4): shape (n, k).
+
+    On each axis the overlap of two intervals is the sum of their lengths minus the span they
+    cover together, clipped at 0; the intersection is the product of the two overlaps.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    intersection = np.ones((len(a), len(b)))
+    area_a, area_b = np.ones(len(a)), np.ones(len(b))
+    for low, high in ((0, 2), (1, 3)):
+        length_a, length_b = a[:, high] - a[:, low], b[:, high] - b[:, low]
+        span = (np.maximum(a[:, None, high], b[None, :, high]) -
+                np.minimum(a[:, None, low], b[None, :, low]))
+        intersection *= np.clip(length_a[:, None] + length_b[None, :] - span, 0, None)
+        area_a, area_b = area_a * length_a, area_b * length_b
+    return intersection / (area_a[:, None] + area_b[None, :] - intersection)
+
+
+def _greedy_nms(detections: dict, max_boxes: int, iou_threshold: float) -> dict:
+    """Per-class greedy suppression: visit boxes by decreasing score; keep a box unless a kept
+    box of its class overlaps it by more than iou_threshold; stop at max_boxes."""
+    scores, boxes, classes = (np.asarray(detections[k]) for k in t.DETECTIONS)
+    suppresses = ((_overlaps(boxes, boxes) > iou_threshold)
+                  & (classes[:, None] == classes[None, :]))
+    kept, removed = [], np.zeros(len(scores), bool)
+    for i in np.argsort(-scores, kind="stable"):
+        if len(kept) == max_boxes:
+            break
+        if not removed[i]:
+            kept.append(i)
+            removed |= suppresses[i]
+    kept = np.array(kept, dtype=int)
+    return {"scores": scores[kept], "boxes": boxes[kept].reshape(-1, 4),
+            "classes": classes[kept]}
+
+
+def _independent(function: str, inputs: dict) -> dict:
+    """The answer to one case, computed in numpy without the reference solution."""
+    if function == "yolo_filter_boxes":
+        return _best_classes(*(inputs[k] for k in t.YoloFilterBoxes._INPUTS), inputs["threshold"])
+    if function == "iou":
+        pairs = np.asarray(inputs["pairs"], np.float64)
+        return {"answers": [{"iou": _overlaps(a[None], b[None])[0, 0]} for a, b in pairs]}
+    if function == "yolo_non_max_suppression":
+        return _greedy_nms(inputs, inputs["max_boxes"], inputs["iou_threshold"])
+    # yolo_eval: corners (y1, x1, y2, x2), best classes, pixels, NMS
+    xy, wh = inputs["box_xy"][..., ::-1], inputs["box_wh"][..., ::-1]  # (y, x), (h, w)
+    corners = np.concatenate([xy - wh / 2, xy + wh / 2], axis=-1)
+    kept = _best_classes(inputs["box_confidence"], corners, inputs["box_class_probs"],
+                         inputs["score_threshold"])
+    height, width = inputs["image_shape"]
+    kept["boxes"] = kept["boxes"] * np.array([height, width, height, width], np.float32)
+    return _greedy_nms(kept, inputs["max_boxes"], inputs["iou_threshold"])
+
+
+def _by_score(detections: dict) -> dict:
+    """The detections in order of decreasing score."""
+    order = np.argsort(-np.asarray(detections["scores"]), kind="stable")
+    return {k: np.asarray(detections[k])[order] for k in t.DETECTIONS}
+
+
+def test_the_reference_answers_agree_with_independent_methods(source):
+    """Every case the grader uses, public and hidden: the reference solution's answer (what
+    students are compared with) equals the numpy computation."""
+    reference = solution(source)
+    for tests in cases.read(source):
+        graded = t.CHECKS[tests.function]
+        for case in tests.cases:
+            inputs = graded.inputs(**case.params)
+            got = graded.call(reference[tests.function], inputs)
+            wanted = _independent(tests.function, inputs)
+            where = f"{tests.function} {case.params}"
+            if tests.function == "iou":
+                np.testing.assert_allclose([a["iou"] for a in got["answers"]],
+                                           [a["iou"] for a in wanted["answers"]],
+                                           rtol=1e-6, atol=1e-9, err_msg=where)
+                continue
+            assert got["returns_triple"], where
+            got, wanted = _by_score(got), _by_score(wanted)
+            for key in t.DETECTIONS:
+                np.testing.assert_allclose(got[key], wanted[key], rtol=1e-5, atol=1e-4,
+                                           err_msg=f"{where} {key}")
 
 
 def test_numpy_iou_matrix_matches_hand_computed_values():
     boxes = np.array([[2, 1, 4, 3], [1, 2, 3, 4], [0, 0, 4, 4], [10, 10, 11, 11]], float)
-    np.testing.assert_allclose(t._overlaps(boxes, boxes), [
+    np.testing.assert_allclose(_overlaps(boxes, boxes), [
         [1, 1 / 7, 4 / 16, 0], [1 / 7, 1, 4 / 16, 0], [4 / 16, 4 / 16, 1, 0], [0, 0, 0, 1]])

@@ -13,6 +13,7 @@ from mistakes import MISTAKES
 from PIL import Image
 
 from utils import data, facenet
+from utils.course.trusted import cases
 from utils.faces import build_database, distance_table, img_to_encoding
 from utils.public_tests import face_recognition as checks
 
@@ -208,11 +209,77 @@ def test_unknown_identity_must_raise(source):
 def test_thresholds_that_do_not_bracket_the_distance_are_refused(source):
     graded, verify = checks.CHECKS["verify"], solution(source)["verify"]
     inputs = graded.inputs(seed=0)
+    expected = graded.call(verify, inputs)
     got = graded.call(verify, inputs)
-    got["runs"]["ana"][1]["threshold"] += 1.0
+    got["runs"]["ana"]["runs"][1]["threshold"] += 1.0
     with pytest.raises(AssertionError, match="not 0.001 below the stand-in's distance .*: was "
                                              "the check changed"):
-        graded.compare({"seed": 0}, inputs, got, graded.expected({"seed": 0}, inputs))
+        graded.compare({"seed": 0}, inputs, got, expected)
+
+
+def _hinge_sum(anchor, positive, negative, alpha) -> float:
+    """The triplet loss, in numpy: squared distances as dot products of the differences, the
+    hinge as a clip."""
+    to_positive, to_negative = anchor - positive, anchor - negative
+    basic = (np.einsum("ij,ij->i", to_positive, to_positive)
+             - np.einsum("ij,ij->i", to_negative, to_negative) + alpha)
+    return float(np.clip(basic, 0, None).sum())
+
+
+def _independent(function: str, inputs: dict) -> dict:
+    """The answer to one case (the entries that carry the answer), computed without the
+    reference solution: numpy for triplet_loss, the stand-in's encodings for the others."""
+    if function == "triplet_loss":
+        a, p, n = (inputs[k].astype(np.float64) for k in checks.TripletLoss.INPUTS)
+        alpha = inputs["alpha"]
+        return {"loss": _hinge_sum(a, p, n, alpha),
+                "probes": {"one_triplet": _hinge_sum(*(x.reshape(1, -1) for x in (a, p, n)),
+                                                     alpha),
+                           "no_alpha": _hinge_sum(a, p, n, 0.0),
+                           "minus_alpha": _hinge_sum(a, p, n, -alpha),
+                           "swapped": _hinge_sum(a, n, p, -alpha)}}
+    stand_in = checks.StandIn(inputs["seed"], inputs["pictures"])
+    visitor = img_to_encoding(stand_in.visitor, stand_in.model)
+    distances = {name: float(np.linalg.norm(visitor - stand_in.database[name]))
+                 for name in checks.NAMES}
+    if function == "verify":
+        return {"runs": {name: {"measured": {"first": d},
+                                "runs": [{"first": d, "second": True},
+                                         {"first": d, "second": False}]}
+                         for name, d in distances.items()}}
+    nearest = min(distances, key=distances.get)
+    d = distances[nearest]
+    return {"visitor": {"measured": {"first": d},
+                        "runs": [{"first": d, "second": nearest}, {"first": d, "second": None}]},
+            "own": {name: {"second": name} for name in checks.NAMES}}
+
+
+def _assert_agree(got, wanted, where: str) -> None:
+    """Every entry of ``wanted`` (nested dicts and lists) is in ``got``: numbers close."""
+    if isinstance(wanted, dict):
+        for key, value in wanted.items():
+            _assert_agree(got[key], value, f"{where} {key}")
+    elif isinstance(wanted, list):
+        assert len(got) == len(wanted), where
+        for i, (g, w) in enumerate(zip(got, wanted)):
+            _assert_agree(g, w, f"{where} {i}")
+    elif isinstance(wanted, float):
+        np.testing.assert_allclose(got, wanted, rtol=1e-4, atol=1e-5, err_msg=where)
+    else:
+        assert got == wanted, where
+
+
+def test_the_reference_answers_agree_with_independent_methods(source):
+    """Every case the grader uses, public and hidden: the reference solution's answer (what
+    students are compared with) equals the independent computation."""
+    reference = solution(source)
+    for tests in cases.read(source):
+        graded = checks.CHECKS[tests.function]
+        for case in tests.cases:
+            inputs = graded.inputs(**case.params)
+            _assert_agree(graded.call(reference[tests.function], inputs),
+                          _independent(tests.function, inputs),
+                          f"{tests.function} {case.params}")
 
 
 def _loss(distance_axis, reduce=tf.reduce_sum, square=True, clamp=True, sign=1.0):
@@ -237,4 +304,4 @@ def _loss(distance_axis, reduce=tf.reduce_sum, square=True, clamp=True, sign=1.0
 ])
 def test_triplet_loss_check_names_the_mistake(wrong, diagnosis):
     with pytest.raises(AssertionError, match=diagnosis):
-        checks.check_triplet_loss(wrong)
+        checks.check_triplet_loss(wrong, seed=1, alpha=0.2)

@@ -1,17 +1,23 @@
 """Tests of assignment 5 (face verification and recognition), one GradedFunction per graded
 function.
 
-``triplet_loss`` is compared with the loss computed in numpy in another way (squared distances
-as dot products of the differences, the hinge as a clip) and, when the answer is wrong, the
-comparison recognises the usual mistakes (distances summed over every axis before the max, no
-max, mean instead of sum, unsquared distances, alpha ignored) and names the one that was made.
+Answers are compared with the reference solution's: stored for the public cases, computed by
+the grader for all cases (``utils.graded``); the course's tests check the reference solution
+itself against numpy methods.
+
+``triplet_loss`` is also called on related inputs (the triplets as one long triplet, alpha 0 or
+negated, positives and negatives swapped): when the loss is wrong, the reference's answers to
+those inputs give the losses of the usual mistakes (distances summed over every axis before the
+max, no max, mean instead of sum, alpha ignored or subtracted), and the comparison names the
+one that was made; unsquared distances are recognised from a numpy computation of that wrong
+loss.
 
 ``verify`` and ``who_is_it`` are checked with a small stand-in encoder (a seeded convolution and
 a dense layer, not FaceNet) on synthetic pictures, so grading needs neither the pretrained model
 nor the course's face pictures. The pictures travel as arrays in the inputs; ``call`` writes
-them to a temporary folder, builds the encoder from the case's seed and the database, and calls
-the function with thresholds just above and just below the distance at stake, which the
-comparison checks against the expected distance.
+them to a temporary folder, builds the encoder from the case's seed and the database, calls the
+function once, then again with thresholds just above and just below the distance it returned;
+the comparison checks that distance, and the thresholds, against the reference's distance.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import numpy as np
 from PIL import Image
 
 from utils.checks import answer, check_scalar, type_name
-from utils.faces import build_database, img_to_encoding
+from utils.faces import build_database
 from utils.graded import GradedFunction, register
 from utils.student_errors import capture, raised_message
 
@@ -38,25 +44,33 @@ def _number(value):
     return answer(value.numpy() if hasattr(value, "numpy") else value)
 
 
-def _triplet_variants(anchor, positive, negative, alpha) -> dict[str, float]:
-    """The loss that each classic mistake gives, in numpy (float64)."""
-    pos = np.sum((anchor - positive) ** 2, axis=-1)
-    neg = np.sum((anchor - negative) ** 2, axis=-1)
+def _unsquared_loss(anchor, positive, negative, alpha) -> float:
+    """The loss with unsquared distances (a classic mistake), in numpy (float64)."""
+    pos = np.linalg.norm(anchor - positive, axis=-1)
+    neg = np.linalg.norm(anchor - negative, axis=-1)
+    return float(np.sum(np.maximum(pos - neg + alpha, 0)))
+
+
+def _mistaken_losses(inputs: dict, expected: dict) -> dict[str, float]:
+    """{diagnosis: the loss that mistake gives}, from the reference's answers to the probes of
+    ``TripletLoss.call`` (and, for unsquared distances, from numpy)."""
+    loss, probes = expected["loss"], expected["probes"]
     return {
         "the squared distances were summed over every axis (over all examples) before the max; "
         "sum over the last axis only (axis=-1) so that each example has its own distances":
-            max(pos.sum() - neg.sum() + alpha, 0),
+            probes["one_triplet"],
         "the max with 0 is missing: examples whose negative is already far enough must "
-        "contribute 0, not a negative number": np.sum(pos - neg + alpha),
+        "contribute 0, not a negative number":  # sum(max(b, 0)) - sum(max(-b, 0)) = sum(b)
+            loss - probes["swapped"],
         "the losses of the examples were averaged; the assignment sums them (tf.reduce_sum)":
-            np.mean(np.maximum(pos - neg + alpha, 0)),
+            loss / len(inputs["anchor"]),
         "the distances are not squared: use the squared L2 distance, "
         "tf.reduce_sum(tf.square(anchor - positive), axis=-1)":
-            np.sum(np.maximum(np.sqrt(pos) - np.sqrt(neg) + alpha, 0)),
-        "alpha is ignored: add the margin alpha to pos_dist - neg_dist":
-            np.sum(np.maximum(pos - neg, 0)),
+            _unsquared_loss(*(inputs[k].astype(np.float64) for k in TripletLoss.INPUTS),
+                            inputs["alpha"]),
+        "alpha is ignored: add the margin alpha to pos_dist - neg_dist": probes["no_alpha"],
         "alpha is subtracted: the basic loss is pos_dist - neg_dist + alpha":
-            np.sum(np.maximum(pos - neg - alpha, 0)),
+            probes["minus_alpha"],
     }
 
 
@@ -74,7 +88,7 @@ class TripletLoss(GradedFunction):
     """triplet_loss: the sum over the examples of max(|a - p|^2 - |a - n|^2 + alpha, 0)."""
 
     name = "triplet_loss"
-    _INPUTS = ("anchor", "positive", "negative")
+    INPUTS = ("anchor", "positive", "negative")
 
     def inputs(self, seed=1, alpha=0.2, case=None):
         """Four seeded triplets of 8 numbers (some with a positive basic loss, some negative),
@@ -86,20 +100,29 @@ class TripletLoss(GradedFunction):
             triplets = _triplets(seed)
         else:
             raise ValueError(f"triplet_loss has no case {case!r}; try 'far_negative'")
-        return {**dict(zip(self._INPUTS, triplets)), "alpha": alpha}
+        return {**dict(zip(self.INPUTS, triplets)), "alpha": alpha}
 
     def call(self, fn, inputs):
-        loss, raised = capture(fn, None, [inputs[k] for k in self._INPUTS],
-                               alpha=inputs["alpha"])
-        return {"raised": raised} if raised else {"loss": _number(loss)}
+        """The loss, and the losses of the probes: the triplets as one long triplet
+        (``one_triplet``), alpha 0 (``no_alpha``) or -alpha (``minus_alpha``), and positives and
+        negatives swapped with -alpha (``swapped``, the sum of max(-basic loss, 0)); a probe
+        that raises is None."""
+        anchor, positive, negative = (inputs[k] for k in self.INPUTS)
+        alpha = inputs["alpha"]
 
-    def expected(self, case, inputs):
-        """The squared distances as dot products of the differences, the hinge as a clip."""
-        anchor, positive, negative = (inputs[k].astype(np.float64) for k in self._INPUTS)
-        to_positive, to_negative = anchor - positive, anchor - negative
-        basic = (np.einsum("ij,ij->i", to_positive, to_positive)
-                 - np.einsum("ij,ij->i", to_negative, to_negative) + inputs["alpha"])
-        return {"loss": float(np.clip(basic, 0, None).sum())}
+        def loss(triplet, margin):
+            """(the loss as plain data, or None; the error raised, or None)"""
+            value, raised = capture(fn, None, list(triplet), alpha=margin)
+            return (None, raised) if raised else (_number(value), None)
+
+        value, raised = loss((anchor, positive, negative), alpha)
+        if raised:
+            return {"raised": raised}
+        probes = {"one_triplet": ([x.reshape(1, -1) for x in (anchor, positive, negative)], alpha),
+                  "no_alpha": ((anchor, positive, negative), 0.0),
+                  "minus_alpha": ((anchor, positive, negative), -alpha),
+                  "swapped": ((anchor, negative, positive), -alpha)}
+        return {"loss": value, "probes": {name: loss(*args)[0] for name, args in probes.items()}}
 
     def compare(self, case, inputs, got, expected):
         label = self.label(case)
@@ -111,8 +134,7 @@ class TripletLoss(GradedFunction):
         loss, wanted = got["loss"], float(expected["loss"])
         if (isinstance(loss, (float, np.ndarray, np.generic)) and np.ndim(loss) == 0
                 and np.isfinite(loss) and not np.isclose(loss, wanted, rtol=1e-4)):
-            variants = _triplet_variants(*(inputs[k].astype(np.float64) for k in self._INPUTS),
-                                         inputs["alpha"])
+            variants = _mistaken_losses(inputs, expected)
             for mistake, value in variants.items():
                 if np.isclose(loss, value, rtol=1e-4) and not np.isclose(value, wanted, rtol=1e-4):
                     raise AssertionError(f"{label}: wrong {what}: got {float(loss):.6g}, expected "
@@ -159,13 +181,6 @@ class StandIn:
     def path(self, name: str) -> Path:
         return self.folder / f"{name}.png"
 
-    def distances(self, image_path) -> dict[str, float]:
-        """{name: distance} from the picture's encoding to each identity in the database."""
-        encoding = img_to_encoding(image_path, self.model)
-        return {name: float(np.linalg.norm(encoding - stored))
-                for name, stored in self.database.items()}
-
-
 def _flag(value):
     """door_open or identity as plain data: None, a bool or a str; else its type name."""
     if isinstance(value, np.bool_):
@@ -193,18 +208,39 @@ def _check_pair(label: str, names: str, what: str, got: dict) -> None:
 
 
 def _check_threshold(label: str, threshold: float, distance: float, above: bool) -> None:
-    """The check's threshold lies MARGIN above (or below) the expected distance."""
+    """The check's threshold lies MARGIN above (or below) the reference's distance."""
     if not np.isclose(threshold - distance, MARGIN if above else -MARGIN, atol=MARGIN / 2):
         raise AssertionError(f"{label}: the check used threshold {threshold:.6f}, which is not "
                              f"{MARGIN} {'above' if above else 'below'} the stand-in's "
                              f"distance {distance:.6f}: was the check changed?")
 
 
-def _bracketing_runs(fn, distance: float, *args) -> list[dict]:
-    """``fn(*args, threshold=...)`` with thresholds MARGIN above and below ``distance``, each
-    run noting its threshold."""
-    return [{**_pair(fn, *args, threshold=distance + offset), "threshold": distance + offset}
-            for offset in (MARGIN, -MARGIN)]
+def _bracketing_runs(fn, *args) -> dict:
+    """``fn(*args, threshold=0.5)`` (``measured``), then ``fn(*args, threshold=...)`` with
+    thresholds MARGIN above and below the distance it returned (``runs``, each noting its
+    threshold; none when that distance is not one finite number)."""
+    measured = _pair(fn, *args, threshold=0.5)
+    distance = measured.get("first")
+    if not (isinstance(distance, (np.ndarray, np.generic, int, float)) and np.ndim(distance) == 0
+            and np.isrealobj(distance) and np.isfinite(distance)):
+        return {"measured": measured, "runs": []}
+    distance = float(distance)
+    return {"measured": measured,
+            "runs": [{**_pair(fn, *args, threshold=distance + offset),
+                      "threshold": distance + offset} for offset in (MARGIN, -MARGIN)]}
+
+
+def _check_runs(label: str, names: str, what: str, distance_name: str, got: dict,
+                expected: dict) -> float:
+    """The calls of ``_bracketing_runs`` on ``what`` returned pairs with the reference's
+    distance, and their thresholds bracket it; returns that distance."""
+    distance = float(expected["measured"]["first"])
+    for run in (got["measured"], *got["runs"]):
+        _check_pair(label, names, f"{what} and threshold {run.get('threshold', 0.5):.4f}", run)
+        check_scalar(label, distance_name, run["first"], distance, rtol=1e-4, atol=1e-5)
+    for run, above in zip(got["runs"], (True, False)):
+        _check_threshold(label, run["threshold"], distance, above)
+    return distance
 
 
 class Verify(GradedFunction):
@@ -217,38 +253,30 @@ class Verify(GradedFunction):
 
     def call(self, fn, inputs):
         s = StandIn(inputs["seed"], inputs["pictures"])
-        distances = s.distances(s.visitor)
-        runs = {name: _bracketing_runs(fn, distance, s.visitor, name, s.database, s.model)
-                for name, distance in distances.items()}
+        runs = {name: _bracketing_runs(fn, s.visitor, name, s.database, s.model)
+                for name in NAMES}
         own = _pair(fn, s.path(NAMES[0]), NAMES[0], s.database, s.model, threshold=0.5)
         _, raised = capture(fn, s.visitor, "mallory", s.database, s.model)
         return {"runs": runs, "own": own,
                 "unknown": {"raised": raised["type"] if raised else None,
                             "names_it": bool(raised and "mallory" in raised["message"])}}
 
-    def expected(self, case, inputs):
-        s = StandIn(inputs["seed"], inputs["pictures"])
-        return {"runs": {name: [{"first": d, "second": True}, {"first": d, "second": False}]
-                         for name, d in s.distances(s.visitor).items()}}
-
     def compare(self, case, inputs, got, expected):
         label = self.label(case)
-        for name, runs in expected["runs"].items():
-            for run, wanted, above in zip(got["runs"][name], runs, (True, False)):
-                _check_pair(label, "dist, door_open", f"the visitor's picture, identity {name!r}"
-                            f" and threshold {run['threshold']:.4f}", run)
-                distance = float(wanted["first"])
-                check_scalar(label, f"distance between the visitor and {name}", run["first"],
-                             distance, rtol=1e-4, atol=1e-5)
-                _check_threshold(label, run["threshold"], distance, above)
+        for name in NAMES:
+            runs, wanted = got["runs"][name], expected["runs"][name]
+            distance = _check_runs(label, "dist, door_open",
+                                   f"the visitor's picture, identity {name!r}",
+                                   f"distance between the visitor and {name}", runs, wanted)
+            for run, door_open in zip(runs["runs"], (True, False)):
                 if not isinstance(run["second"], bool):
                     raise AssertionError(f"{label}: door_open should be True or False, got "
                                          f"{type_name(run['second'])}")
-                if run["second"] is not wanted["second"]:
+                if run["second"] is not door_open:
                     raise AssertionError(
                         f"{label}: distance {distance:.4f} with threshold {run['threshold']:.4f}:"
-                        f" door_open should be {wanted['second']}, got {run['second']!r} (the "
-                        "door opens when the distance is below the threshold)")
+                        f" door_open should be {door_open}, got {run['second']!r} (the door "
+                        "opens when the distance is below the threshold)")
         _check_pair(label, "dist, door_open", f"{NAMES[0]}'s own picture", got["own"])
         check_scalar(label, "distance of a picture to its own encoding", got["own"]["first"],
                      0.0, atol=1e-5)
@@ -271,37 +299,25 @@ class WhoIsIt(GradedFunction):
 
     def call(self, fn, inputs):
         s = StandIn(inputs["seed"], inputs["pictures"])
-        nearest = min(s.distances(s.visitor).values())
-        return {"runs": _bracketing_runs(fn, nearest, s.visitor, s.database, s.model),
+        return {"visitor": _bracketing_runs(fn, s.visitor, s.database, s.model),
                 "own": {name: _pair(fn, s.path(name), s.database, s.model, threshold=0.5)
                         for name in NAMES}}
 
-    def expected(self, case, inputs):
-        s = StandIn(inputs["seed"], inputs["pictures"])
-        distances = s.distances(s.visitor)
-        nearest = min(distances, key=distances.get)
-        return {"runs": [{"first": distances[nearest], "second": nearest},
-                         {"first": distances[nearest], "second": None}],
-                "own": {name: {"second": name} for name in NAMES}}
-
     def compare(self, case, inputs, got, expected):
         label = self.label(case)
-        for run, wanted, above in zip(got["runs"], expected["runs"], (True, False)):
-            _check_pair(label, "min_dist, identity", f"the visitor's picture and threshold "
-                        f"{run['threshold']:.4f}", run)
-            distance = float(wanted["first"])
-            check_scalar(label, "min_dist", run["first"], distance, rtol=1e-4, atol=1e-5)
-            _check_threshold(label, run["threshold"], distance, above)
-            if run["second"] != wanted["second"]:
+        distance = _check_runs(label, "min_dist, identity", "the visitor's picture", "min_dist",
+                               got["visitor"], expected["visitor"])
+        nearest = expected["visitor"]["runs"][0]["second"]  # the reference's, below its threshold
+        for run, identity in zip(got["visitor"]["runs"], (nearest, None)):
+            if run["second"] != identity:
                 raise AssertionError(
-                    f"{label}: nearest identity {expected['runs'][0]['second']!r} at distance "
-                    f"{distance:.4f}, threshold {run['threshold']:.4f}: identity should be "
-                    f"{wanted['second']!r}, got {run['second']!r} (None means 'not in the "
-                    "database')")
-        for name, wanted in expected["own"].items():
+                    f"{label}: nearest identity {nearest!r} at distance {distance:.4f}, "
+                    f"threshold {run['threshold']:.4f}: identity should be {identity!r}, got "
+                    f"{run['second']!r} (None means 'not in the database')")
+        for name in NAMES:
             run = got["own"][name]
             _check_pair(label, "min_dist, identity", f"{name}'s own picture", run)
-            if run["second"] != wanted["second"]:
+            if run["second"] != name:
                 raise AssertionError(f"{label}: {name}'s own picture should be recognised as "
                                      f"{name!r}, got {run['second']!r} at distance "
                                      f"{float(run['first']):.4f}")
