@@ -75,11 +75,14 @@ CHEATS = {
         "    {RESULT_MIME: {'results': [{'outputs': g.encode({'passed': True})}] * 10}})\n"),
     # reference code within reach
     "uses_the_reference": (  # finds the solutions anywhere it can and runs them
-        "import glob, json, os, subprocess\n"
+        "import json, os, subprocess\n"
         "texts = []\n"
-        "paths = glob.glob(REPO + '/utils/course/**/*.py', recursive=True)\n"
-        "for top in set(os.listdir('/')) - {'proc', 'sys', 'dev'}:\n"
-        "    paths += glob.glob(f'/{top}/**/*.ipynb', recursive=True)\n"
+        "paths = []\n"
+        "for top in (REPO, os.path.dirname(REPO), CLASS, '/tmp', '/root', '/home', '/srv'):\n"
+        "    for folder, subfolders, files in os.walk(top):\n"
+        "        subfolders[:] = [d for d in subfolders if d not in ('.venv', 'versions')]\n"
+        "        paths += [os.path.join(folder, f) for f in files\n"
+        "                  if f.endswith(('.ipynb', '.py', '.json'))]\n"
         "for path in paths:\n"
         "    try:\n"
         "        texts.append(open(path, errors='ignore').read())\n"
