@@ -251,6 +251,28 @@ def _run_jobs(jobs: list[Job], workers: int) -> dict[str, dict]:
     return outcomes
 
 
+def _well_formed(found: list[Submission]) -> dict:
+    """{(student, assignment id): sanitized notebook} of the gradable submissions; the others
+    get a status saying why they cannot be graded, the rest notes on what was changed."""
+    notebooks = {}
+    for submission in found:
+        if submission.status:
+            continue
+        try:
+            nb = submissions.read(submission.path)
+        except ValueError as error:
+            submission.status = str(error)
+            continue
+        release_nb = nbformat.read(submission.assignment.release_notebook, as_version=4)
+        clean, notes = submissions.sanitize(nb, release_nb)
+        if clean is None:
+            submission.status = f"not a submission of {submission.assignment.id}: {notes[0]}"
+        else:
+            notebooks[submission.student, submission.assignment.id] = clean
+            submission.notes = tuple(notes)
+    return notebooks
+
+
 def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None = None,
                 workers: int | None = None, limits: Limits = Limits(),
                 sandboxed: bool = True) -> list[tuple[Submission, Score | None]]:
@@ -265,21 +287,7 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     for folder in (course, out / "work"):
         if folder.exists():
             shutil.rmtree(folder)
-    notebooks = {}
-    for submission in found:
-        if submission.status:
-            continue
-        try:
-            nb = submissions.read(submission.path)
-        except ValueError as error:
-            submission.status = str(error)
-            continue
-        release_nb = nbformat.read(submission.assignment.release_notebook, as_version=4)
-        notebooks[submission.student, submission.assignment.id], notes = \
-            submissions.sanitize(nb, release_nb)
-        if notebooks[submission.student, submission.assignment.id] is None:
-            submission.status = f"not a submission of {submission.assignment.id}: {notes[0]}"
-        submission.notes = tuple(notes)
+    notebooks = _well_formed(found)
     gradable = [s for s in found if not s.status]
     needed = list({s.assignment.id: s.assignment for s in gradable}.values())
     release.new_course(course, needed)
