@@ -49,18 +49,20 @@ def edited(source: nbformat.NotebookNode, cell_id: str, old: str, new: str):
     return solution(source, cell_id, answer.replace(old, new))[cell_id]
 
 
-def failure(graded: GradedFunction, fn, reference_fn, params: dict) -> str | None:
+def failure(graded: GradedFunction, fn, reference_fn, params: dict,
+            public: bool = True) -> str | None:
     """The message of the check's failure on one case, or None when it passes.
 
-    The notebook's check (with the public expected answer) and the grader's comparison (with
-    the reference's answer through the same ``call``; the other functions of ``fn``'s namespace
-    being the reference's) must agree.
+    The grader's comparison (with the reference's answer through the same ``call``; the other
+    functions of ``fn``'s namespace being the reference's) and, for a ``public`` case of the
+    notebook, the notebook's check (with the stored public answer) must agree.
     """
-    try:
-        graded.check(fn, **params)
-        notebook = None
-    except AssertionError as error:
-        notebook = str(error)
+    notebook = None
+    if public:
+        try:
+            graded.check(fn, **params)
+        except AssertionError as error:
+            notebook = str(error)
     inputs = graded.inputs(**params)
     try:
         got = decode(encode(graded.call(fn, inputs)))
@@ -68,8 +70,9 @@ def failure(graded: GradedFunction, fn, reference_fn, params: dict) -> str | Non
         grader = None
     except AssertionError as error:
         grader = str(error)
-    assert (notebook is None) == (grader is None), (notebook, grader)
-    return notebook
+    if public:
+        assert (notebook is None) == (grader is None), (notebook, grader)
+    return grader if notebook is None else notebook
 
 
 def failed_kinds(assignment_id: str, source: nbformat.NotebookNode, checks: dict,
@@ -78,7 +81,7 @@ def failed_kinds(assignment_id: str, source: nbformat.NotebookNode, checks: dict
     reference = solution(source)[cell_id]
     wrong = mistaken(assignment_id, source, cell_id)[cell_id]
     return {case.hidden for case in notebook_cases(source)[cell_id]
-            if failure(checks[cell_id], wrong, reference, case.params)}
+            if failure(checks[cell_id], wrong, reference, case.params, not case.hidden)}
 
 
 def reference_failures(source: nbformat.NotebookNode, checks: dict) -> list[str]:
@@ -88,4 +91,4 @@ def reference_failures(source: nbformat.NotebookNode, checks: dict) -> list[str]
             for function, function_cases in notebook_cases(source).items()
             for case in function_cases
             if (message := failure(checks[function], reference[function], reference[function],
-                                   case.params))]
+                                   case.params, not case.hidden))]
