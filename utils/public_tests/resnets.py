@@ -22,6 +22,7 @@ the likely cause (``utils.student_errors``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -58,7 +59,7 @@ def _check_raised(label: str, what: str, got: dict) -> None:
 def _layer_names(fn: str, names: list[str], required: list[str]) -> None:
     missing = [n for n in required if n not in names]
     if missing:
-        _fail(fn, f"no layer named {missing}; layers are {sorted(names)}")
+        _fail(fn, f"no layer named {missing}; the named layers are {sorted(names)}")
 
 
 def _check_kernels(fn: str, got: dict, expected: dict) -> None:
@@ -73,6 +74,16 @@ def _check_kernels(fn: str, got: dict, expected: dict) -> None:
         if not np.allclose(value, kernel):
             _fail(fn, f"layer {name}'s kernel is not GlorotUniform(seed=0): pass "
                       f"kernel_initializer=initializer(seed=0)")
+
+
+def _given_names(model) -> list[str]:
+    """The names of ``model``'s layers that the code gave them. Keras's automatic names (the
+    class name in snake case, such as ``activation_12``) are left out: their numbers depend on
+    the layers built before in the same process."""
+    def automatic(layer) -> str:
+        words = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
+        return re.sub("([a-z])([A-Z])", r"\1_\2", words).lower() + r"(_\d+)?"
+    return [layer.name for layer in model.layers if not re.fullmatch(automatic(layer), layer.name)]
 
 
 def _bn_axes(model) -> dict[str, int]:
@@ -136,7 +147,7 @@ class _Block(GradedFunction):
                 layer.set_weights(statistics)
             if isinstance(layer, keras.layers.Conv2D):
                 kernels[layer.name] = layer.kernel.numpy()
-        return {"names": [layer.name for layer in model.layers], "kernels": kernels,
+        return {"names": _given_names(model), "kernels": kernels,
                 "bn_axes": _bn_axes(model), "output": answer(model(X, training=False).numpy())}
 
     def compare(self, case, inputs, got, expected):
@@ -201,7 +212,7 @@ class ResNet50Check(GradedFunction):
             return {"raised": raised}
         if not isinstance(model, keras.Model):
             return {"is_model": False, "type": type(model).__name__}
-        names = [layer.name for layer in model.layers]
+        names = _given_names(model)
         head = model.get_layer(f"fc{classes}") if f"fc{classes}" in names else None
         activation = getattr(head, "activation", None)
         return {"is_model": True, "names": names, "bn_axes": _bn_axes(model),
