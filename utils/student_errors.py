@@ -30,6 +30,14 @@ COMMON_CAUSES: list[tuple[Callable[[str], bool], str]] = [
      in m or "Dimensions must be equal" in m,
      ("two tensors of different shapes were combined: check the axis of every reduction "
       "(argmax, reduce_max, reduce_sum) and which tensors are multiplied together")),
+    (lambda m: "Replace this line with your code" in m,  # the NotImplementedError of the release
+     ("the exercise is not done yet: replace the `raise NotImplementedError(...)` line with "
+      "your code")),
+    (lambda m: "must be broadcastable" in m or "size-incompatible" in m
+     or "requested shape" in m,  # TensorFlow ops (cross-entropy, matmul, reshape)
+     ("tensors of different shapes were combined: check the axis of reductions such as "
+      "tf.argmax(..., axis=...) and tf.reduce_mean(..., axis=...), and the shape given to "
+      "tf.reshape")),
 ]
 
 

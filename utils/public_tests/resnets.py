@@ -1,25 +1,28 @@
 """Tests of assignment 3 (residual networks in Keras), one GradedFunction per graded function.
 
+Answers are compared with the reference solution's: stored for the public cases, computed by
+the grader for all cases (``utils.graded``), which grades ResNet50 with the reference blocks
+swapped in.
+
 Block tests build the student's block on a Keras input in the kernel, give every batch-norm
 layer statistics drawn from the case's seed (by layer name, so the order in which the layers
-were created does not matter), run it in inference mode and return the output, the layer names
-and the conv kernels. In the notebook, the expected output is the same computation written with
-``tf.nn`` operations on GlorotUniform(seed=0) kernels and those statistics, so the wiring (order,
-padding, strides, shortcut, activations) is checked, and the kernels are compared with
-GlorotUniform(seed=0). The layer names of the classic assignment are checked too.
+were created does not matter), run it in inference mode and return the output, the layer names,
+the batch-norm axes and the conv kernels; the output checks the wiring (order, padding, strides,
+shortcut, activations), the kernels the GlorotUniform(seed=0) initializer. The layer names of
+the classic assignment are checked too.
 
-The ResNet50 test compares the model's layers with those the architecture defines
-(``resnet50_layer_plan``): class, output shape and number of parameters of each layer. Keras
-orders a model's layers by graph depth, not by the order of the code, so the comparison is of
-the two collections, and names are checked separately.
+The ResNet50 test compares the model's layers with the reference's: class, output shape and
+number of parameters of each layer. Keras orders a model's layers by graph depth, not by the
+order of the code, so the comparison is of the two collections, and names are checked
+separately.
 
-The grader compares the same answers with the reference solution's instead (``utils.graded``),
-and grades ResNet50 with the reference blocks swapped in. A function that raises gets a message
-naming the function, the case and the likely cause (``utils.public_tests.raised``).
+A function that raises gets a message naming the function, its input, the line that raised and
+the likely cause (``utils.student_errors``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -27,30 +30,40 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, type_name
 from utils.graded import GradedFunction, register
-from utils.public_tests.raised import attempt, check_raised
+from utils.student_errors import capture, raised_message
 
 keras = tf.keras
-BN_EPSILON = 1e-3  # Keras's default for BatchNormalization
-STAGES = ((2, (64, 64, 256), 1, 3), (3, (128, 128, 512), 2, 4), (4, (256, 256, 1024), 2, 6),
-          (5, (512, 512, 2048), 2, 3))  # stage, filters, stride of block a, number of blocks
 
 
 def _fail(fn: str, message: str):
     raise AssertionError(f"{fn}: {message}")
 
 
-def _glorot(shape) -> np.ndarray:
-    return keras.initializers.GlorotUniform(seed=0)(shape=tuple(shape)).numpy()
+RESIDUAL_ADD = ("the tensors added have different shapes: for a residual block, the main path "
+                "and the shortcut must end with the same shape (check the strides of the first "
+                "conv layer and of the shortcut, the \"same\" padding of the middle one, and "
+                "the number of filters)")
+
+
+def _check_raised(label: str, what: str, got: dict) -> None:
+    """AssertionError naming the function and case, its input (``what``), the error, the line
+    that raised and the likely cause, when the function raised. A Keras ``Add()`` of tensors
+    of different shapes (its message: "Inputs have incompatible shapes") is a residual block's
+    main path and shortcut ending with different shapes."""
+    if "raised" in got:
+        raised = got["raised"]
+        cause = RESIDUAL_ADD if "Inputs have incompatible shapes" in raised["message"] else None
+        raise AssertionError(raised_message(label, what, raised, cause))
 
 
 def _layer_names(fn: str, names: list[str], required: list[str]) -> None:
     missing = [n for n in required if n not in names]
     if missing:
-        _fail(fn, f"no layer named {missing}; layers are {sorted(names)}")
+        _fail(fn, f"no layer named {missing}; the named layers are {sorted(names)}")
 
 
 def _check_kernels(fn: str, got: dict, expected: dict) -> None:
-    """Each kernel has the expected shape and the values of GlorotUniform(seed=0)."""
+    """Each kernel has the reference's shape and values (those of GlorotUniform(seed=0))."""
     for name, kernel in expected.items():
         value = got.get(name)
         if not isinstance(value, np.ndarray):
@@ -61,6 +74,16 @@ def _check_kernels(fn: str, got: dict, expected: dict) -> None:
         if not np.allclose(value, kernel):
             _fail(fn, f"layer {name}'s kernel is not GlorotUniform(seed=0): pass "
                       f"kernel_initializer=initializer(seed=0)")
+
+
+def _given_names(model) -> list[str]:
+    """The names of ``model``'s layers that the code gave them. Keras's automatic names (the
+    class name in snake case, such as ``activation_12``) are left out: their numbers depend on
+    the layers built before in the same process."""
+    def automatic(layer) -> str:
+        words = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", type(layer).__name__)
+        return re.sub("([a-z])([A-Z])", r"\1_\2", words).lower() + r"(_\d+)?"
+    return [layer.name for layer in model.layers if not re.fullmatch(automatic(layer), layer.name)]
 
 
 def _bn_axes(model) -> dict[str, int]:
@@ -108,14 +131,13 @@ class _Block(GradedFunction):
                 "bn": bn}
 
     def call(self, fn, inputs):
-        return attempt(lambda: self._answer(fn, inputs))
-
-    def _answer(self, fn, inputs) -> dict:
         X = inputs["X"]
         kwargs = {"s": inputs["s"]} if self.shortcut else {}
         tensor = keras.Input(shape=X.shape[1:])
-        outputs = fn(tensor, inputs["f"], list(inputs["filters"]), inputs["stage"],
-                     inputs["block"], **kwargs)
+        outputs, raised = capture(fn, tensor, inputs["f"], list(inputs["filters"]),
+                                  inputs["stage"], inputs["block"], **kwargs)
+        if raised is not None:
+            return {"raised": raised}
         model = keras.Model(tensor, outputs)
         kernels = {}
         for layer in model.layers:
@@ -125,37 +147,14 @@ class _Block(GradedFunction):
                 layer.set_weights(statistics)
             if isinstance(layer, keras.layers.Conv2D):
                 kernels[layer.name] = layer.kernel.numpy()
-        return {"names": [layer.name for layer in model.layers], "kernels": kernels,
+        return {"names": _given_names(model), "kernels": kernels,
                 "bn_axes": _bn_axes(model), "output": answer(model(X, training=False).numpy())}
-
-    def expected(self, case, inputs):
-        """The block in tf.nn operations, on GlorotUniform(seed=0) kernels and zero biases."""
-        X, f, (F1, F2, F3), s = inputs["X"], inputs["f"], inputs["filters"], inputs["s"]
-        conv_base, bn_base = self._names(inputs["stage"], inputs["block"])
-        c_in = X.shape[-1]
-        shapes = {"2a": (1, 1, c_in, F1), "2b": (f, f, F1, F2), "2c": (1, 1, F2, F3),
-                  "1": (1, 1, c_in, F3)}
-        kernels = {conv_base + b: _glorot(shapes[b]) for b in _branches(self.shortcut)}
-
-        def path(branch, x, stride, padding, relu):
-            x = tf.nn.conv2d(x, kernels[conv_base + branch], strides=stride, padding=padding)
-            gamma, beta, mean, variance = (np.asarray(w, np.float32)
-                                           for w in inputs["bn"][bn_base + branch])
-            x = gamma * (x - mean) / np.sqrt(variance + BN_EPSILON) + beta
-            return tf.nn.relu(x) if relu else x
-
-        stride = s if self.shortcut else 1
-        x = path("2a", X, stride, "VALID", True)
-        x = path("2b", x, 1, "SAME", True)
-        x = path("2c", x, 1, "VALID", False)
-        short = path("1", X, stride, "VALID", False) if self.shortcut else X
-        return {"kernels": kernels, "output": tf.nn.relu(x + short).numpy()}
 
     def compare(self, case, inputs, got, expected):
         fn = self.name
         label = f"{fn} (f={inputs['f']}, filters={list(inputs['filters'])}" + (
             f", s={inputs['s']})" if self.shortcut else ")")
-        check_raised(label, got)
+        _check_raised(label, f"a Keras input of shape {(None, *inputs['X'].shape[1:])}", got)
         conv_base, bn_base = self._names(inputs["stage"], inputs["block"])
         branches = _branches(self.shortcut)
         _layer_names(fn, got["names"], [conv_base + b for b in branches] +
@@ -189,53 +188,9 @@ class ConvolutionalBlock(_Block):
 # ResNet50
 
 
-def resnet50_layer_plan(input_shape=(64, 64, 3), classes=6) -> list[tuple[str, tuple, int]]:
-    """The layers of ResNet50 in order: (class name, output shape without batch, parameters)."""
-    h, w, c = input_shape
-    plan = [("InputLayer", (h, w, c), 0)]
-    h, w = h + 6, w + 6
-    plan.append(("ZeroPadding2D", (h, w, c), 0))
-
-    def conv(f, c_out, stride, padding):
-        nonlocal h, w, c
-        if padding == "valid":
-            h, w = (h - f) // stride + 1, (w - f) // stride + 1
-        plan.append(("Conv2D", (h, w, c_out), f * f * c * c_out + c_out))
-        c = c_out
-
-    def bn(relu=True):
-        plan.append(("BatchNormalization", (h, w, c), 4 * c))
-        if relu:
-            plan.append(("Activation", (h, w, c), 0))
-
-    conv(7, 64, 2, "valid")
-    bn()
-    h, w = (h - 3) // 2 + 1, (w - 3) // 2 + 1
-    plan.append(("MaxPooling2D", (h, w, c), 0))
-    for _, (f1, f2, f3), stride, blocks in STAGES:
-        for index in range(blocks):
-            s = stride if index == 0 else 1
-            h_in, w_in, c_in = h, w, c
-            conv(1, f1, s, "valid")
-            bn()
-            conv(3, f2, 1, "same")
-            bn()
-            conv(1, f3, 1, "valid")
-            bn(relu=False)
-            if index == 0:
-                h, w, c = h_in, w_in, c_in
-                conv(1, f3, s, "valid")
-                bn(relu=False)
-            plan += [("Add", (h, w, c), 0), ("Activation", (h, w, c), 0)]
-    h, w = h // 2, w // 2
-    plan.append(("AveragePooling2D", (h, w, c), 0))
-    plan.append(("Flatten", (h * w * c,), 0))
-    plan.append(("Dense", (classes,), h * w * c * classes + classes))
-    return plan
-
 
 def _layer_key(entry) -> tuple:
-    """(class name, output shape, parameters) of a plan entry or of an answer's layer."""
+    """(class name, output shape, parameters) of an answer's layer."""
     name, shape, params = entry
     return str(name), tuple(int(d) for d in shape), int(params)
 
@@ -251,15 +206,13 @@ class ResNet50Check(GradedFunction):
         return {"input_shape": list(input_shape), "classes": classes, "X": X}
 
     def call(self, fn, inputs):
-        return attempt(lambda: self._answer(fn, inputs))
-
-    @staticmethod
-    def _answer(fn, inputs) -> dict:
         classes = inputs["classes"]
-        model = fn(input_shape=tuple(inputs["input_shape"]), classes=classes)
+        model, raised = capture(fn, input_shape=tuple(inputs["input_shape"]), classes=classes)
+        if raised is not None:
+            return {"raised": raised}
         if not isinstance(model, keras.Model):
             return {"is_model": False, "type": type(model).__name__}
-        names = [layer.name for layer in model.layers]
+        names = _given_names(model)
         head = model.get_layer(f"fc{classes}") if f"fc{classes}" in names else None
         activation = getattr(head, "activation", None)
         return {"is_model": True, "names": names, "bn_axes": _bn_axes(model),
@@ -271,21 +224,15 @@ class ResNet50Check(GradedFunction):
                 and hasattr(head, "kernel") else None,
                 "probabilities": answer(model(inputs["X"], training=False).numpy())}
 
-    def expected(self, case, inputs):
-        plan = resnet50_layer_plan(tuple(inputs["input_shape"]), inputs["classes"])
-        flat = plan[-2][1][0]
-        return {"layers": [list(entry) for entry in plan],
-                "count_params": sum(params for _, _, params in plan),
-                "head_kernel": _glorot((flat, inputs["classes"]))}
-
     def compare(self, case, inputs, got, expected):
         fn, classes = self.name, inputs["classes"]
-        check_raised(self.label(case), got)
+        _check_raised(self.label(case), f"input_shape={tuple(inputs['input_shape'])}, "
+                                        f"classes={classes}", got)
         if not got["is_model"]:
             _fail(fn, f"should return a keras Model, got {got['type']}")
         _check_bn_axes(fn, got["bn_axes"])
         layers = Counter(_layer_key(entry) for entry in got["layers"])
-        plan = Counter(_layer_key(entry) for entry in expected["layers"])
+        plan = Counter(_layer_key(entry) for entry in expected["layers"])  # the reference's
         if layers != plan:
             missing, extra = list((plan - layers).elements()), list((layers - plan).elements())
             _fail(fn, f"the layers differ from ResNet50's (class, output shape, parameters): "

@@ -1,12 +1,12 @@
 """Tests of assignment 2 (SIGNS classifier in TensorFlow), one GradedFunction per graded function.
 
-Expected answers in the notebook come from independent methods: the initial weights from the
-same seeded Keras initializer, the forward pass from Keras layers holding the same weights, the
-cost from numpy. ``model`` is checked by properties of a short training run on the real SIGNS
-photographs (the cost falls, the accuracies are those of the returned parameters, learning rate
-0 leaves the parameters at their initial values). The grader compares the same answers with the
-reference solution's instead (``utils.graded``), and grades ``model`` with the reference
-initialize_parameters, forward_propagation and compute_cost swapped in.
+Answers are compared with the reference solution's: stored for the public cases, computed by
+the grader for all cases (``utils.graded``). ``model`` is checked by properties of a short
+training run on the real SIGNS photographs (the cost falls, the accuracies are those of the
+returned parameters) and by comparison with the reference at learning rate 0 (the parameters
+stay at their initial values; each epoch's cost is the mean cost of those parameters over the
+training set). The grader grades ``model`` with the reference initialize_parameters,
+forward_propagation and compute_cost swapped in.
 
 The notebook calls ``check_<function>(<function>, **case)``; the cases' parameters (sizes,
 seeds, epochs, learning rate) are literals, so the grader can run the same cases from the data
@@ -14,8 +14,8 @@ side. ``model``'s cases name how many SIGNS photographs to train and test on; ``
 kernel) and ``compare`` read them through the data layer, prepared as the notebook does
 (``utils.signs.prepare``).
 
-A function that raises gets a message naming the function, the case and the likely cause
-(``utils.public_tests.raised``).
+A function that raises gets a message naming the function, its input, the line that raised and
+the likely cause (``utils.student_errors``).
 """
 
 from __future__ import annotations
@@ -29,20 +29,41 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, check_scalar, check_shape, type_name
 from utils.graded import GradedFunction, register
-from utils.public_tests.raised import attempt, check_raised
 from utils.signs import load_signs_dataset, prepare
+from utils.student_errors import capture, raised_message
 
 PARAMETER_SHAPES = {"W1": (4, 4, 3, 8), "W2": (2, 2, 8, 16), "W3": (64, 6), "b3": (6,)}
 
 
-def seeded_glorot_values(seed: int = 1) -> dict[str, np.ndarray]:
-    """The initial values the assignment asks for, by their definition: GlorotUniform(seed)
-    draws of each weight's shape, in the order W1, W2, W3, and a zero bias b3 (6,)."""
-    initializer = tf.keras.initializers.GlorotUniform(seed=seed)
-    values = {name: np.array(initializer(shape=shape)) for name, shape in PARAMETER_SHAPES.items()
-              if name != "b3"}
-    values["b3"] = np.zeros(PARAMETER_SHAPES["b3"], np.float32)
-    return values
+class _Raised(Exception):
+    """The student's function raised; ``raised`` is the plain description of its error."""
+
+    def __init__(self, raised: dict):
+        super().__init__(raised["message"])
+        self.raised = raised
+
+
+def _run(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``; _Raised (with the error as plain data) when it raises."""
+    result, raised = capture(fn, *args, **kwargs)
+    if raised is not None:
+        raise _Raised(raised)
+    return result
+
+
+def _answer_or_raised(answer_of, *args) -> dict:
+    """``answer_of(*args)``, or ``{"raised": error}`` when the student's function raised."""
+    try:
+        return answer_of(*args)
+    except _Raised as error:
+        return {"raised": error.raised}
+
+
+def _check_raised(label: str, what: str, got: dict) -> None:
+    """AssertionError naming the function and case, its input (``what``), the error, the line
+    that raised and the likely cause, when the function raised."""
+    if "raised" in got:
+        raise AssertionError(raised_message(label, what, got["raised"]))
 
 
 def _plain(value):
@@ -59,23 +80,6 @@ def _values(parameters) -> dict:
     return {str(k): _plain(v) for k, v in parameters.items()}
 
 
-def _keras_forward(X: np.ndarray, parameters: dict) -> np.ndarray:
-    """The assignment's network written with Keras layers, holding the given weights."""
-    layers = tf.keras.layers
-    inputs = tf.keras.Input(shape=X.shape[1:])
-    conv1 = layers.Conv2D(8, 4, padding="same", use_bias=False, activation="relu")
-    conv2 = layers.Conv2D(16, 2, padding="same", use_bias=False, activation="relu")
-    dense = layers.Dense(6)
-    x = layers.MaxPooling2D(8, strides=8, padding="same")(conv1(inputs))
-    x = layers.MaxPooling2D(4, strides=4, padding="same")(conv2(x))
-    outputs = dense(layers.Flatten()(x))
-    network = tf.keras.Model(inputs, outputs)
-    conv1.set_weights([parameters["W1"]])
-    conv2.set_weights([parameters["W2"]])
-    dense.set_weights([parameters["W3"], parameters["b3"]])
-    return network(X, training=False).numpy()
-
-
 class InitializeParameters(GradedFunction):
     """Four distinct trainable float32 variables equal to GlorotUniform(seed=1), reproducible."""
 
@@ -86,11 +90,11 @@ class InitializeParameters(GradedFunction):
         return {"change_first": change_first}
 
     def call(self, fn, inputs):
-        return attempt(lambda: self._answer(fn, inputs["change_first"]))
+        return _answer_or_raised(self._answer, fn, inputs["change_first"])
 
     @staticmethod
     def _answer(fn, change_first: bool) -> dict:
-        parameters = fn()
+        parameters = _run(fn)
         if not isinstance(parameters, dict):
             return {"is_dict": False, "type": type(parameters).__name__}
         first = _values(parameters)
@@ -98,7 +102,7 @@ class InitializeParameters(GradedFunction):
             for value in parameters.values():
                 if isinstance(value, tf.Variable):
                     value.assign(tf.zeros_like(value))
-        again = fn()
+        again = _run(fn)
         return {"is_dict": True, "keys": sorted(str(k) for k in parameters),
                 "values": first,
                 "facts": {str(k): {"variable": isinstance(v, tf.Variable),
@@ -109,12 +113,9 @@ class InitializeParameters(GradedFunction):
                 "distinct": len({id(v) for v in parameters.values()}) == len(parameters),
                 "again": _values(again)}
 
-    def expected(self, case, inputs):
-        return {"values": seeded_glorot_values()}
-
     def compare(self, case, inputs, got, expected):
         fn = self.name
-        check_raised(self.label(case), got)
+        _check_raised(self.label(case), "no arguments", got)
         if not got["is_dict"] or set(got["keys"]) != set(PARAMETER_SHAPES):
             keys = got["keys"] if got["is_dict"] else got["type"]
             raise AssertionError(f"{fn}: should return a dict with keys "
@@ -142,7 +143,8 @@ class InitializeParameters(GradedFunction):
 
 
 class ForwardPropagation(GradedFunction):
-    """Logits of shape (m, 6) equal to the same network written with Keras layers."""
+    """Logits of shape (m, 6) of the network CONV2D -> RELU -> MAXPOOL -> CONV2D -> RELU ->
+    MAXPOOL -> FLATTEN -> DENSE, for X (m, 64, 64, 3) and the given weights."""
 
     name = "forward_propagation"
 
@@ -155,22 +157,14 @@ class ForwardPropagation(GradedFunction):
 
     def call(self, fn, inputs):
         parameters = {name: tf.Variable(value) for name, value in inputs["parameters"].items()}
-        return attempt(lambda: {"Z3": _plain(fn(tf.constant(inputs["X"]), parameters))})
-
-    def expected(self, case, inputs):
-        return {"Z3": _keras_forward(inputs["X"], inputs["parameters"])}
+        return _answer_or_raised(lambda: {"Z3": _plain(_run(fn, tf.constant(inputs["X"]),
+                                                            parameters))})
 
     def compare(self, case, inputs, got, expected):
-        check_raised(self.label(case), got)
+        _check_raised(self.label(case), f"X of shape {inputs['X'].shape}", got)
         m = inputs["X"].shape[0]
         check_shape(self.label(case), "logits", got["Z3"], (m, 6))
         check_close(self.label(case), "logits", got["Z3"], expected["Z3"], rtol=1e-4, atol=1e-5)
-
-
-def _numpy_cost(logits: np.ndarray, labels: np.ndarray) -> float:
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_softmax = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(np.mean(-np.sum(labels * log_softmax, axis=1)))
 
 
 class ComputeCost(GradedFunction):
@@ -186,13 +180,11 @@ class ComputeCost(GradedFunction):
 
     def call(self, fn, inputs):
         logits, labels = tf.constant(inputs["logits"]), tf.constant(inputs["labels"])
-        return attempt(lambda: {"cost": _plain(fn(logits, labels))})
-
-    def expected(self, case, inputs):
-        return {"cost": _numpy_cost(inputs["logits"], inputs["labels"])}
+        return _answer_or_raised(lambda: {"cost": _plain(_run(fn, logits, labels))})
 
     def compare(self, case, inputs, got, expected):
-        check_raised(self.label(case), got)
+        _check_raised(self.label(case), f"logits and labels of shape {inputs['logits'].shape}",
+                      got)
         cost, mean = got["cost"], float(np.asarray(expected["cost"]))
         m = inputs["logits"].shape[0]
         if (m > 1 and isinstance(cost, (np.ndarray, np.generic, float)) and np.ndim(cost) == 0
@@ -222,18 +214,14 @@ def _signs() -> tuple[np.ndarray, ...]:
     return arrays
 
 
-def _cost_of(X: np.ndarray, Y: np.ndarray, parameters: dict) -> float:
-    """The mean cost of ``parameters`` over the examples (X, Y), with Keras layers and numpy."""
-    return _numpy_cost(_keras_forward(X, parameters), Y)
-
-
 class Model(GradedFunction):
     """A short training run on the first ``n_train`` / ``n_test`` SIGNS photographs.
 
     Checked properties: 4 return values; one cost per epoch; the cost falls; the parameters
-    changed; the accuracies are those of the returned parameters; with learning rate 0 the
-    parameters stay at their initial values and each epoch's cost is the mean cost of those
-    parameters over the training set (mini-batch costs weighted by their sizes).
+    changed; the accuracies are those of the returned parameters (through the notebook's
+    forward_propagation). Compared with the reference: with learning rate 0 the parameters stay
+    at their initial values and each epoch's cost is the mean cost of those parameters over the
+    training set (mini-batch costs weighted by their sizes).
     """
 
     name = "model"
@@ -251,29 +239,39 @@ class Model(GradedFunction):
         return X_train[:n_train], Y_train[:n_train], X_test[:n_test], Y_test[:n_test]
 
     def call(self, fn, inputs):
-        return attempt(lambda: self._answer(fn, *self._data(inputs), inputs["learning_rate"],
-                                            inputs["num_epochs"]))
+        return _answer_or_raised(self._answer, fn, self._data(inputs), inputs["learning_rate"],
+                                 inputs["num_epochs"])
 
     @staticmethod
-    def _answer(fn, X_train, Y_train, X_test, Y_test, learning_rate, num_epochs) -> dict:
-        result = fn(X_train, Y_train, X_test, Y_test, learning_rate=learning_rate,
-                    num_epochs=num_epochs, print_cost=False)
+    def _answer(fn, data, learning_rate, num_epochs) -> dict:
+        result = _run(fn, *data, learning_rate=learning_rate, num_epochs=num_epochs,
+                      print_cost=False)
         if not (isinstance(result, tuple) and len(result) == 4):
             return {"returns_four": False}
         train_accuracy, test_accuracy, parameters, costs = result
-        frozen = fn(X_train, Y_train, X_test, Y_test, learning_rate=0.0, num_epochs=2,
-                    print_cost=False)
+        frozen = _run(fn, *data, learning_rate=0.0, num_epochs=2, print_cost=False)
         return {"returns_four": True, "train_accuracy": _plain(train_accuracy),
                 "test_accuracy": _plain(test_accuracy), "parameters": _values(parameters),
+                "accuracies": Model._accuracies(fn, parameters, data),
                 "costs": _numbers(costs), "frozen": _values(frozen[2]),
                 "frozen_costs": _numbers(frozen[3])}
 
-    def expected(self, case, inputs):
-        return {"frozen": seeded_glorot_values()}
+    @staticmethod
+    def _accuracies(fn, parameters, data) -> list[float] | None:
+        """[train, test] accuracy of ``parameters`` through the forward_propagation of ``fn``'s
+        notebook (the reference one when grading); None unless they are W1, W2, W3 and b3."""
+        if not isinstance(parameters, dict) or set(parameters) != set(PARAMETER_SHAPES):
+            return None
+        forward = getattr(fn, "python_function", fn).__globals__["forward_propagation"]
+        X_train, Y_train, X_test, Y_test = data
+        return [float(np.mean(np.argmax(_run(forward, tf.constant(X), parameters), 1)
+                              == np.argmax(Y, 1))) for X, Y in ((X_train, Y_train),
+                                                               (X_test, Y_test))]
 
     def compare(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
-        check_raised(fn, got)
+        _check_raised(fn, f"the first {inputs['n_train']} training and {inputs['n_test']} test "
+                          "photographs of SIGNS", got)
         if not got["returns_four"]:
             raise AssertionError(f"{fn}: should return (train_accuracy, test_accuracy, "
                                  f"parameters, costs)")
@@ -284,12 +282,10 @@ class Model(GradedFunction):
             if set(values) != set(PARAMETER_SHAPES):
                 raise AssertionError(f"{fn}: {what} should be a dict with keys "
                                      f"{sorted(PARAMETER_SHAPES)}, got {sorted(values)}")
-        X_train, Y_train, X_test, Y_test = self._data(inputs)
         frozen_costs = got["frozen_costs"]
         _check_costs(f"{fn} with learning_rate=0", frozen_costs, 2)
-        mean = _cost_of(X_train, Y_train, {k: np.asarray(initial[k], np.float32)
-                                           for k in PARAMETER_SHAPES})
-        batches = -(-len(X_train) // self.minibatch_size)
+        mean = float(expected["frozen_costs"][0])  # the initial parameters' mean training cost
+        batches = -(-inputs["n_train"] // self.minibatch_size)
         if batches > 1 and np.isclose(frozen_costs[0], batches * mean, rtol=2e-2):
             raise AssertionError(f"{fn}: the epoch cost is the sum of the {batches} mini-batch "
                                  f"costs ({frozen_costs[0]:.4f}, about {batches} x {mean:.4f}); "
@@ -307,10 +303,7 @@ class Model(GradedFunction):
             raise AssertionError(f"{fn}: the cost did not fall in {num_epochs} epochs "
                                  f"(costs {np.round(costs, 4).tolist()}): are the gradients "
                                  f"applied to the parameters?")
-        values = {k: np.asarray(parameters[k], np.float32) for k in PARAMETER_SHAPES}
-        for what, X, Y in (("train", X_train, Y_train), ("test", X_test, Y_test)):
-            logits = _keras_forward(X, values)
-            accuracy = float(np.mean(np.argmax(logits, 1) == np.argmax(Y, 1)))
+        for what, accuracy in zip(("train", "test"), got["accuracies"]):
             check_scalar(fn, f"{what} accuracy", got[f"{what}_accuracy"], accuracy, atol=1e-6)
         for name in PARAMETER_SHAPES:
             check_close(fn, f"{name} after training with learning_rate=0", got["frozen"][name],
