@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from mistakes import MISTAKES
+from mistakes import MISTAKES, VERDICTS
 from utils.course import assignments, expected, grading
 
 ASSIGNMENTS = [a.id for a in assignments.available()]
@@ -32,6 +32,19 @@ def test_one_wrong_function_loses_only_its_points(graded_course, assignment, cel
     lost = sorted(k for k, (points, maximum) in score.cells.items() if points < maximum)
     tested_by = [k for k in reference.cells if k.split("_", 1)[1] == cell_id]
     assert lost == tested_by, f"a wrong {cell_id} lost points in {lost}, expected {tested_by}"
+
+
+@pytest.mark.parametrize("assignment,cell_id", [(a, c) for a in ASSIGNMENTS
+                                                for c in MISTAKES.get(a, {})])
+def test_the_verdict_on_a_mistake_says_what_is_wrong(graded_course, assignment, cell_id):
+    """The grader's verdict, in the test cell of the autograded notebook (and the feedback)."""
+    a = assignments.get(assignment)
+    nb = nbformat.read(graded_course["course"] / "autograded" / f"wrong-{cell_id}" / a.id /
+                       a.notebook, as_version=4)
+    verdicts = [o.get("evalue", "") for c in nb.cells for o in c.outputs
+                if c.metadata.get("nbgrader", {}).get("grade") and o.output_type == "error"
+                and c.metadata["nbgrader"]["grade_id"].split("_", 1)[1] == cell_id]
+    assert any(VERDICTS[assignment][cell_id] in v for v in verdicts), verdicts
 
 
 def test_every_answer_cell_has_a_mistake_case():
