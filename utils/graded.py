@@ -133,10 +133,15 @@ def public_answer(graded: GradedFunction, case: dict):
     """The reference solution's answer to a public case, as stored with the course."""
     key = case_key(graded.name, case)
     stored = _stored(type(graded).__module__)
-    if key not in stored:
+    if key in stored:
+        return decode(stored[key])
+    try:  # the instructor's tooling, absent from students' copies and from the grading sandbox
+        from utils.course.trusted.expected import reference_answer
+    except ImportError:
         raise AssertionError(f"{graded.label(case)}: this case is not one of the notebook's "
-                             "public tests, so there is no answer to compare with")
-    return decode(stored[key])
+                             "public tests, so there is no answer to compare with") from None
+    return reference_answer(graded, case)  # a hidden case, in a source notebook run by the
+    # instructor (expected outputs, the instructor's site)
 
 
 def _names_used(code) -> set[str]:
