@@ -41,7 +41,7 @@ def test_the_verdict_on_a_mistake_says_what_is_wrong(graded_course, assignment, 
     a = assignments.get(assignment)
     nb = nbformat.read(graded_course["course"] / "autograded" / f"wrong-{cell_id}" / a.id /
                        a.notebook, as_version=4)
-    verdicts = [o.get("evalue", "") for c in nb.cells for o in c.outputs
+    verdicts = [o.get("evalue", "") for c in nb.cells for o in c.get("outputs", [])
                 if c.metadata.get("nbgrader", {}).get("grade") and o.output_type == "error"
                 and c.metadata["nbgrader"]["grade_id"].split("_", 1)[1] == cell_id]
     assert any(VERDICTS[assignment][cell_id] in v for v in verdicts), verdicts
