@@ -10,7 +10,8 @@ figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
-grade-class SUBMISSIONS      autograde a class in parallel, sandboxed: scores, feedback, gradebook
+grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedback, gradebook
+                             (again: only new or changed submissions)
 site [--instructor]          the course site: student notebooks with the reference outputs (or the
                              executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
@@ -162,8 +163,14 @@ def cmd_grade_class(args) -> int:
     from utils.course import class_grading
 
     limits = class_grading.Limits(args.cell_timeout, args.notebook_timeout, args.memory_mb)
-    rows = class_grading.grade_class(args.submissions, args.out, args.assignment, args.workers,
-                                     limits, sandboxed=not args.no_sandbox)
+    try:
+        rows = class_grading.grade_class(
+            args.submissions, args.out, args.assignment, args.workers, limits,
+            sandboxed=not args.no_sandbox, scheduler=args.scheduler, students=args.student,
+            regrade=args.regrade)
+    except class_grading.StaleCourse as error:
+        print(f"grade-class: {error}", file=sys.stderr)
+        return 2
     print(class_grading.summary(rows))
     print(f"wrote {Path(args.out) / 'scores.csv'}; gradebook and feedback in "
           f"{Path(args.out) / 'course'}")
@@ -223,7 +230,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="submitted/<student>/<assignment>/ or a folder of <student>.ipynb")
     grade.add_argument("--assignment", help="the assignment id (required for <student>.ipynb)")
     grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder")
-    grade.add_argument("--workers", type=int, help="parallel submissions (default: cores)")
+    grade.add_argument("--workers", type=int,
+                       help="worker processes of the local Dask cluster (default: one per core)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on an existing Dask cluster (e.g. tcp://10.0.0.5:8786)")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="grade only this student (repeat for more); the others keep their "
+                            "grades")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade every submission again, changed or not")
     grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
     grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
     grade.add_argument("--memory-mb", type=int, default=6144, help="memory cap per kernel")

@@ -91,6 +91,7 @@ class Settings:
     max_processes: int = 1024  # processes and threads together
     disk_mb: int = 512  # working folder, /tmp, /dev/shm and runtime folder together
     output_mb: int = 16  # bytes written to stdout and stderr together
+    output_file: str = ""  # where that output goes (never visible inside); "" for our own
     wall_s: float = 900  # seconds from start to kill
 
     def write(self, path: Path) -> Path:
@@ -600,6 +601,8 @@ def _validate(settings: Settings, settings_path: str | None, cwd: str, files: li
     if not os.path.isdir(settings.runtime):
         raise SandboxError(f"runtime folder {settings.runtime} does not exist")
     hidden = [os.path.realpath(settings.markers)]
+    if settings.output_file:
+        hidden.append(os.path.realpath(settings.output_file))
     if settings_path:
         hidden.append(os.path.realpath(settings_path))
     for path in hidden:
@@ -670,6 +673,7 @@ class _Supervisor:
             os.close(fd)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda number, _: _signal(self.init, number))
+        out, err = 1, 2
         try:
             self.init = int(os.read(report_r, 32) or 0)
             os.close(report_r)
@@ -677,8 +681,13 @@ class _Supervisor:
                 if os.path.lexists(path):
                     os.unlink(path)
                 os.symlink(f"/proc/{self.init}/root{path}", path)
-            status = self._copy_output(child, started, {out_r: 1, err_r: 2})
+            if s.output_file:
+                out = err = os.open(s.output_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND
+                                    | os.O_NOFOLLOW, 0o600)
+            status = self._copy_output(child, started, {out_r: out, err_r: err})
         finally:
+            if s.output_file and out != 1:
+                os.close(out)
             for path in sockets:
                 if os.path.islink(path):
                     os.unlink(path)
@@ -740,6 +749,9 @@ def main(args: list[str]) -> None:
     settings_path = options[options.index("--settings") + 1]
     connection_file = (options[options.index("--connection-file") + 1]
                        if "--connection-file" in options else None)
+    # A grading worker that dies (killed, out of memory) takes its sandbox with it (the
+    # sandbox's processes have the same death signal; its empty cgroup is removed later).
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     try:
         code = run(Settings.read(settings_path), command, connection_file, settings_path)
     except SandboxError as error:

@@ -1,0 +1,80 @@
+"""Run grading tasks on a Dask cluster: the embedded ``LocalCluster`` or an existing one.
+
+``cluster(scheduler, workers)`` gives a ``distributed.Client``: with ``scheduler`` (an address
+such as ``tcp://10.0.0.5:8786``) one joining a cluster started by ``dask scheduler`` and
+``dask worker`` (or dask-jobqueue, Kubernetes...); without, a ``LocalCluster`` of one
+single-threaded worker process per core.
+
+``grade(client, bundles, requests)`` sends each assignment's ``Bundle`` once to every worker
+and submits one task per submission (``grading_worker.grade``); it yields (request, outcome)
+as tasks finish, with a progress bar (count, rate, time left). A worker that dies mid-task
+costs nothing: the scheduler runs its tasks again elsewhere. A task whose workers died
+``allowed-failures`` + 1 times (the scheduler's setting, default 3; 2 in the local cluster)
+ends with ``KilledWorker`` and gets an outcome saying so instead of being retried forever.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+from utils.course.grading_worker import Bundle, Outcome, Request, grade as grade_task
+
+LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None = None, workers: int | None = None):
+    """A ``distributed.Client`` on the cluster at ``scheduler`` or on a new local one of
+    ``workers`` processes (default: one per core); closed on exit."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler, timeout="30s") as client:
+            yield client
+        return
+    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}), \
+            LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                         processes=True, dashboard_address=None,
+                         silence_logs=logging.ERROR) as local, Client(local) as client:
+        yield client
+
+
+def _task_failed(error: BaseException) -> str:
+    """The status text of a task that ended with an exception instead of an outcome."""
+    from distributed import KilledWorker
+
+    if isinstance(error, KilledWorker):
+        return ("the grading workers died while grading it, every time it was tried "
+                "(Dask KilledWorker): not retried")
+    return f"the grading task failed: {type(error).__name__}: {str(error)[:160]}"
+
+
+def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]],
+          progress: bool = True) -> Iterator[tuple[str, Request, Outcome]]:
+    """Grade ``requests`` [(assignment id, request)] on the cluster; yield (assignment id,
+    request, outcome) as each finishes."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    if not requests:
+        return
+    sent = {a: client.scatter(bundle, broadcast=True, hash=False)
+            for a, bundle in bundles.items()}
+    futures = {client.submit(grade_task, sent[a], request, pure=False,
+                             key=f"grade-{a}-{request.student}-{os.urandom(4).hex()}"):
+               (a, request) for a, request in requests}
+    with tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress,
+              smoothing=0.1) as bar:
+        for future in as_completed(futures):
+            a, request = futures[future]
+            try:
+                outcome = future.result()
+            except Exception as error:  # noqa: BLE001 (that task's failure, e.g. KilledWorker)
+                outcome = Outcome(ok=False, error=_task_failed(error))
+            future.release()
+            bar.update()
+            yield a, request, outcome
