@@ -29,6 +29,7 @@ How (all of it in this process and the Dask workers, none of it in a student's k
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import shutil
@@ -88,23 +89,21 @@ def _sources_key(a: Assignment) -> str:
     return digest.hexdigest()
 
 
-def _prepare_course(out: Path, record: ClassRecord, needed: list[Assignment],
-                    partial: bool) -> Path:
-    """``out/course`` with every assignment of ``needed``, built from its current sources.
-
-    Kept from the last run when its sources are unchanged; otherwise built again, and every
-    submission graded again (refused with StaleCourse when only some students were asked)."""
-    course = out / "course"
-    keys = {a.id: _sources_key(a) for a in needed}
+def _keep_course(out: Path, record: ClassRecord, keys: dict[str, str], partial: bool) -> bool:
+    """Whether ``out/course`` (and the record's results) can be kept: no assignment's sources
+    changed since it was built. Raises StaleCourse when they did and only some students were
+    asked for (every submission must then be graded again)."""
     stale = [a for a, key in keys.items() if record.assignments.get(a, key) != key]
     if stale and partial:
         raise StaleCourse(f"the sources of {', '.join(stale)} changed since the class was "
                           "graded: grade the whole class again (without --student)")
-    if stale or not (course / "gradebook.db").exists() or not record.assignments:
-        for folder in (course, out / "work", out / "logs"):
-            if folder.exists():
-                shutil.rmtree(folder)
-        record.clear()
+    return not stale and (out / "course" / "gradebook.db").exists() and bool(record.assignments)
+
+
+def _build_course(out: Path, record: ClassRecord, needed: list[Assignment],
+                  keys: dict[str, str]) -> Path:
+    """``out/course`` with every assignment of ``needed`` (the ones it lacks added)."""
+    course = out / "course"
     new = [a for a in needed if a.id not in record.assignments]
     if new:
         release.new_course(course, new)
@@ -149,9 +148,11 @@ def _bundles(course: Path, out: Path, needed: list[Assignment],
         code_version()) for a in needed}
 
 
-def _submission_key(notebook: bytes, bundle: Bundle, limits: Limits, sandboxed: bool) -> str:
+def _submission_key(notebook: bytes, sources_key: str, limits: Limits, sandboxed: bool) -> str:
+    """A hash of what decides a submission's grades: its sanitized notebook, the assignment's
+    sources and the course's code (``_sources_key``), the limits and the sandbox setting."""
     digest = hashlib.sha256(notebook)
-    digest.update(f"{bundle.key}\0{limits!r}\0{sandboxed}".encode())
+    digest.update(f"{sources_key}\0{limits!r}\0{sandboxed}".encode())
     return digest.hexdigest()
 
 
@@ -284,31 +285,40 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     notebooks = _well_formed(found)
     gradable = [s for s in found if not s.status]
     needed = list({s.assignment.id: s.assignment for s in gradable}.values())
-    course = _prepare_course(out, record, needed, partial=bool(students))
-    for s in found:
-        if s.status:
-            if s.assignment and (s.student, s.assignment.id) in record.entries:
-                _forget(course, s.assignment, s.student)
-            record.put(Entry(s.student, s.assignment.id if s.assignment else "", s.status))
-    for a in needed:  # the kernels only read the data: fetch it first (missing files are
-        data.check_available(data.entries_for(a.id), progress=False)  # then reported by the
-        # notebook itself, and marked in the status; one failed download per dataset)
-    bundles = _bundles(course, out, needed, record)
-    requests, keys, by_request = [], {}, {}
+    keys = {a.id: _sources_key(a) for a in needed}
+    if not _keep_course(out, record, keys, partial=bool(students)):
+        for folder in (out / "course", out / "work", out / "logs"):
+            if folder.exists():
+                shutil.rmtree(folder)
+        record.clear()
+    requests, by_request = [], {}
     for s in gradable:
         notebook = nbformat.writes(notebooks[s.student, s.assignment.id]).encode()
-        key = _submission_key(notebook, bundles[s.assignment.id], limits, sandboxed)
+        key = _submission_key(notebook, keys[s.assignment.id], limits, sandboxed)
         if regrade or not record.keeps(s.student, s.assignment.id, key):
             request = Request(s.student, notebook, limits, sandboxed)
             requests.append((s.assignment.id, request))
-            keys[id(request)], by_request[id(request)] = key, s
-    record.save()
-    if requests:
-        with dask_engine.cluster(scheduler, workers) as client:
-            for _, request, outcome in dask_engine.grade(client, bundles, requests, progress):
-                submission = by_request[id(request)]
-                record.put(_record(course, out, submission.assignment, submission,
-                                   keys[id(request)], outcome, limits))
+            by_request[id(request)] = s, key
+    # The cluster starts (its workers import nbgrader) while this process builds the course.
+    with (dask_engine.cluster(scheduler, workers) if requests
+          else contextlib.nullcontext()) as connect:
+        course = _build_course(out, record, needed, keys)
+        for s in found:
+            if s.status:
+                if s.assignment and (s.student, s.assignment.id) in record.entries:
+                    _forget(course, s.assignment, s.student)
+                record.put(Entry(s.student, s.assignment.id if s.assignment else "", s.status))
+        for a in needed:  # the kernels only read the data: fetch it first (missing files are
+            data.check_available(data.entries_for(a.id), progress=False)  # reported by the
+            # notebook itself, and marked in the status; one failed download per dataset)
+        bundles = _bundles(course, out, [a for a in needed
+                                         if any(a_id == a.id for a_id, _ in requests)], record)
+        record.save()
+        if requests:
+            for _, request, outcome in dask_engine.grade(connect(), bundles, requests, progress):
+                submission, key = by_request[id(request)]
+                record.put(_record(course, out, submission.assignment, submission, key,
+                                   outcome, limits))
                 record.save()
     rows = _rows(course, record)
     write_csv(rows, out / "scores.csv")

@@ -1,9 +1,9 @@
 """Run grading tasks on a Dask cluster: the embedded ``LocalCluster`` or an existing one.
 
-``cluster(scheduler, workers)`` gives a ``distributed.Client``: with ``scheduler`` (an address
-such as ``tcp://10.0.0.5:8786``) one joining a cluster started by ``dask scheduler`` and
-``dask worker`` (or dask-jobqueue, Kubernetes...); without, a ``LocalCluster`` of one
-single-threaded worker process per core.
+``cluster(scheduler, workers)`` yields ``connect()``, which gives a ``distributed.Client``:
+with ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) one joining a cluster started
+by ``dask scheduler`` and ``dask worker`` (or dask-jobqueue, Kubernetes...); without, one on a
+``LocalCluster`` of one single-threaded worker process per core, started in the background.
 
 ``grade(client, bundles, requests)`` sends each assignment's ``Bundle`` once to every worker
 and submits one task per submission (``grading_worker.grade``); it yields (request, outcome)
@@ -19,28 +19,52 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
-from utils.course.grading_worker import Bundle, Outcome, Request, grade as grade_task
+from utils.course import grading_worker
+from utils.course.grading_worker import Bundle, Outcome, Request
 
 LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
 
 
+def _local_cluster(workers: int | None):
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
+                            processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR, preload=[grading_worker.__name__])
+
+
 @contextlib.contextmanager
 def cluster(scheduler: str | None = None, workers: int | None = None):
-    """A ``distributed.Client`` on the cluster at ``scheduler`` or on a new local one of
-    ``workers`` processes (default: one per core); closed on exit."""
-    import dask
-    from distributed import Client, LocalCluster
+    """Yield ``connect()``, which returns a ``distributed.Client`` on the cluster at
+    ``scheduler`` or on a new local one of ``workers`` processes (default: one per core).
 
-    if scheduler:
-        with Client(scheduler, timeout="30s") as client:
-            yield client
-        return
-    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}), \
-            LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
-                         processes=True, dashboard_address=None,
-                         silence_logs=logging.ERROR) as local, Client(local) as client:
-        yield client
+    A local cluster starts in the background as soon as this is entered (its workers import
+    nbgrader meanwhile), so the caller can prepare its tasks while it starts; everything is
+    closed on exit."""
+    from distributed import Client
+
+    starter = ThreadPoolExecutor(1)
+    local = None if scheduler else starter.submit(_local_cluster, workers)
+    starter.shutdown(wait=False)
+    client = None
+
+    def connect():
+        nonlocal client
+        if client is None:
+            client = Client(scheduler or local.result(), timeout="30s")
+        return client
+
+    try:
+        yield connect
+    finally:
+        if client is not None:
+            client.close()
+        if local is not None:
+            local.result().close()
 
 
 def _task_failed(error: BaseException) -> str:
@@ -64,7 +88,7 @@ def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]
         return
     sent = {a: client.scatter(bundle, broadcast=True, hash=False)
             for a, bundle in bundles.items()}
-    futures = {client.submit(grade_task, sent[a], request, pure=False,
+    futures = {client.submit(grading_worker.grade, sent[a], request, pure=False,
                              key=f"grade-{a}-{request.student}-{os.urandom(4).hex()}"):
                (a, request) for a, request in requests}
     with tqdm(total=len(futures), desc="grading", unit="submission", disable=not progress,

@@ -43,6 +43,34 @@ def nbgrader(args: list[str], course_root: Path, timeout: float | None = None,
     return result
 
 
+def nbgrader_api(course_root: Path):
+    """nbgrader's API on the course in ``course_root`` with its nbgrader_config.py, in this
+    process (nbgrader's own command would first spend seconds importing itself)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    config.CourseDirectory.root = str(course_root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def new_gradebook(path: Path) -> None:
+    """Create an empty gradebook database at ``path``, stamped with nbgrader's schema version
+    as nbgrader stamps a new one, without the `alembic heads` command nbgrader runs for that
+    (a Python start of a few seconds); nbgrader creates the tables when it opens it."""
+    import sqlite3
+
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
+    db.close()
+
+
 def execute_notebook(nb: nbformat.NotebookNode, cwd: Path,
                      cell_timeout: int = 600) -> nbformat.NotebookNode:
     """Run every cell of ``nb`` in a fresh kernel started in ``cwd``; return the executed copy.

@@ -123,8 +123,11 @@ _unpacking = threading.Lock()
 
 
 def _unpacked(bundle: Bundle) -> Path:
-    """This worker's copy of the bundle's sources and reference answers (made once)."""
-    root = Path(tempfile.gettempdir()) / f"cnn-grading-{os.getpid()}" / bundle.key[:16]
+    """This worker's copy of the bundle's sources and reference answers, made once in its
+    local folder (which Dask removes with the worker)."""
+    from distributed import get_worker
+
+    root = Path(get_worker().local_directory) / "cnn-grading" / bundle.key[:16]
     with _unpacking:
         if not (root / "done").exists():
             for folder, files in (("source", bundle.sources), ("expected", bundle.expected)):
@@ -167,6 +170,7 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
         settings.write(root / "sandbox.json")
         sandbox.kernelspec(root / "jupyter", root / "sandbox.json")
         config += (f"c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}\n"
+                   "c.TrustedExecute.terminate_kernel = True\n"
                    "c.KernelManager.transport = 'ipc'\n"
                    f"c.KernelManager.ip = {str(runtime / 'kernel')!r}\n")
     (root / "nbgrader_config.py").write_text(config)
@@ -176,18 +180,14 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
 def _run_nbgrader(root: Path, assignment_id: str, student: str) -> tuple[bool, str]:
     """nbgrader's autograde, then (when it succeeded) generate_feedback, through its API with
     the scratch course's config; returns (success, nbgrader's log)."""
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
     from sqlalchemy.exc import SAWarning
-    from traitlets.config.loader import PyFileConfigLoader
 
-    from utils.course.execution import GRADING
+    from utils.course.execution import GRADING, nbgrader_api
 
     warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
     os.environ.update(GRADING)
     os.environ["JUPYTER_PATH"] = str(root / "jupyter")
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api = nbgrader_api(root)
     result = api.autograde(assignment_id, student, force=True, create=True)
     log = result.get("log", "") + result.get("error", "")
     if result.get("success"):
@@ -242,6 +242,16 @@ def _cpu_seconds() -> float:
     """CPU time of this thread and of this process's finished children (the kernels)."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return time.thread_time() + children.ru_utime + children.ru_stime
+
+
+def dask_setup(worker=None) -> None:
+    """Dask's preload hook (``dask worker --preload utils.course.grading_worker``): import what
+    a task needs while the worker starts, not in its first task."""
+    import nbgrader.apps  # noqa: F401
+
+    import utils.course.trusted.executor  # noqa: F401
+
+    code_version()
 
 
 def grade(bundle: Bundle, request: Request) -> Outcome:

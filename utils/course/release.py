@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 
 from utils.course.assignments import COURSE_ROOT, Assignment
-from utils.course.execution import nbgrader
+from utils.course.execution import nbgrader_api, new_gradebook
 
 # Source and release notebooks sit three folders below the repository root, student notebooks one.
 SOURCE_IMAGE_PREFIX = "](../../../images/"
@@ -30,10 +30,16 @@ def new_course(root: Path, assignments: list[Assignment]) -> Path:
     """
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(COURSE_ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
+    if not (root / "gradebook.db").exists():
+        new_gradebook(root / "gradebook.db")
+    api = nbgrader_api(root)
     for assignment in assignments:
         shutil.copytree(COURSE_ROOT / "source" / assignment.id, root / "source" / assignment.id,
                         dirs_exist_ok=True)
-        nbgrader(["generate_assignment", assignment.id, "--force"], root)
+        result = api.generate_assignment(assignment.id, force=True)
+        if not result["success"]:
+            raise RuntimeError(f"nbgrader generate_assignment {assignment.id} failed in {root}:"
+                               f"\n{result['log']}\n{result.get('error', '')}")
     return root
 
 

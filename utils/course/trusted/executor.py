@@ -25,13 +25,15 @@ from __future__ import annotations
 import base64
 import json
 import re
+import signal
 from importlib import import_module
 from pathlib import Path
 
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from utils.course.trusted import cases as cases_module
 from utils.course.trusted.expected import Reference
@@ -64,6 +66,18 @@ class TrustedExecute(Execute):
     max_output_chars = Integer(
         4_000_000, help="Largest output kept per cell, in characters (a figure takes a few "
                         "hundred thousand).").tag(config=True)
+
+    terminate_kernel = Bool(
+        False, help="End the kernel with SIGTERM once the notebook is graded, instead of "
+                    "nbgrader's shutdown request, which takes about half a second (for a "
+                    "sandboxed kernel, whose processes all end with it).").tag(config=True)
+
+    async def _async_cleanup_kernel(self) -> None:
+        if self.terminate_kernel and self.km is not None and self.km.has_kernel:
+            await ensure_async(self.km.signal_kernel(signal.SIGTERM))
+        await super()._async_cleanup_kernel()
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)  # nbclient binds the base's otherwise
 
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
