@@ -9,7 +9,8 @@ student-release DIR          write what a student receives (no solutions, no hid
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
-benchmark grading            grade a synthetic class of 20 in parallel vs serial nbgrader autograde
+benchmark grading [--assignment ID --students N]
+                             grade a synthetic class on Dask vs serial nbgrader autograde
 grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedback, gradebook
                              (again: only new or changed submissions)
 site [--instructor]          the course site: student notebooks with the reference outputs (or the
@@ -153,7 +154,7 @@ def cmd_benchmark(args) -> int:
     from utils.course import benchmarks
 
     if args.name == "grading":
-        benchmarks.grading()
+        benchmarks.grading(args.assignment or "C4W1A1_conv_step_by_step", args.students)
     else:
         getattr(benchmarks, args.name)(repeats=args.repeats)
     return 0
@@ -224,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--assignment", help="grading: the assignment (default: assignment 1)")
+    bench.add_argument("--students", type=int, default=20, help="grading: the class's size")
     bench.set_defaults(run=cmd_benchmark)
     grade = commands.add_parser("grade-class", help="autograde a class of submissions")
     grade.add_argument("submissions", type=Path,

@@ -1,6 +1,7 @@
 """Benchmarks (not tests): ``python -m utils.course benchmark NAME``.
 
-grading: a synthetic class of 20 graded by grade-class and by serial nbgrader.
+grading: a synthetic class (20 of assignment 1 by default) graded by grade-class and by
+serial nbgrader, and where one submission's time goes.
 yolo: YOLO detectors and yolo_eval on CPU.
 conv: the same convolution with the reference loops of assignment 1, the im2col version of
 utils.conv_fast and tf.nn.conv2d, on one input; prints the median times and the ratios.
@@ -22,7 +23,7 @@ import numpy as np
 from utils.conv_fast import conv_forward_fast
 from utils.course import assignments, class_grading, release
 from utils.course import grading as course_grading
-from utils.course.execution import QUIET_TENSORFLOW, nbgrader
+from utils.course.execution import QUIET_TENSORFLOW, execute_notebook, nbgrader
 from utils.course.reference import reference_functions
 
 
@@ -104,19 +105,17 @@ def yolo(repeats: int = 5) -> dict:
     return times
 
 
-def _children_cpu() -> float:
-    """CPU seconds (user + system) used so far by this process's finished children."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _cpu() -> float:
+    """CPU seconds (user + system) used so far by this process and its finished children."""
+    return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-def grading(students: int = 20) -> dict:
-    """A synthetic class of assignment 1 (correct, partly wrong and blank submissions) graded
-    by ``grade-class`` (parallel, sandboxed) and by plain serial ``nbgrader autograde`` +
-    ``generate_feedback`` on the same machine; print and return the wall times (s)."""
-    a1 = assignments.get("C4W1A1_conv_step_by_step")
-    source = nbformat.read(a1.source_notebook, as_version=4)
-    release_nb = nbformat.read(a1.release_notebook, as_version=4)
+def _synthetic_class(a: assignments.Assignment, students: int) -> dict:
+    """{student: notebook}: 4 in 10 solved, 3 in 10 with one function returning nothing,
+    3 in 10 blank."""
+    source = nbformat.read(a.source_notebook, as_version=4)
+    release_nb = nbformat.read(a.release_notebook, as_version=4)
     answers = course_grading.reference_answers(source)
     names = list(answers)
     class_ = {}
@@ -130,28 +129,69 @@ def grading(students: int = 20) -> dict:
                 source, release_nb, {name: f"{header}\n    return None"})
         else:
             class_[f"student{i:02d}"] = release_nb
-    times = {}
+    return class_
+
+
+_TIMES = re.compile(r"(Grading times|\[grading_worker\]): (.*)")
+_STEP = re.compile(r"([a-z][a-z ]+) (\d+\.\d+) s")
+
+
+def _steps(logs: Path) -> dict[str, list[float]]:
+    """{step: [seconds per submission]} from the grading logs' time lines."""
+    steps: dict[str, list[float]] = {}
+    for log in sorted(logs.glob("*/*.log")):
+        for line in log.read_text().splitlines():
+            if match := _TIMES.search(line):
+                for step, seconds in _STEP.findall(match.group(2)):
+                    steps.setdefault(step.strip(), []).append(float(seconds))
+    return steps
+
+
+def grading(assignment_id: str = "C4W1A1_conv_step_by_step", students: int = 20) -> dict:
+    """A synthetic class of ``assignment_id`` (correct, partly wrong and blank submissions)
+    graded by ``grade-class`` (Dask local cluster, sandboxed) and by plain serial
+    ``nbgrader autograde`` + ``generate_feedback`` on the same machine, after one run of the
+    solved notebook alone (nbclient, plain kernel): its own execution time. Prints the wall
+    times, the cores kept busy, the speed-up and where a submission's time goes; returns the
+    wall times (s)."""
+    a = assignments.get(assignment_id)
+    class_ = _synthetic_class(a, students)
+    times, cpu = {}, {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for student, nb in class_.items():
-            folder = scratch / "submitted" / student / a1.id
+            folder = scratch / "submitted" / student / a.id
             folder.mkdir(parents=True)
-            nbformat.write(nb, folder / a1.notebook)
-        cpu = {}
-        start, cpu_start = time.perf_counter(), _children_cpu()
-        class_grading.grade_class(scratch / "submitted", scratch / "parallel")
-        name = f"grade-class, {os.cpu_count()} workers, sandboxed (course build included)"
-        times[name], cpu[name] = time.perf_counter() - start, _children_cpu() - cpu_start
-        course = release.new_course(scratch / "serial", [a1])
+            nbformat.write(nb, folder / a.notebook)
+        solved = class_["student00"]
+        start = time.perf_counter()
+        execute_notebook(solved, a.source_notebook.parent)
+        own = time.perf_counter() - start
+        start, cpu_start = time.perf_counter(), _cpu()
+        class_grading.grade_class(scratch / "submitted", scratch / "parallel", progress=False)
+        name = f"grade-class, local Dask cluster of {os.cpu_count()} workers, sandboxed"
+        times[name], cpu[name] = time.perf_counter() - start, _cpu() - cpu_start
+        steps = _steps(scratch / "parallel" / "logs")
+        course = release.new_course(scratch / "serial", [a])
         shutil.copytree(scratch / "submitted", course / "submitted")
-        start, cpu_start = time.perf_counter(), _children_cpu()
-        nbgrader(["autograde", a1.id, "--create", "--force"], course)
-        nbgrader(["generate_feedback", a1.id, "--force"], course)
+        start, cpu_start = time.perf_counter(), _cpu()
+        nbgrader(["autograde", a.id, "--create", "--force"], course)
+        nbgrader(["generate_feedback", a.id, "--force"], course)
         name = "nbgrader autograde + generate_feedback, serial"
-        times[name], cpu[name] = time.perf_counter() - start, _children_cpu() - cpu_start
+        times[name], cpu[name] = time.perf_counter() - start, _cpu() - cpu_start
+    print(f"{students} submissions of {a.id}; the solved notebook alone runs in {own:.1f} s "
+          "(nbclient, plain kernel)")
     for name, seconds in times.items():
-        print(f"{name:68s} {seconds:6.1f} s wall, {cpu[name] / seconds:.2f} cores busy "
-              f"({students} submissions)")
-    serial, parallel = times[list(times)[1]], times[list(times)[0]]
-    print(f"speed-up: {serial / parallel:.2f}x")
+        print(f"  {name:60s} {seconds:6.1f} s wall, {cpu[name] / seconds:.2f} cores busy, "
+              f"{seconds / students:5.2f} s per submission")
+    parallel, serial = times.values()
+    print(f"  speed-up: {serial / parallel:.2f}x")
+    median = {step: float(np.median(values)) for step, values in steps.items()}
+    print("  one submission on a grading worker (median seconds):")
+    for step, seconds in median.items():
+        print(f"    {step:20s} {seconds:6.2f}")
+    task = median.get("scratch course", 0) + median.get("autograde", 0) + median.get(
+        "feedback", 0) + median.get("results", 0)
+    print(f"  overhead beyond the notebook's own execution: {task - own:+.2f} s per submission "
+          f"on a worker, {serial / students - own:+.2f} s in serial nbgrader")
     return times

@@ -187,11 +187,15 @@ def _run_nbgrader(root: Path, assignment_id: str, student: str) -> tuple[bool, s
     warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
     os.environ.update(GRADING)
     os.environ["JUPYTER_PATH"] = str(root / "jupyter")
+    started = time.perf_counter()
     api = nbgrader_api(root)
     result = api.autograde(assignment_id, student, force=True, create=True)
     log = result.get("log", "") + result.get("error", "")
+    autograded = time.perf_counter()
     if result.get("success"):
         log += api.generate_feedback(assignment_id, student, force=True).get("log", "")
+    log += (f"\n[grading_worker] autograde {autograded - started:.2f} s, feedback "
+            f"{time.perf_counter() - autograded:.2f} s\n")
     return bool(result.get("success")), log
 
 
@@ -275,7 +279,9 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
             runtime.mkdir()
             _scratch_course(bundle, request, root, runtime)
             a, student = bundle.assignment_id, request.student
+            prepared = time.perf_counter()
             outcome.ok, outcome.log = _run_nbgrader(root, a, student)
+            graded = time.perf_counter()
             outcome.error = "" if outcome.ok else _last_error(outcome.log)
             kernel_log = root / "kernel.log"
             if kernel_log.is_file():  # what the kernel printed outside its cells
@@ -286,6 +292,8 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
                 outcome.limits = list(dict.fromkeys(h.limit for h in hit))
             outcome.grades, outcome.timestamp = _grades(root, a, student)
             outcome.files = _regular_files(root, a, student)
+            outcome.log += (f"[grading_worker] scratch course {prepared - started:.2f} s, "
+                            f"results {time.perf_counter() - graded:.2f} s\n")
     outcome.seconds = time.perf_counter() - started
     outcome.cpu_seconds = _cpu_seconds() - cpu
     return outcome

@@ -26,6 +26,8 @@ import base64
 import json
 import re
 import signal
+import time
+from collections import Counter
 from importlib import import_module
 from pathlib import Path
 
@@ -73,9 +75,11 @@ class TrustedExecute(Execute):
                     "sandboxed kernel, whose processes all end with it).").tag(config=True)
 
     async def _async_cleanup_kernel(self) -> None:
+        started = time.perf_counter()
         if self.terminate_kernel and self.km is not None and self.km.has_kernel:
             await ensure_async(self.km.signal_kernel(signal.SIGTERM))
         await super()._async_cleanup_kernel()
+        self._timings["kernel end"] += time.perf_counter() - started
 
     _cleanup_kernel = run_sync(_async_cleanup_kernel)  # nbclient binds the base's otherwise
 
@@ -93,7 +97,10 @@ class TrustedExecute(Execute):
         self._output_used: dict[int, int] = {}
         runnable = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
                     and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_cells]
+        self._timings: Counter[str] = Counter()  # seconds per step, for the log
         verdicts = self._run(runnable)
+        self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
+                                                      for step, seconds in self._timings.items()))
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in verdicts:
@@ -108,19 +115,23 @@ class TrustedExecute(Execute):
         done = starts = 0
         while True:
             starts += 1
+            started = time.perf_counter()
             try:
                 with self.setup_kernel():
                     reply = self.wait_for_reply(self.kc.kernel_info())
                     self.nb.metadata["language_info"] = reply["content"]["language_info"]
+                    started = self._lap("kernel start", started)
                     for index in runnable[:done]:  # after a restart: the cells run before
                         if index not in skipped:
                             self._execute_scratch(self.nb.cells[index].source, index)
                     while done < len(runnable):
                         self._execute(runnable[done])
                         done += 1
+                    started = self._lap("cells", started)
                     for tests in self._tests:
                         if tests.cell_id not in verdicts:
                             verdicts[tests.cell_id] = self._grade(tests)
+                    self._lap("graded functions", started)
                 return verdicts
             except RuntimeError:  # a restarted kernel that died before answering: again
                 if starts == 1:
@@ -143,6 +154,12 @@ class TrustedExecute(Execute):
                         "DeadKernelError", f"{tests.function}: not graded: the kernel died "
                         f"{starts} times while this notebook was graded"))
                 return verdicts
+
+    def _lap(self, step: str, started: float) -> float:
+        """Add the time since ``started`` to ``step``; return now."""
+        now = time.perf_counter()
+        self._timings[step] += now - started
+        return now
 
     def _execute(self, index: int) -> None:
         try:
