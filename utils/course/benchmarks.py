@@ -132,7 +132,7 @@ def _synthetic_class(a: assignments.Assignment, students: int) -> dict:
     return class_
 
 
-_TIMES = re.compile(r"(Grading times|\[grading_worker\]): (.*)")
+_TIMES = re.compile(r"(Grading times: |\[grading_worker\] )(.*)")
 _STEP = re.compile(r"([a-z][a-z ]+) (\d+\.\d+) s")
 
 

@@ -195,8 +195,10 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
     """(status, final) of a graded or failed submission; final: see ``class_record.Entry``."""
     if "wall time" in outcome.limits:
         return f"timeout: the notebook ran over {limits.notebook_timeout} s", True
+    if outcome.error.startswith("not graded: "):  # the task ended without an outcome
+        return outcome.error, "KilledWorker" in outcome.error
     if not outcome.ok or score is None or score.status != "graded":
-        final = not outcome.error.startswith(("the worker ", "the grading task failed"))
+        final = not outcome.error.startswith("the worker ")
         return f"nbgrader failed: {outcome.error or 'no result'}", final
     notes = list(notes)
     if outcome.limits:
@@ -259,8 +261,10 @@ def _record(course: Path, out: Path, a: Assignment, submission: Submission, key:
     status, final = _status(outcome, submission.notes, score, autograded, limits)
     if not status.startswith("graded"):
         _forget(course, a, student)
-    return Entry(student, a.id, status, key, final, round(outcome.seconds, 2),
-                 round(outcome.cpu_seconds, 2), outcome.worker)
+    return Entry(student, a.id, status, key, final,
+                 None if outcome.seconds is None else round(outcome.seconds, 2),
+                 None if outcome.cpu_seconds is None else round(outcome.cpu_seconds, 2),
+                 outcome.worker)
 
 
 def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None = None,

@@ -67,14 +67,19 @@ def cluster(scheduler: str | None = None, workers: int | None = None):
             local.result().close()
 
 
+def _bundle(bundle: Bundle) -> Bundle:
+    """The task whose result is ``bundle``, on the worker that runs it."""
+    return bundle
+
+
 def _task_failed(error: BaseException) -> str:
     """The status text of a task that ended with an exception instead of an outcome."""
     from distributed import KilledWorker
 
     if isinstance(error, KilledWorker):
-        return ("the grading workers died while grading it, every time it was tried "
-                "(Dask KilledWorker): not retried")
-    return f"the grading task failed: {type(error).__name__}: {str(error)[:160]}"
+        return ("not graded: the grading workers died while grading it, every time it was "
+                "tried (Dask KilledWorker)")
+    return f"not graded: the grading task failed: {type(error).__name__}: {str(error)[:160]}"
 
 
 def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]],
@@ -86,7 +91,10 @@ def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]
 
     if not requests:
         return
-    sent = {a: client.scatter(bundle, broadcast=True, hash=False)
+    # Each bundle is a task's result, not scattered data: when every worker holding it dies,
+    # the scheduler makes it again from the task (scattered data would be lost, and with it
+    # every task of the assignment still to run).
+    sent = {a: client.submit(_bundle, bundle, key=f"bundle-{a}-{os.urandom(4).hex()}")
             for a, bundle in bundles.items()}
     futures = {client.submit(grading_worker.grade, sent[a], request, pure=False,
                              key=f"grade-{a}-{request.student}-{os.urandom(4).hex()}"):
@@ -98,7 +106,8 @@ def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]
             try:
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001 (that task's failure, e.g. KilledWorker)
-                outcome = Outcome(ok=False, error=_task_failed(error))
+                outcome = Outcome(ok=False, error=_task_failed(error), seconds=None,
+                                  cpu_seconds=None)
             future.release()
             bar.update()
             yield a, request, outcome

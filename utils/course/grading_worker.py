@@ -97,8 +97,8 @@ class Outcome:
     timestamp: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     log: str = ""
-    seconds: float = 0.0
-    cpu_seconds: float = 0.0
+    seconds: float | None = None  # None: the task never finished
+    cpu_seconds: float | None = None
     worker: str = ""
 
 

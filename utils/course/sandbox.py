@@ -318,8 +318,14 @@ def _remove_stale(parent: Path) -> None:
 # --- availability ---------------------------------------------------------------------------
 
 def check() -> list[str]:
-    """The Linux features the sandbox needs that are missing here, one sentence each."""
+    """The Linux features the sandbox needs that are missing here, one sentence each (and
+    an interpreter the sandbox could not start)."""
     missing = []
+    folder = os.path.dirname(os.path.abspath(sys.executable))
+    if os.path.realpath(folder) != folder:  # the kernel starts by this name; only the real
+        missing.append(f"the interpreter's folder {folder} is a link to "  # one is shown
+                       f"{os.path.realpath(folder)}: run the grader from that folder or a "
+                       "virtual environment of its own")
     if platform.machine() not in SYS_PIVOT_ROOT:
         missing.append(f"pivot_root: no system call number known for {platform.machine()}")
     else:
