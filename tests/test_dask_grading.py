@@ -60,9 +60,9 @@ def _notebooks():
                                                         {"zero_pad": WRONG_ZERO_PAD})}
 
 
-def _submit(submitted, students, kinds=None):
+def _submit(submitted, students):
     """Write ``students`` ({student: kind}) into ``submitted`` in nbgrader's layout."""
-    kinds = kinds or _notebooks()
+    kinds = _notebooks()
     for student, kind in students.items():
         folder = submitted / student / A1.id
         folder.mkdir(parents=True, exist_ok=True)
@@ -125,19 +125,19 @@ def local_run(tmp_path_factory):
         pytest.skip("the grading sandbox needs: " + "; ".join(missing))
     root = tmp_path_factory.mktemp("local")
     submitted = _submit(root / "submitted", LOCAL_CLASS)
-    rows = grade_class(submitted, root / "out", workers=2, progress=False)
+    grade_class(submitted, root / "out", workers=2, progress=False)
     table = _table(root / "out")
     for student, kind in LOCAL_CLASS.items():  # what the rest of the suite establishes
         assert table[student]["total"] == f"{float(TOTALS[kind])}", (
             f"the local run gave {student} ({kind}) {table[student]['total']!r}, not "
             f"{TOTALS[kind]}: {table[student]['status']}")
         assert table[student]["status"].startswith("graded"), table[student]["status"]
-    return {"submitted": submitted, "out": root / "out", "rows": rows, "table": table}
+    return {"submitted": submitted, "out": root / "out", "table": table}
 
 
 class LoopbackCluster:
     """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, each in its own
-    process group; ``kill()`` SIGKILLs all of them and whatever they started."""
+    process group; ``kill_all()`` SIGKILLs all of them and whatever they started."""
 
     def __init__(self, folder, scheduler_env=None):
         self.folder = folder
