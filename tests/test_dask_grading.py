@@ -11,8 +11,8 @@ submission whose task takes its worker down every time it is tried must be marke
 ``KilledWorker`` without any score while its classmates are graded as usual. Re-running on a
 graded folder grades only what is new or changed.
 
-Known bug, kept as a strict xfail: when every worker is replaced at once (each killed, each
-started again by its nanny), the tasks left lose the assignment's bundle and are cancelled.
+When every worker is replaced at once (each killed, each started again by its nanny), the
+assignment's bundle is made again and every grade is still given.
 """
 
 import csv
@@ -335,10 +335,6 @@ def test_a_killed_worker_costs_no_grade(local_run, loopback_cluster, tmp_path):
             f"worker (pid {survivor}): {record[student]}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "dask_engine.grade scatters each assignment's Bundle once (broadcast=True): when every "
-    "worker holding it dies, the workers that replace them never get it, and every task not "
-    "yet finished is cancelled (FutureCancelledError: already forgotten)"))
 def test_workers_replaced_together_cost_no_grade(local_run, loopback_cluster, tmp_path):
     cluster = loopback_cluster()
 
@@ -361,9 +357,7 @@ def test_a_submission_that_kills_every_worker_is_marked(local_run, loopback_clus
     # A task is failed with KilledWorker when its workers died more than allowed-failures
     # times. A worker given one thread holds one task only at a worker-saturation of 1.0 (the
     # default, 1.1, queues a second one on it, which each kill would count against as well).
-    # The victim kills its worker once its notebook runs. Its task is the class's last: when
-    # its worker dies, no classmate's task is left waiting for the assignment's bundle, which
-    # the two workers killed may have held alone (test_workers_replaced_together_...).
+    # The victim kills its worker once its notebook runs; its task is the class's last.
     cluster = loopback_cluster(DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES="1",
                                DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION="1.0")
     submitted = _submit(tmp_path / "submitted", VICTIM_CLASS)

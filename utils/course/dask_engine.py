@@ -31,7 +31,10 @@ def _local_cluster(workers: int | None):
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES}):
+    # One task at a time per worker (the default saturation queues a second one on it, which
+    # a worker's death would count against as well).
+    with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                             processes=True, dashboard_address=None,
                             silence_logs=logging.ERROR, preload=[grading_worker.__name__])
