@@ -33,6 +33,7 @@ from distributed import Client
 
 from utils.course import assignments, grading, sandbox
 from utils.course.assignments import REPO_ROOT
+from utils.course import class_grading
 from utils.course.class_grading import grade_class
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
@@ -446,3 +447,14 @@ def test_a_late_submission_graded_alone_joins_the_class(local_run, graded_copy):
     for student, kind in LOCAL_CLASS.items():
         assert scores[student].total[0] == TOTALS[kind], (
             f"the gradebook lost {student}'s grade: {scores[student]}")
+
+
+def test_changed_sources_refuse_a_partial_run(graded_copy, monkeypatch):
+    # The course's sources are not edited here (other tests check they never change): the
+    # key they hash to changes instead, as it would after an edit.
+    submitted, out = graded_copy
+    record_before = (out / "grading.json").read_bytes()
+    monkeypatch.setattr(class_grading, "_sources_key", lambda a: "edited")
+    with pytest.raises(class_grading.StaleCourse, match="grade the whole class again"):
+        grade_class(submitted, out, workers=1, students=["good"], progress=False)
+    assert (out / "grading.json").read_bytes() == record_before, "the record was changed"

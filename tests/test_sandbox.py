@@ -314,6 +314,18 @@ def test_wall_time_is_enforced_and_reported(box):
     assert run.seconds < 30  # not the 60 s of its sleep
 
 
+def test_a_restarted_sandbox_gets_what_is_left_of_the_wall_time(box):
+    # A kernel started again under the same settings (after the last one was killed) must
+    # not get a fresh budget: a notebook's time limit is its own, restarts included.
+    first = box("import time\ntime.sleep(2)", wall_s=4)
+    assert first.code == 0 and first.hits == [], first.stderr
+    second = box("import time\nprint('started', flush=True)\ntime.sleep(60)", wall_s=4)
+    assert second.hits == ["wall time"] and second.seconds < 30, second
+    third = box("print('started', flush=True)", wall_s=4)
+    assert "started" not in third.stdout and third.code != 0, third
+    assert third.hits == ["wall time", "wall time"], third.hits
+
+
 def test_interrupts_reach_the_command(box, tmp_path):
     code = """
 import signal, sys, time
@@ -397,3 +409,14 @@ def test_a_kernel_runs_through_the_kernelspec_and_can_be_interrupted(box, tmp_pa
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_an_interpreter_reached_through_a_linked_folder_is_refused(tmp_path):
+    # The kernel starts by the interpreter's name, and the sandbox shows real paths only.
+    linked = tmp_path / "venv"
+    linked.symlink_to(Path(sys.prefix))
+    result = subprocess.run(
+        [str(linked / "bin" / "python"), "-c",
+         "from utils.course import sandbox; print(sandbox.check())"],
+        capture_output=True, text=True, check=True, cwd=REPO)
+    assert "is a link to" in result.stdout, result.stdout + result.stderr

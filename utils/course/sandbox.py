@@ -92,7 +92,7 @@ class Settings:
     disk_mb: int = 512  # working folder, /tmp, /dev/shm and runtime folder together
     output_mb: int = 16  # bytes written to stdout and stderr together
     output_file: str = ""  # where that output goes (never visible inside); "" for our own
-    wall_s: float = 900  # seconds from start to kill
+    wall_s: float = 900  # seconds from the first start under these settings to kill
 
     def write(self, path: Path) -> Path:
         """Save as JSON at ``path``; return it."""
@@ -633,9 +633,24 @@ class _Supervisor:
             os.kill(self.init, signal.SIGKILL)
         self.cgroup.kill()
 
+    def wall_budget(self) -> float:
+        """Seconds left of the wall-time limit, which counts from the first start under these
+        settings: a kernel started again (after the last one was killed) gets what is left."""
+        s = self.settings
+        path = Path(s.markers) / f"{s.name}.started"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            first = path.read_text()
+            return s.wall_s - (time.time() - float(first)) if first else s.wall_s
+        os.write(fd, repr(time.time()).encode())
+        os.close(fd)
+        return s.wall_s
+
     def check_limits(self, started: float) -> None:
         s = self.settings
-        if time.monotonic() - started > s.wall_s:
+        if time.monotonic() - started > self.budget:
             self.kill("wall time", f"killed after {s.wall_s:g} s")
         elif self.cgroup.out_of_memory():
             self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
@@ -658,6 +673,10 @@ class _Supervisor:
 
     def run(self, command: list[str], files: list[str], sockets: list[str]) -> int:
         s = self.settings
+        self.budget = self.wall_budget()
+        if self.budget <= 0:
+            self._record("wall time", f"not started: its {s.wall_s:g} s were used up")
+            return 128 + signal.SIGKILL
         self.cgroup = Cgroup.create(s.name, (s.memory_mb + s.disk_mb) * 2 ** 20,
                                     s.max_processes)
         report_r, report_w = os.pipe()
