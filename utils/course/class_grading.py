@@ -210,33 +210,37 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
     return "graded" + (f" ({'; '.join(notes)})" if notes else ""), not missing
 
 
-def _forget(course: Path, a: Assignment, student: str) -> None:
-    """Remove a student's earlier grades, autograded notebook and feedback of ``a``."""
+@contextlib.contextmanager
+def _class_gradebook(course: Path):
+    """The class gradebook, open for this run (without nbgrader's own autoflush notices)."""
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook, \
             warnings.catch_warnings():
         warnings.simplefilter("ignore", SAWarning)
-        try:
-            gradebook.remove_submission(a.id, student)
-        except MissingEntry:
-            pass
+        yield gradebook
+
+
+def _forget(gradebook: Gradebook, course: Path, a: Assignment, student: str) -> None:
+    """Remove a student's earlier grades, autograded notebook and feedback of ``a``."""
+    try:
+        gradebook.remove_submission(a.id, student)
+    except MissingEntry:
+        pass
     for kind in ("autograded", "feedback"):
         shutil.rmtree(course / kind / student / a.id, ignore_errors=True)
 
 
-def _save_grades(course: Path, a: Assignment, student: str, outcome: Outcome) -> None:
+def _save_grades(gradebook: Gradebook, course: Path, a: Assignment, student: str,
+                 outcome: Outcome) -> None:
     """Put a graded submission's points into the class gradebook and its autograded notebook
     and feedback (plain files, by name only) into the course."""
     timestamp = datetime.fromisoformat(outcome.timestamp) if outcome.timestamp else None
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook, \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own autoflush notices
-        gradebook.update_or_create_student(student)
-        gradebook.update_or_create_submission(a.id, student, timestamp=timestamp)
-        notebook = Path(a.notebook).stem
-        for name, (auto, manual, extra) in outcome.grades.items():
-            grade = gradebook.find_grade(name, notebook, a.id, student)
-            grade.auto_score, grade.manual_score, grade.extra_credit = auto, manual, extra
-        gradebook.db.commit()
+    gradebook.update_or_create_student(student)
+    gradebook.update_or_create_submission(a.id, student, timestamp=timestamp)
+    notebook = Path(a.notebook).stem
+    for name, (auto, manual, extra) in outcome.grades.items():
+        grade = gradebook.find_grade(name, notebook, a.id, student)
+        grade.auto_score, grade.manual_score, grade.extra_credit = auto, manual, extra
+    gradebook.db.commit()
     for name, content in outcome.files.items():
         kind, _, filename = name.partition("/")
         if kind in ("autograded", "feedback") and filename == Path(filename).name:
@@ -245,22 +249,22 @@ def _save_grades(course: Path, a: Assignment, student: str, outcome: Outcome) ->
             (folder / filename).write_bytes(content)
 
 
-def _record(course: Path, out: Path, a: Assignment, submission: Submission, key: str,
-            outcome: Outcome, limits: Limits) -> Entry:
+def _record(gradebook: Gradebook, course: Path, out: Path, a: Assignment,
+            submission: Submission, key: str, outcome: Outcome, limits: Limits) -> Entry:
     """Everything one finished task gave, into the course; its entry in the record."""
     student = submission.student
-    _forget(course, a, student)
+    _forget(gradebook, course, a, student)
     logs = out / "logs" / a.id
     logs.mkdir(parents=True, exist_ok=True)
     (logs / f"{student}.log").write_text(outcome.log)
     score = None
     if outcome.ok and outcome.grades:
-        _save_grades(course, a, student, outcome)
+        _save_grades(gradebook, course, a, student, outcome)
         score = read_scores(course, a, [student])[0]
     autograded = course / "autograded" / student / a.id / a.notebook
     status, final = _status(outcome, submission.notes, score, autograded, limits)
     if not status.startswith("graded"):
-        _forget(course, a, student)
+        _forget(gradebook, course, a, student)
     return Entry(student, a.id, status, key, final,
                  None if outcome.seconds is None else round(outcome.seconds, 2),
                  None if outcome.cpu_seconds is None else round(outcome.cpu_seconds, 2),
@@ -307,23 +311,26 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     with (dask_engine.cluster(scheduler, workers) if requests
           else contextlib.nullcontext()) as connect:
         course = _build_course(out, record, needed, keys)
-        for s in found:
-            if s.status:
-                if s.assignment and (s.student, s.assignment.id) in record.entries:
-                    _forget(course, s.assignment, s.student)
-                record.put(Entry(s.student, s.assignment.id if s.assignment else "", s.status))
         for a in needed:  # the kernels only read the data: fetch it first (missing files are
             data.check_available(data.entries_for(a.id), progress=False)  # reported by the
             # notebook itself, and marked in the status; one failed download per dataset)
         bundles = _bundles(course, out, [a for a in needed
                                          if any(a_id == a.id for a_id, _ in requests)], record)
-        record.save()
-        if requests:
-            for _, request, outcome in dask_engine.grade(connect(), bundles, requests, progress):
-                submission, key = by_request[id(request)]
-                record.put(_record(course, out, submission.assignment, submission, key,
-                                   outcome, limits))
-                record.save()
+        with _class_gradebook(course) as gradebook:
+            for s in found:
+                if s.status:
+                    if s.assignment and (s.student, s.assignment.id) in record.entries:
+                        _forget(gradebook, course, s.assignment, s.student)
+                    record.put(Entry(s.student, s.assignment.id if s.assignment else "",
+                                     s.status))
+            record.save()
+            if requests:
+                for _, request, outcome in dask_engine.grade(connect(), bundles, requests,
+                                                             progress):
+                    submission, key = by_request[id(request)]
+                    record.put(_record(gradebook, course, out, submission.assignment,
+                                       submission, key, outcome, limits))
+                    record.save()
     rows = _rows(course, record)
     write_csv(rows, out / "scores.csv")
     if progress:
@@ -334,13 +341,14 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
 
 def _rows(course: Path, record: ClassRecord) -> list[Row]:
     """Every submission the record knows, with its score from the gradebook when graded."""
-    rows = []
-    for (student, a_id), entry in sorted(record.entries.items()):
-        score = None
+    graded: dict[str, list[str]] = {}
+    for (student, a_id), entry in record.entries.items():
         if entry.status.startswith("graded"):
-            score = read_scores(course, assignments.get(a_id), [student])[0]
-        rows.append(Row(student, a_id, score, entry.status, entry.seconds, entry.cpu_seconds))
-    return rows
+            graded.setdefault(a_id, []).append(student)
+    scores = {(score.student, a_id): score for a_id, students in graded.items()
+              for score in read_scores(course, assignments.get(a_id), students)}
+    return [Row(student, a_id, scores.get((student, a_id)), entry.status, entry.seconds,
+                entry.cpu_seconds) for (student, a_id), entry in sorted(record.entries.items())]
 
 
 def write_csv(rows: list[Row], path: Path) -> None:
