@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import shutil
 import tempfile
 import time
@@ -115,10 +116,11 @@ def _expected_answers(course: Path, a: Assignment, folder: Path) -> dict[str, by
     """{"<assignment id>/<case key>.json": reference answer} of every test case of ``a``,
     computed once into ``folder`` (named by the sources' key, so never stale)."""
     reference = Reference(course / "source" / a.id / a.notebook, folder / a.id)
-    for tests in cases.read(reference.source):
-        graded = import_module(tests.module).CHECKS[tests.function]
-        for case in tests.cases:
-            reference.answer_text(graded, case.params, graded.inputs(**case.params))
+    with contextlib.redirect_stdout(io.StringIO()):  # what the solution prints as it runs
+        for tests in cases.read(reference.source):
+            graded = import_module(tests.module).CHECKS[tests.function]
+            for case in tests.cases:
+                reference.answer_text(graded, case.params, graded.inputs(**case.params))
     return {f"{a.id}/{name}": content for name, content in _files(folder / a.id).items()}
 
 

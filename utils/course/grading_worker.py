@@ -30,6 +30,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# How many threads numpy's BLAS, OpenMP and TensorFlow use (they would take every core each,
+# and kernels graded side by side would fight over them).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 MAX_RETURNED_BYTES = 64 * 2 ** 20  # largest autograded notebook or feedback file returned
 _EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_.]*(Error|Exception): ")  # a traceback's last line
 _CODE = Path(__file__).resolve().parents[1]  # the utils package
@@ -45,6 +49,7 @@ class Limits:
     memory_mb: int = 6144
     disk_mb: int = 1024
     max_processes: int = 512
+    threads: int = 1  # of the kernel's numerical libraries (a worker per core: one each)
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,8 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
             name=request.student, runtime=str(runtime), markers=str(root / "markers"),
             readonly=[str(p) for p in data.data_folders()],
             env={**GRADING, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                 "LANG": "C.UTF-8", data.HOME_ENV: str(data.course_home())},
+                 "LANG": "C.UTF-8", data.HOME_ENV: str(data.course_home()),
+                 **dict.fromkeys(THREAD_VARIABLES, str(limits.threads))},
             memory_mb=limits.memory_mb, max_processes=limits.max_processes,
             disk_mb=limits.disk_mb, wall_s=limits.notebook_timeout,
             output_file=str(root / "kernel.log"))
