@@ -327,9 +327,11 @@ def test_a_restarted_sandbox_gets_what_is_left_of_the_wall_time(box):
 
 
 def test_interrupts_reach_the_command(box, tmp_path):
+    # The handler writes with os.write: the signal can arrive while print("ready") is still
+    # flushing, and a print from the handler would then fail as a reentrant call.
     code = """
-import signal, sys, time
-signal.signal(signal.SIGINT, lambda *_: (print("interrupted", flush=True), sys.exit(3)))
+import os, signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: (os.write(1, b"interrupted\\n"), sys.exit(3)))
 print("ready", flush=True)
 time.sleep(60)
 """
