@@ -51,7 +51,8 @@ from utils.course import assignments, dask_engine, release, sandbox, submissions
 from utils.course.assignments import COURSE_ROOT, Assignment
 from utils.course.class_record import ClassRecord, Entry
 from utils.course.grading import Score, data_note, read_scores
-from utils.course.grading_worker import Bundle, Limits, Outcome, Request, code_version
+from utils.course.grading_worker import (Bundle, Limits, Outcome, Request, code_version,
+                                         hash_files)
 from utils.course.submissions import Submission
 from utils.course.trusted import cases
 from utils.course.trusted.expected import Reference
@@ -85,8 +86,7 @@ def _sources_key(a: Assignment) -> str:
     """A hash of what the course builds ``a`` from: its sources, nbgrader's config, the code."""
     digest = hashlib.sha256(code_version().encode())
     digest.update((COURSE_ROOT / "nbgrader_config.py").read_bytes())
-    for name, content in _files(COURSE_ROOT / "source" / a.id).items():
-        digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+    hash_files(digest, _files(COURSE_ROOT / "source" / a.id))
     return digest.hexdigest()
 
 
@@ -316,8 +316,8 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
         for a in needed:  # the kernels only read the data: fetch it first (missing files are
             data.check_available(data.entries_for(a.id), progress=False)  # reported by the
             # notebook itself, and marked in the status; one failed download per dataset)
-        bundles = _bundles(course, out, [a for a in needed
-                                         if any(a_id == a.id for a_id, _ in requests)], record)
+        to_grade = {a_id for a_id, _ in requests}
+        bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record)
         with _class_gradebook(course) as gradebook:
             for s in found:
                 if s.status:

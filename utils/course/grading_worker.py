@@ -64,16 +64,22 @@ class Bundle:
     expected: dict[str, bytes]  # the reference answers' cache: "<assignment id>/<key>.json"
     code: str  # code_version() of the process that made the bundle
 
-    @property
+    @functools.cached_property  # every task of the assignment asks for it
     def key(self) -> str:
         """A hash of everything that decides the grades of this assignment's submissions."""
         digest = hashlib.sha256()
         for part in (self.assignment_id, self.notebook, self.config, self.code):
             digest.update(part.encode() + b"\0")
-        for files in (self.sources, self.expected):
-            for name in sorted(files):
-                digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+        hash_files(digest, self.sources)
+        hash_files(digest, self.expected)
         return digest.hexdigest()
+
+
+def hash_files(digest, files: dict[str, bytes]) -> None:
+    """Add each file of ``files`` ({name: content}), its name and its content's hash, to
+    ``digest`` (a hashlib object), in name order."""
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
 
 
 @dataclass(frozen=True)
