@@ -79,3 +79,17 @@ def test_score_table_lists_every_function(graded_course):
     table = grading.format_table([s for (a, st), s in graded_course["scores"].items()
                                   if st in ("reference", "blank")])
     assert "zero_pad" in table and "pool_backward*" in table and "100/100" in table
+
+
+@pytest.mark.parametrize("shown, printed, same", [
+    ("W = [ 0.1  -0.093 ]\nshape (2, 3)", "W = [ 0.1 -0.0931]\nshape (2, 3)", True),  # spacing
+    ("cost = 1.930248", "cost = 1.930249", True),  # a rounding that fell the other way
+    ("cost = 1.930248", "cost = 1.930250", True),  # within the checks' rtol
+    ("cost = 1.930248", "cost = 1.940248", False),
+    ("J = 1e-05", "J = 1.00001e-05", True),
+    ("shape (2, 3)", "shape (2, 4)", False),  # integers are exact
+    ("kept 20 boxes", "kept 20 boxes, 3 cars", False),
+    ("It's ana, welcome in!", "It's ben, welcome in!", False),
+])
+def test_expected_blocks_agree_within_the_printed_precision(shown, printed, same):
+    assert expected.agree(shown, printed) is same

@@ -218,7 +218,61 @@ def test_stored_public_answers_are_the_reference_answers_of_public_cases_only(as
     assignment = assignments.get(assignment_id)
     problem = public_answers.stale(assignment)
     assert not problem, f"{problem}: run `python -m utils.course public-answers`"
-    path, text = public_answers.compute(assignment)
+    stored = json.loads(public_answers.compute(assignment).path.read_text())
     public = {graded.case_key(t.function, c.params) for t in cases.read(SOURCES[assignment_id])
               for c in t.cases if not c.hidden}
-    assert set(json.loads(text)) == public
+    assert set(stored["answers"]) == public
+
+
+def _perturbed(computed, key: str, change) -> dict:
+    """The stored file of ``computed`` with the first float array of the answer ``key``
+    replaced by ``change(array)``."""
+    answer = graded.decode(computed.answers[key])
+    name = next(k for k, v in answer.items() if isinstance(v, np.ndarray) and v.dtype.kind == "f")
+    answer[name] = change(answer[name].copy())
+    stored = json.loads(computed.text())
+    stored["answers"][key] = graded.encode(answer)
+    return stored
+
+
+def test_stored_public_answers_are_stale_only_beyond_the_checks_tolerance():
+    from utils.course import public_answers
+
+    computed = public_answers.compute(A1)
+    assert public_answers.differences(json.loads(computed.text()), computed) == []
+    key = next(k for k in computed.answers if k.startswith("conv_forward "))
+
+    def last_digits(a):  # what another CPU's BLAS may give
+        a.flat[0] = np.nextafter(a.flat[0], np.inf)
+        return a
+
+    def beyond_tolerance(a):
+        a.flat[0] += 1e-3 * max(1.0, abs(a.flat[0]))
+        return a
+
+    def other_shape(a):
+        return a[..., :-1]
+
+    assert public_answers.differences(_perturbed(computed, key, last_digits), computed) == []
+    stale = public_answers.differences(_perturbed(computed, key, beyond_tolerance), computed)
+    assert len(stale) == 1 and stale[0].startswith(f"{key}: the checks reject it (conv_forward")
+    stale = public_answers.differences(_perturbed(computed, key, other_shape), computed)
+    assert len(stale) == 1 and "float64" in stale[0] and "now float64" in stale[0]
+
+
+def test_stored_public_answers_must_match_exactly_in_cases_structure_and_integers():
+    from utils.course import public_answers
+
+    computed = public_answers.compute(A1)
+    key = next(k for k in computed.answers if k.startswith("conv_backward "))
+    stored = json.loads(computed.text())
+    answer = graded.decode(stored["answers"][key])
+    answer["returns_triple"] = False
+    stored["answers"][key] = graded.encode(answer)
+    removed = next(k for k in stored["answers"] if k != key)
+    del stored["answers"][removed]
+    stored["answers"]["zero_pad {\"pad\": 99}"] = stored["answers"][key]
+    problems = public_answers.differences(stored, computed)
+    assert f"{key}: answer['returns_triple'] is False, now True" in problems
+    assert f"{removed}: missing" in problems
+    assert 'zero_pad {"pad": 99}: no longer a public case' in problems
