@@ -56,6 +56,7 @@ class GradedFunction:
 
     name: str = ""  # the function's name, also the answer cell's grade id
     helpers: tuple[str, ...] = ()  # graded functions it calls
+    stand_ins: tuple[str, ...] = ()  # the notebook's names ``call`` replaces while it runs
     default_case: dict = {}  # the case a caller's check uses to test this function first
 
     def inputs(self, **case) -> dict:

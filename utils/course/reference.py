@@ -5,19 +5,22 @@ from __future__ import annotations
 import nbformat
 
 from utils.course import assignments
+from utils.course.demo_cells import is_demo
 from utils.course.grading import strip_solution_markers
 
 
 def run_reference(source_nb: nbformat.NotebookNode) -> dict:
     """Run the source notebook's provided code (its locked code cells, such as the imports,
-    but not the tests) and its answer cells; return the namespace they defined.
+    but not the tests or the demonstrations) and its answer cells; return the namespace they
+    defined.
 
     Magics and shell lines (starting with % or !) are skipped. Nothing else of the notebook runs.
     """
     namespace: dict = {}
     for cell in source_nb.cells:
         info = cell.metadata.get("nbgrader", {})
-        provided = cell.cell_type == "code" and info.get("locked") and not info.get("grade")
+        provided = (cell.cell_type == "code" and info.get("locked") and not info.get("grade")
+                    and not is_demo(cell))
         if provided or info.get("solution"):
             code = "\n".join(line for line in strip_solution_markers(cell.source).splitlines()
                              if not line.lstrip().startswith(("%", "!")))

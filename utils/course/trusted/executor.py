@@ -4,8 +4,10 @@ student's kernel.
 It runs in nbgrader's own process (which never executes student code; the kernel does, in the
 sandbox when class grading) and replaces ``Execute`` in ``Autograde.autograde_preprocessors``:
 
-1. it runs the notebook's code cells in the kernel, except the test cells, for the feedback's
-   outputs (each cell's output is capped at ``max_output_chars``);
+1. it runs the notebook's code cells in the kernel, except the test cells and the
+   demonstrations (``utils.course.demo_cells``: the source notebook's cells tagged ``demo``,
+   which no graded function needs; the feedback shows them with a note instead), for the
+   feedback's outputs (each cell's output is capped at ``max_output_chars``);
 2. for each graded function, helpers first (``cases.read``), it sends the function's public and
    hidden cases into the kernel as data, with the reference helpers to swap in once those
    helpers are graded, and receives the answers as plain data (``utils.graded.run_cases``);
@@ -37,11 +39,14 @@ from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
 
+from utils.course import demo_cells
 from utils.course.trusted import cases as cases_module
 from utils.course.trusted.expected import Reference
 from utils.graded import RESULT_MIME, GradedFunction, decode, encode
 
 
+NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no graded function "
+                "needs it]\n")  # the output a demonstration cell shows in the feedback
 _ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,59}$")  # an exception's name, as shown
 
 
@@ -69,6 +74,10 @@ class TrustedExecute(Execute):
         4_000_000, help="Largest output kept per cell, in characters (a figure takes a few "
                         "hundred thousand).").tag(config=True)
 
+    skip_demonstrations = Bool(
+        True, help="Leave the source notebook's demonstration cells (tagged demo) unrun: no "
+                   "graded function needs them (utils/course/demo_cells.py).").tag(config=True)
+
     terminate_kernel = Bool(
         False, help="End the kernel with SIGTERM once the notebook is graded, instead of "
                     "nbgrader's shutdown request, which takes about half a second (for a "
@@ -94,9 +103,18 @@ class TrustedExecute(Execute):
         self._reference = Reference(source, Path(self.expected_cache) / info["assignment"])
         self._tests = cases_module.read(self._reference.source)
         test_cells = {t.cell_id for t in self._tests}
+        demos = demo_cells.demo_ids(self._reference.source) if self.skip_demonstrations else set()
         self._output_used: dict[int, int] = {}
-        runnable = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-                    and cell.metadata.get("nbgrader", {}).get("grade_id") not in test_cells]
+        runnable = []
+        for index, cell in enumerate(nb.cells):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type != "code" or grade_id in test_cells:
+                continue
+            if grade_id in demos:
+                cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN_NOTE)]
+                cell.execution_count = None
+            else:
+                runnable.append(index)
         self._timings: Counter[str] = Counter()  # seconds per step, for the log
         verdicts = self._run(runnable)
         self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"

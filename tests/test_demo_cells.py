@@ -1,0 +1,111 @@
+"""Demonstration cells: tagged and locked in the sources, needed by nothing graded, never run by
+the grader, shown in the feedback with a note; grades are those of a full run."""
+
+from importlib import import_module
+
+import nbformat
+import pytest
+
+from mistakes import MISTAKES
+from utils.course import assignments, demo_cells, grading, release
+from utils.course.trusted import cases, executor
+
+AVAILABLE = assignments.available()
+
+
+def _checks(source_nb):
+    return import_module(cases.read(source_nb)[0].module).CHECKS
+
+
+@pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)
+def test_no_graded_code_needs_a_demonstration(assignment):
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    assert demo_cells.demo_ids(source), f"{assignment.id} tags no cell {demo_cells.DEMO_TAG}"
+    assert demo_cells.problems(source, _checks(source)) == []
+
+
+@pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)
+def test_demonstrations_are_locked_and_tagged_in_the_student_notebook(assignment):
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    student = nbformat.read(assignment.student_notebook, as_version=4)
+    shown = {c.metadata["nbgrader"]["grade_id"]: c for c in student.cells if demo_cells.is_demo(c)}
+    assert set(shown) == demo_cells.demo_ids(source)
+    assert all(c.metadata.get("editable") is False and c.metadata["nbgrader"]["locked"]
+               for c in shown.values())
+
+
+def _notebook(*cells) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    for source, tags, info in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata.tags = list(tags)
+        if info:
+            cell.metadata.nbgrader = {"grade": False, "locked": False, "solution": False,
+                                      "schema_version": 3, **info}
+        nb.cells.append(cell)
+    return nb
+
+
+DEMO = {"grade_id": "demo_1", "locked": True}
+ANSWER = {"grade_id": "f", "solution": True}
+
+
+class _F:
+    stand_ins = ("optimizer",)
+
+
+def test_a_graded_cell_reading_a_demonstrations_name_is_found():
+    nb = _notebook(("import numpy as np\nLIMIT = 3", [], {"grade_id": "imports", "locked": True}),
+                   ("X = np.ones(3)\noptimizer = None\nf(X)", ["demo"], DEMO),
+                   ("def f(a, b=LIMIT):\n    y = a + X\n    return optimizer, np.sum(y)", [],
+                    ANSWER),
+                   ("print(f(np.ones(3)))", [], {}),
+                   ("plain = X", ["demo"], {}))
+    assert demo_cells.problems(nb, {"f": _F()}) == [
+        "cell 2 (f) reads X, which only demonstrations define",
+        "cell 3 (no grade id) calls f for show: tag it demo",
+        "cell 4 (no grade id): a demonstration must be a locked cell with a grade id demo_<n>"]
+
+
+def test_a_functions_own_names_are_not_read_from_the_notebook():
+    nb = _notebook(("X = 1", ["demo"], DEMO),
+                   ("def f(X):\n    for i in range(X):\n        Y = i\n    return Y, "
+                    "[X for X in range(2)]", [], ANSWER))
+    assert demo_cells.problems(nb, {"f": _F()}) == []
+
+
+A1 = assignments.get("C4W1A1_conv_step_by_step")
+
+
+@pytest.mark.slow
+def test_skipping_the_demonstrations_gives_the_points_of_a_full_run(tmp_path):
+    """Assignment 1's reference, blank release and every mistake, graded with the demonstrations
+    skipped and run; the points agree, and the feedback notes each skipped cell."""
+    source = nbformat.read(A1.source_notebook, as_version=4)
+    points = {}
+    for skip in (True, False):
+        course = release.new_course(tmp_path / f"skip-{skip}", [A1])
+        with open(course / "nbgrader_config.py", "a") as config:
+            config.write(f"\nc.TrustedExecute.skip_demonstrations = {skip}\n")
+        release_nb = nbformat.read(course / "release" / A1.id / A1.notebook, as_version=4)
+        reference = grading.reference_answers(source)
+        submissions = {"reference": grading.solved_submission(source, release_nb),
+                       "blank": release_nb}
+        for cell_id, wrong in MISTAKES[A1.id].items():
+            submissions[f"wrong-{cell_id}"] = grading.solved_submission(
+                source, release_nb, {cell_id: wrong(reference[cell_id])})
+        for student, nb in submissions.items():
+            grading.submit(course, student, A1, nb)
+        grading.autograde(course, A1)
+        points[skip] = {s.student: s.cells for s in grading.read_scores(course, A1,
+                                                                        list(submissions))}
+        graded = nbformat.read(course / "autograded" / "reference" / A1.id / A1.notebook,
+                               as_version=4)
+        notes = [c.outputs for c in graded.cells if demo_cells.is_demo(c)]
+        if skip:
+            assert notes and all(o[0].text == executor.NOT_RUN_NOTE for o in notes)
+        else:
+            assert all(executor.NOT_RUN_NOTE not in str(o) for o in notes)
+    assert points[True] == points[False]
+    assert points[True]["reference"] and all(v[0] == v[1]
+                                             for v in points[True]["reference"].values())
