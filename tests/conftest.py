@@ -1,10 +1,11 @@
-"""Shared fixtures: one real nbgrader course, graded once per test session.
+"""Shared fixtures: one class of submissions of every assignment, graded once per test session
+by ``grade_class`` as an instructor grades a class (Dask workers, sandboxed kernels, trusted
+grading, demonstrations skipped); and the source notebooks executed whole, as the site shows them.
 
-For every assignment with a source notebook, the course holds these submissions:
+For every assignment with a source notebook, the class holds these submissions:
   reference      the reference solution typed into the release notebook
   blank          the untouched release notebook
   wrong-<cell>   the reference with exactly one answer cell wrong (tests/mistakes.py)
-and runs `nbgrader generate_assignment`, `autograde` and `generate_feedback` on them.
 """
 
 from __future__ import annotations
@@ -15,29 +16,44 @@ import nbformat
 import pytest
 
 from mistakes import MISTAKES
-from utils.course import assignments, grading, release
+from utils.course import assignments, grading, site
+from utils.course.class_grading import grade_class
+
+
+def class_submissions(assignment: assignments.Assignment) -> dict[str, nbformat.NotebookNode]:
+    """{student: notebook}: the reference, the blank release and one submission per mistake."""
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    release_nb = nbformat.read(assignment.release_notebook, as_version=4)
+    submissions = {"reference": grading.solved_submission(source, release_nb),
+                   "blank": release_nb}
+    reference = grading.reference_answers(source)
+    for cell_id, answer in MISTAKES.get(assignment.id, {}).items():
+        submissions[f"wrong-{cell_id}"] = grading.solved_submission(
+            source, release_nb, {cell_id: answer(reference[cell_id])})
+    return submissions
 
 
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory) -> dict:
-    """{"course": Path, "scores": {(assignment id, student): Score}, "feedback": [Path]}."""
-    course = release.new_course(tmp_path_factory.mktemp("course"), assignments.available())
-    scores, feedback = {}, []
+    """{"course": the class's nbgrader course, "scores": {(assignment id, student): Score},
+    "rows": {(assignment id, student): grade_class's Row}, "feedback": [Path]}."""
+    root = tmp_path_factory.mktemp("class")
     for assignment in assignments.available():
-        source = nbformat.read(assignment.source_notebook, as_version=4)
-        release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
-                                   as_version=4)
-        submissions = {"reference": grading.solved_submission(source, release_nb),
-                       "blank": release_nb}
-        reference = grading.reference_answers(source)
-        for cell_id, answer in MISTAKES.get(assignment.id, {}).items():
-            wrong = answer(reference[cell_id])
-            submissions[f"wrong-{cell_id}"] = grading.solved_submission(
-                source, release_nb, {cell_id: wrong})
-        for student, nb in submissions.items():
-            grading.submit(course, student, assignment, nb)
-        grading.autograde(course, assignment)
-        for score in grading.read_scores(course, assignment, list(submissions)):
-            scores[assignment.id, score.student] = score
-        feedback += grading.generate_feedback(course, assignment)
-    return {"course": Path(course), "scores": scores, "feedback": feedback}
+        for student, nb in class_submissions(assignment).items():
+            folder = root / "submitted" / student / assignment.id
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / assignment.notebook)
+    rows = grade_class(root / "submitted", root / "out", progress=False)
+    course = root / "out" / "course"
+    by_key = {(r.assignment, r.student): r for r in rows}
+    scores = {key: row.score or grading.Score(row.student, row.assignment, status=row.status)
+              for key, row in by_key.items()}
+    return {"course": Path(course), "scores": scores, "rows": by_key,
+            "feedback": sorted((course / "feedback").glob("*/*/*.html"))}
+
+
+@pytest.fixture(scope="session")
+def executed_references() -> dict[str, nbformat.NotebookNode]:
+    """{assignment id: its source notebook executed from the top (reference solution, hidden
+    tests, demonstrations)}: what the site shows, and what the expected outputs must match."""
+    return {a.id: site.execute_reference(a) for a in assignments.available()}

@@ -66,11 +66,8 @@ def test_feedback_report_is_generated(graded_course, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_expected_outputs_match_the_reference_solution(graded_course, assignment):
-    a = assignments.get(assignment)
-    executed = nbformat.read(graded_course["course"] / "autograded" / "reference" / a.id /
-                             a.notebook, as_version=4)
-    problems = expected.mismatches(executed)
+def test_expected_outputs_match_the_reference_solution(executed_references, assignment):
+    problems = expected.mismatches(executed_references[assignment])
     assert not problems, "\n\n".join(problems) + (
         f"\n\nRun `python -m utils.course expected-outputs {assignment}` after checking why.")
 

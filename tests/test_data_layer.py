@@ -5,6 +5,7 @@ writes itself (they are not course data and no notebook reads them).
 """
 
 import csv
+import errno
 import functools
 import hashlib
 import http.server
@@ -148,3 +149,26 @@ def test_fetches_real_signs_test_set_from_the_mirror(tmp_path, monkeypatch):
     import h5py
     with h5py.File(path) as signs:
         assert signs["test_set_x"].shape == (120, 64, 64, 3)
+
+
+def test_nothing_is_downloaded_while_grading(registry, server, monkeypatch):
+    registry["write"](server)
+    monkeypatch.setenv(data.NO_DOWNLOAD_ENV, "1")
+    with pytest.raises(data.DataFileError, match="nothing is downloaded while a notebook is graded"
+                       ) as error:
+        data.fetch("datasets/served.bin")
+    assert "python -m utils.fetch C4W1A2_signs_cnn" in str(error.value)
+    assert not (registry["home"] / "datasets" / "served.bin").exists()
+
+
+def test_a_failed_download_into_a_read_only_folder_is_a_data_error(registry, monkeypatch):
+    """As in a grading kernel's read-only course folder, where writing and removing both fail
+    with EROFS: a DataFileError, never an OSError."""
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    registry["write"]("http://127.0.0.1:9")  # never reached: the download is replaced
+    monkeypatch.setattr(data, "_download", read_only)
+    monkeypatch.setattr(Path, "unlink", read_only)
+    with pytest.raises(data.DataFileError, match="datasets/served.bin.*Read-only file system"):
+        data.fetch("datasets/served.bin")

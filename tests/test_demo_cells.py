@@ -6,7 +6,7 @@ from importlib import import_module
 import nbformat
 import pytest
 
-from mistakes import MISTAKES
+from conftest import class_submissions
 from utils.course import assignments, demo_cells, grading, release
 from utils.course.trusted import cases, executor
 
@@ -74,38 +74,33 @@ def test_a_functions_own_names_are_not_read_from_the_notebook():
     assert demo_cells.problems(nb, {"f": _F()}) == []
 
 
-A1 = assignments.get("C4W1A1_conv_step_by_step")
+# Graded again with every cell run: assignment 1's whole class (reference, blank release, every
+# mistake), and the reference of the others (whose demonstrations train, paint or load FaceNet).
+FULL_RUN_CLASS = {"C4W1A1_conv_step_by_step"}
 
 
 @pytest.mark.slow
-def test_skipping_the_demonstrations_gives_the_points_of_a_full_run(tmp_path):
-    """Assignment 1's reference, blank release and every mistake, graded with the demonstrations
-    skipped and run; the points agree, and the feedback notes each skipped cell."""
-    source = nbformat.read(A1.source_notebook, as_version=4)
-    points = {}
-    for skip in (True, False):
-        course = release.new_course(tmp_path / f"skip-{skip}", [A1])
-        with open(course / "nbgrader_config.py", "a") as config:
-            config.write(f"\nc.TrustedExecute.skip_demonstrations = {skip}\n")
-        release_nb = nbformat.read(course / "release" / A1.id / A1.notebook, as_version=4)
-        reference = grading.reference_answers(source)
-        submissions = {"reference": grading.solved_submission(source, release_nb),
-                       "blank": release_nb}
-        for cell_id, wrong in MISTAKES[A1.id].items():
-            submissions[f"wrong-{cell_id}"] = grading.solved_submission(
-                source, release_nb, {cell_id: wrong(reference[cell_id])})
-        for student, nb in submissions.items():
-            grading.submit(course, student, A1, nb)
-        grading.autograde(course, A1)
-        points[skip] = {s.student: s.cells for s in grading.read_scores(course, A1,
-                                                                        list(submissions))}
-        graded = nbformat.read(course / "autograded" / "reference" / A1.id / A1.notebook,
-                               as_version=4)
-        notes = [c.outputs for c in graded.cells if demo_cells.is_demo(c)]
-        if skip:
-            assert notes and all(o[0].text == executor.NOT_RUN_NOTE for o in notes)
-        else:
-            assert all(executor.NOT_RUN_NOTE not in str(o) for o in notes)
-    assert points[True] == points[False]
-    assert points[True]["reference"] and all(v[0] == v[1]
-                                             for v in points[True]["reference"].values())
+@pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)
+def test_skipping_the_demonstrations_gives_the_points_of_a_full_run(graded_course, assignment,
+                                                                   tmp_path):
+    """The class graded by grade_class (demonstrations skipped) against plain nbgrader autograde
+    with every cell run: the same points; the feedback notes each skipped cell."""
+    course = release.new_course(tmp_path, [assignment])
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write("\nc.TrustedExecute.skip_demonstrations = False\n")
+    students = [s for s in class_submissions(assignment).items()
+                if assignment.id in FULL_RUN_CLASS or s[0] == "reference"]
+    for student, nb in students:
+        grading.submit(course, student, assignment, nb)
+    grading.autograde(course, assignment)
+    full = {s.student: s.cells for s in grading.read_scores(course, assignment,
+                                                            [s for s, _ in students])}
+    skipped = {s: graded_course["scores"][assignment.id, s].cells for s, _ in students}
+    assert skipped == full
+    assert all(v[0] == v[1] for v in skipped["reference"].values()), skipped["reference"]
+    for folder, note in ((graded_course["course"], True), (course, False)):
+        graded = nbformat.read(folder / "autograded" / "reference" / assignment.id /
+                               assignment.notebook, as_version=4)
+        demos = [c for c in graded.cells if demo_cells.is_demo(c)]
+        assert demos and all((c.outputs[:1] == [nbformat.v4.new_output(
+            "stream", name="stdout", text=executor.NOT_RUN_NOTE)]) is note for c in demos)

@@ -27,11 +27,12 @@ TEXT_FILES = {".html", ".js", ".txt", ".ipynb", ".json", ".md", ".css", ".inv"}
 
 
 @pytest.fixture(scope="session")
-def student_site(tmp_path_factory) -> tuple[Path, list[Path], float]:
-    """(site folder, landing page and assignment pages, build seconds): the whole student site."""
+def student_site(tmp_path_factory, executed_references) -> tuple[Path, list[Path], float]:
+    """(site folder, landing page and assignment pages, build seconds, the notebooks' execution
+    aside): the whole student site."""
     out = tmp_path_factory.mktemp("site") / "site"
     start = time.monotonic()
-    pages = _build(site.build_student_site, out)
+    pages = _build(site.build_student_site, out, None, executed_references)
     return out, pages, time.monotonic() - start
 
 
@@ -125,7 +126,8 @@ def leaks(out: Path) -> list[str]:
 
 def test_a_landing_page_and_a_page_per_assignment(student_site):
     out, pages, seconds = student_site
-    print(f"student site: {len(html_pages(out))} HTML pages built in {seconds:.0f} s")
+    print(f"student site: {len(html_pages(out))} HTML pages built in {seconds:.0f} s "
+          "(the notebooks executed before)")
     assert pages[0] == out / "index.html"
     assert [p.name for p in pages[1:]] == [f"{a.id}.html" for a in assignments.available()]
     landing = pages[0].read_text()

@@ -14,7 +14,9 @@ canonical download URL.
 3. a download from the canonical URL with pooch (cache, progress bar, checksum check).
 
 Anything else raises :class:`DataFileError`, whose message names the file, the assignments that
-need it and the command that fetches it. There is no fallback to made-up data.
+need it and the command that fetches it. There is no fallback to made-up data. While a notebook
+is graded (``NO_DOWNLOAD_ENV`` set), nothing is downloaded: the grader fetches the data before it
+grades, and the kernel's read-only course folder only gets a DataFileError for a missing file.
 
 ``check_available(entries)`` fetches many files at once, one dataset after the other
 (:func:`dataset_of`): once a file of a dataset cannot be downloaded, the rest of that dataset is
@@ -39,6 +41,7 @@ from urllib.parse import urlsplit
 
 MIRROR_ENV = "CNN_COURSE_MIRROR"
 HOME_ENV = "CNN_COURSE_HOME"
+NO_DOWNLOAD_ENV = "CNN_COURSE_NO_DOWNLOAD"  # set (to 1) in grading kernels: never download
 REGISTRY_FILE = Path(__file__).with_name("registry.csv")
 FETCH_COMMAND = "python -m utils.fetch"
 CONNECT_TIMEOUT = 5  # seconds to reach a download server before giving up
@@ -190,6 +193,14 @@ def _download(entry: RegistryEntry, target: Path) -> None:
             shutil.copyfileobj(tar.extractfile(member), out)
 
 
+def _discard(target: Path) -> None:
+    """Remove a failed download, if there is one and the folder can be written."""
+    try:
+        target.unlink(missing_ok=True)
+    except OSError:  # a read-only course folder (a grading kernel's) holds no partial file
+        pass
+
+
 def fetch(path: str, download: bool = True) -> Path:
     """Return the local copy of the registered file ``path``, fetching and verifying it if needed.
 
@@ -215,6 +226,9 @@ def fetch(path: str, download: bool = True) -> Path:
     if not entry.url:
         raise DataFileError(_how_to_fetch(entry), "no public download URL is registered: only "
                                                   "a mirror of the course data has it")
+    if os.environ.get(NO_DOWNLOAD_ENV):
+        raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: nothing is downloaded "
+                            "while a notebook is graded.)", "not downloaded while grading")
     if not download:
         raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: another file of its "
                             f"dataset {dataset_of(entry.path)} could not be downloaded.)",
@@ -222,13 +236,13 @@ def fetch(path: str, download: bool = True) -> Path:
     try:
         _download(entry, target)
     except Exception as error:  # network errors, HTTP errors, pooch's hash mismatch
-        target.unlink(missing_ok=True)
+        _discard(target)
         detail = str(error) if len(str(error)) <= 100 else type(error).__name__
         raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}",
                             f"the download from {urlsplit(entry.url).netloc} failed: {detail}"
                             ) from error
     if not _verified(target, entry):
-        target.unlink(missing_ok=True)
+        _discard(target)
         raise DataFileError(
             f"The downloaded '{entry.path}' does not match its {entry.algorithm}; removed it.")
     return target

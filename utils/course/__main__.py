@@ -9,7 +9,7 @@ student-release DIR          write what a student receives (no solutions, no hid
 figures                      redraw the explanatory figures in images/
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
-benchmark grading [--assignment ID --students N]
+benchmark grading [--assignment ID|all --students N]
                              grade a synthetic class on Dask vs serial nbgrader autograde
 grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedback, gradebook
                              (again: only new or changed submissions)
@@ -154,7 +154,10 @@ def cmd_benchmark(args) -> int:
     from utils.course import benchmarks
 
     if args.name == "grading":
-        benchmarks.grading(args.assignment or "C4W1A1_conv_step_by_step", args.students)
+        if args.assignment == "all":
+            benchmarks.grading_all()
+        else:
+            benchmarks.grading(args.assignment or "C4W1A1_conv_step_by_step", args.students)
     else:
         getattr(benchmarks, args.name)(repeats=args.repeats)
     return 0
@@ -225,8 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)
-    bench.add_argument("--assignment", help="grading: the assignment (default: assignment 1)")
-    bench.add_argument("--students", type=int, default=20, help="grading: the class's size")
+    bench.add_argument("--assignment", help="grading: the assignment, or all (default: "
+                                            "assignment 1)")
+    bench.add_argument("--students", type=int, help="grading: the class's size (default: 20 "
+                                                    "for assignment 1, 10 for the others)")
     bench.set_defaults(run=cmd_benchmark)
     grade = commands.add_parser("grade-class", help="autograde a class of submissions")
     grade.add_argument("submissions", type=Path,

@@ -10,11 +10,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from utils import data
+
 # TensorFlow writes informational lines to stderr, and nbgrader gives 0 points to a test cell
 # with any stderr output: silence the known noise for every kernel the course starts.
 QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
-# When grading, Python warnings (deprecations in a student's code) must not cost points either.
-GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore"}
+# When grading, Python warnings (deprecations in a student's code) must not cost points either,
+# and the kernel downloads nothing (the grader fetches the course data before it grades).
+GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore", data.NO_DOWNLOAD_ENV: "1"}
 
 
 

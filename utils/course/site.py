@@ -216,8 +216,9 @@ def _selected(assignment_ids: list[str] | None) -> list[assignments.Assignment]:
     return [a for a in assignments.available() if assignment_ids is None or a.id in assignment_ids]
 
 
-def _execute(assignment: assignments.Assignment) -> nbformat.NotebookNode:
-    """The reference solution of ``assignment``, executed in fast mode."""
+def execute_reference(assignment: assignments.Assignment) -> nbformat.NotebookNode:
+    """The source notebook of ``assignment`` (reference solution, hidden tests), executed in fast
+    mode unless CNN_COURSE_FAST says otherwise."""
     os.environ.setdefault("CNN_COURSE_FAST", "1")
     source = nbformat.read(assignment.source_notebook, as_version=4)
     return execute_notebook(source, assignment.source_notebook.parent)
@@ -230,16 +231,20 @@ def _fresh(out: Path) -> Path:
     return out
 
 
-def build_student_site(out: Path, assignment_ids: list[str] | None = None) -> list[Path]:
-    """Execute the reference solutions (fast mode), put their demonstration outputs on the student
+def build_student_site(out: Path, assignment_ids: list[str] | None = None,
+                       executed: dict[str, nbformat.NotebookNode] | None = None) -> list[Path]:
+    """Execute the reference solutions (fast mode; ``executed`` gives those already executed by
+    ``execute_reference``, by assignment id), put their demonstration outputs on the student
     notebooks and build the student site into ``out`` (emptied first), for every assignment or
     those named; return the landing page and the assignment pages."""
     out = _fresh(out)
+    executed = executed or {}
     notebooks = []
     for assignment in _selected(assignment_ids):
         student = nbformat.read(assignment.student_notebook, as_version=4)
+        reference = executed.get(assignment.id) or execute_reference(assignment)
         notebooks.append((assignment, assignment.student_notebook,
-                          with_reference_outputs(student, _execute(assignment))))
+                          with_reference_outputs(student, reference)))
     with tempfile.TemporaryDirectory() as scratch:
         stage = Path(scratch) / "src"
         _stage(stage, notebooks, (SITE_DIR / "index.md").read_text())
@@ -252,7 +257,7 @@ def build_instructor_site(out: Path, assignment_ids: list[str] | None = None) ->
     build them, hidden tests included, into ``out`` (emptied first), every page marked
     "instructors only"; return the landing page and the assignment pages."""
     out = _fresh(out)
-    notebooks = [(a, a.source_notebook, _execute(a)) for a in _selected(assignment_ids)]
+    notebooks = [(a, a.source_notebook, execute_reference(a)) for a in _selected(assignment_ids)]
     with tempfile.TemporaryDirectory() as scratch:
         stage = Path(scratch) / "src"
         _stage(stage, notebooks, INSTRUCTOR_INDEX)

@@ -47,6 +47,7 @@ from utils.graded import RESULT_MIME, GradedFunction, decode, encode
 
 NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no graded function "
                 "needs it]\n")  # the output a demonstration cell shows in the feedback
+IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 _ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,59}$")  # an exception's name, as shown
 
 
@@ -142,10 +143,11 @@ class TrustedExecute(Execute):
                     for index in runnable[:done]:  # after a restart: the cells run before
                         if index not in skipped:
                             self._execute_scratch(self.nb.cells[index].source, index)
+                    started = self._lap("replayed cells", started) if done else started
                     while done < len(runnable):
                         self._execute(runnable[done])
+                        started = self._lap(self._step(runnable[done]), started)
                         done += 1
-                    started = self._lap("cells", started)
                     for tests in self._tests:
                         if tests.cell_id not in verdicts:
                             verdicts[tests.cell_id] = self._grade(tests)
@@ -172,6 +174,13 @@ class TrustedExecute(Execute):
                         "DeadKernelError", f"{tests.function}: not graded: the kernel died "
                         f"{starts} times while this notebook was graded"))
                 return verdicts
+
+    def _step(self, index: int) -> str:
+        """The step of the grading log's times that a cell's run counts in."""
+        info = self.nb.cells[index].metadata.get("nbgrader", {})
+        if info.get("grade_id") == IMPORTS_CELL:
+            return "imports"
+        return "answer cells" if info.get("solution") else "other cells"
 
     def _lap(self, step: str, started: float) -> float:
         """Add the time since ``started`` to ``step``; return now."""
