@@ -12,6 +12,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     LockCells, SaveAutoGrades, SaveCells)
 
 from utils.course.trusted.executor import TrustedExecute
+from utils.course.trusted.feedback import FeedbackExporter
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -56,3 +57,5 @@ c.IgnorePattern.pattern = (r"(?m)^(I0000|W0000|E0000|WARNING: All log messages b
 c.CourseDirectory.max_file_size = 100000
 
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor]
+# The feedback pages' templates are compiled once per grading worker, not once per submission.
+c.GenerateFeedback.exporter_class = FeedbackExporter

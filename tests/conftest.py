@@ -10,8 +10,6 @@ For every assignment with a source notebook, the class holds these submissions:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
 import pytest
 
@@ -35,8 +33,9 @@ def class_submissions(assignment: assignments.Assignment) -> dict[str, nbformat.
 
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory) -> dict:
-    """{"course": the class's nbgrader course, "scores": {(assignment id, student): Score},
-    "rows": {(assignment id, student): grade_class's Row}, "feedback": [Path]}."""
+    """{"submitted": the class's submissions, "course": its nbgrader course, "scores":
+    {(assignment id, student): Score (status: grade_class's, when it gave no score)},
+    "feedback": [Path]}."""
     root = tmp_path_factory.mktemp("class")
     for assignment in assignments.available():
         for student, nb in class_submissions(assignment).items():
@@ -45,10 +44,10 @@ def graded_course(tmp_path_factory) -> dict:
             nbformat.write(nb, folder / assignment.notebook)
     rows = grade_class(root / "submitted", root / "out", progress=False)
     course = root / "out" / "course"
-    by_key = {(r.assignment, r.student): r for r in rows}
-    scores = {key: row.score or grading.Score(row.student, row.assignment, status=row.status)
-              for key, row in by_key.items()}
-    return {"course": Path(course), "scores": scores, "rows": by_key,
+    scores = {(r.assignment, r.student): r.score or grading.Score(r.student, r.assignment,
+                                                                   status=r.status)
+              for r in rows}
+    return {"submitted": root / "submitted", "course": course, "scores": scores,
             "feedback": sorted((course / "feedback").glob("*/*/*.html"))}
 
 

@@ -6,8 +6,8 @@ from importlib import import_module
 import nbformat
 import pytest
 
-from conftest import class_submissions
-from utils.course import assignments, demo_cells, grading, release
+from utils.course import assignments, demo_cells
+from utils.course.class_grading import grade_class
 from utils.course.trusted import cases, executor
 
 AVAILABLE = assignments.available()
@@ -74,33 +74,21 @@ def test_a_functions_own_names_are_not_read_from_the_notebook():
     assert demo_cells.problems(nb, {"f": _F()}) == []
 
 
-# Graded again with every cell run: assignment 1's whole class (reference, blank release, every
-# mistake), and the reference of the others (whose demonstrations train, paint or load FaceNet).
-FULL_RUN_CLASS = {"C4W1A1_conv_step_by_step"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)
-def test_skipping_the_demonstrations_gives_the_points_of_a_full_run(graded_course, assignment,
-                                                                   tmp_path):
-    """The class graded by grade_class (demonstrations skipped) against plain nbgrader autograde
-    with every cell run: the same points; the feedback notes each skipped cell."""
-    course = release.new_course(tmp_path, [assignment])
-    with open(course / "nbgrader_config.py", "a") as config:
-        config.write("\nc.TrustedExecute.skip_demonstrations = False\n")
-    students = [s for s in class_submissions(assignment).items()
-                if assignment.id in FULL_RUN_CLASS or s[0] == "reference"]
-    for student, nb in students:
-        grading.submit(course, student, assignment, nb)
-    grading.autograde(course, assignment)
-    full = {s.student: s.cells for s in grading.read_scores(course, assignment,
-                                                            [s for s, _ in students])}
-    skipped = {s: graded_course["scores"][assignment.id, s].cells for s, _ in students}
-    assert skipped == full
-    assert all(v[0] == v[1] for v in skipped["reference"].values()), skipped["reference"]
-    for folder, note in ((graded_course["course"], True), (course, False)):
-        graded = nbformat.read(folder / "autograded" / "reference" / assignment.id /
-                               assignment.notebook, as_version=4)
-        demos = [c for c in graded.cells if demo_cells.is_demo(c)]
-        assert demos and all((c.outputs[:1] == [nbformat.v4.new_output(
-            "stream", name="stdout", text=executor.NOT_RUN_NOTE)]) is note for c in demos)
+def test_skipping_the_demonstrations_gives_the_points_of_a_full_run(graded_course, tmp_path):
+    """The whole class of the suite (every assignment's reference, blank release and mistakes)
+    graded again with every cell run: the same points for every submission; the feedback notes
+    each skipped cell, and shows the demonstrations' own outputs when they ran."""
+    rows = grade_class(graded_course["submitted"], tmp_path / "full", progress=False,
+                       run_demonstrations=True)
+    full = {(r.assignment, r.student): r.score.cells if r.score else r.status for r in rows}
+    skipped = {key: score.cells or score.status for key, score in graded_course["scores"].items()}
+    assert full == skipped
+    courses = ((graded_course["course"], True), (tmp_path / "full" / "course", False))
+    for assignment in AVAILABLE:
+        for course, note in courses:
+            graded = nbformat.read(course / "autograded" / "reference" / assignment.id /
+                                   assignment.notebook, as_version=4)
+            demos = [c for c in graded.cells if demo_cells.is_demo(c)]
+            assert demos and all((c.outputs[:1] == [nbformat.v4.new_output(
+                "stream", name="stdout", text=executor.NOT_RUN_NOTE)]) is note for c in demos)

@@ -276,3 +276,14 @@ def test_stored_public_answers_must_match_exactly_in_cases_structure_and_integer
     assert f"{key}: answer['returns_triple'] is False, now True" in problems
     assert f"{removed}: missing" in problems
     assert 'zero_pad {"pad": 99}: no longer a public case' in problems
+
+
+def test_feedback_templates_are_compiled_once_per_process():
+    from utils.course.trusted import feedback
+
+    nb = nbformat.read(A1.release_notebook, as_version=4)
+    first = feedback.FeedbackExporter(template_name="classic").from_notebook_node(nb)[0]
+    compiled = dict(feedback._COMPILED._compiled)
+    second = feedback.FeedbackExporter(template_name="classic").from_notebook_node(nb)[0]
+    assert compiled and feedback._COMPILED._compiled == compiled, "compiled again"
+    assert first == second and "zero_pad" in first

@@ -171,7 +171,7 @@ def cmd_grade_class(args) -> int:
         rows = class_grading.grade_class(
             args.submissions, args.out, args.assignment, args.workers, limits,
             sandboxed=not args.no_sandbox, scheduler=args.scheduler, students=args.student,
-            regrade=args.regrade)
+            regrade=args.regrade, run_demonstrations=args.run_demonstrations)
     except class_grading.StaleCourse as error:
         print(f"grade-class: {error}", file=sys.stderr)
         return 2
@@ -250,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
     grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
     grade.add_argument("--memory-mb", type=int, default=6144, help="memory cap per kernel")
+    grade.add_argument("--run-demonstrations", action="store_true",
+                       help="run the demonstration cells too (the feedback shows their outputs; "
+                            "grading then costs a whole run of each notebook)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unsandboxed (trusted code only)")
     grade.set_defaults(run=cmd_grade_class)

@@ -136,13 +136,19 @@ def _empty_gradebook(course: Path) -> bytes:
         return path.read_bytes()
 
 
-def _bundles(course: Path, out: Path, needed: list[Assignment],
-             record: ClassRecord) -> dict[str, Bundle]:
+RUN_DEMONSTRATIONS = ("\n# grade-class --run-demonstrations: every cell runs, the "
+                      "demonstrations too\nc.TrustedExecute.skip_demonstrations = False\n")
+
+
+def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRecord,
+             run_demonstrations: bool) -> dict[str, Bundle]:
     """{assignment id: what its grading tasks need}."""
     if not needed:
         return {}
     empty = _empty_gradebook(course)
     config = (course / "nbgrader_config.py").read_text()
+    if run_demonstrations:
+        config += RUN_DEMONSTRATIONS
     return {a.id: Bundle(
         a.id, a.notebook, config, empty,
         {f"{a.id}/{name}": content for name, content in _files(course / "source" / a.id).items()},
@@ -150,11 +156,13 @@ def _bundles(course: Path, out: Path, needed: list[Assignment],
         code_version()) for a in needed}
 
 
-def _submission_key(notebook: bytes, sources_key: str, limits: Limits, sandboxed: bool) -> str:
-    """A hash of what decides a submission's grades: its sanitized notebook, the assignment's
-    sources and the course's code (``_sources_key``), the limits and the sandbox setting."""
+def _submission_key(notebook: bytes, sources_key: str, limits: Limits, sandboxed: bool,
+                    run_demonstrations: bool) -> str:
+    """A hash of what decides a submission's grades and feedback: its sanitized notebook, the
+    assignment's sources and the course's code (``_sources_key``), the limits, the sandbox
+    setting and whether the demonstrations run."""
     digest = hashlib.sha256(notebook)
-    digest.update(f"{sources_key}\0{limits!r}\0{sandboxed}".encode())
+    digest.update(f"{sources_key}\0{limits!r}\0{sandboxed}\0{run_demonstrations}".encode())
     return digest.hexdigest()
 
 
@@ -277,11 +285,13 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
                 workers: int | None = None, limits: Limits | None = None,
                 sandboxed: bool = True, scheduler: str | None = None,
                 students: list[str] | None = None, regrade: bool = False,
-                progress: bool = True) -> list[Row]:
+                progress: bool = True, run_demonstrations: bool = False) -> list[Row]:
     """Grade the new and changed submissions (all with ``regrade``; only ``students`` when
     given) on a Dask cluster (``scheduler``'s, or a local one of ``workers`` processes);
     write ``out/course``, ``out/scores.csv``, ``out/logs`` and ``out/grading.json``; return
-    every row of the class, this run's and the earlier ones kept."""
+    every row of the class, this run's and the earlier ones kept. The demonstration cells are
+    not run (``utils.course.demo_cells``) unless ``run_demonstrations``: then the feedback
+    shows their outputs, and grading costs what a whole run of each notebook costs."""
     if sandboxed and (missing := sandbox.check()):
         raise RuntimeError("The student code cannot be sandboxed on this machine: "
                            + "; ".join(missing) + ". Grade on a machine that has these, or "
@@ -304,7 +314,8 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     requests, by_request = [], {}
     for s in gradable:
         notebook = nbformat.writes(notebooks[s.student, s.assignment.id]).encode()
-        key = _submission_key(notebook, keys[s.assignment.id], limits, sandboxed)
+        key = _submission_key(notebook, keys[s.assignment.id], limits, sandboxed,
+                              run_demonstrations)
         if regrade or not record.keeps(s.student, s.assignment.id, key):
             request = Request(s.student, notebook, limits, sandboxed)
             requests.append((s.assignment.id, request))
@@ -317,7 +328,8 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
             data.check_available(data.entries_for(a.id), progress=False)  # reported by the
             # notebook itself, and marked in the status; one failed download per dataset)
         to_grade = {a_id for a_id, _ in requests}
-        bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record)
+        bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record,
+                           run_demonstrations)
         with _class_gradebook(course) as gradebook:
             for s in found:
                 if s.status:
