@@ -41,3 +41,23 @@ def screenshot_path(name: str):
     path = ARTIFACTS / name
     path.unlink(missing_ok=True)
     return path
+
+
+def what_ran(browser, page_file) -> dict:
+    """Open a local page with every request to elsewhere refused; return what ran in it:
+    {"pwned": window.pwned (None when unset), "dialogs": [message], "jquery": whether the
+    template's own jQuery loaded, "text": the page's visible text}."""
+    context = browser.new_context()
+    context.route(lambda url: not url.startswith("file://"), lambda route: route.abort())
+    page = context.new_page()
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"file://{page_file}")
+    page.wait_for_timeout(300)  # time for onload, onerror and timers
+    for link in page.locator("a[href^='javascript:']").all():
+        link.evaluate("a => a.click()")  # hidden or not
+    found = page.evaluate("() => ({pwned: window.pwned ?? null, "
+                          "jquery: typeof window.jQuery !== 'undefined', "
+                          "text: document.body.innerText})")
+    context.close()
+    return {**found, "dialogs": dialogs}

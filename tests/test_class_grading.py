@@ -16,9 +16,11 @@ import os
 import nbformat
 import pytest
 
+from browser import chromium, needs_chromium, what_ran
 from utils.course import assignments, grading, sandbox
 from utils.course.assignments import REPO_ROOT
-from utils.course.class_grading import Limits, grade_class
+from utils.course.class_grading import (FORMULA_STARTS, Limits, Row, grade_class,
+                                         write_csv)
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 ZERO_PAD = 10  # points of test_zero_pad
@@ -197,8 +199,21 @@ BROKEN_FUNCTION = {
     "exits_inside_zero_pad": "def zero_pad(X, pad):\n    import os\n    os._exit(3)\n",
 }
 
+# Outputs and Markdown that would run in the browser of whoever opens the feedback page: each
+# sets window.pwned (tests/test_feedback_safety.py opens the page and finds it unset).
+HOSTILE_OUTPUTS = (
+    "from IPython.display import HTML, Javascript, Markdown, SVG, display\n"
+    "display(HTML('<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">'))\n"
+    "display(Javascript('window.pwned = 3'))\n"
+    "display(Markdown('<img src=x onerror=\"window.pwned = 4\">'))\n"
+    "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"window.pwned = 5\"/>'))\n"
+    "print('<script>window.pwned = 6</script>')\n")
+HOSTILE_MARKDOWN = ("<script>window.pwned = 7</script><img src=x onerror=\"window.pwned = 8\">"
+                    "<a href=\"javascript:window.pwned = 9\">a link</a>")
+
 # student: (total, text the status must contain)
 EXPECTED = {
+    "hostile_outputs": (100, "graded"),
     "good": (100, "graded"),
     "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
     "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
@@ -303,6 +318,9 @@ def graded_class(tmp_path_factory):
         source, release_nb, {"zero_pad": "def broken(:\n    pass\n\n" + answers["zero_pad"]})
     notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 20 s: over 120 s
         source, release_nb, {k: v + "\n\nimport time\ntime.sleep(20)" for k, v in answers.items()})
+    notebooks["hostile_outputs"] = grading.solved_submission(
+        source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + HOSTILE_OUTPUTS})
+    notebooks["hostile_outputs"].cells.insert(0, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
     good = notebooks["good"]
     notebooks["answer_cell_marked_graded"] = _with_metadata(good, _tamper_answer_graded)
     notebooks["duplicate_and_foreign_ids"] = _with_metadata(good, _tamper_ids)
@@ -386,3 +404,33 @@ def test_gradebook_holds_every_grade_and_clean_feedback(graded_class):
                 not in html
     for path in (graded_class["course"] / "autograded").rglob("*"):
         assert not path.is_symlink() and (path.is_dir() or path.is_file()), path
+
+
+def test_scores_csv_holds_no_formula_a_spreadsheet_would_run(tmp_path):
+    """OWASP's CSV injection: a cell starting with = + - @, a tab or a carriage return."""
+    hostile = ['=HYPERLINK("http://example.invalid","x")', "@SUM(1,2)", "+1+2", "-2+3",
+               "\t=1+1", "\r=1+1"]
+    rows = [Row(name, "", None, name) for name in hostile]
+    rows.append(Row("good", A1.id, grading.Score("good", A1.id, {"test_zero_pad": (10.0, 10.0)}),
+                    "graded", 1.25))
+    write_csv(rows, tmp_path / "scores.csv")
+    with open(tmp_path / "scores.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    cells = [cell for row in table for cell in row.values()]
+    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)], cells
+    assert [row["student"] for row in table[:-1]] == ["'" + name for name in hostile]
+    assert [row["status"] for row in table[:-1]] == ["'" + name for name in hostile]
+    assert table[-1] == {"student": "good", "assignment": A1.id, "test_zero_pad": "10.0",
+                         "required": "10.0", "extra": "0", "total": "10.0", "seconds": "1.2",
+                         "status": "graded"}
+
+
+@needs_chromium
+def test_a_hostile_submissions_feedback_runs_nothing_in_a_browser(graded_class):
+    page = (graded_class["course"] / "feedback" / "hostile_outputs" / A1.id /
+            "conv_step_by_step.html")
+    with chromium() as browser:
+        ran = what_ran(browser, page)
+    assert ran["pwned"] is None and not ran["dialogs"], ran["pwned"]
+    assert not ran["jquery"], "the page's own scripts ran: its Content-Security-Policy is missing"
+    assert "window.pwned = 1" in ran["text"] and "Score" in ran["text"]

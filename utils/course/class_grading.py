@@ -365,9 +365,21 @@ def _rows(course: Path, record: ClassRecord) -> list[Row]:
                 entry.cpu_seconds) for (student, a_id), entry in sorted(record.entries.items())]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run as a formula (OWASP)
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that no spreadsheet program runs as a formula: text starting with ``= + - @``,
+    a tab or a carriage return gets a leading single quote; numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: list[Row], path: Path) -> None:
     """student, assignment, one column per graded cell (points), required, extra, total,
-    seconds (grading time), status."""
+    seconds (grading time), status; text that a spreadsheet would run as a formula (a
+    student id, a status quoting one) is neutralised (``spreadsheet_safe``)."""
     cells = list(dict.fromkeys(k for row in rows if row.score for k in row.score.cells))
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -378,8 +390,9 @@ def write_csv(rows: list[Row], path: Path) -> None:
             points = [score.cells[k][0] if score and k in score.cells else "" for k in cells]
             totals = ([score.required[0], score.extra[0], score.total[0]] if score
                       else ["", "", ""])
-            writer.writerow([row.student, row.assignment, *points, *totals,
-                             "" if row.seconds is None else f"{row.seconds:.1f}", row.status])
+            writer.writerow([spreadsheet_safe(v) for v in (
+                row.student, row.assignment, *points, *totals,
+                "" if row.seconds is None else f"{row.seconds:.1f}", row.status)])
 
 
 def run_summary(rows: list[Row], graded: list[tuple[str, str]], wall: float) -> str:

@@ -1,5 +1,18 @@
-"""The exporter of the students' feedback pages: nbgrader's HTML feedback, with its Jinja
-templates compiled once per process.
+"""The exporter of the students' feedback pages: nbgrader's HTML feedback, safe to open and with
+its Jinja templates compiled once per process.
+
+A feedback page shows a submission, which is untrusted: a student's notebook can hold HTML,
+JavaScript, SVG or Markdown outputs, raw HTML in its Markdown cells and output metadata that
+ends up in attributes. Opened by the instructor or the student, none of it may run, so
+``FeedbackExporter``:
+
+- shows every output that could carry markup (``text/html``, ``text/markdown``, ``text/latex``,
+  ``image/svg+xml``, JavaScript, JSON, any vendor type) as plain text, keeps only plain text and
+  PNG/JPEG pictures as they are, and drops the outputs' metadata (``SafeOutputs``);
+- cleans the HTML rendered from every Markdown cell with nh3 (the Rust ammonia sanitizer): no
+  script, style, frame or form, no event handler, no ``javascript:`` link;
+- puts a Content-Security-Policy first in the page's head that lets no script run at all (the
+  template's own scripts included: the page needs none) and loads nothing from outside.
 
 nbgrader's generate_feedback makes a new HTML exporter, and so a new Jinja environment, for every
 run: on a grading worker that is every submission, and compiling the feedback template and the
@@ -10,9 +23,41 @@ name and source, so an edited template is compiled again).
 
 from __future__ import annotations
 
-from jinja2 import BytecodeCache
+import nh3
+from jinja2 import BytecodeCache, pass_context
 from jinja2.bccache import Bucket
 from nbconvert.exporters import HTMLExporter
+from nbconvert.preprocessors import Preprocessor
+
+# What a feedback page may do: no script, nothing fetched from elsewhere; inline styles and the
+# pictures embedded in the page only.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; object-src 'none'; "
+                           "style-src 'unsafe-inline'; img-src data:; font-src data:; "
+                           "base-uri 'none'; form-action 'none'")
+CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+SAFE_TYPES = ("text/plain", "image/png", "image/jpeg")  # shown as they are
+MARKUP_NOTE = "[a {mime} output, shown as text]\n"
+
+
+class SafeOutputs(Preprocessor):
+    """Every output that could carry markup becomes plain text showing it; metadata goes."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if "metadata" in output:
+                output.metadata = {}
+            data = output.get("data")
+            if not data:
+                continue
+            shown = {mime: value for mime, value in data.items() if mime in SAFE_TYPES
+                     and isinstance(value, str)}
+            markup = [(mime, value) for mime, value in data.items() if mime not in SAFE_TYPES]
+            if markup and "text/plain" not in shown:
+                mime, value = markup[0]
+                shown["text/plain"] = MARKUP_NOTE.format(mime=mime) + (
+                    value if isinstance(value, str) else repr(value))
+            output.data = shown
+        return cell, resources
 
 
 class _MemoryBytecodeCache(BytecodeCache):
@@ -34,10 +79,30 @@ _COMPILED = _MemoryBytecodeCache()
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbgrader's feedback exporter (``c.GenerateFeedback.exporter_class``), its templates
-    compiled once per process."""
+    """nbgrader's feedback exporter (``c.GenerateFeedback.exporter_class``): safe to open, its
+    templates compiled once per process (module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register_preprocessor(SafeOutputs, enabled=True)
 
     def _create_environment(self):
         environment = super()._create_environment()
         environment.bytecode_cache = _COMPILED
         return environment
+
+    @pass_context
+    def markdown2html(self, context, source):
+        """A Markdown cell's HTML, cleaned with nh3 (module docstring)."""
+        return nh3.clean(super().markdown2html(context, source))
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        return with_policy(html), resources
+
+
+def with_policy(html: str) -> str:
+    """The page with ``CSP_META`` as the first element of its head."""
+    head = html.find("<head")
+    end = html.find(">", head) + 1 if head >= 0 else 0
+    return html[:end] + CSP_META + html[end:]
