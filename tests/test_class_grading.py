@@ -434,3 +434,27 @@ def test_a_hostile_submissions_feedback_runs_nothing_in_a_browser(graded_class):
     assert ran["pwned"] is None and not ran["dialogs"], ran["pwned"]
     assert not ran["jquery"], "the page's own scripts ran: its Content-Security-Policy is missing"
     assert "window.pwned = 1" in ran["text"] and "Score" in ran["text"]
+
+
+def test_a_file_over_the_return_limit_is_a_note_not_a_crash(tmp_path, monkeypatch):
+    """An autograded notebook too large to return is left out and said so; the class goes on
+    (its status is built without the missing file)."""
+    from utils.course import class_grading, grading_worker
+
+    folder = tmp_path / "autograded" / "big" / A1.id
+    folder.mkdir(parents=True)
+    (folder / A1.notebook).write_bytes(b"x" * 2048)
+    (folder / "link.html").symlink_to(folder / A1.notebook)
+    monkeypatch.setattr(grading_worker, "MAX_RETURNED_BYTES", 1024)
+    files, left_out = grading_worker._regular_files(tmp_path, A1.id, "big")
+    assert files == {}
+    assert sorted(left_out) == [f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)",
+                                "autograded/link.html (not a regular file)"]
+    outcome = grading_worker.Outcome(ok=True, grades={"test_zero_pad": (10.0, None, None)},
+                                     left_out=left_out)
+    score = grading.Score("big", A1.id, {"test_zero_pad": (10.0, 10.0)})
+    status, final = class_grading._status(outcome, (), score, tmp_path / "missing.ipynb",
+                                          Limits())
+    assert status.startswith("graded (files not kept: ")
+    assert f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)" in status
+    assert final

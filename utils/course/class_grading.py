@@ -213,7 +213,10 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
     notes = list(notes)
     if outcome.limits:
         notes.append(f"limits hit: {', '.join(outcome.limits)}")
-    notes += cell_errors(autograded)
+    if outcome.left_out:
+        notes.append(f"files not kept: {', '.join(outcome.left_out)}")
+    if autograded.is_file():
+        notes += cell_errors(autograded)
     missing = data_note(score.missing_data)
     if missing:
         notes.append(f"the grader's {missing}: fetch it and grade again")

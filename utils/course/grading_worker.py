@@ -97,9 +97,10 @@ class Outcome:
     """What grading one submission gave, as plain data.
 
     ``grades``: {grade id: (auto score, manual score, extra credit)} of the graded cells;
-    ``files``: {"autograded/<name>" or "feedback/<name>": content}; ``limits``: the sandbox
-    limits hit; ``seconds``: wall time of the task; ``cpu_seconds``: CPU time of the task and
-    its kernels; ``worker``: the worker's host name and process."""
+    ``files``: {"autograded/<name>" or "feedback/<name>": content}; ``left_out``: the files
+    nbgrader wrote that are not returned (over ``MAX_RETURNED_BYTES``, or not regular files);
+    ``limits``: the sandbox limits hit; ``seconds``: wall time of the task; ``cpu_seconds``:
+    CPU time of the task and its kernels; ``worker``: the worker's host name and process."""
 
     ok: bool
     error: str = ""
@@ -107,6 +108,7 @@ class Outcome:
     grades: dict[str, tuple] = field(default_factory=dict)
     timestamp: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
+    left_out: list[str] = field(default_factory=list)
     log: str = ""
     seconds: float | None = None  # None: the task never finished
     cpu_seconds: float | None = None
@@ -238,20 +240,27 @@ def _grades(root: Path, assignment_id: str, student: str) -> tuple[dict, str | N
     return grades, timestamp
 
 
-def _regular_files(root: Path, assignment_id: str, student: str) -> dict[str, bytes]:
-    """{"autograded/<name>" | "feedback/<name>": content} of the regular files nbgrader wrote
-    directly in the submission's autograded and feedback folders (no links, no special files,
-    none over MAX_RETURNED_BYTES)."""
-    files = {}
+def _regular_files(root: Path, assignment_id: str, student: str
+                   ) -> tuple[dict[str, bytes], list[str]]:
+    """({"autograded/<name>" | "feedback/<name>": content} of the regular files nbgrader wrote
+    directly in the submission's autograded and feedback folders, none over
+    MAX_RETURNED_BYTES; the others, each as "<kind>/<name> (why)")."""
+    files, left_out = {}, []
     for kind in ("autograded", "feedback"):
         folder = root / kind / student / assignment_id
         if not folder.is_dir() or folder.is_symlink():
             continue
         for entry in folder.iterdir():
             info = os.lstat(entry)
-            if stat.S_ISREG(info.st_mode) and info.st_size <= MAX_RETURNED_BYTES:
-                files[f"{kind}/{entry.name}"] = entry.read_bytes()
-    return files
+            name = f"{kind}/{entry.name}"
+            if not stat.S_ISREG(info.st_mode):
+                left_out.append(f"{name} (not a regular file)")
+            elif info.st_size > MAX_RETURNED_BYTES:
+                left_out.append(f"{name} ({info.st_size / 2 ** 20:.0f} MiB, over the "
+                                f"{MAX_RETURNED_BYTES // 2 ** 20} MiB returned)")
+            else:
+                files[name] = entry.read_bytes()
+    return files, left_out
 
 
 def _cpu_seconds() -> float:
@@ -303,7 +312,7 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
                 hit = sandbox.limits_hit(sandbox.Settings.read(root / "sandbox.json"))
                 outcome.limits = list(dict.fromkeys(h.limit for h in hit))
             outcome.grades, outcome.timestamp = _grades(root, a, student)
-            outcome.files = _regular_files(root, a, student)
+            outcome.files, outcome.left_out = _regular_files(root, a, student)
             outcome.log += (f"[grading_worker] scratch course {prepared - started:.2f} s, "
                             f"results {time.perf_counter() - graded:.2f} s\n")
     outcome.seconds = time.perf_counter() - started
