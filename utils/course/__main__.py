@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--memory-mb", type=int, default=6144, help="memory cap per kernel")
     grade.add_argument("--run-demonstrations", action="store_true",
                        help="run the demonstration cells too (the feedback shows their outputs; "
-                            "grading then costs a whole run of each notebook)")
+                            "grading then costs a whole run of each notebook, and training cells "
+                            "need a longer --cell-timeout)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unsandboxed (trusted code only)")
     grade.set_defaults(run=cmd_grade_class)
