@@ -214,6 +214,7 @@ HOSTILE_MARKDOWN = ("<script>window.pwned = 7</script><img src=x onerror=\"windo
 # student: (total, text the status must contain)
 EXPECTED = {
     "hostile_outputs": (100, "graded"),
+    "times_itself_with_a_demos_import": (100, "graded"),  # the demonstration that imports it runs
     "good": (100, "graded"),
     "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
     "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
@@ -318,6 +319,9 @@ def graded_class(tmp_path_factory):
         source, release_nb, {"zero_pad": "def broken(:\n    pass\n\n" + answers["zero_pad"]})
     notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 20 s: over 120 s
         source, release_nb, {k: v + "\n\nimport time\ntime.sleep(20)" for k, v in answers.items()})
+    notebooks["times_itself_with_a_demos_import"] = grading.solved_submission(  # `time`: demo
+        source, release_nb, {"conv_forward": answers["conv_forward"].replace(
+            '    """\n', '    """\n    started = time.perf_counter()\n', 1)})
     notebooks["hostile_outputs"] = grading.solved_submission(
         source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + HOSTILE_OUTPUTS})
     notebooks["hostile_outputs"].cells.insert(0, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
@@ -409,17 +413,24 @@ def test_gradebook_holds_every_grade_and_clean_feedback(graded_class):
 def test_scores_csv_holds_no_formula_a_spreadsheet_would_run(tmp_path):
     """OWASP's CSV injection: a cell starting with = + - @, a tab or a carriage return."""
     hostile = ['=HYPERLINK("http://example.invalid","x")', "@SUM(1,2)", "+1+2", "-2+3",
-               "\t=1+1", "\r=1+1"]
+               "\t=1+1", "\r=1+1", "\n=1+1", "\x0b=1+1", " =1+1", "\xa0=1+1", "\uff1d1+1"]
     rows = [Row(name, "", None, name) for name in hostile]
+    rows.append(Row("x;=1+2;", "", None, "y;=cmd|' /C calc'!A0"))
     rows.append(Row("good", A1.id, grading.Score("good", A1.id, {"test_zero_pad": (10.0, 10.0)}),
                     "graded", 1.25))
     write_csv(rows, tmp_path / "scores.csv")
     with open(tmp_path / "scores.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
     cells = [cell for row in table for cell in row.values()]
-    assert not [cell for cell in cells if cell.startswith(FORMULA_STARTS)], cells
-    assert [row["student"] for row in table[:-1]] == ["'" + name for name in hostile]
-    assert [row["status"] for row in table[:-1]] == ["'" + name for name in hostile]
+    assert not [cell for cell in cells if cell.lstrip().startswith(FORMULA_STARTS)], cells
+    assert [row["student"].replace("'", "") for row in table[:-1]] == [
+        name.replace("'", "") for name in [*hostile, "x;=1+2;"]]  # marked, not changed
+    for text in ("\n", "\r"):  # a spreadsheet that misreads the quotes starts a row there
+        lines = [c for cell in cells for c in cell.split(text)]
+        assert not [c for c in lines if c.lstrip().startswith(FORMULA_STARTS)], lines
+    with open(tmp_path / "scores.csv", newline="") as handle:  # a semicolon-locale spreadsheet
+        fields = [cell for row in csv.reader(handle, delimiter=";") for cell in row]
+    assert not [cell for cell in fields if cell.lstrip().startswith(FORMULA_STARTS)], fields
     assert table[-1] == {"student": "good", "assignment": A1.id, "test_zero_pad": "10.0",
                          "required": "10.0", "extra": "0", "total": "10.0", "seconds": "1.2",
                          "status": "graded"}

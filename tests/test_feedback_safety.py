@@ -5,7 +5,8 @@ Policy lets no script run; Chromium opens a hostile page and nothing in it runs.
 from html.parser import HTMLParser
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import (new_code_cell, new_markdown_cell, new_notebook, new_output,
+                         new_raw_cell)
 
 from browser import chromium, needs_chromium, what_ran
 from utils.course.trusted import feedback
@@ -29,8 +30,16 @@ VECTORS = {
 }
 
 
+FAKE_PANEL = '<div class="panel panel-success">Score: 100.0 / 100.0</div>'
+
+
 def hostile_notebook() -> nbformat.NotebookNode:
     nb = new_notebook()
+    nb.cells.append(new_raw_cell(FAKE_PANEL))  # a second, forged score panel
+    hidden = new_code_cell("print('HIDDEN_CODE')")
+    hidden.metadata.transient = {"remove_source": True}
+    hidden.metadata.jupyter = {"source_hidden": True}
+    nb.cells.append(hidden)
     cell = new_code_cell("print('hello')")
     for number, (kind, payload) in VECTORS.items():
         if kind == "markdown cell":
@@ -91,6 +100,8 @@ def test_no_live_markup_reaches_the_page(tmp_path):
     live = _Live()
     live.feed(html)
     assert live.found == []
+    assert FAKE_PANEL not in html and '<div class="panel panel-success">' not in html
+    assert "print" in html and "HIDDEN_CODE" in html  # the hidden cell's code is shown
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html  # shown as text
     assert feedback.MARKUP_NOTE.format(mime="text/html").strip() in html
 

@@ -180,11 +180,15 @@ def test_deleted_and_edited_test_cells_are_restored_in_place():
     edited = next(c for c in nb.cells
                   if c.metadata.get("nbgrader", {}).get("grade_id") == "test_conv_forward")
     edited.source = "print('all passed')"
+    demo = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "demo_1")
+    demo.source = "print('my own code in a read-only cell')"
     clean, notes = submissions.sanitize(nb, RELEASE)
     ids = _graded_ids(clean)
     assert ids == [i for i in _graded_ids(RELEASE) if i != "pool_forward"]  # the release's order
     assert "deleted cells: test_zero_pad, pool_forward" in notes
     assert "edited test cells (restored from the gradebook): test_conv_forward" in notes
+    assert "edited read-only cells (restored from the release): demo_1" in notes
+    assert "my own code" not in nbformat.writes(clean)
 
 
 def test_a_notebook_of_another_assignment_is_not_a_submission():

@@ -33,6 +33,7 @@ import contextlib
 import csv
 import hashlib
 import io
+import re
 import shutil
 import tempfile
 import time
@@ -368,13 +369,23 @@ def _rows(course: Path, record: ClassRecord) -> list[Row]:
                 entry.cpu_seconds) for (student, a_id), entry in sorted(record.entries.items())]
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets run as a formula (OWASP)
+# What spreadsheets run as a formula (OWASP's CSV injection), full-width forms included.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+_AFTER_BREAK = re.compile(r"([;\t\r\n]\s*)(?=[=+\-@\uff1d\uff0b\uff0d\uff20])")
 
 
 def spreadsheet_safe(value):
-    """A CSV cell that no spreadsheet program runs as a formula: text starting with ``= + - @``,
-    a tab or a carriage return gets a leading single quote; numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A CSV cell that no spreadsheet program runs as a formula: text that starts, after any
+    white space, with ``= + - @`` (or their full-width forms), a tab or a line break gets a
+    leading single quote, and so does such text after a semicolon, tab or line break inside
+    the cell (where a spreadsheet that reads ``;`` as the separator, or that misreads the
+    quotes, would start a new cell); numbers are left as they are."""
+    if not isinstance(value, str):
+        return value
+    value = _AFTER_BREAK.sub(r"\1'", value)
+    if value.startswith(FORMULA_STARTS) or value.lstrip().startswith(FORMULA_STARTS):
         return "'" + value
     return value
 
@@ -385,7 +396,7 @@ def write_csv(rows: list[Row], path: Path) -> None:
     student id, a status quoting one) is neutralised (``spreadsheet_safe``)."""
     cells = list(dict.fromkeys(k for row in rows if row.score for k in row.score.cells))
     with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, quoting=csv.QUOTE_ALL)
         writer.writerow(["student", "assignment", *cells, "required", "extra", "total",
                          "seconds", "status"])
         for row in rows:

@@ -152,6 +152,7 @@ def sanitize(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode
                and (_graded(c).get("solution") or _graded(c).get("grade"))]
     edited = [g for g, c in release.items() if g not in answers and g in student_cells
               and student_cells[g].source != c.source]
+    edited_tests = [g for g in edited if _graded(release[g]).get("grade")]
     placed: set = set()
     cells = _missing_after(None, release, placed, student_cells)
     for cell in nb.cells:
@@ -171,8 +172,12 @@ def sanitize(nb: nbformat.NotebookNode, release_nb: nbformat.NotebookNode
     out.cells = cells
     if deleted:
         notes.append(f"deleted cells: {', '.join(deleted)}")
-    if edited:
-        notes.append(f"edited test cells (restored from the gradebook): {', '.join(edited)}")
+    if edited_tests:
+        notes.append(f"edited test cells (restored from the gradebook): "
+                     f"{', '.join(edited_tests)}")
+    if len(edited) > len(edited_tests):
+        notes.append("edited read-only cells (restored from the release): "
+                     + ", ".join(g for g in edited if g not in edited_tests))
     if tampered:
         notes.append(f"nbgrader metadata changed (ignored): {', '.join(tampered[:5])}")
     return out, notes

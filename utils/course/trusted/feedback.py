@@ -8,7 +8,8 @@ ends up in attributes. Opened by the instructor or the student, none of it may r
 
 - shows every output that could carry markup (``text/html``, ``text/markdown``, ``text/latex``,
   ``image/svg+xml``, JavaScript, JSON, any vendor type) as plain text, keeps only plain text and
-  PNG/JPEG pictures as they are, and drops the outputs' metadata (``SafeOutputs``);
+  PNG/JPEG pictures as they are, drops the outputs' metadata, shows raw cells as text and drops
+  the cell metadata that would hide a cell's code (``SafeOutputs``);
 - cleans the HTML rendered from every Markdown cell with nh3 (the Rust ammonia sanitizer): no
   script, style, frame or form, no event handler, no ``javascript:`` link;
 - puts a Content-Security-Policy first in the page's head that lets no script run at all (the
@@ -36,13 +37,22 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; object-src 'n
                            "base-uri 'none'; form-action 'none'")
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 SAFE_TYPES = ("text/plain", "image/png", "image/jpeg")  # shown as they are
+# Cell metadata that would hide a cell's code or outputs on the page, or render a raw cell.
+RENDERING_METADATA = ("transient", "jupyter", "raw_mimetype", "format")
 MARKUP_NOTE = "[a {mime} output, shown as text]\n"
 
 
 class SafeOutputs(Preprocessor):
-    """Every output that could carry markup becomes plain text showing it; metadata goes."""
+    """Every output that could carry markup becomes plain text showing it; metadata goes; a raw
+    cell is shown as text; no cell metadata hides a cell's code or outputs."""
 
     def preprocess_cell(self, cell, resources, index):
+        for key in RENDERING_METADATA:
+            cell.metadata.pop(key, None)
+        if cell.cell_type == "raw":  # else rendered as HTML, which could forge a score panel
+            cell.cell_type = "markdown"
+            cell.source = "```text\n" + cell.source.replace("```", "` ` `") + "\n```"
+            cell.pop("attachments", None)
         for output in cell.get("outputs", []):
             if "metadata" in output:
                 output.metadata = {}
