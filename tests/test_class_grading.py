@@ -214,7 +214,6 @@ HOSTILE_MARKDOWN = ("<script>window.pwned = 7</script><img src=x onerror=\"windo
 # student: (total, text the status must contain)
 EXPECTED = {
     "hostile_outputs": (100, "graded"),
-    "times_itself_with_a_demos_import": (100, "graded"),  # the demonstration that imports it runs
     "good": (100, "graded"),
     "blank": (0, "errors in cells: test_zero_pad (NotImplementedError)"),
     "wrong_zero_pad": (90, "errors in cells: test_zero_pad (AssertionError)"),
@@ -319,9 +318,6 @@ def graded_class(tmp_path_factory):
         source, release_nb, {"zero_pad": "def broken(:\n    pass\n\n" + answers["zero_pad"]})
     notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 20 s: over 120 s
         source, release_nb, {k: v + "\n\nimport time\ntime.sleep(20)" for k, v in answers.items()})
-    notebooks["times_itself_with_a_demos_import"] = grading.solved_submission(  # `time`: demo
-        source, release_nb, {"conv_forward": answers["conv_forward"].replace(
-            '    """\n', '    """\n    started = time.perf_counter()\n', 1)})
     notebooks["hostile_outputs"] = grading.solved_submission(
         source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + HOSTILE_OUTPUTS})
     notebooks["hostile_outputs"].cells.insert(0, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))

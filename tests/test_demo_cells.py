@@ -108,24 +108,3 @@ def test_skipping_the_demonstrations_gives_the_points_of_a_full_run(graded_cours
             assert demos and all((c.outputs[:1] == [nbformat.v4.new_output(
                 "stream", name="stdout", text=executor.NOT_RUN_NOTE)]) is note for c in demos)
 
-
-def test_a_demonstration_the_students_own_code_reads_is_run():
-    """A function that times itself with the ``time`` a demonstration imported: that
-    demonstration runs when the notebook is graded (and the demonstration it needs in turn)."""
-    nb = _notebook(("import numpy as np", [], {"grade_id": "imports", "locked": True}),
-                   ("import time\nX = np.ones(3)", ["demo"], DEMO),
-                   ("started = time.perf_counter()", ["demo"], {**DEMO, "grade_id": "demo_2"}),
-                   ("Y = X", ["demo"], {**DEMO, "grade_id": "demo_3"}),
-                   ("def f(a):\n    print(started)\n    return np.sum(a)", [], ANSWER),
-                   ("def broken(:", [], {}))
-    demos = {"demo_1", "demo_2", "demo_3"}
-    assert demo_cells.needed(nb, demos) == {"demo_1", "demo_2"}
-    nb.cells[4].source = "def f(a):\n    return np.sum(a)"
-    assert demo_cells.needed(nb, demos) == set()
-
-
-@pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)
-def test_the_reference_needs_no_demonstration(assignment):
-    source = nbformat.read(assignment.source_notebook, as_version=4)
-    stand_ins = {name for graded in _checks(source).values() for name in graded.stand_ins}
-    assert demo_cells.needed(source, demo_cells.demo_ids(source), stand_ins) == set()

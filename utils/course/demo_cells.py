@@ -10,10 +10,7 @@ cell with a note.
 Skipping is safe only when nothing graded needs a demonstration: ``problems`` reads a source
 notebook and names every non-demo cell (answers and their functions' bodies included) that reads
 a name only a demonstration defines, and every cell that calls a graded function for show
-without being a demonstration. A student's own code may still read such a name (``time``,
-imported by a demonstration, in a function that times itself): ``needed`` finds, from the
-submission's code as text (parsed, never run), the demonstrations that define what it reads,
-and the grader runs those, so that the points are those of a full run.
+without being a demonstration.
 """
 
 from __future__ import annotations
@@ -154,36 +151,3 @@ def _called(tree: ast.AST) -> set[str]:
     visit(tree)
     return names
 
-
-def needed(nb: nbformat.NotebookNode, demos: set[str], provided: set[str] = frozenset()
-           ) -> set[str]:
-    """The grade ids, among ``demos``, of the demonstration cells of ``nb`` (a submission) that
-    define a name its other code cells read, and of those the first ones need in turn; names in
-    ``provided`` (those the tests replace while a function runs, ``GradedFunction.stand_ins``)
-    need nothing. A cell that does not parse is left out (it cannot read anything)."""
-    defines: dict[str, set[str]] = {}  # demonstration's grade id -> names it defines
-    reads: dict[str, set[str]] = {}  # demonstration's grade id -> names it reads
-    wanted: set[str] = set()  # names the other cells read
-    elsewhere: set[str] = set()  # names the other cells define
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        try:
-            tree = _code(cell.source)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        info = cell.metadata.get("nbgrader", {})
-        grade_id = info.get("grade_id") if isinstance(info, dict) else None
-        if grade_id in demos:
-            defines[grade_id], reads[grade_id] = defined(tree), read(tree)
-        else:
-            wanted |= read(tree)
-            elsewhere |= defined(tree)
-    wanted -= elsewhere | provided
-    run: set[str] = set()
-    while True:
-        more = {g for g, names in defines.items() if g not in run and names & wanted}
-        if not more:
-            return run
-        run |= more
-        wanted |= set().union(*(reads[g] for g in more)) - elsewhere

@@ -6,8 +6,7 @@ sandbox when class grading) and replaces ``Execute`` in ``Autograde.autograde_pr
 
 1. it runs the notebook's code cells in the kernel, except the test cells and the
    demonstrations (``utils.course.demo_cells``: the source notebook's cells tagged ``demo``,
-   which no graded function needs; the feedback shows them with a note instead; those that
-   define a name the student's own code reads do run), for the
+   which no graded function needs; the feedback shows them with a note instead), for the
    feedback's outputs (each cell's output is capped at ``max_output_chars``);
 2. for each graded function, helpers first (``cases.read``), it sends the function's public and
    hidden cases into the kernel as data, with the reference helpers to swap in once those
@@ -106,9 +105,6 @@ class TrustedExecute(Execute):
         self._tests = cases_module.read(self._reference.source)
         test_cells = {t.cell_id for t in self._tests}
         demos = demo_cells.demo_ids(self._reference.source) if self.skip_demonstrations else set()
-        stand_ins = {name for t in self._tests
-                     for name in import_module(t.module).CHECKS[t.function].stand_ins}
-        demos -= demo_cells.needed(nb, demos, stand_ins)  # what the student's code reads
         self._output_used: dict[int, int] = {}
         runnable = []
         for index, cell in enumerate(nb.cells):
