@@ -69,12 +69,13 @@ CHEATS = {
         "    result.error_in_exec = None\n"
         "get_ipython().events.register('post_run_cell', forget)\n"),
     "fakes_the_verdict": (
-        "from IPython.display import publish_display_data\n"
-        "from utils.graded import RESULT_MIME\n"
+        "import base64, json\n"
         "print('zero_pad: all 5 tests passed (2 public, 3 hidden), checked by the grader')\n"
         "import utils.graded as g\n"
-        "g.run_cases = lambda namespace, request: publish_display_data(\n"
-        "    {RESULT_MIME: {'results': [{'outputs': g.encode({'passed': True})}] * 10}})\n"),
+        "def run_cases(namespace, request):\n"
+        "    count = len(json.loads(base64.b64decode(request))['cases'])\n"
+        "    g.ask_grader({'results': [{'outputs': g.encode({'passed': True})}] * count})\n"
+        "g.run_cases = run_cases\n"),
     # reference code within reach
     "uses_the_reference": (  # finds the solutions anywhere it can and runs them
         "import json, os, subprocess\n"

@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import re
+import zipfile
 
 import nbformat
 import numpy as np
@@ -57,6 +58,41 @@ def _message(tree, arrays, pickle=False):
 def test_hostile_answers_are_refused(text, why):
     with pytest.raises(ValueError, match=why):
         graded.decode(text)
+
+
+def _archive(members: list[tuple[str, bytes]], compression=zipfile.ZIP_DEFLATED) -> str:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, content in members:
+            archive.writestr(name, content)
+    return json.dumps({"tree": {"__array__": "a0"},
+                       "npz": base64.b64encode(buffer.getvalue()).decode()})
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_answers_that_inflate_nest_or_repeat_are_refused_within_their_size():
+    bomb = _npy(np.zeros(2 ** 21))  # 16 MiB of zeros: a few KiB deflated
+    assert len(_archive([("a0.npy", bomb)])) < 100_000
+    with pytest.raises(ValueError, match="once decompressed"):
+        graded.decode(_archive([("a0.npy", bomb)]), max_bytes=2 ** 20)
+    with pytest.raises(ValueError, match="repeated"):
+        graded.decode(_archive([("a0.npy", _npy(np.ones(2))), ("a0.npy", _npy(np.zeros(2)))]))
+    lying = io.BytesIO()  # a header that claims a million numbers, with two stored
+    np.lib.format.write_array_header_1_0(lying, {"descr": "<f8", "fortran_order": False,
+                                                 "shape": (10 ** 6,)})
+    with pytest.raises(ValueError, match="larger than its stored data"):
+        graded.decode(_archive([("a0.npy", lying.getvalue() + bytes(16))]))
+    deep = json.dumps({"tree": 0, "npz": ""}).replace("0", "[" * 200_000 + "]" * 200_000, 1)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        graded.decode(deep, max_bytes=2 ** 20)
+    assert graded.decode(graded.encode({"x": np.asfortranarray(np.ones((2, 3)))}))["x"].shape \
+        == (2, 3)
 
 
 # --- the test cells: only check calls with literal cases ----------------------------------
@@ -291,3 +327,79 @@ def test_feedback_templates_are_compiled_once_per_process():
     second = feedback.FeedbackExporter(template_name="classic").from_notebook_node(nb)[0]
     assert compiled and feedback._COMPILED._compiled == compiled, "compiled again"
     assert first == second and "zero_pad" in first
+
+
+# --- a caller's helpers answered by the grader ---------------------------------------------
+
+def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: list[str],
+                       params: dict) -> tuple[object, object, list[str]]:
+    """(the answer of ``function`` to the case ``params`` with its helpers ``broken`` replaced
+    by code that raises and answered by the grader instead, the reference's answer, every
+    message the kernel side sent); kernel and grader talk in this process."""
+    from utils.course.reference import run_reference
+    from utils.course.trusted import expected, helper_calls
+
+    module = cases._module_of(SOURCES[assignment_id])
+    graded_fn = __import__(module, fromlist=["CHECKS"]).CHECKS[function]
+    namespace = run_reference(SOURCES[assignment_id])  # the student's: every helper broken
+    for name in broken:
+        namespace[name] = lambda *args, **kwargs: (_ for _ in ()).throw(
+            NotImplementedError("broken"))
+    reference = expected.Reference(assignments.get(assignment_id).source_notebook)
+    calls = helper_calls.HelperCalls(graded_fn, broken, reference.function)
+    sent, results = [], []
+
+    def grader(prompt):
+        sent.append(prompt)
+        request = helper_calls.parse(prompt)
+        if "results" in request:
+            results.extend(request["results"])
+            return json.dumps({"received": True})
+        return json.dumps(calls.answer(request))
+
+    monkeypatch.setattr("builtins.input", grader)
+    inputs = graded_fn.inputs(**params)
+    spec = {"module": module, "function": function, "cases": [graded.encode(inputs)],
+            "answered_by_grader": broken}
+    graded.run_cases(namespace, base64.b64encode(json.dumps(spec).encode()).decode())
+    assert "outputs" in results[0], results[0]
+    return (graded.decode(results[0]["outputs"]), reference.answer(graded_fn, params, inputs),
+            sent)
+
+
+def test_a_caller_is_graded_with_the_graders_helpers_when_its_own_are_broken(monkeypatch):
+    got, expected_answer, sent = _graded_in_process(
+        monkeypatch, "C4W1A1_conv_step_by_step", "conv_forward",
+        ["zero_pad", "conv_single_step"], {"m": 1, "n_H_prev": 3, "n_W_prev": 3, "f": 2})
+    np.testing.assert_allclose(got["Z"], expected_answer["Z"])
+    assert any('"call": "zero_pad"' in m for m in sent)
+    assert sum('"call": "conv_single_step"' in m for m in sent) == got["Z"].size
+
+
+def test_a_caller_that_differentiates_gets_the_reference_helpers_gradients(monkeypatch):
+    got, expected_answer, sent = _graded_in_process(
+        monkeypatch, "C4W4A2_neural_style_transfer", "train_step",
+        ["compute_content_cost", "compute_style_cost", "total_cost"], {"seed": 3})
+    assert any('"gradient": "total_cost"' in m for m in sent)
+    np.testing.assert_allclose(got["J"], expected_answer["J"], rtol=1e-5)
+    np.testing.assert_allclose(got["images"], expected_answer["images"], rtol=1e-4, atol=1e-6)
+
+
+def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
+    from utils.course.trusted.helper_calls import HelperCalls
+
+    conv_forward = __import__("utils.public_tests.conv_step_by_step",
+                              fromlist=["CHECKS"]).CHECKS["conv_forward"]
+    functions = {"zero_pad": lambda x, pad: np.pad(x, pad), "conv_single_step": None}
+    calls = HelperCalls(conv_forward, ["zero_pad"], functions.get, max_calls=3)
+
+    def ask(name, *args):
+        return calls.answer({"call": name, "args": graded.encode(graded.to_wire([list(args),
+                                                                                 {}]))})
+
+    assert graded.decode(ask("zero_pad", np.ones(2), 1)["value"]).tolist() == [0, 1, 1, 0]
+    assert "only for the helpers of conv_forward that failed" in ask("conv_single_step")["error"]
+    assert "only for" in calls.answer({"call": "np.save", "args": ""})["error"]
+    assert "more memory" in ask("zero_pad", np.ones((1, 1)), 30_000)["error"]  # 29 GB
+    assert "could not answer" in calls.answer({"call": "zero_pad", "args": "{}"})["error"]
+    assert "more than 3 times" in ask("zero_pad", np.ones(2), 1)["error"]

@@ -27,9 +27,15 @@ feedback, with the reference answers of the public cases, which are stored with 
 Nothing a student can import computes the answer to any other case: no reference code, and no
 independent method that would do the student's work.
 
-A function that calls other graded functions (``helpers``) is graded on its own: the grader
-swaps in the reference helpers, after it has graded them. In the notebook, ``check`` first runs
-the helpers' own tests and says which helper to fix first when one fails.
+A function that calls other graded functions (``helpers``) is graded on its own. While it is
+graded, each helper that failed its own tests (or whose own helpers did) is a stand-in that
+sends its arguments to the grader as data and returns what the grader's reference helper
+answers (:func:`run_cases`); with ``helper_gradients``, the stand-in's gradient is asked for the
+same way, so that a caller differentiating through its helpers can be graded too. A helper that
+passed every test with the student's own helpers stays the student's own. The grader answers
+only for the failed helpers of the function it is grading, whose verdicts are already decided.
+In the notebook, ``check`` first runs the helpers' own tests and says which helper to fix first
+when one fails.
 """
 
 from __future__ import annotations
@@ -46,16 +52,16 @@ import numpy as np
 
 from utils.checks import helpers_replaced
 
-RESULT_MIME = "application/vnd.cnn-course.results+json"  # what the grading harness publishes
 MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # largest encoded answer the grader reads
 _ARRAY_KINDS = "biuf"  # booleans, signed and unsigned integers, floats
 
 
 class GradedFunction:
-    """The test of one graded function; subclasses define the four steps (module docstring)."""
+    """The test of one graded function; subclasses define the three steps (module docstring)."""
 
     name: str = ""  # the function's name, also the answer cell's grade id
     helpers: tuple[str, ...] = ()  # graded functions it calls
+    helper_gradients: bool = False  # whether ``call`` differentiates through the helpers
     stand_ins: tuple[str, ...] = ()  # the notebook's names ``call`` replaces while it runs
     default_case: dict = {}  # the case a caller's check uses to test this function first
 
@@ -169,41 +175,119 @@ def register(*graded: GradedFunction) -> dict[str, GradedFunction]:
 
 def run_cases(namespace: dict, request: str) -> None:
     """The grading harness, run in the student's kernel: call one graded function on the
-    grader's cases and publish the plain results (one display message of type RESULT_MIME).
+    grader's cases, its helpers answered by the grader, and send the grader the plain results.
 
     ``request`` (base64 JSON) names the public test module, the function, the encoded inputs
-    of each case and the reference code of the helpers to swap in (``standins``).
+    of each case and the helpers the grader answers for (``answered_by_grader``: those that
+    failed their tests). Everything else travels through :func:`ask_grader`.
     """
     import importlib
-
-    from IPython.display import publish_display_data
 
     spec = json.loads(base64.b64decode(request))
     graded = importlib.import_module(spec["module"]).CHECKS[spec["function"]]
     results = []
     fn = namespace.get(spec["function"])
-    standins = _standins(namespace, spec["standins"], graded.helpers)
+    stand_ins = {name: _answered_by_grader(name, graded.helper_gradients)
+                 for name in spec["answered_by_grader"] if name in graded.helpers}
     for encoded in spec["cases"]:
         if fn is None:
             results.append({"error": ["NameError", f"{spec['function']} is not defined: did "
                                                    "its cell run without an error?"]})
             continue
         try:
-            with helpers_replaced(fn, **standins):
+            with helpers_replaced(fn, **stand_ins):
                 results.append({"outputs": encode(graded.call(fn, decode(encoded)))})
         except Exception as error:  # noqa: BLE001 (the student's error is the result)
             results.append({"error": [type(error).__name__, str(error)[:2000]]})
-    publish_display_data({RESULT_MIME: {"results": results}})
+    ask_grader({"results": results})
 
 
-def _standins(namespace: dict, sources: list[str], helpers: tuple[str, ...]) -> dict:
-    """The reference helpers, defined from their code in a copy of the notebook's namespace."""
-    if not sources:
-        return {}
-    scope = dict(namespace)
-    for source in sources:
-        exec(source, scope)  # noqa: S102 (the grader's reference code)
-    return {name: scope[name] for name in helpers}
+class HelperError(Exception):
+    """The grader could not answer a helper's stand-in (the message says why)."""
+
+
+def ask_grader(message: dict) -> dict:
+    """Send ``message`` to the grader over the kernel's input channel; return its reply.
+
+    Requests: ``{"call": helper, "args": ...}``, ``{"gradient": helper, "args": ...,
+    "wrt": [...], "upstream": ...}`` (encoded), and ``{"results": [...]}`` once, at the end.
+    Raises HelperError with the grader's reason when it does not answer.
+    """
+    import builtins
+
+    reply = json.loads(builtins.input(json.dumps(message)))
+    if "error" in reply:
+        raise HelperError(reply["error"])
+    return reply
+
+
+def _answered_by_grader(name: str, gradients: bool) -> Callable:
+    """A stand-in for the helper ``name``: its arguments go to the grader, whose reference
+    helper's answer comes back (with its gradient, through ``tf.custom_gradient``, when
+    ``gradients``)."""
+    def ask(args: tuple, kwargs: dict):
+        arguments = encode(to_wire([list(args), kwargs]))
+        return from_wire(decode(ask_grader({"call": name, "args": arguments})["value"]))
+
+    def stand_in(*args, **kwargs):
+        if not gradients:
+            return ask(args, kwargs)
+        import tensorflow as tf
+
+        flat = tf.nest.flatten([list(args), kwargs])
+        wrt = [i for i, x in enumerate(flat) if tf.is_tensor(x) and x.dtype.is_floating]
+
+        @tf.custom_gradient
+        def answered(*tensors):
+            value = tf.nest.map_structure(tf.convert_to_tensor, ask(args, kwargs))
+
+            def gradient(*upstream):
+                outputs = tf.nest.flatten(value)
+                upstream = [tf.zeros_like(o) if u is None else u
+                            for u, o in zip(upstream, outputs)]
+                reply = ask_grader({"gradient": name, "wrt": wrt,
+                                    "args": encode(to_wire([list(args), kwargs])),
+                                    "upstream": encode(to_wire(upstream))})
+                return from_wire(decode(reply["value"]))
+
+            return value, gradient
+
+        return answered(*[tf.convert_to_tensor(flat[i]) for i in wrt])
+
+    stand_in.__name__ = stand_in.__qualname__ = name
+    stand_in.__doc__ = (f"{name} while its caller is graded: the grader's reference {name}, "
+                        "asked for each call")
+    return stand_in
+
+
+def to_wire(value: Any) -> Any:
+    """``value`` with every TensorFlow tensor or variable as ``{"__tensor__": array}``, for
+    :func:`encode`; :func:`from_wire` makes them tensors again on the other side."""
+    if hasattr(value, "numpy") and hasattr(value, "dtype") and not isinstance(
+            value, (np.ndarray, np.generic)):
+        try:
+            return {"__tensor__": np.asarray(value.numpy())}
+        except (AttributeError, NotImplementedError, TypeError, ValueError):
+            raise TypeError("a symbolic tensor (inside a tf.function or a Keras model) cannot "
+                            "be sent to the grader; call the helper eagerly") from None
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    return value
+
+
+def from_wire(value: Any) -> Any:
+    """The inverse of :func:`to_wire`, on decoded data."""
+    if isinstance(value, dict):
+        if set(value) == {"__tensor__"} and isinstance(value["__tensor__"], np.ndarray):
+            import tensorflow as tf
+
+            return tf.constant(value["__tensor__"])
+        return {k: from_wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_wire(v) for v in value]
+    return value
 
 
 def encode(value: Any) -> str:
@@ -245,31 +329,68 @@ def encode(value: Any) -> str:
 
 
 def decode(text: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
-    """The plain data of :func:`encode`, read without trusting it: size-capped, arrays loaded
-    with ``allow_pickle=False`` and only of boolean or numeric dtypes. ValueError otherwise."""
+    """The plain data of :func:`encode`, read without trusting it: at most ``max_bytes``
+    encoded and once decompressed, each array's header checked against its stored size, arrays
+    loaded with ``allow_pickle=False`` and only of boolean or numeric dtypes. ValueError
+    otherwise (never another exception, however the text was made)."""
     if not isinstance(text, str) or len(text) > max_bytes:
-        raise ValueError(f"an answer larger than {max_bytes // 2 ** 20} MiB cannot be graded")
+        raise ValueError(f"an answer larger than {max_bytes / 2 ** 20:g} MiB cannot be graded")
     try:
         message = json.loads(text)
         tree = message["tree"]
-        with np.load(io.BytesIO(base64.b64decode(message["npz"], validate=True)),
-                     allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (KeyError, TypeError, ValueError, OSError) as error:
+        arrays = _arrays(base64.b64decode(message["npz"], validate=True), max_bytes)
+    except RecursionError:
+        raise ValueError("malformed answer: nested too deeply") from None
+    except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ValueError(f"malformed answer ({type(error).__name__}: {error})") from None
+    try:
+        return _restore(tree, arrays)
+    except RecursionError:
+        raise ValueError("malformed answer: nested too deeply") from None
 
-    def restore(v):
-        if isinstance(v, dict):
-            if set(v) == {"__array__"}:
-                array = arrays.get(v["__array__"])
-                if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
-                    raise ValueError("malformed answer: a missing or non-numeric array")
-                return array
-            return {k: restore(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [restore(x) for x in v]
-        if v is None or isinstance(v, (bool, int, float, str)):
-            return v
-        raise ValueError(f"malformed answer: a {type(v).__name__}")
 
-    return restore(tree)
+def _arrays(npz: bytes, max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an encoded answer's ``.npz``, checked before they are read."""
+    arrays = {}
+    with zipfile.ZipFile(io.BytesIO(npz)) as archive:
+        members = archive.infolist()
+        names = [m.filename for m in members]
+        if len(set(names)) != len(names):
+            raise ValueError("an archive entry is repeated")
+        if sum(m.file_size for m in members) > max_bytes:
+            raise ValueError(f"larger than {max_bytes / 2 ** 20:g} MiB once decompressed")
+        for member in members:
+            with archive.open(member) as stream:
+                version = np.lib.format.read_magic(stream)
+                read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                               (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read_header is None:
+                    raise ValueError(f"an array in format {version}")
+                shape, fortran_order, dtype = read_header(stream)
+                if dtype.kind not in _ARRAY_KINDS:
+                    raise ValueError(f"a non-numeric array (dtype {dtype})")
+                size = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+                if size > member.file_size:
+                    raise ValueError("an array larger than its stored data")
+                data = bytearray(stream.read(size))  # writable, as np.load's arrays are
+            if len(data) != size:
+                raise ValueError("an array shorter than its header says")
+            arrays[member.filename.removesuffix(".npy")] = np.frombuffer(data, dtype).reshape(
+                shape, order="F" if fortran_order else "C")
+    return arrays
+
+
+def _restore(v: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """An encoded answer's tree with its arrays in place."""
+    if isinstance(v, dict):
+        if set(v) == {"__array__"}:
+            array = arrays.get(v["__array__"]) if isinstance(v["__array__"], str) else None
+            if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
+                raise ValueError("malformed answer: a missing or non-numeric array")
+            return array
+        return {k: _restore(x, arrays) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_restore(x, arrays) for x in v]
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise ValueError(f"malformed answer: a {type(v).__name__}")

@@ -231,6 +231,7 @@ class TrainStep(GradedFunction):
 
     name = "train_step"
     helpers = ("compute_content_cost", "compute_style_cost", "total_cost")
+    helper_gradients = True
     stand_ins = ("vgg_model_outputs", "a_C", "a_S", "optimizer", "ALPHA", "BETA")
 
     def inputs(self, seed=0, alpha=3.0, beta=20.0, learning_rate=0.05):

@@ -9,8 +9,10 @@ sandbox when class grading) and replaces ``Execute`` in ``Autograde.autograde_pr
    which no graded function needs; the feedback shows them with a note instead), for the
    feedback's outputs (each cell's output is capped at ``max_output_chars``);
 2. for each graded function, helpers first (``cases.read``), it sends the function's public and
-   hidden cases into the kernel as data, with the reference helpers to swap in once those
-   helpers are graded, and receives the answers as plain data (``utils.graded.run_cases``);
+   hidden cases into the kernel as data and receives the answers as plain data
+   (``utils.graded.run_cases``), over the kernel's input channel; a caller's helpers that
+   failed their own tests are stand-ins whose calls this process answers with the reference
+   (``helper_calls``), so no code of the reference ever enters the kernel;
 3. it compares each answer with the reference solution's answer in this process
    (``expected.Reference``) and writes the verdict as the test cell's only output: a line on
    stdout when every case passes, an error naming the first failing case otherwise. nbgrader's
@@ -24,6 +26,7 @@ not graded.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import re
@@ -42,7 +45,8 @@ from traitlets import Bool, Integer, Unicode
 from utils.course import demo_cells
 from utils.course.trusted import cases as cases_module
 from utils.course.trusted.expected import Reference
-from utils.graded import RESULT_MIME, GradedFunction, decode, encode
+from utils.course.trusted.helper_calls import HelperCalls, parse
+from utils.graded import GradedFunction, decode, encode
 
 
 NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no graded function "
@@ -79,6 +83,12 @@ class TrustedExecute(Execute):
         True, help="Leave the source notebook's demonstration cells (tagged demo) unrun: no "
                    "graded function needs them (utils/course/demo_cells.py).").tag(config=True)
 
+    record_folder = Unicode(
+        "", help="When set, a folder where every message the grader sends into a kernel is "
+                 "kept, one JSON line each ({kind, text}; kind: cell (the submission's own "
+                 "code), harness or reply), in <assignment>-<student>.jsonl: an audit of what "
+                 "a kernel received.").tag(config=True)
+
     terminate_kernel = Bool(
         False, help="End the kernel with SIGTERM once the notebook is graded, instead of "
                     "nbgrader's shutdown request, which takes about half a second (for a "
@@ -106,6 +116,7 @@ class TrustedExecute(Execute):
         test_cells = {t.cell_id for t in self._tests}
         demos = demo_cells.demo_ids(self._reference.source) if self.skip_demonstrations else set()
         self._output_used: dict[int, int] = {}
+        self._passed: set[str] = set()  # the graded functions that passed every test
         runnable = []
         for index, cell in enumerate(nb.cells):
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -117,6 +128,11 @@ class TrustedExecute(Execute):
             else:
                 runnable.append(index)
         self._timings: Counter[str] = Counter()  # seconds per step, for the log
+        self._record_path = None
+        if self.record_folder:
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{info['assignment']}-{info['student']}")
+            self._record_path = Path(self.record_folder) / f"{name}.jsonl"
+            self._record_path.parent.mkdir(parents=True, exist_ok=True)
         verdicts = self._run(runnable)
         self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
                                                       for step, seconds in self._timings.items()))
@@ -142,7 +158,7 @@ class TrustedExecute(Execute):
                     started = self._lap("kernel start", started)
                     for index in runnable[:done]:  # after a restart: the cells run before
                         if index not in skipped:
-                            self._execute_scratch(self.nb.cells[index].source, index)
+                            self._replay(index)
                     started = self._lap("replayed cells", started) if done else started
                     while done < len(runnable):
                         self._execute(runnable[done])
@@ -188,22 +204,30 @@ class TrustedExecute(Execute):
         self._timings[step] += now - started
         return now
 
+    def _record(self, kind: str, text: str) -> None:
+        """Keep one message sent into the kernel, when ``record_folder`` is set."""
+        if self._record_path is not None:
+            with self._record_path.open("a") as record:
+                record.write(json.dumps({"kind": kind, "text": text}) + "\n")
+
     def _execute(self, index: int) -> None:
+        self._record("cell", self.nb.cells[index].source)
         try:
             self.execute_cell(self.nb.cells[index], index, store_history=True)
         except DeadKernelError:
             raise _KernelDied(index) from None
 
-    def _execute_scratch(self, source: str, died_as, store_history: bool = True):
-        """Run code that is not a cell of the notebook; return the executed scratch cell.
-        nbclient writes an executed cell back by index, so the scratch cell stands at the end
-        of the notebook while it runs."""
-        cell = new_code_cell(source)
-        self.nb.cells.append(cell)
+    def _replay(self, index: int) -> None:
+        """Run a cell again after a restart, in a scratch cell (its outputs are kept from the
+        first run). nbclient writes an executed cell back by index, so the scratch cell stands
+        at the end of the notebook while it runs."""
+        source = self.nb.cells[index].source
+        self._record("cell", source)
+        self.nb.cells.append(new_code_cell(source))
         try:
-            return self.execute_cell(cell, len(self.nb.cells) - 1, store_history=store_history)
+            self.execute_cell(self.nb.cells[-1], len(self.nb.cells) - 1, store_history=True)
         except DeadKernelError:
-            raise _KernelDied(died_as) from None
+            raise _KernelDied(index) from None
         finally:
             self.nb.cells.pop()
 
@@ -226,23 +250,23 @@ class TrustedExecute(Execute):
         """The verdict output of one graded function."""
         graded: GradedFunction = import_module(tests.module).CHECKS[tests.function]
         inputs = [graded.inputs(**case.params) for case in tests.cases]
+        stand_ins = [h for h in graded.helpers if not self._sound(h, graded)]
         request = base64.b64encode(json.dumps({
-            "module": tests.module, "function": tests.function,
-            "cases": [encode(i) for i in inputs],
-            "standins": [self._reference.answer_code(h) for h in _helpers_in_order(graded)],
-        }).encode()).decode()
-        harness = self._execute_scratch(
+            "module": tests.module, "function": tests.function, "answered_by_grader": stand_ins,
+            "cases": [encode(i) for i in inputs]}).encode()).decode()
+        results = self._converse(
             "from utils.graded import run_cases as _grading_run_cases\n"
-            f"_grading_run_cases(globals(), {request!r})", tests, store_history=False)
-        results = [o.data[RESULT_MIME] for o in harness.outputs
-                   if o.output_type == "display_data" and RESULT_MIME in o.get("data", {})]
-        if len(results) != 1 or len(results[0].get("results", [])) != len(tests.cases):
+            f"_grading_run_cases(globals(), {request!r})", tests,
+            HelperCalls(graded, stand_ins, self._reference.function))
+        if isinstance(results, str):
+            return _error("GradingError", f"{tests.function}: {results}")
+        if not isinstance(results, list) or len(results) != len(tests.cases):
             return _error("GradingError", f"{tests.function}: the grader received no answer "
                           "from the notebook (did the code replace how the kernel sends "
                           "results?)")
         counts = (sum(not c.hidden for c in tests.cases), sum(c.hidden for c in tests.cases))
         for number, (case, case_inputs, result) in enumerate(
-                zip(tests.cases, inputs, results[0]["results"]), 1):
+                zip(tests.cases, inputs, results), 1):
             failure = self._failure(graded, case, case_inputs, result)
             if failure:
                 kind = "hidden" if case.hidden else "public"
@@ -250,9 +274,76 @@ class TrustedExecute(Execute):
                             counts[case.hidden])
                 return _error(failure[0], f"{tests.function} fails {kind} test {position[0]} of "
                               f"{position[1]} ({case.describe()}): {failure[1]}")
+        self._passed.add(tests.function)
         return new_output("stream", name="stdout", text=(
             f"{tests.function}: all {len(tests.cases)} tests passed ({counts[0]} public, "
             f"{counts[1]} hidden), checked by the grader\n"))
+
+    def _sound(self, name: str, caller: GradedFunction) -> bool:
+        """Whether the graded function ``name`` passed every test with the student's own
+        helpers, all the way down (then the student's own ``name`` serves its callers)."""
+        checks = import_module(type(caller).__module__).CHECKS
+        return name in self._passed and all(self._sound(h, caller)
+                                            for h in checks[name].helpers)
+
+    async def _async_converse(self, code: str, tests, helpers: HelperCalls):
+        """Run the grading harness ``code`` and answer its requests on the input channel
+        until the kernel replies; return the results it sent (anything: not yet trusted), or
+        a string saying why there are none. Output on the other channels is discarded."""
+        self._record("harness", code)
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=True,
+                                 stop_on_error=False)
+        timeout = self._get_timeout(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        channels = {"stdin": self.kc.get_stdin_msg, "shell": self.kc.get_shell_msg,
+                    "iopub": self.kc.get_iopub_msg}
+        waiting = {asyncio.ensure_future(get()): name for name, get in channels.items()}
+        results: object = None
+        interrupted = False
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    if interrupted:  # no reply even after the interrupt: start again
+                        raise _KernelDied(tests)
+                    await ensure_async(self.km.interrupt_kernel())
+                    interrupted = True
+                    deadline = time.monotonic() + 10
+                    continue
+                done, _ = await asyncio.wait(waiting, timeout=min(left or 1.0, 1.0),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    if not await ensure_async(self.kc.is_alive()):
+                        raise _KernelDied(tests)
+                    continue
+                for task in done:
+                    name = waiting.pop(task)
+                    message = task.result()
+                    if message.get("parent_header", {}).get("msg_id") != msg_id:
+                        pass
+                    elif name == "shell" and message["msg_type"] == "execute_reply":
+                        if interrupted:
+                            return (f"ran past the time limit of {timeout} s on its test "
+                                    "cases")
+                        return results
+                    elif name == "stdin" and message["msg_type"] == "input_request":
+                        request = parse(str(message["content"].get("prompt", "")))
+                        if request is not None and "results" in request and results is None:
+                            results = request["results"]
+                            reply = {"received": True}
+                        elif request is None:
+                            reply = {"error": "the grader reads only its own requests"}
+                        else:
+                            reply = helpers.answer(request)
+                        text = json.dumps(reply)
+                        self._record("reply", text)
+                        self.kc.input(text)
+                    waiting[asyncio.ensure_future(channels[name]())] = name
+        finally:
+            for task in waiting:
+                task.cancel()
+
+    _converse = run_sync(_async_converse)
 
     def _failure(self, graded: GradedFunction, case, inputs: dict, result) -> tuple | None:
         """(error name, message) when the answer to one case is wrong, else None."""
@@ -275,21 +366,6 @@ class TrustedExecute(Execute):
             return "GradingError", (f"the answer could not be compared with the expected one "
                                     f"({type(error).__name__}: {error})")
         return None
-
-
-def _helpers_in_order(graded: GradedFunction) -> list[str]:
-    """``graded``'s helpers and theirs, each after the helpers it calls."""
-    checks = import_module(type(graded).__module__).CHECKS
-    order: list[str] = []
-
-    def visit(name):
-        for helper in checks[name].helpers:
-            visit(helper)
-            if helper not in order:
-                order.append(helper)
-
-    visit(graded.name)
-    return order
 
 
 def _error(ename: str, message: str):

@@ -1,11 +1,11 @@
 """The reference solution's answers to every test case, computed in the grader's process.
 
 ``Reference(source_notebook)`` runs the source notebook's provided code and answer cells (never
-a test cell) in a namespace of its own, once (``utils.course.reference.run_reference``);
-``answer(graded, case)`` calls the reference function through the same ``call`` the student's
-function goes through, so both answers are the same kind of plain data. Answers are kept in a
-folder (one file per case, named by a hash of the assignment, function and parameters), so that
-a class is computed once.
+a test cell) in a namespace of its own, once per process (``utils.course.reference.
+run_reference``); ``answer(graded, params, inputs)`` calls the reference function through the
+same ``call`` the student's function goes through, so both answers are the same kind of plain
+data. Answers are kept in a folder (one file per case, named by a hash of the assignment,
+function and parameters), so that a class is computed once.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pathlib import Path
 import nbformat
 
 from utils.course import assignments
-from utils.course.grading import reference_answers
 from utils.course.reference import run_reference
 from utils.graded import GradedFunction, decode, encode
 
@@ -35,13 +34,10 @@ class Reference:
         self._namespace: dict | None = None
         self._memory: dict[str, str] = {}
 
-    def answer_code(self, function: str) -> str:
-        """The reference code of ``function``'s answer cell."""
-        return reference_answers(self.source)[function]
-
     def function(self, name: str):
+        """The reference function ``name`` (the notebook is run once per process)."""
         if self._namespace is None:
-            self._namespace = run_reference(self.source)
+            self._namespace = _namespace(nbformat.writes(self.source))
         return self._namespace[name]
 
     def _key(self, graded: GradedFunction, params: dict) -> str:
@@ -69,6 +65,12 @@ class Reference:
     def answer(self, graded: GradedFunction, params: dict, inputs: dict):
         """The reference answer to one case, as decoded plain data."""
         return decode(self.answer_text(graded, params, inputs))
+
+
+@functools.lru_cache(maxsize=4)
+def _namespace(source_text: str) -> dict:
+    """What the reference solution of a source notebook (its text) defines."""
+    return run_reference(nbformat.reads(source_text, as_version=4))
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,125 @@
+"""The grader's side of a caller's helpers: the kernel asks, the reference solution answers.
+
+While a function that calls other graded functions is graded, each of its helpers that failed
+its own tests is, in the kernel, a stand-in (``utils.graded.run_cases``) that sends each call's
+arguments here as plain data. ``HelperCalls.answer`` decodes them without trusting them, runs
+the reference helper in this process and sends back only its result (or, for a gradient
+request, the vector-Jacobian product of the reference helper at those arguments). No code goes
+into the kernel, and the grader answers only for those helpers of the function being graded,
+whose own verdicts are decided already (helpers are graded first).
+
+The arguments come from the student's code, so a call is bounded: its encoded arguments
+(``MAX_ARGUMENT_BYTES``), the number of calls per graded function (``max_calls``) and the
+memory the reference may take for one call (``MAX_CALL_MEMORY_BYTES`` above what this process
+holds already). A call over a bound, or one the reference cannot answer, is answered with an
+error that the stand-in raises in the student's code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+from typing import Callable, Iterator
+
+from utils.graded import MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire, to_wire
+
+MAX_ARGUMENT_BYTES = 16 * 2 ** 20
+MAX_REQUEST_CHARS = MAX_PAYLOAD_BYTES  # the harness's results: every case's answer at once
+MAX_CALL_MEMORY_BYTES = 2 * 2 ** 30
+_PAGE = resource.getpagesize()
+
+
+class HelperCalls:
+    """Answers the helper calls of one graded function's run on its cases."""
+
+    def __init__(self, graded: GradedFunction, stand_ins: list[str],
+                 reference: Callable[[str], Callable], max_calls: int = 200_000):
+        self.graded = graded
+        self.stand_ins = stand_ins  # the helpers answered here
+        self.reference = reference  # the reference function of a name
+        self.max_calls = max_calls
+        self.calls = 0
+
+    def answer(self, message: dict) -> dict:
+        """The reply to one request of a stand-in: ``{"value": ...}`` or ``{"error": ...}``."""
+        name = message.get("call", message.get("gradient"))
+        if not isinstance(name, str) or name not in self.stand_ins:
+            return {"error": f"the grader answers only for the helpers of {self.graded.name} "
+                             "that failed their tests "
+                             f"({', '.join(self.stand_ins) or 'none here'})"}
+        self.calls += 1
+        if self.calls > self.max_calls:
+            return {"error": f"{self.graded.name} called its helpers more than "
+                             f"{self.max_calls:,} times"}
+        try:
+            args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ValueError("malformed arguments")
+            with _bounded_memory(MAX_CALL_MEMORY_BYTES):
+                if "gradient" in message:
+                    value = _gradient(self.reference(name), args, kwargs, message)
+                else:
+                    value = self.reference(name)(*args, **kwargs)
+                return {"value": encode(to_wire(value))}
+        except (ValueError, TypeError) as error:
+            why = str(error)[:500]
+        except MemoryError:
+            why = "its arguments need more memory than the grader gives one call"
+        except Exception as error:  # noqa: BLE001 (the reference cannot work on these arguments)
+            why = f"{type(error).__name__}: {str(error)[:500]}"
+        return {"error": f"{name} (the grader's, standing in for yours while "
+                         f"{self.graded.name} is graded) could not answer this call: {why}"}
+
+
+def _gradient(fn: Callable, args: list, kwargs: dict, message: dict) -> list:
+    """The gradient of ``fn``'s outputs, weighted by the upstream gradients, with respect to
+    the arguments at the flat positions ``wrt``."""
+    import tensorflow as tf
+
+    flat = tf.nest.flatten([args, kwargs])
+    wrt = message.get("wrt")
+    if (not isinstance(wrt, list) or not all(isinstance(i, int) and 0 <= i < len(flat)
+                                             and tf.is_tensor(flat[i]) for i in wrt)):
+        raise ValueError("malformed gradient request")
+    upstream = from_wire(decode(message.get("upstream"), MAX_ARGUMENT_BYTES))
+    sources = [flat[i] for i in wrt]
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        args, kwargs = tf.nest.pack_sequence_as([args, kwargs], flat)
+        outputs = [tf.convert_to_tensor(o) for o in tf.nest.flatten(fn(*args, **kwargs))]
+    if not isinstance(upstream, list) or len(upstream) != len(outputs):
+        raise ValueError("malformed gradient request")
+    grads = tape.gradient(outputs, sources, output_gradients=upstream)
+    return [tf.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
+
+
+@contextlib.contextmanager
+def _bounded_memory(extra: int) -> Iterator[None]:
+    """While the block runs, this process may map at most ``extra`` more bytes (MemoryError
+    beyond, from numpy and TensorFlow alike)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        mapped = int(statm.read().split()[0]) * _PAGE
+    limit = mapped + extra
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def parse(prompt: str) -> dict | None:
+    """A request of the grading harness from the text of an input request; None when it is
+    not one (not a JSON object, too large or nested too deeply)."""
+    if len(prompt) > MAX_REQUEST_CHARS:
+        return None
+    try:
+        message = json.loads(prompt)
+    except (ValueError, RecursionError):
+        return None
+    return message if isinstance(message, dict) else None
