@@ -35,20 +35,23 @@ def class_submissions(assignment: assignments.Assignment) -> dict[str, nbformat.
 def graded_course(tmp_path_factory) -> dict:
     """{"submitted": the class's submissions, "course": its nbgrader course, "scores":
     {(assignment id, student): Score (status: grade_class's, when it gave no score)},
-    "feedback": [Path]}."""
+    "feedback": [Path], "sent": the folder of what the grader sent into each kernel,
+    "expected": the folder of this run's reference answers}."""
     root = tmp_path_factory.mktemp("class")
     for assignment in assignments.available():
         for student, nb in class_submissions(assignment).items():
             folder = root / "submitted" / student / assignment.id
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / assignment.notebook)
-    rows = grade_class(root / "submitted", root / "out", progress=False)
+    rows = grade_class(root / "submitted", root / "out", progress=False,
+                       record_folder=root / "sent")
     course = root / "out" / "course"
     scores = {(r.assignment, r.student): r.score or grading.Score(r.student, r.assignment,
                                                                    status=r.status)
               for r in rows}
     return {"submitted": root / "submitted", "course": course, "scores": scores,
-            "feedback": sorted((course / "feedback").glob("*/*/*.html"))}
+            "feedback": sorted((course / "feedback").glob("*/*/*.html")),
+            "sent": root / "sent", "expected": root / "out" / "work" / "expected"}
 
 
 @pytest.fixture(scope="session")

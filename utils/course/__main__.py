@@ -171,7 +171,8 @@ def cmd_grade_class(args) -> int:
         rows = class_grading.grade_class(
             args.submissions, args.out, args.assignment, args.workers, limits,
             sandboxed=not args.no_sandbox, scheduler=args.scheduler, students=args.student,
-            regrade=args.regrade, run_demonstrations=args.run_demonstrations)
+            regrade=args.regrade, run_demonstrations=args.run_demonstrations,
+            record_folder=args.record)
     except class_grading.StaleCourse as error:
         print(f"grade-class: {error}", file=sys.stderr)
         return 2
@@ -256,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                             "need a longer --cell-timeout)")
     grade.add_argument("--no-sandbox", action="store_true",
                        help="run student code unsandboxed (trusted code only)")
+    grade.add_argument("--record", type=Path, metavar="DIR",
+                       help="keep every message the grader sends into a kernel in DIR, one "
+                            "JSON-lines file per submission (an audit of what kernels receive)")
     grade.set_defaults(run=cmd_grade_class)
     site = commands.add_parser("site", help="build the course site (Sphinx, MyST-NB)")
     site.add_argument("--instructor", action="store_true",

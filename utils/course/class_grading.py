@@ -34,6 +34,7 @@ import csv
 import hashlib
 import io
 import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -113,16 +114,23 @@ def _build_course(out: Path, record: ClassRecord, needed: list[Assignment],
     return course
 
 
-def _expected_answers(course: Path, a: Assignment, folder: Path) -> dict[str, bytes]:
-    """{"<assignment id>/<case key>.json": reference answer} of every test case of ``a``,
-    computed once into ``folder`` (named by the sources' key, so never stale)."""
+def _expected_answers(course: Path, a: Assignment, folder: Path,
+                      secret: str) -> dict[str, bytes]:
+    """{"<assignment id>/<case key>.json": reference answer} of every test case of ``a`` in
+    the run ``secret`` (the hidden cases' seeds), computed into ``folder`` (named by the
+    sources' key, so never stale; the public cases' answers are kept for the next run, the
+    hidden ones of earlier runs removed)."""
     reference = Reference(course / "source" / a.id / a.notebook, folder / a.id)
+    answers = {}
     with contextlib.redirect_stdout(io.StringIO()):  # what the solution prints as it runs
-        for tests in cases.read(reference.source):
+        for tests in cases.read(reference.source, secret):
             graded = import_module(tests.module).CHECKS[tests.function]
             for case in tests.cases:
-                reference.answer_text(graded, case.params, graded.inputs(**case.params))
-    return {f"{a.id}/{name}": content for name, content in _files(folder / a.id).items()}
+                text = reference.answer_text(graded, case.params, graded.inputs(**case.params))
+                answers[f"{reference.key(graded, case.params)}.json"] = text.encode()
+    for stale in set(_files(folder / a.id)) - set(answers):
+        (folder / a.id / stale).unlink()
+    return {f"{a.id}/{name}": content for name, content in answers.items()}
 
 
 def _empty_gradebook(course: Path) -> bytes:
@@ -142,18 +150,25 @@ RUN_DEMONSTRATIONS = ("\n# grade-class --run-demonstrations: every cell runs, th
 
 
 def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRecord,
-             run_demonstrations: bool) -> dict[str, Bundle]:
+             run_demonstrations: bool, record_folder: Path | None) -> dict[str, Bundle]:
     """{assignment id: what its grading tasks need}."""
     if not needed:
         return {}
     empty = _empty_gradebook(course)
-    config = (course / "nbgrader_config.py").read_text()
+    secret = secrets.token_hex(16)  # this run's hidden cases (trusted/cases.py)
+    config = (course / "nbgrader_config.py").read_text() + (
+        f"\n# grade-class: this run's hidden cases\nc.TrustedExecute.hidden_case_secret = "
+        f"{secret!r}\n")
     if run_demonstrations:
         config += RUN_DEMONSTRATIONS
+    if record_folder is not None:
+        config += (f"\n# grade-class --record: what the grader sends into each kernel\n"
+                   f"c.TrustedExecute.record_folder = {str(Path(record_folder).resolve())!r}\n")
     return {a.id: Bundle(
         a.id, a.notebook, config, empty,
         {f"{a.id}/{name}": content for name, content in _files(course / "source" / a.id).items()},
-        _expected_answers(course, a, out / "work" / "expected" / record.assignments[a.id][:16]),
+        _expected_answers(course, a, out / "work" / "expected" / record.assignments[a.id][:16],
+                          secret),
         code_version()) for a in needed}
 
 
@@ -289,13 +304,16 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
                 workers: int | None = None, limits: Limits | None = None,
                 sandboxed: bool = True, scheduler: str | None = None,
                 students: list[str] | None = None, regrade: bool = False,
-                progress: bool = True, run_demonstrations: bool = False) -> list[Row]:
+                progress: bool = True, run_demonstrations: bool = False,
+                record_folder: Path | None = None) -> list[Row]:
     """Grade the new and changed submissions (all with ``regrade``; only ``students`` when
     given) on a Dask cluster (``scheduler``'s, or a local one of ``workers`` processes);
     write ``out/course``, ``out/scores.csv``, ``out/logs`` and ``out/grading.json``; return
     every row of the class, this run's and the earlier ones kept. The demonstration cells are
     not run (``utils.course.demo_cells``) unless ``run_demonstrations``: then the feedback
-    shows their outputs, and grading costs what a whole run of each notebook costs."""
+    shows their outputs, and grading costs what a whole run of each notebook costs. With
+    ``record_folder``, every message the grader sends into a kernel is kept there (an audit,
+    ``TrustedExecute.record_folder``; the folder must be on the workers' machines)."""
     if sandboxed and (missing := sandbox.check()):
         raise RuntimeError("The student code cannot be sandboxed on this machine: "
                            + "; ".join(missing) + ". Grade on a machine that has these, or "
@@ -333,7 +351,7 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
             # notebook itself, and marked in the status; one failed download per dataset)
         to_grade = {a_id for a_id, _ in requests}
         bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record,
-                           run_demonstrations)
+                           run_demonstrations, record_folder)
         with _class_gradebook(course) as gradebook:
             for s in found:
                 if s.status:

@@ -203,9 +203,11 @@ class CreateMaskFromWindow(GradedFunction):
     def compare(self, case, inputs, got, expected):
         x = inputs["x"]
         check_shape("create_mask_from_window", "mask", got["mask"], x.shape)
-        if not np.array_equal(np.asarray(got["mask"], dtype=bool), expected["mask"]):
-            raise AssertionError(f"create_mask_from_window: for x =\n{x}\nthe mask should be\n"
-                                 f"{expected['mask']}\ngot\n{got['mask']}")
+        wrong = np.asarray(got["mask"], dtype=bool) != expected["mask"]
+        if wrong.any():
+            raise AssertionError(f"create_mask_from_window: for x =\n{x}\nthe mask should be "
+                                 f"True only where x is at its maximum; {int(wrong.sum())} of "
+                                 f"{wrong.size} entries are wrong; got\n{got['mask']}")
 
 
 class DistributeValue(GradedFunction):

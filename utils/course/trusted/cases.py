@@ -8,12 +8,18 @@ A test cell of a source notebook holds only statements of these forms (comments 
 with the hidden cases between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``.
 Values are Python literals, or ``np.<dtype name>`` for a numpy dtype. Anything else is an
 error here, so a test cell cannot hold a check the grader would not run.
+
+When grading, a hidden case's ``seed`` (the seed of its random inputs) is drawn afresh from a
+secret made for each grading run (``read(source, secret)``); its other parameters (shapes,
+modes, hand-built cases) are the test cell's. What a student learns about a hidden case in one
+run is then worthless in the next.
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import hashlib
+from dataclasses import dataclass, field, replace
 from graphlib import TopologicalSorter
 
 import nbformat
@@ -112,8 +118,15 @@ def parse_test_cell(source: str, function: str, where: str) -> list[Case]:
     return cases
 
 
-def read(source_nb: nbformat.NotebookNode) -> list[FunctionTests]:
-    """The tests of every graded function of a source notebook, helpers before callers."""
+def fresh_seed(secret: str, function: str, number: int) -> int:
+    """The seed of the hidden case ``number`` of ``function`` in the grading run ``secret``."""
+    digest = hashlib.sha256(f"{secret}\0{function}\0{number}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 2 ** 31
+
+
+def read(source_nb: nbformat.NotebookNode, secret: str | None = None) -> list[FunctionTests]:
+    """The tests of every graded function of a source notebook, helpers before callers; with
+    ``secret``, each hidden case that names a seed gets a fresh one (``fresh_seed``)."""
     from importlib import import_module
 
     module = _module_of(source_nb)
@@ -127,9 +140,11 @@ def read(source_nb: nbformat.NotebookNode) -> list[FunctionTests]:
         function = cell_id.removeprefix(REQUIRED_PREFIX).removeprefix(EXTRA_PREFIX)
         if function not in checks:
             raise ValueError(f"test cell {cell_id}: {module} has no check of {function}")
-        found[function] = FunctionTests(function, cell_id, module,
-                                        parse_test_cell(cell.source, function,
-                                                        f"test cell {cell_id}"))
+        cases = parse_test_cell(cell.source, function, f"test cell {cell_id}")
+        if secret is not None:
+            cases = [replace(c, params={**c.params, "seed": fresh_seed(secret, function, n)})
+                     if c.hidden and "seed" in c.params else c for n, c in enumerate(cases)]
+        found[function] = FunctionTests(function, cell_id, module, cases)
     order = TopologicalSorter({name: [h for h in checks[name].helpers if h in found]
                                for name in found})
     return [found[name] for name in order.static_order()]

@@ -30,6 +30,7 @@ import asyncio
 import base64
 import json
 import re
+import secrets
 import signal
 import time
 from collections import Counter
@@ -52,6 +53,10 @@ from utils.graded import GradedFunction, decode, encode
 NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no graded function "
                 "needs it]\n")  # the output a demonstration cell shows in the feedback
 IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
+_PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
+HIDDEN_VALUE = "(value hidden)"  # a number of a hidden case's failure message, as shown
+_DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:\.\d*)?[eE][-+]?\d+"
+                      r"|\d+\.(?!\d)|nan|inf)(?![\w])")
 _ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,59}$")  # an exception's name, as shown
 
 
@@ -83,6 +88,10 @@ class TrustedExecute(Execute):
         True, help="Leave the source notebook's demonstration cells (tagged demo) unrun: no "
                    "graded function needs them (utils/course/demo_cells.py).").tag(config=True)
 
+    hidden_case_secret = Unicode(
+        "", help="The secret the hidden cases' seeds are drawn from (cases.read); grade-class "
+                 "makes one per run. Empty: one per grading process.").tag(config=True)
+
     record_folder = Unicode(
         "", help="When set, a folder where every message the grader sends into a kernel is "
                  "kept, one JSON line each ({kind, text}; kind: cell (the submission's own "
@@ -112,7 +121,8 @@ class TrustedExecute(Execute):
         info = resources["nbgrader"]
         source = Path(self.source_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
         self._reference = Reference(source, Path(self.expected_cache) / info["assignment"])
-        self._tests = cases_module.read(self._reference.source)
+        self._tests = cases_module.read(self._reference.source,
+                                        self.hidden_case_secret or _PROCESS_SECRET)
         test_cells = {t.cell_id for t in self._tests}
         demos = demo_cells.demo_ids(self._reference.source) if self.skip_demonstrations else set()
         self._output_used: dict[int, int] = {}
@@ -270,6 +280,8 @@ class TrustedExecute(Execute):
             failure = self._failure(graded, case, case_inputs, result)
             if failure:
                 kind = "hidden" if case.hidden else "public"
+                if case.hidden:
+                    failure = failure[0], without_values(failure[1])
                 position = (sum(c.hidden == case.hidden for c in tests.cases[:number]),
                             counts[case.hidden])
                 return _error(failure[0], f"{tests.function} fails {kind} test {position[0]} of "
@@ -366,6 +378,13 @@ class TrustedExecute(Execute):
             return "GradingError", (f"the answer could not be compared with the expected one "
                                     f"({type(error).__name__}: {error})")
         return None
+
+
+def without_values(message: str) -> str:
+    """A hidden case's failure message with every decimal number (an expected value, or an
+    input that would give the case away) shown as HIDDEN_VALUE; integers (shapes, counts,
+    indices) and words (what is wrong) stay."""
+    return _DECIMAL.sub(HIDDEN_VALUE, message)
 
 
 def _error(ename: str, message: str):

@@ -40,13 +40,14 @@ class Reference:
             self._namespace = _namespace(nbformat.writes(self.source))
         return self._namespace[name]
 
-    def _key(self, graded: GradedFunction, params: dict) -> str:
+    def key(self, graded: GradedFunction, params: dict) -> str:
+        """The name of a case's answer in the folder."""
         text = json.dumps([self.source_path.parent.name, graded.name, repr(sorted(params.items()))])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def answer_text(self, graded: GradedFunction, params: dict, inputs: dict) -> str:
         """The reference answer to one case, encoded (``utils.graded.encode``)."""
-        key = self._key(graded, params)
+        key = self.key(graded, params)
         if key in self._memory:
             return self._memory[key]
         path = self.cache / f"{key}.json" if self.cache else None
