@@ -99,6 +99,14 @@ CHEATS = {
         "        for cell in json.loads(text)['cells']:\n"
         "            if cell.get('metadata', {}).get('nbgrader', {}).get('solution'):\n"
         "                exec(''.join(cell['source']), globals())\n"),
+    "floods_metadata_and_display_updates": (  # 22 MB past a 4 MB output cap
+        "from IPython.display import display\n"
+        "handle = display({'text/plain': 'x'}, raw=True, display_id=True)\n"
+        "for i in range(8):\n"
+        "    handle.update({'text/plain': 'y' * 2 ** 20}, raw=True,\n"
+        "                  metadata={'text/plain': {'pad': 'z' * 2 ** 20}})\n"
+        "display({'text/plain': 'w'}, raw=True,\n"
+        "        metadata={'text/plain': {'pad': 'm' * 6 * 2 ** 20}})\n"),
     "prints_the_history": (  # hidden tests must never have run in the kernel
         "for line in get_ipython().history_manager.get_range_by_str('1-999'):\n"
         "    print(line)\n"),
@@ -407,6 +415,13 @@ def test_gradebook_holds_every_grade_and_clean_feedback(graded_class):
         assert not path.is_symlink() and (path.is_dir() or path.is_file()), path
 
 
+def test_outputs_are_capped_with_their_metadata_and_display_updates(graded_class):
+    path = (graded_class["course"] / "autograded" / "floods_metadata_and_display_updates" /
+            A1.id / A1.notebook)
+    assert path.stat().st_size < 5 * 2 ** 20
+    assert "[output cut: this cell printed more than 4,000,000 characters]" in path.read_text()
+
+
 def test_scores_csv_holds_no_formula_a_spreadsheet_would_run(tmp_path):
     """OWASP's CSV injection: a cell starting with = + - @, a tab or a carriage return."""
     hostile = ['=HYPERLINK("http://example.invalid","x")', "@SUM(1,2)", "+1+2", "-2+3",
@@ -466,3 +481,23 @@ def test_a_file_over_the_return_limit_is_a_note_not_a_crash(tmp_path, monkeypatc
     assert status.startswith("graded (files not kept: ")
     assert f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)" in status
     assert final
+
+
+def test_a_kernel_that_cannot_import_the_helpers_is_not_graded_but_graded_again(tmp_path):
+    """The imports cell is the release's and runs first: when it fails, the grader's
+    environment failed, and the submission is not graded (and not final), never 0."""
+    from utils.course import class_grading
+    from utils.course.grading_worker import Outcome
+
+    nb = nbformat.read(A1.release_notebook, as_version=4)
+    imports = next(c for c in nb.cells
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == "imports")
+    imports.outputs = [nbformat.v4.new_output(
+        "error", ename="ModuleNotFoundError", evalue="No module named 'utils'", traceback=[])]
+    nbformat.write(nb, tmp_path / A1.notebook)
+    score = grading.Score("student", A1.id, status="graded")
+    status, final = class_grading._status(Outcome(ok=True), (), score, tmp_path / A1.notebook,
+                                          Limits())
+    assert status.startswith("not graded: the grader's environment could not run the "
+                             "notebook's imports (ModuleNotFoundError: No module named 'utils')")
+    assert not final

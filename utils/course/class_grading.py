@@ -57,6 +57,7 @@ from utils.course.grading_worker import (Bundle, Limits, Outcome, Request, code_
                                          hash_files)
 from utils.course.submissions import Submission
 from utils.course.trusted import cases
+from utils.course.trusted.executor import IMPORTS_CELL
 from utils.course.trusted.expected import Reference
 
 __all__ = ["Limits", "Row", "grade_class", "summary", "write_csv"]
@@ -216,6 +217,20 @@ def cell_errors(autograded: Path, shown: int = 3) -> list[str]:
     return [f"errors in cells: {', '.join(errors[:shown])}{more}"]
 
 
+def imports_failed(autograded: Path) -> str | None:
+    """'ModuleNotFoundError: ...' when the notebook's imports cell (read-only, restored from
+    the release, the first to run) raised: the grader's environment failed, not the
+    submission."""
+    if not autograded.is_file():
+        return None
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == IMPORTS_CELL:
+            for output in cell.get("outputs", []):
+                if output.output_type == "error":
+                    return f"{output.ename}: {str(output.evalue)[:200]}"
+    return None
+
+
 def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
             autograded: Path, limits: Limits) -> tuple[str, bool]:
     """(status, final) of a graded or failed submission; final: see ``class_record.Entry``."""
@@ -226,6 +241,9 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
     if not outcome.ok or score is None or score.status != "graded":
         final = not outcome.error.startswith("the worker ")
         return f"nbgrader failed: {outcome.error or 'no result'}", final
+    if failed := imports_failed(autograded):
+        return (f"not graded: the grader's environment could not run the notebook's imports "
+                f"({failed}); fix it and grade again"), False
     notes = list(notes)
     if outcome.limits:
         notes.append(f"limits hit: {', '.join(outcome.limits)}")

@@ -241,17 +241,18 @@ class TrustedExecute(Execute):
         finally:
             self.nb.cells.pop()
 
-    def output(self, outs, msg, display_id, cell_index):
-        """Keep a cell's outputs up to ``max_output_chars``; note once that the rest was cut."""
-        content = msg.get("content", {})
-        size = len(content.get("text", "")) + sum(len(str(v)) for v in
-                                                  content.get("data", {}).values())
+    def process_message(self, msg, cell, cell_index):
+        """Keep a cell's outputs up to ``max_output_chars`` (text, data, metadata, tracebacks
+        and display updates all count, against the cell that is running); note once that the
+        rest was cut."""
+        if msg["msg_type"] not in _OUTPUT_MESSAGES:
+            return super().process_message(msg, cell, cell_index)
         used = self._output_used.get(cell_index, 0)
-        self._output_used[cell_index] = used + size
-        if used + size <= self.max_output_chars:
-            return super().output(outs, msg, display_id, cell_index)
+        self._output_used[cell_index] = used + _size(msg.get("content", {}))
+        if used + _size(msg.get("content", {})) <= self.max_output_chars:
+            return super().process_message(msg, cell, cell_index)
         if used <= self.max_output_chars:
-            outs.append(new_output("stream", name="stdout", text=(
+            cell.outputs.append(new_output("stream", name="stdout", text=(
                 f"\n[output cut: this cell printed more than {self.max_output_chars:,} "
                 "characters]\n")))
         return None
@@ -378,6 +379,17 @@ class TrustedExecute(Execute):
             return "GradingError", (f"the answer could not be compared with the expected one "
                                     f"({type(error).__name__}: {error})")
         return None
+
+
+_OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+
+
+def _size(content: dict) -> int:
+    """The characters an output message would add to the notebook."""
+    try:
+        return len(json.dumps(content, default=str))
+    except (TypeError, ValueError, RecursionError):
+        return 2 ** 62  # not something a notebook can hold
 
 
 def without_values(message: str) -> str:
