@@ -31,22 +31,27 @@ A function that calls other graded functions (``helpers``) is graded on its own.
 graded, each helper that failed its own tests (or whose own helpers did) is a stand-in that
 sends its arguments to the grader as data and returns what the grader's reference helper
 answers (:func:`run_cases`); with ``helper_gradients``, the stand-in's gradient is asked for the
-same way, so that a caller differentiating through its helpers can be graded too. A helper that
-passed every test with the student's own helpers stays the student's own. The grader answers
-only for the failed helpers of the function it is grading, whose verdicts are already decided.
-In the notebook, ``check`` first runs the helpers' own tests and says which helper to fix first
-when one fails.
+same way, so that a caller differentiating through its helpers can be graded too, and every
+``tf.function`` runs eagerly meanwhile. A helper that passed every test with the student's own
+helpers stays the student's own. A helper called on symbolic tensors (a block of a Keras model
+being built) cannot be answered as data: its stand-in is the caller's public ``placeholders``
+entry instead (something of the helper's output shape, not the helper), and the reference's
+answer is computed with the same placeholder. The grader answers only for the failed helpers
+of the function it is grading, whose verdicts are already decided. In the notebook, ``check``
+first runs the helpers' own tests and says which helper to fix first when one fails.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import io
 import json
+import sys
 import zipfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -62,6 +67,9 @@ class GradedFunction:
     name: str = ""  # the function's name, also the answer cell's grade id
     helpers: tuple[str, ...] = ()  # graded functions it calls
     helper_gradients: bool = False  # whether ``call`` differentiates through the helpers
+    # {helper: a public stand-in of the helper's shape contract}, for helpers called on symbolic
+    # tensors (a Keras model being built), which the grader cannot answer as data
+    placeholders: dict[str, Callable] = {}
     stand_ins: tuple[str, ...] = ()  # the notebook's names ``call`` replaces while it runs
     default_case: dict = {}  # the case a caller's check uses to test this function first
 
@@ -187,19 +195,36 @@ def run_cases(namespace: dict, request: str) -> None:
     graded = importlib.import_module(spec["module"]).CHECKS[spec["function"]]
     results = []
     fn = namespace.get(spec["function"])
-    stand_ins = {name: _answered_by_grader(name, graded.helper_gradients)
-                 for name in spec["answered_by_grader"] if name in graded.helpers}
+    stand_ins = {name: graded.placeholders.get(name) or _answered_by_grader(
+        name, graded.helper_gradients) for name in spec["answered_by_grader"]
+        if name in graded.helpers}
     for encoded in spec["cases"]:
         if fn is None:
             results.append({"error": ["NameError", f"{spec['function']} is not defined: did "
                                                    "its cell run without an error?"]})
             continue
         try:
-            with helpers_replaced(fn, **stand_ins):
+            with helpers_replaced(fn, **stand_ins), _eager_functions(bool(stand_ins)):
                 results.append({"outputs": encode(graded.call(fn, decode(encoded)))})
         except Exception as error:  # noqa: BLE001 (the student's error is the result)
             results.append({"error": [type(error).__name__, str(error)[:2000]]})
     ask_grader({"results": results})
+
+
+@contextlib.contextmanager
+def _eager_functions(eager: bool) -> Iterator[None]:
+    """While the block runs, with ``eager``, every ``tf.function`` runs as plain Python, so
+    that a stand-in called inside one (a training step) receives values, not symbols."""
+    tf = sys.modules.get("tensorflow")
+    if not eager or tf is None:
+        yield
+        return
+    before = tf.config.functions_run_eagerly()
+    tf.config.run_functions_eagerly(True)
+    try:
+        yield
+    finally:
+        tf.config.run_functions_eagerly(before)
 
 
 class HelperError(Exception):
@@ -209,8 +234,9 @@ class HelperError(Exception):
 def ask_grader(message: dict) -> dict:
     """Send ``message`` to the grader over the kernel's input channel; return its reply.
 
-    Requests: ``{"call": helper, "args": ...}``, ``{"gradient": helper, "args": ...,
-    "wrt": [...], "upstream": ...}`` (encoded), and ``{"results": [...]}`` once, at the end.
+    Requests: ``{"call": helper, "args": ...}`` (encoded; the reply numbers the call),
+    ``{"gradient": helper, "of_call": number, "wrt": [...], "upstream": ...}``, and
+    ``{"results": [...]}`` once, at the end.
     Raises HelperError with the grader's reason when it does not answer.
     """
     import builtins
@@ -225,34 +251,41 @@ def _answered_by_grader(name: str, gradients: bool) -> Callable:
     """A stand-in for the helper ``name``: its arguments go to the grader, whose reference
     helper's answer comes back (with its gradient, through ``tf.custom_gradient``, when
     ``gradients``)."""
-    def ask(args: tuple, kwargs: dict):
-        arguments = encode(to_wire([list(args), kwargs]))
-        return from_wire(decode(ask_grader({"call": name, "args": arguments})["value"]))
+    def ask(args: tuple, kwargs: dict) -> tuple[Any, int]:
+        """(the grader's answer, the number of the call)."""
+        reply = ask_grader({"call": name, "args": encode(to_wire([list(args), kwargs]))})
+        return from_wire(decode(reply["value"])), reply.get("call")
 
     def stand_in(*args, **kwargs):
         if not gradients:
-            return ask(args, kwargs)
+            return ask(args, kwargs)[0]
         import tensorflow as tf
 
-        flat = tf.nest.flatten([list(args), kwargs])
-        wrt = [i for i, x in enumerate(flat) if tf.is_tensor(x) and x.dtype.is_floating]
+        flat = [tf.convert_to_tensor(x) if hasattr(x, "assign") else x  # variables: read
+                for x in tf.nest.flatten([list(args), kwargs])]  # here, where the tape sees it
+        wrt = [i for i, x in enumerate(flat) if tf.is_tensor(x) and x.dtype.is_floating
+               and _recorded(x)]
+        if not wrt:
+            return ask(*tf.nest.pack_sequence_as([list(args), kwargs], flat))[0]
 
         @tf.custom_gradient
         def answered(*tensors):
-            value = tf.nest.map_structure(tf.convert_to_tensor, ask(args, kwargs))
+            for i, tensor in zip(wrt, tensors):
+                flat[i] = tensor
+            value, call = ask(*tf.nest.pack_sequence_as([list(args), kwargs], flat))
+            value = tf.nest.map_structure(tf.convert_to_tensor, value)
 
             def gradient(*upstream):
                 outputs = tf.nest.flatten(value)
                 upstream = [tf.zeros_like(o) if u is None else u
                             for u, o in zip(upstream, outputs)]
-                reply = ask_grader({"gradient": name, "wrt": wrt,
-                                    "args": encode(to_wire([list(args), kwargs])),
+                reply = ask_grader({"gradient": name, "of_call": call, "wrt": wrt,
                                     "upstream": encode(to_wire(upstream))})
                 return from_wire(decode(reply["value"]))
 
             return value, gradient
 
-        return answered(*[tf.convert_to_tensor(flat[i]) for i in wrt])
+        return answered(*[flat[i] for i in wrt])
 
     stand_in.__name__ = stand_in.__qualname__ = name
     stand_in.__doc__ = (f"{name} while its caller is graded: the grader's reference {name}, "
@@ -260,13 +293,25 @@ def _answered_by_grader(name: str, gradients: bool) -> Callable:
     return stand_in
 
 
+def _recorded(tensor) -> bool:
+    """Whether a gradient tape records ``tensor`` (so that its gradient is needed); True
+    when TensorFlow cannot tell."""
+    try:
+        from tensorflow.python.eager import record
+    except ImportError:
+        return True
+    return bool(record.should_record_backprop([tensor]))
+
+
 def to_wire(value: Any) -> Any:
-    """``value`` with every TensorFlow tensor or variable as ``{"__tensor__": array}``, for
-    :func:`encode`; :func:`from_wire` makes them tensors again on the other side."""
+    """``value`` with every TensorFlow tensor as ``{"__tensor__": array}`` and every variable
+    as ``{"__variable__": array}``, for :func:`encode`; :func:`from_wire` makes them tensors
+    and variables again on the other side."""
     if hasattr(value, "numpy") and hasattr(value, "dtype") and not isinstance(
             value, (np.ndarray, np.generic)):
+        kind = "__variable__" if hasattr(value, "assign") else "__tensor__"
         try:
-            return {"__tensor__": np.asarray(value.numpy())}
+            return {kind: np.asarray(value.numpy())}
         except (AttributeError, NotImplementedError, TypeError, ValueError):
             raise TypeError("a symbolic tensor (inside a tf.function or a Keras model) cannot "
                             "be sent to the grader; call the helper eagerly") from None
@@ -280,10 +325,13 @@ def to_wire(value: Any) -> Any:
 def from_wire(value: Any) -> Any:
     """The inverse of :func:`to_wire`, on decoded data."""
     if isinstance(value, dict):
-        if set(value) == {"__tensor__"} and isinstance(value["__tensor__"], np.ndarray):
+        if len(value) == 1 and isinstance(next(iter(value.values())), np.ndarray):
             import tensorflow as tf
 
-            return tf.constant(value["__tensor__"])
+            if "__tensor__" in value:
+                return tf.constant(value["__tensor__"])
+            if "__variable__" in value:
+                return tf.Variable(value["__variable__"])
         return {k: from_wire(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_wire(v) for v in value]

@@ -195,11 +195,34 @@ def _layer_key(entry) -> tuple:
     return str(name), tuple(int(d) for d in shape), int(params)
 
 
+def _placeholder_block(name: str, X, f, filters, stage, block, s=1,
+                       initializer=keras.initializers.GlorotUniform):
+    """Not a residual block: two convolutions that give the block's output shape, named like
+    its first layer and its last one (``name``), so that ResNet50's own layers can be graded
+    when the student's block is wrong."""
+    base = f"res{stage}{block}_branch"
+    X = keras.layers.Conv2D(filters[0], (f, f), strides=(s, s), padding="same",
+                            name=base + "2a", kernel_initializer=initializer(seed=0))(X)
+    return keras.layers.Conv2D(filters[2], (1, 1), name=base + name,
+                               kernel_initializer=initializer(seed=0))(X)
+
+
 class ResNet50Check(GradedFunction):
-    """ResNet50: layers, shapes, parameter count, names, softmax head, output probabilities."""
+    """ResNet50: layers, shapes, parameter count, names, softmax head, output probabilities.
+
+    When a block failed its tests, ResNet50 is graded with a placeholder block instead (the
+    reference's answer too): the stem, the blocks' arguments and order, and the head are
+    ResNet50's own work.
+    """
 
     name = "ResNet50"
     helpers = ("identity_block", "convolutional_block")
+    placeholders = {
+        "identity_block": lambda X, f, filters, stage, block, **kwargs: _placeholder_block(
+            "2c", X, f, filters, stage, block, 1, **kwargs),
+        "convolutional_block": lambda X, f, filters, stage, block, s=2, **kwargs:
+            _placeholder_block("1", X, f, filters, stage, block, s, **kwargs),
+    }
 
     def inputs(self, input_shape=(64, 64, 3), classes=6):
         X = np.random.default_rng(0).uniform(0, 1, (2, *input_shape)).astype(np.float32)

@@ -226,6 +226,7 @@ class Model(GradedFunction):
 
     name = "model"
     helpers = ("initialize_parameters", "forward_propagation", "compute_cost")
+    helper_gradients = True  # model differentiates the cost through its helpers
     minibatch_size = 64  # model's default
 
     def inputs(self, n_train=1080, n_test=120, num_epochs=4, learning_rate=0.009):

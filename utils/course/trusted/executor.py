@@ -261,7 +261,7 @@ class TrustedExecute(Execute):
         """The verdict output of one graded function."""
         graded: GradedFunction = import_module(tests.module).CHECKS[tests.function]
         inputs = [graded.inputs(**case.params) for case in tests.cases]
-        stand_ins = [h for h in graded.helpers if not self._sound(h, graded)]
+        stand_ins = [h for h in graded.helpers if not self._sound(h, graded)]  # failed ones
         request = base64.b64encode(json.dumps({
             "module": tests.module, "function": tests.function, "answered_by_grader": stand_ins,
             "cases": [encode(i) for i in inputs]}).encode()).decode()
@@ -276,9 +276,10 @@ class TrustedExecute(Execute):
                           "from the notebook (did the code replace how the kernel sends "
                           "results?)")
         counts = (sum(not c.hidden for c in tests.cases), sum(c.hidden for c in tests.cases))
+        placeholders = tuple(h for h in stand_ins if h in graded.placeholders)
         for number, (case, case_inputs, result) in enumerate(
                 zip(tests.cases, inputs, results), 1):
-            failure = self._failure(graded, case, case_inputs, result)
+            failure = self._failure(graded, case, case_inputs, result, placeholders)
             if failure:
                 kind = "hidden" if case.hidden else "public"
                 if case.hidden:
@@ -358,7 +359,8 @@ class TrustedExecute(Execute):
 
     _converse = run_sync(_async_converse)
 
-    def _failure(self, graded: GradedFunction, case, inputs: dict, result) -> tuple | None:
+    def _failure(self, graded: GradedFunction, case, inputs: dict, result,
+                 placeholders: tuple) -> tuple | None:
         """(error name, message) when the answer to one case is wrong, else None."""
         if not isinstance(result, dict):
             return "GradingError", "malformed answer"
@@ -370,7 +372,7 @@ class TrustedExecute(Execute):
             got = decode(result.get("outputs"))
         except ValueError as error:
             return "GradingError", str(error)
-        expected = self._reference.answer(graded, case.params, inputs)
+        expected = self._reference.answer(graded, case.params, inputs, placeholders)
         try:
             graded.compare(case.params, inputs, got, expected)
         except AssertionError as error:

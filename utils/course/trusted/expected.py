@@ -21,6 +21,7 @@ import nbformat
 
 from utils.course import assignments
 from utils.course.reference import run_reference
+from utils.checks import helpers_replaced
 from utils.graded import GradedFunction, decode, encode
 
 
@@ -40,21 +41,27 @@ class Reference:
             self._namespace = _namespace(nbformat.writes(self.source))
         return self._namespace[name]
 
-    def key(self, graded: GradedFunction, params: dict) -> str:
+    def key(self, graded: GradedFunction, params: dict, placeholders: tuple = ()) -> str:
         """The name of a case's answer in the folder."""
-        text = json.dumps([self.source_path.parent.name, graded.name, repr(sorted(params.items()))])
+        text = json.dumps([self.source_path.parent.name, graded.name, repr(sorted(params.items())),
+                           *sorted(placeholders)])
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
-    def answer_text(self, graded: GradedFunction, params: dict, inputs: dict) -> str:
-        """The reference answer to one case, encoded (``utils.graded.encode``)."""
-        key = self.key(graded, params)
+    def answer_text(self, graded: GradedFunction, params: dict, inputs: dict,
+                    placeholders: tuple = ()) -> str:
+        """The reference answer to one case, encoded (``utils.graded.encode``); with the
+        helpers ``placeholders`` replaced by ``graded.placeholders``, as a submission's failed
+        helpers are when it is graded."""
+        key = self.key(graded, params, placeholders)
         if key in self._memory:
             return self._memory[key]
         path = self.cache / f"{key}.json" if self.cache else None
         if path is not None and path.is_file():
             text = path.read_text()
         else:
-            text = encode(graded.call(self.function(graded.name), inputs))
+            fn = self.function(graded.name)
+            with helpers_replaced(fn, **{h: graded.placeholders[h] for h in placeholders}):
+                text = encode(graded.call(fn, inputs))
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
@@ -63,9 +70,10 @@ class Reference:
         self._memory[key] = text
         return text
 
-    def answer(self, graded: GradedFunction, params: dict, inputs: dict):
+    def answer(self, graded: GradedFunction, params: dict, inputs: dict,
+               placeholders: tuple = ()):
         """The reference answer to one case, as decoded plain data."""
-        return decode(self.answer_text(graded, params, inputs))
+        return decode(self.answer_text(graded, params, inputs, placeholders))
 
 
 @functools.lru_cache(maxsize=4)

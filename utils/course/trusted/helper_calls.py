@@ -8,6 +8,9 @@ request, the vector-Jacobian product of the reference helper at those arguments)
 into the kernel, and the grader answers only for those helpers of the function being graded,
 whose own verdicts are decided already (helpers are graded first).
 
+A gradient request names the call it differentiates (one of the last ``KEPT_CALLS``, whose
+arguments are kept here) instead of sending its arguments again.
+
 The arguments come from the student's code, so a call is bounded: its encoded arguments
 (``MAX_ARGUMENT_BYTES``), the number of calls per graded function (``max_calls``) and the
 memory the reference may take for one call (``MAX_CALL_MEMORY_BYTES`` above what this process
@@ -22,11 +25,12 @@ import json
 import resource
 from typing import Callable, Iterator
 
-from utils.graded import MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire, to_wire
+from utils.graded import GradedFunction, decode, encode, from_wire, to_wire
 
-MAX_ARGUMENT_BYTES = 16 * 2 ** 20
-MAX_REQUEST_CHARS = MAX_PAYLOAD_BYTES  # the harness's results: every case's answer at once
+MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1,080 photographs
+MAX_REQUEST_CHARS = MAX_ARGUMENT_BYTES + 2 ** 20
 MAX_CALL_MEMORY_BYTES = 2 * 2 ** 30
+KEPT_CALLS = 4  # calls whose arguments are kept for a gradient request (a training step: 2)
 _PAGE = resource.getpagesize()
 
 
@@ -40,6 +44,7 @@ class HelperCalls:
         self.reference = reference  # the reference function of a name
         self.max_calls = max_calls
         self.calls = 0
+        self._recent: dict[int, tuple[list, dict]] = {}  # the last calls' arguments, by number
 
     def answer(self, message: dict) -> dict:
         """The reply to one request of a stand-in: ``{"value": ...}`` or ``{"error": ...}``."""
@@ -53,15 +58,21 @@ class HelperCalls:
             return {"error": f"{self.graded.name} called its helpers more than "
                              f"{self.max_calls:,} times"}
         try:
+            if "gradient" in message:
+                if message.get("of_call") not in self._recent:
+                    raise ValueError("a gradient of an unknown or old call")
+                args, kwargs = self._recent[message["of_call"]]
+                with _bounded_memory(MAX_CALL_MEMORY_BYTES):
+                    value = _gradient(self.reference(name), args, kwargs, message)
+                return {"value": encode(to_wire(value))}
             args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise ValueError("malformed arguments")
             with _bounded_memory(MAX_CALL_MEMORY_BYTES):
-                if "gradient" in message:
-                    value = _gradient(self.reference(name), args, kwargs, message)
-                else:
-                    value = self.reference(name)(*args, **kwargs)
-                return {"value": encode(to_wire(value))}
+                value = self.reference(name)(*args, **kwargs)
+                self._recent[self.calls] = args, kwargs
+                self._recent.pop(self.calls - KEPT_CALLS, None)
+                return {"value": encode(to_wire(value)), "call": self.calls}
         except (ValueError, TypeError) as error:
             why = str(error)[:500]
         except MemoryError:
