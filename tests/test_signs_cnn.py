@@ -277,3 +277,29 @@ def test_model_check_names_a_wrong_helper_first():
     with pytest.raises(AssertionError, match="model calls initialize_parameters, which is "
                                              "wrong: fix initialize_parameters first"):
         t.check_model(namespace["model"])
+
+
+def test_the_grader_recomputes_a_models_accuracies_and_cost_itself(ref, model_answers):
+    """A model that fakes its training (the initial parameters nudged, falling costs made up,
+    accuracies consistent with what it returns) passes every check the kernel can answer for
+    itself; the grader's recomputation with the reference's functions (``recompute``) fails it,
+    and leaves an honest answer passing."""
+    graded = t.CHECKS["model"]
+    case, honest = next((c, a) for c, a in model_answers if c.hidden)
+    inputs = graded.inputs(**case.params)
+    functions = {name: ref[name] for name in ("forward_propagation", "compute_cost")}.get
+    trusted = {**honest, **graded.recompute(inputs, honest, honest, functions)}
+    graded.compare(case.params, inputs, trusted, honest)
+    assert trusted["trained_cost"] < trusted["initial_cost"]
+    rng = np.random.default_rng(0)
+    nudged = {k: v + rng.normal(0, 0.05, v.shape).astype(np.float32)
+              for k, v in honest["frozen"].items()}
+    fake = {**honest, "parameters": nudged, "costs": honest["costs"],
+            "accuracies": graded._accuracies(ref["model"], {k: tf.constant(v) for k, v
+                                                            in nudged.items()},
+                                              graded._data(inputs))}
+    fake["train_accuracy"], fake["test_accuracy"] = fake["accuracies"]
+    graded.compare(case.params, inputs, fake, honest)  # the kernel's own facts agree
+    recomputed = {**fake, **graded.recompute(inputs, fake, honest, functions)}
+    with pytest.raises(AssertionError, match="do not lower the training cost"):
+        graded.compare(case.params, inputs, recomputed, honest)

@@ -219,9 +219,11 @@ class Model(GradedFunction):
 
     Checked properties: 4 return values; one cost per epoch; the cost falls; the parameters
     changed; the accuracies are those of the returned parameters (through the notebook's
-    forward_propagation). Compared with the reference: with learning rate 0 the parameters stay
-    at their initial values and each epoch's cost is the mean cost of those parameters over the
-    training set (mini-batch costs weighted by their sizes).
+    forward_propagation; when grading, the grader recomputes them with the reference's, on its
+    own copy of the data, and checks that the returned parameters lower the training cost of
+    the initial ones: ``recompute``). Compared with the reference: with learning rate 0 the
+    parameters stay at their initial values and each epoch's cost is the mean cost of those
+    parameters over the training set (mini-batch costs weighted by their sizes).
     """
 
     name = "model"
@@ -269,6 +271,29 @@ class Model(GradedFunction):
                               == np.argmax(Y, 1))) for X, Y in ((X_train, Y_train),
                                                                (X_test, Y_test))]
 
+    def recompute(self, inputs, got, expected, reference):
+        """The accuracies of the returned parameters and their training cost, and the cost of
+        the initial parameters, by the reference's forward_propagation and compute_cost."""
+        parameters = got.get("parameters")
+        if not (got.get("returns_four") and isinstance(parameters, dict)
+                and set(parameters) == set(PARAMETER_SHAPES)
+                and all(isinstance(parameters[k], np.ndarray) and parameters[k].shape == shape
+                        for k, shape in PARAMETER_SHAPES.items())):
+            return {"accuracies": None}
+        forward, cost = reference("forward_propagation"), reference("compute_cost")
+        X_train, Y_train, X_test, Y_test = self._data(inputs)
+
+        def evaluated(values):
+            tensors = {k: tf.constant(np.asarray(v, np.float32)) for k, v in values.items()}
+            logits = [forward(tf.constant(X), tensors) for X in (X_train, X_test)]
+            accuracies = [float(np.mean(np.argmax(z, 1) == np.argmax(Y, 1)))
+                          for z, Y in zip(logits, (Y_train, Y_test))]
+            return accuracies, float(cost(logits[0], tf.constant(Y_train)))
+
+        accuracies, trained = evaluated(parameters)
+        return {"accuracies": accuracies, "trained_cost": trained,
+                "initial_cost": evaluated(expected["frozen"])[1]}
+
     def compare(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
         _check_raised(fn, f"the first {inputs['n_train']} training and {inputs['n_test']} test "
@@ -304,6 +329,13 @@ class Model(GradedFunction):
             raise AssertionError(f"{fn}: the cost did not fall in {num_epochs} epochs "
                                  f"(costs {np.round(costs, 4).tolist()}): are the gradients "
                                  f"applied to the parameters?")
+        if "trained_cost" in got and not got["trained_cost"] < got["initial_cost"] * (1 - 1e-3):
+            raise AssertionError(f"{fn}: the returned parameters do not lower the training cost "
+                                 f"of the initial ones ({got['trained_cost']:.4f}, initially "
+                                 f"{got['initial_cost']:.4f}): return the trained parameters")
+        if got["accuracies"] is None:
+            raise AssertionError(f"{fn}: the trained parameters should have the shapes "
+                                 f"{PARAMETER_SHAPES}")
         for what, accuracy in zip(("train", "test"), got["accuracies"]):
             check_scalar(fn, f"{what} accuracy", got[f"{what}_accuracy"], accuracy, atol=1e-6)
         for name in PARAMETER_SHAPES:
