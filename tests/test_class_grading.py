@@ -107,6 +107,10 @@ CHEATS = {
         "                  metadata={'text/plain': {'pad': 'z' * 2 ** 20}})\n"
         "display({'text/plain': 'w'}, raw=True,\n"
         "        metadata={'text/plain': {'pad': 'm' * 6 * 2 ** 20}})\n"),
+    "one_output_message_of_40_mb": (  # over the kernel client's message limit: dropped
+        "import sys\n"
+        "sys.stdout.write('\\U0001F600' * 10_000_000)\n"
+        "sys.stdout.flush()\n"),
     "prints_the_history": (  # hidden tests must never have run in the kernel
         "for line in get_ipython().history_manager.get_range_by_str('1-999'):\n"
         "    print(line)\n"),

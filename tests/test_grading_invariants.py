@@ -32,11 +32,17 @@ _BLOCKS = {"solution": ("### BEGIN SOLUTION", "### END SOLUTION"),
 _IDIOMS = {"with tf.GradientTape() as tape:"}  # lines any TensorFlow code may hold
 
 
+def _collapsed(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
 def _block_lines() -> dict[str, str]:
     """{line (white space collapsed): "<kind> block of <assignment>"} of every line of a
-    solution or hidden-test block that is long enough to be telling."""
+    solution or hidden-test block that is long enough to be telling and that the student's
+    release does not show anyway (the instructions quote some lines of the solutions)."""
     lines = {}
     for a in ASSIGNMENTS:
+        released = _collapsed(a.release_notebook.read_text())
         for cell in nbformat.read(a.source_notebook, as_version=4).cells:
             inside = None
             for line in cell.source.splitlines():
@@ -45,9 +51,10 @@ def _block_lines() -> dict[str, str]:
                         inside = kind
                     elif line.strip() == end:
                         inside = None
-                text = re.sub(r"\s+", " ", line.strip())
+                text = _collapsed(line.strip())
                 if (inside and len(text) >= 24 and text not in _IDIOMS
-                        and not text.startswith(("#", "print("))):
+                        and not text.startswith(("#", "print("))
+                        and _collapsed(json.dumps(text))[1:-1] not in released):
                     lines[text] = f"{inside} block of {a.id}"
     return lines
 
@@ -56,6 +63,16 @@ def _sent(graded_course, student: str, a) -> list[dict]:
     path = graded_course["sent"] / f"{a.id}-{student}.jsonl"
     assert path.is_file(), f"no record of what was sent into {student}'s kernel for {a.id}"
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _public_numbers(a) -> set[str]:
+    """The telling numbers a student has anyway: those of the stored public answers and of
+    the release notebook's text (its expected outputs)."""
+    stored = graded.public_answers_path(cases._module_of(nbformat.read(a.source_notebook,
+                                                                       as_version=4)))
+    numbers = set().union(*(_telling(text) for text in
+                            json.loads(stored.read_text())["answers"].values()))
+    return numbers | set(re.findall(r"-?\d+\.\d+", a.release_notebook.read_text()))
 
 
 def _hidden_answers(graded_course, a) -> list[str]:
@@ -95,8 +112,35 @@ def _telling(encoded: str) -> set[str]:
             if np.isfinite(x) and abs(x - round(x)) > 1e-3 and len(f"{x:.6g}") >= 6}
 
 
-def _npz(encoded: str) -> bytes:
-    return base64.b64decode(json.loads(encoded)["npz"])
+def _array_bytes(encoded: str) -> list[bytes]:
+    """The raw data of the arrays (8 entries or more) of an encoded answer."""
+    found = []
+
+    def walk(v):
+        if isinstance(v, np.ndarray) and v.size >= 8:
+            found.append(v.tobytes())
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(graded.decode(encoded))
+    return found
+
+
+def _sent_data(message: dict) -> list[bytes]:
+    """The raw data of every array a harness call or a reply sent into the kernel."""
+    encoded = []
+    if message["kind"] == "harness":
+        request = re.search(r"_grading_run_cases\(globals\(\), '([A-Za-z0-9+/=]+)'\)",
+                            message["text"])
+        assert request, message["text"][:200]
+        encoded = json.loads(base64.b64decode(request.group(1)))["cases"]
+    elif message["kind"] == "reply" and "value" in json.loads(message["text"]):
+        encoded = [json.loads(message["text"])["value"]]
+    return [b for e in encoded for b in _array_bytes(e)]
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.id)
@@ -104,7 +148,7 @@ def test_nothing_from_a_solution_or_a_hidden_answer_is_sent_into_a_kernel(graded
     blocks = _block_lines()
     assert len(blocks) > 40
     hidden = _hidden_answers(graded_course, a)
-    arrays = [_npz(h) for h in hidden]
+    arrays = [_array_bytes(h) for h in hidden]
     checked = 0
     for student in ("reference", "blank"):
         for message in _sent(graded_course, student, a):
@@ -112,13 +156,13 @@ def test_nothing_from_a_solution_or_a_hidden_answer_is_sent_into_a_kernel(graded
                 continue  # the submission's own code: here, the solution typed in
             checked += 1
             text = message["text"]
-            decoded = [base64.b64decode(t) for t in re.findall(r"[A-Za-z0-9+/=]{200,}", text)]
+            decoded = _sent_data(message)
             for line, where in blocks.items():
-                assert line not in re.sub(r"\s+", " ", text), (
+                assert line not in _collapsed(text), (
                     f"a {message['kind']} message into {student}'s kernel holds a line of the "
                     f"{where}: {line}")
-            for answer, npz in zip(hidden, arrays):
-                assert answer not in text and not any(npz[30:] in d for d in decoded if d), (
+            for answer, data in zip(hidden, arrays):
+                assert answer not in text and not set(data) & set(decoded), (
                     f"a {message['kind']} message into {student}'s kernel holds a reference "
                     "answer of a hidden case")
     assert checked >= 2 * len(cases.read(nbformat.read(a.source_notebook, as_version=4)))
@@ -128,13 +172,14 @@ def test_nothing_from_a_solution_or_a_hidden_answer_is_sent_into_a_kernel(graded
 def test_no_feedback_shows_a_solution_line_or_a_hidden_answer(graded_course, a):
     blocks = _block_lines()
     telling = set().union(*(_telling(h) for h in _hidden_answers(graded_course, a)))
+    telling -= _public_numbers(a)
     pages = [p for p in graded_course["feedback"] if p.parent.name == a.id]
     assert pages
     for page in pages:
         if page.parent.parent.name == "reference" or page.parent.parent.name.startswith(
                 "wrong-"):
             continue  # the student's own cells hold solution lines typed in
-        text = re.sub(r"\s+", " ", page.read_text())
+        text = _collapsed(page.read_text())
         for line, where in blocks.items():
             assert line not in text, f"{page}: a line of the {where}: {line}"
     for page in pages:

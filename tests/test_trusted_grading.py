@@ -351,11 +351,9 @@ def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: l
 
     def grader(prompt):
         sent.append(prompt)
-        request = helper_calls.parse(prompt)
-        if "results" in request:
-            results.extend(request["results"])
-            return json.dumps({"received": True})
-        return json.dumps(calls.answer(request))
+        reply, carried = calls.handle(prompt)
+        results.extend(carried or [])
+        return json.dumps(reply)
 
     monkeypatch.setattr("builtins.input", grader)
     inputs = graded_fn.inputs(**params)
@@ -391,15 +389,20 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     conv_forward = __import__("utils.public_tests.conv_step_by_step",
                               fromlist=["CHECKS"]).CHECKS["conv_forward"]
     functions = {"zero_pad": lambda x, pad: np.pad(x, pad), "conv_single_step": None}
-    calls = HelperCalls(conv_forward, ["zero_pad"], functions.get, max_calls=3)
+    calls = HelperCalls(conv_forward, ["zero_pad"], functions.get, max_calls=9)
 
     def ask(name, *args):
-        return calls.answer({"call": name, "args": graded.encode(graded.to_wire([list(args),
-                                                                                 {}]))})
+        return calls.handle(json.dumps({"call": name, "args": graded.encode(graded.to_wire(
+            [list(args), {}]))}))[0]
 
     assert graded.decode(ask("zero_pad", np.ones(2), 1)["value"]).tolist() == [0, 1, 1, 0]
     assert "only for the helpers of conv_forward that failed" in ask("conv_single_step")["error"]
-    assert "only for" in calls.answer({"call": "np.save", "args": ""})["error"]
+    assert "only for" in calls.handle('{"call": "np.save", "args": ""}')[0]["error"]
     assert "more memory" in ask("zero_pad", np.ones((1, 1)), 30_000)["error"]  # 29 GB
-    assert "could not answer" in calls.answer({"call": "zero_pad", "args": "{}"})["error"]
-    assert "more than 3 times" in ask("zero_pad", np.ones(2), 1)["error"]
+    assert "could not answer" in calls.handle('{"call": "zero_pad", "args": "{}"}')[0]["error"]
+    nested = '{"call": "zero_pad", "x": [' + "[]," * 45_000_000 + '[]]}'  # 2.5 GiB of lists
+    assert "reads only its own requests" in calls.handle(nested)[0]["error"]
+    assert "reads only its own requests" in calls.handle("[" * 100_000)[0]["error"]
+    assert calls.handle('{"results": [1]}') == ({"received": True}, [1])
+    assert "sent already" in calls.handle('{"results": [2]}')[0]["error"]
+    assert "more than 9 requests" in ask("zero_pad", np.ones(2), 1)["error"]

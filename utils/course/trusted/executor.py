@@ -37,8 +37,10 @@ from collections import Counter
 from importlib import import_module
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async, run_sync
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
@@ -46,7 +48,7 @@ from traitlets import Bool, Integer, Unicode
 from utils.course import demo_cells
 from utils.course.trusted import cases as cases_module
 from utils.course.trusted.expected import Reference
-from utils.course.trusted.helper_calls import HelperCalls, parse
+from utils.course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
 from utils.graded import GradedFunction, decode, encode
 
 
@@ -54,6 +56,7 @@ NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no grad
                 "needs it]\n")  # the output a demonstration cell shows in the feedback
 IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
+MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
 HIDDEN_VALUE = "(value hidden)"  # a number of a hidden case's failure message, as shown
 _DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:\.\d*)?[eE][-+]?\d+"
                       r"|\d+\.(?!\d)|nan|inf)(?![\w])")
@@ -66,6 +69,29 @@ class _KernelDied(Exception):
     def __init__(self, where):
         super().__init__(where)
         self.where = where
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse any message larger than the grader would keep
+    (ZeroMQ drops the connection before the message is read into memory): a kernel cannot make
+    the grader's process hold more than ``MAX_OUTPUT_MESSAGE_BYTES`` for one output, or
+    ``MAX_REQUEST_CHARS`` for one input request."""
+
+    def _bounded(self, connect, limit: int, identity):
+        self.context.setsockopt(zmq.MAXMSGSIZE, limit)  # the default of sockets made now
+        try:
+            return connect(identity=identity)
+        finally:
+            self.context.setsockopt(zmq.MAXMSGSIZE, -1)
+
+    def connect_iopub(self, identity=None):
+        return self._bounded(super().connect_iopub, MAX_OUTPUT_MESSAGE_BYTES, identity)
+
+    def connect_shell(self, identity=None):
+        return self._bounded(super().connect_shell, MAX_OUTPUT_MESSAGE_BYTES, identity)
+
+    def connect_stdin(self, identity=None):
+        return self._bounded(super().connect_stdin, MAX_REQUEST_CHARS + 2 ** 20, identity)
 
 
 class TrustedExecute(Execute):
@@ -111,6 +137,11 @@ class TrustedExecute(Execute):
         self._timings["kernel end"] += time.perf_counter() - started
 
     _cleanup_kernel = run_sync(_async_cleanup_kernel)  # nbclient binds the base's otherwise
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.client_class = f"{__name__}.{BoundedKernelClient.__name__}"
+        return km
 
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
@@ -226,6 +257,11 @@ class TrustedExecute(Execute):
             self.execute_cell(self.nb.cells[index], index, store_history=True)
         except DeadKernelError:
             raise _KernelDied(index) from None
+        except CellTimeoutError:  # its output stopped arriving (or was too large to read)
+            self.nb.cells[index].outputs.append(_error(
+                "CellTimeoutError", "the cell's output did not arrive in time (or one message "
+                f"of it was over {MAX_OUTPUT_MESSAGE_BYTES // 2 ** 20} MiB), so the rest of "
+                "its output is lost"))
 
     def _replay(self, index: int) -> None:
         """Run a cell again after a restart, in a scratch cell (its outputs are kept from the
@@ -249,7 +285,7 @@ class TrustedExecute(Execute):
             return super().process_message(msg, cell, cell_index)
         used = self._output_used.get(cell_index, 0)
         self._output_used[cell_index] = used + _size(msg.get("content", {}))
-        if used + _size(msg.get("content", {})) <= self.max_output_chars:
+        if self._output_used[cell_index] <= self.max_output_chars:
             return super().process_message(msg, cell, cell_index)
         if used <= self.max_output_chars:
             cell.outputs.append(new_output("stream", name="stdout", text=(
@@ -341,14 +377,8 @@ class TrustedExecute(Execute):
                                     "cases")
                         return results
                     elif name == "stdin" and message["msg_type"] == "input_request":
-                        request = parse(str(message["content"].get("prompt", "")))
-                        if request is not None and "results" in request and results is None:
-                            results = request["results"]
-                            reply = {"received": True}
-                        elif request is None:
-                            reply = {"error": "the grader reads only its own requests"}
-                        else:
-                            reply = helpers.answer(request)
+                        reply, sent = helpers.handle(str(message["content"].get("prompt", "")))
+                        results = sent if sent is not None else results
                         text = json.dumps(reply)
                         self._record("reply", text)
                         self.kc.input(text)
@@ -388,12 +418,19 @@ class TrustedExecute(Execute):
 _OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
 
 
-def _size(content: dict) -> int:
-    """The characters an output message would add to the notebook."""
-    try:
-        return len(json.dumps(content, default=str))
-    except (TypeError, ValueError, RecursionError):
-        return 2 ** 62  # not something a notebook can hold
+def _size(value, depth: int = 0) -> int:
+    """About the characters an output message's content would add to the notebook: the
+    lengths of its strings, 16 per other value; past 100 levels of nesting, more than any
+    cap."""
+    if depth > 100:
+        return 2 ** 62
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(str(k)) + _size(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_size(v, depth + 1) for v in value) + 2
+    return 16
 
 
 def without_values(message: str) -> str:

@@ -35,7 +35,8 @@ _PAGE = resource.getpagesize()
 
 
 class HelperCalls:
-    """Answers the helper calls of one graded function's run on its cases."""
+    """Answers the requests of one graded function's run on its cases: its failed helpers'
+    calls, and the results at the end."""
 
     def __init__(self, graded: GradedFunction, stand_ins: list[str],
                  reference: Callable[[str], Callable], max_calls: int = 200_000):
@@ -43,8 +44,28 @@ class HelperCalls:
         self.stand_ins = stand_ins  # the helpers answered here
         self.reference = reference  # the reference function of a name
         self.max_calls = max_calls
-        self.calls = 0
+        self.calls = 0  # requests received
+        self.results: object = None  # what the harness sent as its results, once
         self._recent: dict[int, tuple[list, dict]] = {}  # the last calls' arguments, by number
+
+    def handle(self, prompt: str) -> tuple[dict, object]:
+        """(the reply to one input request of the grading harness, the results it carried
+        when it was the harness's last request, else None). Every request counts toward
+        ``max_calls``, the malformed and refused ones too."""
+        self.calls += 1
+        if self.calls > self.max_calls:
+            return {"error": f"{self.graded.name} sent the grader more than "
+                             f"{self.max_calls:,} requests"}, None
+        message = parse(prompt)
+        if message is None:
+            return {"error": "the grader reads only its own requests (a JSON object of at "
+                             f"most {MAX_REQUEST_CHARS // 2 ** 20} MiB)"}, None
+        if "results" in message:
+            if self.results is not None:
+                return {"error": "the results were sent already"}, None
+            self.results = message["results"]
+            return {"received": True}, self.results
+        return self.answer(message), None
 
     def answer(self, message: dict) -> dict:
         """The reply to one request of a stand-in: ``{"value": ...}`` or ``{"error": ...}``."""
@@ -53,10 +74,6 @@ class HelperCalls:
             return {"error": f"the grader answers only for the helpers of {self.graded.name} "
                              "that failed their tests "
                              f"({', '.join(self.stand_ins) or 'none here'})"}
-        self.calls += 1
-        if self.calls > self.max_calls:
-            return {"error": f"{self.graded.name} called its helpers more than "
-                             f"{self.max_calls:,} times"}
         try:
             if "gradient" in message:
                 if message.get("of_call") not in self._recent:
@@ -65,10 +82,10 @@ class HelperCalls:
                 with _bounded_memory(MAX_CALL_MEMORY_BYTES):
                     value = _gradient(self.reference(name), args, kwargs, message)
                 return {"value": encode(to_wire(value))}
-            args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
-            if not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise ValueError("malformed arguments")
             with _bounded_memory(MAX_CALL_MEMORY_BYTES):
+                args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
+                if not isinstance(args, list) or not isinstance(kwargs, dict):
+                    raise ValueError("malformed arguments")
                 value = self.reference(name)(*args, **kwargs)
                 self._recent[self.calls] = args, kwargs
                 self._recent.pop(self.calls - KEPT_CALLS, None)
@@ -130,7 +147,8 @@ def parse(prompt: str) -> dict | None:
     if len(prompt) > MAX_REQUEST_CHARS:
         return None
     try:
-        message = json.loads(prompt)
-    except (ValueError, RecursionError):
+        with _bounded_memory(MAX_CALL_MEMORY_BYTES):  # 160 MiB of "[]," are 3 GiB of lists
+            message = json.loads(prompt)
+    except (ValueError, RecursionError, MemoryError):
         return None
     return message if isinstance(message, dict) else None
