@@ -477,10 +477,11 @@ def test_a_file_over_the_return_limit_is_a_note_not_a_crash(tmp_path, monkeypatc
     assert files == {}
     assert sorted(left_out) == [f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)",
                                 "autograded/link.html (not a regular file)"]
-    outcome = grading_worker.Outcome(ok=True, grades={"test_zero_pad": (10.0, None, None)},
+    outcome = grading_worker.Outcome(grading_worker.Ending.GRADED,
+                                     grades={"test_zero_pad": (10.0, None, None)},
                                      left_out=left_out)
     score = grading.Score("big", A1.id, {"test_zero_pad": (10.0, 10.0)})
-    status, final = class_grading._status(outcome, (), score, tmp_path / "missing.ipynb",
+    status, final, _ = class_grading._status(outcome, (), score, tmp_path / "missing.ipynb",
                                           Limits())
     assert status.startswith("graded (files not kept: ")
     assert f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)" in status
@@ -491,7 +492,7 @@ def test_a_kernel_that_cannot_import_the_helpers_is_not_graded_but_graded_again(
     """The imports cell is the release's and runs first: when it fails, the grader's
     environment failed, and the submission is not graded (and not final), never 0."""
     from utils.course import class_grading
-    from utils.course.grading_worker import Outcome
+    from utils.course.grading_worker import Ending, Outcome
 
     nb = nbformat.read(A1.release_notebook, as_version=4)
     imports = next(c for c in nb.cells
@@ -500,8 +501,8 @@ def test_a_kernel_that_cannot_import_the_helpers_is_not_graded_but_graded_again(
         "error", ename="ModuleNotFoundError", evalue="No module named 'utils'", traceback=[])]
     nbformat.write(nb, tmp_path / A1.notebook)
     score = grading.Score("student", A1.id, status="graded")
-    status, final = class_grading._status(Outcome(ok=True), (), score, tmp_path / A1.notebook,
-                                          Limits())
+    status, final, graded = class_grading._status(Outcome(Ending.GRADED), (), score,
+                                                  tmp_path / A1.notebook, Limits())
     assert status.startswith("not graded: the grader's environment could not run the "
                              "notebook's imports (ModuleNotFoundError: No module named 'utils')")
-    assert not final
+    assert not final and not graded

@@ -53,8 +53,8 @@ from utils.course import assignments, dask_engine, release, sandbox, submissions
 from utils.course.assignments import COURSE_ROOT, Assignment
 from utils.course.class_record import ClassRecord, Entry
 from utils.course.grading import Score, data_note, read_scores
-from utils.course.grading_worker import (Bundle, Limits, Outcome, Request, code_version,
-                                         hash_files)
+from utils.course.grading_worker import (Bundle, Ending, Limits, Outcome, Request,
+                                         code_version, hash_files)
 from utils.course.submissions import Submission
 from utils.course.trusted import cases
 from utils.course.trusted.executor import IMPORTS_CELL
@@ -232,18 +232,18 @@ def imports_failed(autograded: Path) -> str | None:
 
 
 def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
-            autograded: Path, limits: Limits) -> tuple[str, bool]:
-    """(status, final) of a graded or failed submission; final: see ``class_record.Entry``."""
-    if "wall time" in outcome.limits:
-        return f"timeout: the notebook ran over {limits.notebook_timeout} s", True
-    if outcome.error.startswith("not graded: "):  # the task ended without an outcome
-        return outcome.error, "KilledWorker" in outcome.error
-    if not outcome.ok or score is None or score.status != "graded":
-        final = not outcome.error.startswith("the worker ")
-        return f"nbgrader failed: {outcome.error or 'no result'}", final
+            autograded: Path, limits: Limits) -> tuple[str, bool, bool]:
+    """(status, final, graded) of a graded or failed submission (see
+    ``class_record.Entry``)."""
+    if sandbox.WALL_TIME in outcome.limits:
+        return f"timeout: the notebook ran over {limits.notebook_timeout} s", True, False
+    if outcome.ending in (Ending.TASK_FAILED, Ending.WORKERS_DIED):  # no outcome came back
+        return outcome.error, outcome.ending.final, False
+    if outcome.ending is not Ending.GRADED or score is None or score.status != "graded":
+        return f"nbgrader failed: {outcome.error or 'no result'}", outcome.ending.final, False
     if failed := imports_failed(autograded):
         return (f"not graded: the grader's environment could not run the notebook's imports "
-                f"({failed}); fix it and grade again"), False
+                f"({failed}); fix it and grade again"), False, False
     notes = list(notes)
     if outcome.limits:
         notes.append(f"limits hit: {', '.join(outcome.limits)}")
@@ -254,7 +254,7 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
     missing = data_note(score.missing_data)
     if missing:
         notes.append(f"the grader's {missing}: fetch it and grade again")
-    return "graded" + (f" ({'; '.join(notes)})" if notes else ""), not missing
+    return "graded" + (f" ({'; '.join(notes)})" if notes else ""), not missing, True
 
 
 @contextlib.contextmanager
@@ -305,14 +305,14 @@ def _record(gradebook: Gradebook, course: Path, out: Path, a: Assignment,
     logs.mkdir(parents=True, exist_ok=True)
     (logs / f"{student}.log").write_text(outcome.log)
     score = None
-    if outcome.ok and outcome.grades:
+    if outcome.ending is Ending.GRADED and outcome.grades:
         _save_grades(gradebook, course, a, student, outcome)
         score = read_scores(course, a, [student])[0]
     autograded = course / "autograded" / student / a.id / a.notebook
-    status, final = _status(outcome, submission.notes, score, autograded, limits)
-    if not status.startswith("graded"):
+    status, final, graded = _status(outcome, submission.notes, score, autograded, limits)
+    if not graded:
         _forget(gradebook, course, a, student)
-    return Entry(student, a.id, status, key, final,
+    return Entry(student, a.id, status, key, final, graded,
                  None if outcome.seconds is None else round(outcome.seconds, 2),
                  None if outcome.cpu_seconds is None else round(outcome.cpu_seconds, 2),
                  outcome.worker)
@@ -397,7 +397,7 @@ def _rows(course: Path, record: ClassRecord) -> list[Row]:
     """Every submission the record knows, with its score from the gradebook when graded."""
     graded: dict[str, list[str]] = {}
     for (student, a_id), entry in record.entries.items():
-        if entry.status.startswith("graded"):
+        if entry.graded:
             graded.setdefault(a_id, []).append(student)
     scores = {(score.student, a_id): score for a_id, students in graded.items()
               for score in read_scores(course, assignments.get(a_id), students)}

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FILE = "grading.json"
-VERSION = 1
+VERSION = 2  # 2: entries say whether the submission was graded
 
 
 @dataclass
@@ -25,13 +25,15 @@ class Entry:
     """One submission's last result. ``key`` is empty for one that could not be graded
     (refused, unreadable): those are looked at again on every run. ``final`` is False when the
     result says more about the grader than the submission (its data was missing, a worker could
-    not sandbox or ran other code, the task itself failed): graded again on the next run."""
+    not sandbox or ran other code, the task itself failed): graded again on the next run.
+    ``graded``: whether its points are in the gradebook (``status`` says it in words)."""
 
     student: str
     assignment: str  # the assignment id; "" when unknown
     status: str
     key: str = ""
     final: bool = True
+    graded: bool = False
     seconds: float | None = None  # the task's wall time on its worker
     cpu_seconds: float | None = None  # CPU time of the task and its kernel
     worker: str = ""

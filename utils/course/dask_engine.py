@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from utils.course import grading_worker
-from utils.course.grading_worker import Bundle, Outcome, Request
+from utils.course.grading_worker import Bundle, Ending, Outcome, Request
 
 LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
 
@@ -75,14 +75,16 @@ def _bundle(bundle: Bundle) -> Bundle:
     return bundle
 
 
-def _task_failed(error: BaseException) -> str:
-    """The status text of a task that ended with an exception instead of an outcome."""
+def _task_failed(error: BaseException) -> Outcome:
+    """The outcome of a task that ended with an exception instead of an outcome."""
     from distributed import KilledWorker
 
     if isinstance(error, KilledWorker):
-        return ("not graded: the grading workers died while grading it, every time it was "
-                "tried (Dask KilledWorker)")
-    return f"not graded: the grading task failed: {type(error).__name__}: {str(error)[:160]}"
+        return Outcome(Ending.WORKERS_DIED, "not graded: the grading workers died while "
+                       "grading it, every time it was tried (Dask KilledWorker)", seconds=None,
+                       cpu_seconds=None)
+    return Outcome(Ending.TASK_FAILED, "not graded: the grading task failed: "
+                   f"{type(error).__name__}: {str(error)[:160]}", seconds=None, cpu_seconds=None)
 
 
 def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]],
@@ -109,8 +111,7 @@ def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]
             try:
                 outcome = future.result()
             except Exception as error:  # noqa: BLE001 (that task's failure, e.g. KilledWorker)
-                outcome = Outcome(ok=False, error=_task_failed(error), seconds=None,
-                                  cpu_seconds=None)
+                outcome = _task_failed(error)
             future.release()
             bar.update()
             yield a, request, outcome

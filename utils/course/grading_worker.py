@@ -28,6 +28,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 # How many threads numpy's BLAS, OpenMP and TensorFlow use (they would take every core each,
@@ -92,6 +93,22 @@ class Request:
     sandboxed: bool = True
 
 
+
+class Ending(str, Enum):
+    """How one grading task ended; decides what the class record does with the submission."""
+
+    GRADED = "graded"  # nbgrader ran to the end: the grades are the submission's
+    NBGRADER_FAILED = "nbgrader failed"  # nbgrader stopped on this notebook: final
+    WORKER_UNFIT = "worker unfit"  # another code version, or no sandbox: graded again
+    TASK_FAILED = "task failed"  # the task raised (not the notebook): graded again
+    WORKERS_DIED = "workers died"  # every worker that tried it died (KilledWorker): final
+
+    @property
+    def final(self) -> bool:
+        """Whether the next run keeps this ending instead of grading the submission again."""
+        return self in (Ending.GRADED, Ending.NBGRADER_FAILED, Ending.WORKERS_DIED)
+
+
 @dataclass
 class Outcome:
     """What grading one submission gave, as plain data.
@@ -102,8 +119,8 @@ class Outcome:
     ``limits``: the sandbox limits hit; ``seconds``: wall time of the task; ``cpu_seconds``:
     CPU time of the task and its kernels; ``worker``: the worker's host name and process."""
 
-    ok: bool
-    error: str = ""
+    ending: Ending
+    error: str = ""  # why it did not end GRADED, in words (for the status)
     limits: list[str] = field(default_factory=list)
     grades: dict[str, tuple] = field(default_factory=dict)
     timestamp: str | None = None
@@ -286,7 +303,7 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
     from utils.course import sandbox
 
     started, cpu = time.perf_counter(), _cpu_seconds()
-    outcome = Outcome(ok=False, worker=f"{socket.gethostname()}:{os.getpid()}")
+    outcome = Outcome(Ending.WORKER_UNFIT, worker=f"{socket.gethostname()}:{os.getpid()}")
     if bundle.code != code_version():
         outcome.error = (f"the worker {outcome.worker} runs another version of the course's "
                          "code: install the same commit on every worker")
@@ -301,9 +318,10 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
             _scratch_course(bundle, request, root, runtime)
             a, student = bundle.assignment_id, request.student
             prepared = time.perf_counter()
-            outcome.ok, outcome.log = _run_nbgrader(root, a, student)
+            ok, outcome.log = _run_nbgrader(root, a, student)
             graded = time.perf_counter()
-            outcome.error = "" if outcome.ok else _last_error(outcome.log)
+            outcome.ending = Ending.GRADED if ok else Ending.NBGRADER_FAILED
+            outcome.error = "" if ok else _last_error(outcome.log)
             kernel_log = root / "kernel.log"
             if kernel_log.is_file():  # what the kernel printed outside its cells
                 outcome.log += "\n--- the kernel's own output ---\n" + kernel_log.read_text(

@@ -105,6 +105,9 @@ class Settings:
         return cls(**json.loads(Path(path).read_text()))
 
 
+WALL_TIME = "wall time"  # the limit of a whole notebook's time (the others: memory, ...)
+
+
 @dataclass(frozen=True)
 class LimitHit:
     """A limit the supervisor enforced: which ("memory", "processes", "disk", "output" or
@@ -651,7 +654,7 @@ class _Supervisor:
     def check_limits(self, started: float) -> None:
         s = self.settings
         if time.monotonic() - started > self.budget:
-            self.kill("wall time", f"killed after {s.wall_s:g} s")
+            self.kill(WALL_TIME, f"killed after {s.wall_s:g} s")
         elif self.cgroup.out_of_memory():
             self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
         elif self.cgroup.fork_refusals():
@@ -675,7 +678,7 @@ class _Supervisor:
         s = self.settings
         self.budget = self.wall_budget()
         if self.budget <= 0:
-            self._record("wall time", f"not started: its {s.wall_s:g} s were used up")
+            self._record(WALL_TIME, f"not started: its {s.wall_s:g} s were used up")
             return 128 + signal.SIGKILL
         self.cgroup = Cgroup.create(s.name, (s.memory_mb + s.disk_mb) * 2 ** 20,
                                     s.max_processes)
