@@ -90,44 +90,35 @@ def _hidden_answers(graded_course, a) -> list[str]:
     return [p.read_text() for p in files]
 
 
+def _leaves(value):
+    """The arrays and scalars of decoded plain data, depth first."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value
+
+
 def _telling(encoded: str) -> set[str]:
     """How the numbers of an answer would be printed: 6 and 4 significant digits, for the
-    non-integer floats of its arrays and scalars."""
+    non-integer floats of its arrays (the first 200 of each) and scalars."""
     values = []
-
-    def walk(v):
-        if isinstance(v, np.ndarray) and v.dtype.kind == "f":
-            values.extend(v.ravel()[:200].tolist())
-        elif isinstance(v, float):
-            values.append(v)
-        elif isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-
-    walk(graded.decode(encoded))
+    for leaf in _leaves(graded.decode(encoded)):
+        if isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f":
+            values.extend(leaf.ravel()[:200].tolist())
+        elif isinstance(leaf, float):
+            values.append(leaf)
     return {f"{x:{spec}}" for x in values for spec in (".6g", ".4f")
             if np.isfinite(x) and abs(x - round(x)) > 1e-3 and len(f"{x:.6g}") >= 6}
 
 
 def _array_bytes(encoded: str) -> list[bytes]:
     """The raw data of the arrays (8 entries or more) of an encoded answer."""
-    found = []
-
-    def walk(v):
-        if isinstance(v, np.ndarray) and v.size >= 8:
-            found.append(v.tobytes())
-        elif isinstance(v, dict):
-            for x in v.values():
-                walk(x)
-        elif isinstance(v, list):
-            for x in v:
-                walk(x)
-
-    walk(graded.decode(encoded))
-    return found
+    return [leaf.tobytes() for leaf in _leaves(graded.decode(encoded))
+            if isinstance(leaf, np.ndarray) and leaf.size >= 8]
 
 
 def _sent_data(message: dict) -> list[bytes]:

@@ -191,7 +191,8 @@ def register(*graded: GradedFunction) -> dict[str, GradedFunction]:
 
 def run_cases(namespace: dict, request: str) -> None:
     """The grading harness, run in the student's kernel: call one graded function on the
-    grader's cases, its helpers answered by the grader, and send the grader the plain results.
+    grader's cases, its failed helpers answered by the grader (or replaced by the function's
+    public placeholders), and send the grader the plain results.
 
     ``request`` (base64 JSON) names the public test module, the function, the encoded inputs
     of each case and the helpers the grader answers for (``answered_by_grader``: those that
