@@ -42,7 +42,8 @@ def _block_lines() -> dict[str, str]:
     release does not show anyway (the instructions quote some lines of the solutions)."""
     lines = {}
     for a in ASSIGNMENTS:
-        released = _collapsed(a.release_notebook.read_text())
+        released = _collapsed(" ".join(c.source for c in nbformat.read(
+            a.release_notebook, as_version=4).cells))
         for cell in nbformat.read(a.source_notebook, as_version=4).cells:
             inside = None
             for line in cell.source.splitlines():
@@ -54,7 +55,7 @@ def _block_lines() -> dict[str, str]:
                 text = _collapsed(line.strip())
                 if (inside and len(text) >= 24 and text not in _IDIOMS
                         and not text.startswith(("#", "print("))
-                        and _collapsed(json.dumps(text))[1:-1] not in released):
+                        and text not in released):
                     lines[text] = f"{inside} block of {a.id}"
     return lines
 
@@ -65,14 +66,19 @@ def _sent(graded_course, student: str, a) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _public_numbers(a) -> set[str]:
-    """The telling numbers a student has anyway: those of the stored public answers and of
-    the release notebook's text (its expected outputs)."""
+def _public_answers(a) -> list[str]:
+    """The stored answers (encoded) of ``a``'s public cases: what every student has."""
     stored = graded.public_answers_path(cases._module_of(nbformat.read(a.source_notebook,
                                                                        as_version=4)))
-    numbers = set().union(*(_telling(text) for text in
-                            json.loads(stored.read_text())["answers"].values()))
-    return numbers | set(re.findall(r"-?\d+\.\d+", a.release_notebook.read_text()))
+    return list(json.loads(stored.read_text())["answers"].values())
+
+
+def _public_numbers(a, numbers: set[str]) -> set[str]:
+    """Those of ``numbers`` a student has anyway: in the stored public answers, or in the
+    release notebook's text (its expected outputs, at any precision)."""
+    released = a.release_notebook.read_text()
+    public = set().union(*(_telling(text) for text in _public_answers(a)))
+    return {n for n in numbers if n in public or n in released}
 
 
 def _hidden_answers(graded_course, a) -> list[str]:
@@ -122,16 +128,18 @@ def _array_bytes(encoded: str) -> list[bytes]:
 
 
 def _sent_data(message: dict) -> list[bytes]:
-    """The raw data of every array a harness call or a reply sent into the kernel."""
-    encoded = []
+    """The raw data of every array a reply (a stand-in's answer) sent into the kernel. A
+    harness call holds only the module, the function, the helpers answered by the grader and
+    the cases' inputs (checked here): nothing computed from the reference."""
     if message["kind"] == "harness":
         request = re.search(r"_grading_run_cases\(globals\(\), '([A-Za-z0-9+/=]+)'\)",
                             message["text"])
         assert request, message["text"][:200]
-        encoded = json.loads(base64.b64decode(request.group(1)))["cases"]
-    elif message["kind"] == "reply" and "value" in json.loads(message["text"]):
-        encoded = [json.loads(message["text"])["value"]]
-    return [b for e in encoded for b in _array_bytes(e)]
+        spec = json.loads(base64.b64decode(request.group(1)))
+        assert set(spec) == {"module", "function", "answered_by_grader", "cases"}, set(spec)
+        return []
+    reply = json.loads(message["text"]) if message["kind"] == "reply" else {}
+    return _array_bytes(reply["value"]) if "value" in reply else []
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.id)
@@ -139,7 +147,8 @@ def test_nothing_from_a_solution_or_a_hidden_answer_is_sent_into_a_kernel(graded
     blocks = _block_lines()
     assert len(blocks) > 40
     hidden = _hidden_answers(graded_course, a)
-    arrays = [_array_bytes(h) for h in hidden]
+    public = {b for text in _public_answers(a) for b in _array_bytes(text)}
+    arrays = [set(_array_bytes(h)) - public for h in hidden]
     checked = 0
     for student in ("reference", "blank"):
         for message in _sent(graded_course, student, a):
@@ -163,7 +172,7 @@ def test_nothing_from_a_solution_or_a_hidden_answer_is_sent_into_a_kernel(graded
 def test_no_feedback_shows_a_solution_line_or_a_hidden_answer(graded_course, a):
     blocks = _block_lines()
     telling = set().union(*(_telling(h) for h in _hidden_answers(graded_course, a)))
-    telling -= _public_numbers(a)
+    telling -= _public_numbers(a, telling)
     pages = [p for p in graded_course["feedback"] if p.parent.name == a.id]
     assert pages
     for page in pages:

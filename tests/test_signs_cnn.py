@@ -301,5 +301,24 @@ def test_the_grader_recomputes_a_models_accuracies_and_cost_itself(ref, model_an
     fake["train_accuracy"], fake["test_accuracy"] = fake["accuracies"]
     graded.compare(case.params, inputs, fake, honest)  # the kernel's own facts agree
     recomputed = {**fake, **graded.recompute(inputs, fake, honest, functions)}
-    with pytest.raises(AssertionError, match="do not lower the training cost"):
+    with pytest.raises(AssertionError, match="bring the training cost from"):
+        graded.compare(case.params, inputs, recomputed, honest)
+    # a few full-batch gradient steps instead of the epochs of Adam (a red team's model)
+    X, Y = (tf.constant(a) for a in graded._data(inputs)[:2])
+    variables = {k: tf.Variable(v) for k, v in honest["frozen"].items()}
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            cost = ref["compute_cost"](ref["forward_propagation"](X, variables), Y)
+        for v, g in zip(variables.values(), tape.gradient(cost, list(variables.values()))):
+            v.assign_sub(0.05 * g)
+    accuracies = graded._accuracies(ref["model"], variables, graded._data(inputs))
+    initial = float(ref["compute_cost"](ref["forward_propagation"](X, {
+        k: tf.constant(v) for k, v in honest["frozen"].items()}), Y))
+    stepped = {**fake, "parameters": {k: v.numpy() for k, v in variables.items()},
+               "accuracies": accuracies, "train_accuracy": accuracies[0],
+               "test_accuracy": accuracies[1],  # and costs made up: it knows no better
+               "costs": np.array([initial * (1 - 0.01 * e) for e in range(len(fake["costs"]))])}
+    recomputed = {**stepped, **graded.recompute(inputs, stepped, honest, functions)}
+    assert recomputed["trained_cost"] < recomputed["initial_cost"]  # it did lower the cost
+    with pytest.raises(AssertionError, match="wrong cost of each epoch values"):
         graded.compare(case.params, inputs, recomputed, honest)

@@ -346,7 +346,7 @@ def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: l
         namespace[name] = lambda *args, **kwargs: (_ for _ in ()).throw(
             NotImplementedError("broken"))
     reference = expected.Reference(assignments.get(assignment_id).source_notebook)
-    calls = helper_calls.HelperCalls(graded_fn, broken, reference.function)
+    calls = helper_calls.HelperCalls(graded_fn, broken, helper_calls.Answers(reference.function))
     sent, results = [], []
 
     def grader(prompt):
@@ -384,12 +384,12 @@ def test_a_caller_that_differentiates_gets_the_reference_helpers_gradients(monke
 
 
 def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
-    from utils.course.trusted.helper_calls import HelperCalls
+    from utils.course.trusted.helper_calls import Answers, HelperCalls
 
     conv_forward = __import__("utils.public_tests.conv_step_by_step",
                               fromlist=["CHECKS"]).CHECKS["conv_forward"]
     functions = {"zero_pad": lambda x, pad: np.pad(x, pad), "conv_single_step": None}
-    calls = HelperCalls(conv_forward, ["zero_pad"], functions.get, max_calls=9)
+    calls = HelperCalls(conv_forward, ["zero_pad"], Answers(functions.get), max_calls=8)
 
     def ask(name, *args):
         return calls.handle(json.dumps({"call": name, "args": graded.encode(graded.to_wire(
@@ -398,11 +398,49 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     assert graded.decode(ask("zero_pad", np.ones(2), 1)["value"]).tolist() == [0, 1, 1, 0]
     assert "only for the helpers of conv_forward that failed" in ask("conv_single_step")["error"]
     assert "only for" in calls.handle('{"call": "np.save", "args": ""}')[0]["error"]
-    assert "more memory" in ask("zero_pad", np.ones((1, 1)), 30_000)["error"]  # 29 GB
     assert "could not answer" in calls.handle('{"call": "zero_pad", "args": "{}"}')[0]["error"]
     nested = '{"call": "zero_pad", "x": [' + "[]," * 45_000_000 + '[]]}'  # 2.5 GiB of lists
     assert "reads only its own requests" in calls.handle(nested)[0]["error"]
     assert "reads only its own requests" in calls.handle("[" * 100_000)[0]["error"]
     assert calls.handle('{"results": [1]}') == ({"received": True}, [1])
     assert "sent already" in calls.handle('{"results": [2]}')[0]["error"]
-    assert "more than 9 requests" in ask("zero_pad", np.ones(2), 1)["error"]
+    assert "more than 8 requests" in ask("zero_pad", np.ones(2), 1)["error"]
+
+
+def _call(name: str, *args) -> dict:
+    return {"call": name, "args": graded.encode(graded.to_wire([list(args), {}]))}
+
+
+def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call():
+    """A stand-in call whose arguments would make the reference take 29 GB, or minutes (the
+    non-max suppression of 30,000 boxes that do not overlap), is answered with an error, and
+    the grader's own process neither holds the memory nor waits."""
+    import time
+
+    import tensorflow as tf
+
+    from utils.course.trusted.reference_process import ReferenceProcess
+
+    a1 = ReferenceProcess(nbformat.writes(SOURCES["C4W1A1_conv_step_by_step"]))
+    try:
+        padded = a1(_call("zero_pad", np.ones((1, 2, 2, 1)), 1), 60)
+        assert graded.decode(padded["value"]).shape == (1, 4, 4, 1)
+        assert "more memory" in a1(_call("zero_pad", np.ones((1, 1, 1, 1)), 30_000), 60)["error"]
+        assert "value" in a1(_call("zero_pad", np.ones((1, 2, 2, 1)), 1), 60)  # still serving
+    finally:
+        a1.close()
+    a4 = ReferenceProcess(nbformat.writes(SOURCES["C4W3A1_car_detection"]))
+    try:
+        n = 30_000
+        i = np.arange(n, dtype=np.float32)
+        boxes = np.stack([2 * i, np.zeros(n, np.float32), 2 * i + 1, np.ones(n, np.float32)], 1)
+        nms = "yolo_non_max_suppression"
+        assert "value" in a4(_call(nms, tf.constant(np.ones(3, np.float32)),
+                                   tf.constant(boxes[:3]), tf.zeros(3, tf.int64)), 120)
+        started = time.monotonic()
+        scores = tf.constant(np.linspace(1, 0, n, dtype=np.float32))
+        reply = a4(_call(nms, scores, tf.constant(boxes), tf.zeros(n, tf.int64), n, 0.5), 2)
+        assert "took more than the 2 s" in reply["error"]
+        assert time.monotonic() - started < 10
+    finally:
+        a4.close()

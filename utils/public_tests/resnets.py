@@ -200,11 +200,11 @@ def _placeholder_block(name: str, X, f, filters, stage, block, s=1,
     """Not a residual block: two convolutions that give the block's output shape, named like
     its first layer and its last one (``name``), so that ResNet50's own layers can be graded
     when the student's block is wrong."""
-    base = f"res{stage}{block}_branch"
+    base, seeded = f"res{stage}{block}_branch", initializer(seed=0)
     X = keras.layers.Conv2D(filters[0], (f, f), strides=(s, s), padding="same",
-                            name=base + "2a", kernel_initializer=initializer(seed=0))(X)
+                            name=base + "2a", kernel_initializer=seeded)(X)
     return keras.layers.Conv2D(filters[2], (1, 1), name=base + name,
-                               kernel_initializer=initializer(seed=0))(X)
+                               kernel_initializer=seeded)(X)
 
 
 class ResNet50Check(GradedFunction):

@@ -32,6 +32,7 @@ from utils.graded import GradedFunction, register
 from utils.signs import load_signs_dataset, prepare
 from utils.student_errors import capture, raised_message
 
+TRAINING_PROGRESS = 0.5  # the share of the reference's fall of the cost a model must reach
 PARAMETER_SHAPES = {"W1": (4, 4, 3, 8), "W2": (2, 2, 8, 16), "W3": (64, 6), "b3": (6,)}
 
 
@@ -217,13 +218,16 @@ def _signs() -> tuple[np.ndarray, ...]:
 class Model(GradedFunction):
     """A short training run on the first ``n_train`` / ``n_test`` SIGNS photographs.
 
-    Checked properties: 4 return values; one cost per epoch; the cost falls; the parameters
-    changed; the accuracies are those of the returned parameters (through the notebook's
-    forward_propagation; when grading, the grader recomputes them with the reference's, on its
-    own copy of the data, and checks that the returned parameters lower the training cost of
-    the initial ones: ``recompute``). Compared with the reference: with learning rate 0 the
-    parameters stay at their initial values and each epoch's cost is the mean cost of those
-    parameters over the training set (mini-batch costs weighted by their sizes).
+    Checked properties: 4 return values; one cost per epoch, within 1 % of the reference's; the
+    cost falls; the parameters changed; the accuracies are those of the returned parameters
+    (through the notebook's forward_propagation; when grading, the grader recomputes them with
+    the reference's, on its own copy of the data, and checks that the returned parameters lower
+    the training cost at least half as much as the reference's training does: ``recompute``;
+    correct implementations that round differently end with parameters that differ by up to
+    0.2, so the parameters themselves are not compared). Compared with the reference: with
+    learning rate 0 the parameters stay at their initial values and each epoch's cost is the
+    mean cost of those parameters over the training set (mini-batch costs weighted by their
+    sizes).
     """
 
     name = "model"
@@ -292,7 +296,8 @@ class Model(GradedFunction):
 
         accuracies, trained = evaluated(parameters)
         return {"accuracies": accuracies, "trained_cost": trained,
-                "initial_cost": evaluated(expected["frozen"])[1]}
+                "initial_cost": evaluated(expected["frozen"])[1],
+                "reference_cost": evaluated(expected["parameters"])[1]}
 
     def compare(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
@@ -329,13 +334,23 @@ class Model(GradedFunction):
             raise AssertionError(f"{fn}: the cost did not fall in {num_epochs} epochs "
                                  f"(costs {np.round(costs, 4).tolist()}): are the gradients "
                                  f"applied to the parameters?")
-        if "trained_cost" in got and not got["trained_cost"] < got["initial_cost"] * (1 - 1e-3):
-            raise AssertionError(f"{fn}: the returned parameters do not lower the training cost "
-                                 f"of the initial ones ({got['trained_cost']:.4f}, initially "
-                                 f"{got['initial_cost']:.4f}): return the trained parameters")
+        if "trained_cost" in got:  # recomputed by the grader
+            progress = got["initial_cost"] - got["trained_cost"]
+            expected_progress = got["initial_cost"] - got["reference_cost"]
+            if not progress >= TRAINING_PROGRESS * expected_progress:
+                raise AssertionError(
+                    f"{fn}: the returned parameters bring the training cost from "
+                    f"{got['initial_cost']:.4f} to {got['trained_cost']:.4f}; {num_epochs} "
+                    f"epochs of Adam on mini-batches of {self.minibatch_size} bring it to about "
+                    f"{got['reference_cost']:.4f}: train as the assignment says and return the "
+                    "trained parameters")
         if got["accuracies"] is None:
             raise AssertionError(f"{fn}: the trained parameters should have the shapes "
                                  f"{PARAMETER_SHAPES}")
+        # Adam's steps make the parameters of two correct implementations drift apart (by up
+        # to 0.2 after 4 epochs when their costs round differently), their costs much less
+        # (0.2 %): the epochs' costs must be the reference's within 1 %.
+        check_close(fn, "cost of each epoch", costs, expected["costs"], rtol=1e-2, atol=0)
         for what, accuracy in zip(("train", "test"), got["accuracies"]):
             check_scalar(fn, f"{what} accuracy", got[f"{what}_accuracy"], accuracy, atol=1e-6)
         for name in PARAMETER_SHAPES:

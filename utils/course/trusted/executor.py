@@ -37,6 +37,7 @@ from collections import Counter
 from importlib import import_module
 from pathlib import Path
 
+import nbformat
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async, run_sync
@@ -49,6 +50,7 @@ from utils.course import demo_cells
 from utils.course.trusted import cases as cases_module
 from utils.course.trusted.expected import Reference
 from utils.course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
+from utils.course.trusted.reference_process import ReferenceProcess
 from utils.graded import GradedFunction, decode, encode
 
 
@@ -168,13 +170,17 @@ class TrustedExecute(Execute):
                 cell.execution_count = None
             else:
                 runnable.append(index)
+        self._helpers = ReferenceProcess(nbformat.writes(self._reference.source))
         self._timings: Counter[str] = Counter()  # seconds per step, for the log
         self._record_path = None
         if self.record_folder:
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{info['assignment']}-{info['student']}")
             self._record_path = Path(self.record_folder) / f"{name}.jsonl"
             self._record_path.parent.mkdir(parents=True, exist_ok=True)
-        verdicts = self._run(runnable)
+        try:
+            verdicts = self._run(runnable)
+        finally:
+            self._helpers.close()
         self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
                                                       for step, seconds in self._timings.items()))
         for cell in nb.cells:
@@ -303,8 +309,7 @@ class TrustedExecute(Execute):
             "cases": [encode(i) for i in inputs]}).encode()).decode()
         results = self._converse(
             "from utils.graded import run_cases as _grading_run_cases\n"
-            f"_grading_run_cases(globals(), {request!r})", tests,
-            HelperCalls(graded, stand_ins, self._reference.function))
+            f"_grading_run_cases(globals(), {request!r})", tests, graded, stand_ins)
         if isinstance(results, str):
             return _error("GradingError", f"{tests.function}: {results}")
         if not isinstance(results, list) or len(results) != len(tests.cases):
@@ -336,15 +341,19 @@ class TrustedExecute(Execute):
         return name in self._passed and all(self._sound(h, caller)
                                             for h in checks[name].helpers)
 
-    async def _async_converse(self, code: str, tests, helpers: HelperCalls):
+    async def _async_converse(self, code: str, tests, graded: GradedFunction,
+                              stand_ins: list[str]):
         """Run the grading harness ``code`` and answer its requests on the input channel
-        until the kernel replies; return the results it sent (anything: not yet trusted), or
-        a string saying why there are none. Output on the other channels is discarded."""
+        (``HelperCalls``: the calls of the helpers ``stand_ins``, by the reference process)
+        until the kernel replies; return the results it sent (anything: not yet trusted), or a
+        string saying why there are none. Output on the other channels is discarded."""
         self._record("harness", code)
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=True,
                                  stop_on_error=False)
         timeout = self._get_timeout(None)
         deadline = None if timeout is None else time.monotonic() + timeout
+        helpers = HelperCalls(graded, stand_ins, self._helpers, lambda: (
+            float("inf") if deadline is None else deadline - time.monotonic()))
         channels = {"stdin": self.kc.get_stdin_msg, "shell": self.kc.get_shell_msg,
                     "iopub": self.kc.get_iopub_msg}
         waiting = {asyncio.ensure_future(get()): name for name, get in channels.items()}

@@ -2,22 +2,25 @@
 
 While a function that calls other graded functions is graded, each of its helpers that failed
 its own tests is, in the kernel, a stand-in (``utils.graded.run_cases``) that sends each call's
-arguments here as plain data. ``HelperCalls.answer`` decodes them without trusting them, runs
-the reference helper in this process and sends back only its result (or, for a gradient
-request, the vector-Jacobian product of the reference helper at those arguments). No code goes
-into the kernel, and the grader answers only for those helpers of the function being graded,
-whose own verdicts are decided already (helpers are graded first).
+arguments as plain data over the kernel's input channel. ``HelperCalls.handle`` reads each
+request without trusting it and passes the calls of those helpers (and no other) to
+``Answers``, which decodes the arguments, runs the reference helper and returns only its result
+(or, for a gradient request, the vector-Jacobian product of the reference helper at those
+arguments). When grading, ``Answers`` runs in a process of its own
+(``trusted.reference_process``), with a memory limit and, for each call, the time the harness
+has left: a call that would take hours is stopped, not waited for. No code goes into the
+kernel, and the grader answers only for those helpers of the function being graded, whose own
+verdicts are decided already (helpers are graded first).
 
 A gradient request names the call it differentiates (one of the last ``KEPT_CALLS``, whose
-arguments are kept here) instead of sending its arguments again.
+arguments ``Answers`` keeps) instead of sending its arguments again.
 
 The arguments come from the student's code, so a call is bounded: its encoded arguments
-(``MAX_ARGUMENT_BYTES``), the number of calls per graded function (``max_calls``) and the
-memory the reference may take for one call (``MAX_CALL_MEMORY_BYTES`` above what this process
-holds already). A call over a bound, or one the reference cannot answer, is answered with an
-error that the stand-in raises in the student's code.
+(``MAX_ARGUMENT_BYTES``), the number of requests per graded function (``max_calls``), the
+memory the reference may take (``MAX_CALL_MEMORY_BYTES``) and its time. A call over a bound, or
+one the reference cannot answer, is answered with an error that the stand-in raises in the
+student's code.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -36,17 +39,20 @@ _PAGE = resource.getpagesize()
 
 class HelperCalls:
     """Answers the requests of one graded function's run on its cases: its failed helpers'
-    calls, and the results at the end."""
+    calls (by ``answers(message, seconds)``, with the seconds the harness has left), and the
+    results at the end."""
 
     def __init__(self, graded: GradedFunction, stand_ins: list[str],
-                 reference: Callable[[str], Callable], max_calls: int = 200_000):
+                 answers: Callable[[dict, float], dict],
+                 seconds_left: Callable[[], float] = lambda: float("inf"),
+                 max_calls: int = 200_000):
         self.graded = graded
         self.stand_ins = stand_ins  # the helpers answered here
-        self.reference = reference  # the reference function of a name
+        self.answers = answers
+        self.seconds_left = seconds_left
         self.max_calls = max_calls
         self.calls = 0  # requests received
         self.results: object = None  # what the harness sent as its results, once
-        self._recent: dict[int, tuple[list, dict]] = {}  # the last calls' arguments, by number
 
     def handle(self, prompt: str) -> tuple[dict, object]:
         """(the reply to one input request of the grading harness, the results it carried
@@ -65,39 +71,52 @@ class HelperCalls:
                 return {"error": "the results were sent already"}, None
             self.results = message["results"]
             return {"received": True}, self.results
-        return self.answer(message), None
-
-    def answer(self, message: dict) -> dict:
-        """The reply to one request of a stand-in: ``{"value": ...}`` or ``{"error": ...}``."""
         name = message.get("call", message.get("gradient"))
         if not isinstance(name, str) or name not in self.stand_ins:
             return {"error": f"the grader answers only for the helpers of {self.graded.name} "
                              "that failed their tests "
-                             f"({', '.join(self.stand_ins) or 'none here'})"}
+                             f"({', '.join(self.stand_ins) or 'none here'})"}, None
+        reply = self.answers(message, max(self.seconds_left(), 1.0))
+        if "error" in reply:
+            reply = {"error": f"{name} (the grader's, standing in for yours while "
+                              f"{self.graded.name} is graded) could not answer this call: "
+                              f"{reply['error']}"}
+        return reply, None
+
+
+class Answers:
+    """The reference helpers' answers to stand-in calls: ``answers(message)`` is the reply
+    (``{"value": ..., "call": number}`` or ``{"error": why}``); ``reference(name)`` is the
+    reference function ``name``."""
+
+    def __init__(self, reference: Callable[[str], Callable]):
+        self.reference = reference
+        self.calls = 0
+        self._recent: dict[int, tuple[list, dict]] = {}  # the last calls' arguments, by number
+
+    def __call__(self, message: dict, seconds: float = float("inf")) -> dict:
+        name = message.get("call", message.get("gradient"))
         try:
             if "gradient" in message:
                 if message.get("of_call") not in self._recent:
                     raise ValueError("a gradient of an unknown or old call")
                 args, kwargs = self._recent[message["of_call"]]
-                with _bounded_memory(MAX_CALL_MEMORY_BYTES):
-                    value = _gradient(self.reference(name), args, kwargs, message)
-                return {"value": encode(to_wire(value))}
-            with _bounded_memory(MAX_CALL_MEMORY_BYTES):
-                args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
-                if not isinstance(args, list) or not isinstance(kwargs, dict):
-                    raise ValueError("malformed arguments")
-                value = self.reference(name)(*args, **kwargs)
-                self._recent[self.calls] = args, kwargs
-                self._recent.pop(self.calls - KEPT_CALLS, None)
-                return {"value": encode(to_wire(value)), "call": self.calls}
+                return {"value": encode(to_wire(_gradient(self.reference(name), args, kwargs,
+                                                          message)))}
+            args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ValueError("malformed arguments")
+            value = self.reference(name)(*args, **kwargs)
+            self.calls += 1
+            self._recent[self.calls] = args, kwargs
+            self._recent.pop(self.calls - KEPT_CALLS, None)
+            return {"value": encode(to_wire(value)), "call": self.calls}
         except (ValueError, TypeError) as error:
-            why = str(error)[:500]
+            return {"error": str(error)[:500]}
         except MemoryError:
-            why = "its arguments need more memory than the grader gives one call"
+            return {"error": "its arguments need more memory than the grader gives one call"}
         except Exception as error:  # noqa: BLE001 (the reference cannot work on these arguments)
-            why = f"{type(error).__name__}: {str(error)[:500]}"
-        return {"error": f"{name} (the grader's, standing in for yours while "
-                         f"{self.graded.name} is graded) could not answer this call: {why}"}
+            return {"error": f"{type(error).__name__}: {str(error)[:500]}"}
 
 
 def _gradient(fn: Callable, args: list, kwargs: dict, message: dict) -> list:
