@@ -281,3 +281,17 @@ def test_resnet50_check_names_a_wrong_helper_first(ns, source):
     with pytest.raises(AssertionError, match="ResNet50 calls identity_block, which is wrong: "
                                              "fix identity_block first"):
         t.check_resnet50(scope["ResNet50"])
+
+
+def test_a_resnet50_description_made_up_from_the_public_answer_fails():
+    """A red team's answer: the stored public answer of ResNet50, its probabilities made
+    uniform (what a kernel can fake without building the network), is not the network's."""
+    from utils.graded import public_answer
+
+    graded = t.CHECKS["ResNet50"]
+    honest = public_answer(graded, {})
+    inputs = graded.inputs()
+    graded.compare({}, inputs, honest, honest)
+    faked = {**honest, "probabilities": np.full_like(honest["probabilities"], 1 / 6)}
+    with pytest.raises(AssertionError, match="output probabilities"):
+        graded.compare({}, inputs, faked, honest)

@@ -12,9 +12,10 @@ shortcut, activations), the kernels the GlorotUniform(seed=0) initializer. The l
 the classic assignment are checked too.
 
 The ResNet50 test compares the model's layers with the reference's: class, output shape and
-number of parameters of each layer. Keras orders a model's layers by graph depth, not by the
-order of the code, so the comparison is of the two collections, and names are checked
-separately.
+number of parameters of each layer, and its output probabilities (every kernel is seeded, so
+the same network gives the same probabilities). Keras orders a model's layers by graph depth,
+not by the order of the code, so the comparison is of the two collections, and names are
+checked separately.
 
 A function that raises gets a message naming the function, its input, the line that raised and
 the likely cause (``utils.student_errors``).
@@ -276,6 +277,10 @@ class ResNet50Check(GradedFunction):
                       f"{type_name(probabilities)}")
         check_close(fn, "sum of the output probabilities", probabilities.sum(axis=1),
                     np.ones(len(inputs["X"])), rtol=1e-4, atol=1e-4)
+        # Every kernel is GlorotUniform(seed=0) and batch normalization starts as the identity:
+        # the same network gives the same probabilities, however its code is written.
+        check_close(fn, "output probabilities (of the freshly initialised network)",
+                    probabilities, expected["probabilities"], rtol=1e-3, atol=1e-5)
 
 
 CHECKS = register(IdentityBlock(), ConvolutionalBlock(), ResNet50Check())
