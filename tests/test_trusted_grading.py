@@ -389,7 +389,7 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     conv_forward = __import__("utils.public_tests.conv_step_by_step",
                               fromlist=["CHECKS"]).CHECKS["conv_forward"]
     functions = {"zero_pad": lambda x, pad: np.pad(x, pad), "conv_single_step": None}
-    calls = HelperCalls(conv_forward, ["zero_pad"], Answers(functions.get), max_calls=8)
+    calls = HelperCalls(conv_forward, ["zero_pad"], Answers(functions.get), max_calls=9)
 
     def ask(name, *args):
         return calls.handle(json.dumps({"call": name, "args": graded.encode(graded.to_wire(
@@ -399,12 +399,13 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     assert "only for the helpers of conv_forward that failed" in ask("conv_single_step")["error"]
     assert "only for" in calls.handle('{"call": "np.save", "args": ""}')[0]["error"]
     assert "could not answer" in calls.handle('{"call": "zero_pad", "args": "{}"}')[0]["error"]
+    assert "over the 64 MiB" in ask("zero_pad", np.zeros((1, 1), bool), 4000)["error"]
     nested = '{"call": "zero_pad", "x": [' + "[]," * 45_000_000 + '[]]}'  # 2.5 GiB of lists
     assert "reads only its own requests" in calls.handle(nested)[0]["error"]
     assert "reads only its own requests" in calls.handle("[" * 100_000)[0]["error"]
     assert calls.handle('{"results": [1]}') == ({"received": True}, [1])
     assert "sent already" in calls.handle('{"results": [2]}')[0]["error"]
-    assert "more than 8 requests" in ask("zero_pad", np.ones(2), 1)["error"]
+    assert "more than 9 requests" in ask("zero_pad", np.ones(2), 1)["error"]
 
 
 def _call(name: str, *args) -> dict:

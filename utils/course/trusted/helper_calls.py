@@ -28,7 +28,8 @@ import json
 import resource
 from typing import Callable, Iterator
 
-from utils.graded import GradedFunction, decode, encode, from_wire, to_wire
+from utils.graded import (MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire,
+                          to_wire)
 
 MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1,080 photographs
 MAX_REQUEST_CHARS = MAX_ARGUMENT_BYTES + 2 ** 20
@@ -101,8 +102,8 @@ class Answers:
                 if message.get("of_call") not in self._recent:
                     raise ValueError("a gradient of an unknown or old call")
                 args, kwargs = self._recent[message["of_call"]]
-                return {"value": encode(to_wire(_gradient(self.reference(name), args, kwargs,
-                                                          message)))}
+                return _reply(encode(to_wire(_gradient(self.reference(name), args, kwargs,
+                                                       message))))
             args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise ValueError("malformed arguments")
@@ -110,13 +111,21 @@ class Answers:
             self.calls += 1
             self._recent[self.calls] = args, kwargs
             self._recent.pop(self.calls - KEPT_CALLS, None)
-            return {"value": encode(to_wire(value)), "call": self.calls}
+            return _reply(encode(to_wire(value)), self.calls)
         except (ValueError, TypeError) as error:
             return {"error": str(error)[:500]}
         except MemoryError:
             return {"error": "its arguments need more memory than the grader gives one call"}
         except Exception as error:  # noqa: BLE001 (the reference cannot work on these arguments)
             return {"error": f"{type(error).__name__}: {str(error)[:500]}"}
+
+
+def _reply(value: str, call: int | None = None) -> dict:
+    """The reply carrying an encoded answer; an error when the kernel could not read it."""
+    if len(value) > MAX_PAYLOAD_BYTES:
+        return {"error": f"its answer would be over the {MAX_PAYLOAD_BYTES // 2 ** 20} MiB an "
+                         "answer may have"}
+    return {"value": value} if call is None else {"value": value, "call": call}
 
 
 def _gradient(fn: Callable, args: list, kwargs: dict, message: dict) -> list:
