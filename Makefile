@@ -15,22 +15,22 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 demo: setup
-	$(PY) -m utils.course demo
+	$(PY) -m course demo
 
 test: setup
 	$(PY) -m pytest
 
 release: setup
-	$(PY) -m utils.course release
+	$(PY) -m course release
 
 # What an instructor publishes to students (a new folder; STUDENT_DIR=... to choose it).
 STUDENT_DIR ?= build/student
 student-release: setup
-	$(PY) -m utils.course student-release $(STUDENT_DIR)
+	$(PY) -m course student-release $(STUDENT_DIR)
 
 fetch: setup
-	$(PY) -m utils.course fetch
+	$(PY) -m course fetch
 
 benchmark: setup
-	$(PY) -m utils.course benchmark conv
-	$(PY) -m utils.course benchmark yolo
+	$(PY) -m course benchmark conv
+	$(PY) -m course benchmark yolo

@@ -1,9 +1,9 @@
 """Sphinx configuration of the course site (MyST-NB notebooks, the book theme).
 
-`python -m utils.course site` copies this folder into a staging folder, adds the notebooks, their
+`python -m course site` copies this folder into a staging folder, adds the notebooks, their
 figures and MathJax (installed with npm from package-lock.json), and runs Sphinx there. The
 values that differ between the student and the instructor site (`project`, the announcement)
-come from `utils/course/site.py` as configuration overrides.
+come from `course/authoring/site.py` as configuration overrides.
 """
 
 project = "cnn-course"

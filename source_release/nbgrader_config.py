@@ -1,18 +1,30 @@
 """nbgrader configuration of the course (run nbgrader from this folder).
 
 source/<assignment>/   notebooks with solutions and hidden tests (the one source of truth)
-release/<assignment>/  student version, made by `python -m utils.course release`
+release/<assignment>/  student version, made by `python -m course release`
 """
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests,
-                                    ClearMarkScheme, ClearOutput, ClearSolutions,
-                                    ComputeChecksums, GetGrades, IgnorePattern,
-                                    IncludeHeaderFooter, InstantiateTests, LimitOutput,
-                                    LockCells, SaveAutoGrades, SaveCells)
+from nbgrader.preprocessors import (
+                                    AssignLatePenalties,
+                                    CheckCellMetadata,
+                                    ClearHiddenTests,
+                                    ClearMarkScheme,
+                                    ClearOutput,
+                                    ClearSolutions,
+                                    ComputeChecksums,
+                                    GetGrades,
+                                    IgnorePattern,
+                                    IncludeHeaderFooter,
+                                    InstantiateTests,
+                                    LimitOutput,
+                                    LockCells,
+                                    SaveAutoGrades,
+                                    SaveCells,
+)
 
-from utils.course.trusted.executor import TrustedExecute
-from utils.course.trusted.feedback import FeedbackExporter
+from course.trusted.executor import TrustedExecute
+from course.trusted.feedback import FeedbackExporter
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it loads this file)
 
@@ -27,7 +39,7 @@ c.ClearSolutions.code_stub = {
 
 # Hidden tests never reach a student's kernel: they are removed before the test cells are
 # saved in the gradebook, so autograde restores the public tests only. The grader reads the
-# hidden cases from source/ itself (utils/course/trusted/cases.py).
+# hidden cases from source/ itself (course/trusted/cases.py).
 c.GenerateAssignment.preprocessors = [
     IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
     ClearHiddenTests, ClearMarkScheme, CheckCellMetadata, ComputeChecksums, SaveCells,
@@ -37,7 +49,7 @@ c.GenerateAssignment.preprocessors = [
 # Scores are decided outside the student's kernel: TrustedExecute runs the notebook, sends
 # each graded function's test cases in as data, compares the answers with the reference
 # solution's in nbgrader's process and writes the verdict as the test cell's output
-# (utils/course/trusted/executor.py).
+# (course/trusted/executor.py).
 c.Autograde.autograde_preprocessors = [
     TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
     AssignLatePenalties, CheckCellMetadata,

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from utils.course.assignments import REPO_ROOT
+from course.assignments import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "build" / "test-artifacts"  # screenshots kept for a person to look at
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from mistakes import MISTAKES
-from utils.course import assignments, grading, site
-from utils.course.class_grading import grade_class
+
+from course import assignments
+from course.authoring import site
+from course.grading import nbgrader_course
+from course.grading.classroom import grade_class
 
 
 def class_submissions(assignment: assignments.Assignment) -> dict[str, nbformat.NotebookNode]:
     """{student: notebook}: the reference, the blank release and one submission per mistake."""
     source = nbformat.read(assignment.source_notebook, as_version=4)
     release_nb = nbformat.read(assignment.release_notebook, as_version=4)
-    submissions = {"reference": grading.solved_submission(source, release_nb),
+    submissions = {"reference": nbgrader_course.solved_submission(source, release_nb),
                    "blank": release_nb}
-    reference = grading.reference_answers(source)
+    reference = nbgrader_course.reference_answers(source)
     for cell_id, answer in MISTAKES.get(assignment.id, {}).items():
-        submissions[f"wrong-{cell_id}"] = grading.solved_submission(
+        submissions[f"wrong-{cell_id}"] = nbgrader_course.solved_submission(
             source, release_nb, {cell_id: answer(reference[cell_id])})
     return submissions
 
@@ -46,7 +48,7 @@ def graded_course(tmp_path_factory) -> dict:
     rows = grade_class(root / "submitted", root / "out", progress=False,
                        record_folder=root / "sent")
     course = root / "out" / "course"
-    scores = {(r.assignment, r.student): r.score or grading.Score(r.student, r.assignment,
+    scores = {(r.assignment, r.student): r.score or nbgrader_course.Score(r.student, r.assignment,
                                                                    status=r.status)
               for r in rows}
     return {"submitted": root / "submitted", "course": course, "scores": scores,

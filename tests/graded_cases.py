@@ -8,10 +8,10 @@ import linecache
 import nbformat
 from mistakes import MISTAKES
 
-from utils.course import assignments
-from utils.course.grading import reference_answers
-from utils.course.reference import run_reference
-from utils.course.trusted import cases
+from course import assignments
+from course.grading.nbgrader_course import reference_answers
+from course.trusted import cases
+from course.trusted.reference_solution import run_reference
 from utils.graded import GradedFunction, decode, encode
 
 

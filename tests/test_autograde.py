@@ -2,9 +2,11 @@
 
 import nbformat
 import pytest
-
 from mistakes import MISTAKES, VERDICTS
-from utils.course import assignments, expected, grading
+
+from course import assignments
+from course.authoring import expected_outputs
+from course.grading import nbgrader_course
 
 ASSIGNMENTS = [a.id for a in assignments.available()]
 
@@ -67,13 +69,13 @@ def test_feedback_report_is_generated(graded_course, assignment):
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_expected_outputs_match_the_reference_solution(executed_references, assignment):
-    problems = expected.mismatches(executed_references[assignment])
+    problems = expected_outputs.mismatches(executed_references[assignment])
     assert not problems, "\n\n".join(problems) + (
-        f"\n\nRun `python -m utils.course expected-outputs {assignment}` after checking why.")
+        f"\n\nRun `python -m course expected-outputs {assignment}` after checking why.")
 
 
 def test_score_table_lists_every_function(graded_course):
-    table = grading.format_table([s for (a, st), s in graded_course["scores"].items()
+    table = nbgrader_course.format_table([s for (a, st), s in graded_course["scores"].items()
                                   if st in ("reference", "blank")])
     assert "zero_pad" in table and "pool_backward*" in table and "100/100" in table
 
@@ -89,4 +91,4 @@ def test_score_table_lists_every_function(graded_course):
     ("It's ana, welcome in!", "It's ben, welcome in!", False),
 ])
 def test_expected_blocks_agree_within_the_printed_precision(shown, printed, same):
-    assert expected.agree(shown, printed) is same
+    assert expected_outputs.agree(shown, printed) is same

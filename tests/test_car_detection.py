@@ -4,13 +4,19 @@ the checks of the graded functions."""
 import numpy as np
 import pytest
 import tensorflow as tf
-from graded_cases import (edited, failed_kinds, mistaken, reference_failures, solution,
-                          source_notebook)
+from graded_cases import (
+    edited,
+    failed_kinds,
+    mistaken,
+    reference_failures,
+    solution,
+    source_notebook,
+)
 from mistakes import MISTAKES
 from PIL import Image
 
+from course.trusted import cases
 from utils import darknet, data, yolo
-from utils.course.trusted import cases
 from utils.public_tests import car_detection as t
 
 SMALL_CFG = """

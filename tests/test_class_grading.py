@@ -15,12 +15,12 @@ import os
 
 import nbformat
 import pytest
-
 from browser import chromium, needs_chromium, what_ran
-from utils.course import assignments, grading, sandbox
-from utils.course.assignments import REPO_ROOT
-from utils.course.class_grading import (FORMULA_STARTS, Limits, Row, grade_class,
-                                         write_csv)
+
+from course import assignments
+from course.assignments import REPO_ROOT
+from course.grading import nbgrader_course, sandbox
+from course.grading.classroom import FORMULA_STARTS, Limits, Row, grade_class, write_csv
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 ZERO_PAD = 10  # points of test_zero_pad
@@ -303,11 +303,11 @@ def graded_class(tmp_path_factory):
     submitted = root / "submitted"
     source = nbformat.read(A1.source_notebook, as_version=4)
     release_nb = nbformat.read(A1.release_notebook, as_version=4)
-    answers = grading.reference_answers(source)
+    answers = nbgrader_course.reference_answers(source)
     wrong = "def zero_pad(X, pad):\n    return X"
-    notebooks = {"good": grading.solved_submission(source, release_nb),
+    notebooks = {"good": nbgrader_course.solved_submission(source, release_nb),
                  "blank": release_nb,
-                 "wrong_zero_pad": grading.solved_submission(source, release_nb,
+                 "wrong_zero_pad": nbgrader_course.solved_submission(source, release_nb,
                                                              {"zero_pad": wrong})}
 
     def fill(code):
@@ -320,18 +320,18 @@ def graded_class(tmp_path_factory):
         notebooks[name] = blank
     for name, (code, worked) in SABOTAGE.items():
         attack = f"{code}\nif {worked}:\n    zero_pad = None  # the attack worked\n"
-        notebooks[name] = grading.solved_submission(
+        notebooks[name] = nbgrader_course.solved_submission(
             source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + fill(attack)})
     for name, code in KILLERS.items():
-        notebooks[name] = grading.solved_submission(
+        notebooks[name] = nbgrader_course.solved_submission(
             source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + fill(code)})
     for name, code in BROKEN_FUNCTION.items():
-        notebooks[name] = grading.solved_submission(source, release_nb, {"zero_pad": code})
-    notebooks["syntax_error"] = grading.solved_submission(
+        notebooks[name] = nbgrader_course.solved_submission(source, release_nb, {"zero_pad": code})
+    notebooks["syntax_error"] = nbgrader_course.solved_submission(
         source, release_nb, {"zero_pad": "def broken(:\n    pass\n\n" + answers["zero_pad"]})
-    notebooks["slow_notebook"] = grading.solved_submission(  # 8 cells of 20 s: over 120 s
+    notebooks["slow_notebook"] = nbgrader_course.solved_submission(  # 8 cells of 20 s: over 120 s
         source, release_nb, {k: v + "\n\nimport time\ntime.sleep(20)" for k, v in answers.items()})
-    notebooks["hostile_outputs"] = grading.solved_submission(
+    notebooks["hostile_outputs"] = nbgrader_course.solved_submission(
         source, release_nb, {"zero_pad": answers["zero_pad"] + "\n\n" + HOSTILE_OUTPUTS})
     notebooks["hostile_outputs"].cells.insert(0, nbformat.v4.new_markdown_cell(HOSTILE_MARKDOWN))
     good = notebooks["good"]
@@ -401,7 +401,7 @@ def test_course_files_are_unchanged(graded_class):
 
 
 def test_gradebook_holds_every_grade_and_clean_feedback(graded_class):
-    scores = {s.student: s for s in grading.read_scores(
+    scores = {s.student: s for s in nbgrader_course.read_scores(
         graded_class["course"], A1, sorted(EXPECTED))}
     for student, (total, _) in EXPECTED.items():
         if total is None:
@@ -432,8 +432,8 @@ def test_scores_csv_holds_no_formula_a_spreadsheet_would_run(tmp_path):
                "\t=1+1", "\r=1+1", "\n=1+1", "\x0b=1+1", " =1+1", "\xa0=1+1", "\uff1d1+1"]
     rows = [Row(name, "", None, name) for name in hostile]
     rows.append(Row("x;=1+2;", "", None, "y;=cmd|' /C calc'!A0"))
-    rows.append(Row("good", A1.id, grading.Score("good", A1.id, {"test_zero_pad": (10.0, 10.0)}),
-                    "graded", 1.25))
+    score = nbgrader_course.Score("good", A1.id, {"test_zero_pad": (10.0, 10.0)})
+    rows.append(Row("good", A1.id, score, "graded", 1.25))
     write_csv(rows, tmp_path / "scores.csv")
     with open(tmp_path / "scores.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
@@ -466,22 +466,22 @@ def test_a_hostile_submissions_feedback_runs_nothing_in_a_browser(graded_class):
 def test_a_file_over_the_return_limit_is_a_note_not_a_crash(tmp_path, monkeypatch):
     """An autograded notebook too large to return is left out and said so; the class goes on
     (its status is built without the missing file)."""
-    from utils.course import class_grading, grading_worker
+    from course.grading import classroom, worker
 
     folder = tmp_path / "autograded" / "big" / A1.id
     folder.mkdir(parents=True)
     (folder / A1.notebook).write_bytes(b"x" * 2048)
     (folder / "link.html").symlink_to(folder / A1.notebook)
-    monkeypatch.setattr(grading_worker, "MAX_RETURNED_BYTES", 1024)
-    files, left_out = grading_worker._regular_files(tmp_path, A1.id, "big")
+    monkeypatch.setattr(worker, "MAX_RETURNED_BYTES", 1024)
+    files, left_out = worker._regular_files(tmp_path, A1.id, "big")
     assert files == {}
     assert sorted(left_out) == [f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)",
                                 "autograded/link.html (not a regular file)"]
-    outcome = grading_worker.Outcome(grading_worker.Ending.GRADED,
+    outcome = worker.Outcome(worker.Ending.GRADED,
                                      grades={"test_zero_pad": (10.0, None, None)},
                                      left_out=left_out)
-    score = grading.Score("big", A1.id, {"test_zero_pad": (10.0, 10.0)})
-    status, final, _ = class_grading._status(outcome, (), score, tmp_path / "missing.ipynb",
+    score = nbgrader_course.Score("big", A1.id, {"test_zero_pad": (10.0, 10.0)})
+    status, final, _ = classroom._status(outcome, (), score, tmp_path / "missing.ipynb",
                                           Limits())
     assert status.startswith("graded (files not kept: ")
     assert f"autograded/{A1.notebook} (0 MiB, over the 0 MiB returned)" in status
@@ -491,8 +491,8 @@ def test_a_file_over_the_return_limit_is_a_note_not_a_crash(tmp_path, monkeypatc
 def test_a_kernel_that_cannot_import_the_helpers_is_not_graded_but_graded_again(tmp_path):
     """The imports cell is the release's and runs first: when it fails, the grader's
     environment failed, and the submission is not graded (and not final), never 0."""
-    from utils.course import class_grading
-    from utils.course.grading_worker import Ending, Outcome
+    from course.grading import classroom
+    from course.grading.worker import Ending, Outcome
 
     nb = nbformat.read(A1.release_notebook, as_version=4)
     imports = next(c for c in nb.cells
@@ -500,8 +500,8 @@ def test_a_kernel_that_cannot_import_the_helpers_is_not_graded_but_graded_again(
     imports.outputs = [nbformat.v4.new_output(
         "error", ename="ModuleNotFoundError", evalue="No module named 'utils'", traceback=[])]
     nbformat.write(nb, tmp_path / A1.notebook)
-    score = grading.Score("student", A1.id, status="graded")
-    status, final, graded = class_grading._status(Outcome(Ending.GRADED), (), score,
+    score = nbgrader_course.Score("student", A1.id, status="graded")
+    status, final, graded = classroom._status(Outcome(Ending.GRADED), (), score,
                                                   tmp_path / A1.notebook, Limits())
     assert status.startswith("not graded: the grader's environment could not run the "
                              "notebook's imports (ModuleNotFoundError: No module named 'utils')")

@@ -10,12 +10,11 @@ import nbformat
 import numpy as np
 import pytest
 
+from course import assignments
+from course.trusted import cases
+from course.trusted.reference_solution import reference_functions
 from utils import checks
-from utils.conv_fast import (conv_forward_fast, output_size, pool_forward_fast,
-                             validate_conv_inputs)
-from utils.course import assignments
-from utils.course.reference import reference_functions
-from utils.course.trusted import cases
+from utils.conv_fast import conv_forward_fast, output_size, pool_forward_fast, validate_conv_inputs
 from utils.public_tests import conv_step_by_step as t
 
 FUNCTIONS = ["zero_pad", "conv_single_step", "conv_forward", "pool_forward", "conv_backward",

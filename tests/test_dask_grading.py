@@ -5,7 +5,7 @@ zero_pad) is graded once on the local cluster that ``grade_class`` starts by its
 scores.csv is what every other way of grading the same notebooks must give. The other clusters
 are real ones on loopback: a ``dask scheduler`` process and two ``dask worker`` processes, each
 in its own process group, all killed when the test ends. On them the command line
-``python -m utils.course grade-class --scheduler`` must give the local scores; a worker killed
+``python -m course grade-class --scheduler`` must give the local scores; a worker killed
 in the middle of a task must cost no grade (the task is graded again on the other worker); a
 submission whose task takes its worker down every time it is tried must be marked
 ``KilledWorker`` without any score while its classmates are graded as usual. Re-running on a
@@ -31,10 +31,10 @@ import psutil
 import pytest
 from distributed import Client
 
-from utils.course import assignments, grading, sandbox
-from utils.course.assignments import REPO_ROOT
-from utils.course import class_grading
-from utils.course.class_grading import grade_class
+from course import assignments
+from course.assignments import REPO_ROOT
+from course.grading import classroom, nbgrader_course, sandbox
+from course.grading.classroom import grade_class
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 WRONG_ZERO_PAD = "def zero_pad(X, pad):\n    return X"
@@ -55,9 +55,9 @@ def _notebooks():
     """{kind: notebook} of the three kinds of submission."""
     source = nbformat.read(A1.source_notebook, as_version=4)
     release_nb = nbformat.read(A1.release_notebook, as_version=4)
-    return {"good": grading.solved_submission(source, release_nb),
+    return {"good": nbgrader_course.solved_submission(source, release_nb),
             "blank": release_nb,
-            "wrong_zero_pad": grading.solved_submission(source, release_nb,
+            "wrong_zero_pad": nbgrader_course.solved_submission(source, release_nb,
                                                         {"zero_pad": WRONG_ZERO_PAD})}
 
 
@@ -105,9 +105,9 @@ def _environment():
 
 
 def _grade_class_command(submitted, out, *options):
-    """``python -m utils.course grade-class`` run to its end; (return code, stdout+stderr)."""
+    """``python -m course grade-class`` run to its end; (return code, stdout+stderr)."""
     done = subprocess.run(
-        [sys.executable, "-m", "utils.course", "grade-class", str(submitted), "--out", str(out),
+        [sys.executable, "-m", "course", "grade-class", str(submitted), "--out", str(out),
          *options], cwd=REPO_ROOT, env=_environment(), capture_output=True, text=True,
         timeout=CLI_TIMEOUT, check=False)
     return done.returncode, done.stdout + done.stderr
@@ -262,7 +262,7 @@ def _kernel_running(pid):
         return False
     for child in children:
         try:
-            if "utils.course.sandbox" in " ".join(child.cmdline()):
+            if "course.grading.sandbox" in " ".join(child.cmdline()):
                 return True
         except psutil.Error:
             continue
@@ -292,7 +292,7 @@ def _grade_while(cluster, submitted, out, act):
     """Run grade-class on ``cluster`` and call ``act(client, {worker address: pid})`` every
     50 ms until it returns something true; (that result, the command's return code, output)."""
     command = subprocess.Popen(
-        [sys.executable, "-m", "utils.course", "grade-class", str(submitted), "--out",
+        [sys.executable, "-m", "course", "grade-class", str(submitted), "--out",
          str(out), "--scheduler", cluster.address], cwd=REPO_ROOT, env=_environment(),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     done = None
@@ -441,7 +441,7 @@ def test_a_late_submission_graded_alone_joins_the_class(local_run, graded_copy):
     for student in LOCAL_CLASS:
         assert record[student] == before[student], f"{student} was graded again"
         assert table[student] == local_run["table"][student], f"{student}'s row changed"
-    scores = {s.student: s for s in grading.read_scores(out / "course", A1,
+    scores = {s.student: s for s in nbgrader_course.read_scores(out / "course", A1,
                                                         [*LOCAL_CLASS, "late"])}
     assert scores["late"].total[0] == TOTALS["good"], f"the gradebook has {scores['late']}"
     for student, kind in LOCAL_CLASS.items():
@@ -454,7 +454,7 @@ def test_changed_sources_refuse_a_partial_run(graded_copy, monkeypatch):
     # key they hash to changes instead, as it would after an edit.
     submitted, out = graded_copy
     record_before = (out / "grading.json").read_bytes()
-    monkeypatch.setattr(class_grading, "_sources_key", lambda a: "edited")
-    with pytest.raises(class_grading.StaleCourse, match="grade the whole class again"):
+    monkeypatch.setattr(classroom, "_sources_key", lambda a: "edited")
+    with pytest.raises(classroom.StaleCourse, match="grade the whole class again"):
         grade_class(submitted, out, workers=1, students=["good"], progress=False)
     assert (out / "grading.json").read_bytes() == record_before, "the record was changed"

@@ -7,9 +7,10 @@ from importlib import import_module
 import nbformat
 import pytest
 
-from utils.course import assignments, demo_cells
-from utils.course.class_grading import Limits, grade_class
-from utils.course.trusted import cases, executor
+from course import assignments
+from course.grading import demo_cells
+from course.grading.classroom import Limits, grade_class
+from course.trusted import cases, executor
 
 AVAILABLE = assignments.available()
 

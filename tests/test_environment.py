@@ -3,8 +3,8 @@
 import re
 from pathlib import Path
 
+from course import assignments
 from utils import data
-from utils.course import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
 

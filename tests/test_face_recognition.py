@@ -7,13 +7,19 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from graded_cases import (edited, failed_kinds, mistaken, reference_failures, solution,
-                          source_notebook)
+from graded_cases import (
+    edited,
+    failed_kinds,
+    mistaken,
+    reference_failures,
+    solution,
+    source_notebook,
+)
 from mistakes import MISTAKES
 from PIL import Image
 
+from course.trusted import cases
 from utils import data, facenet
-from utils.course.trusted import cases
 from utils.faces import build_database, distance_table, img_to_encoding
 from utils.public_tests import face_recognition as checks
 

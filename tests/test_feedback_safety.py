@@ -5,11 +5,10 @@ Policy lets no script run; Chromium opens a hostile page and nothing in it runs.
 from html.parser import HTMLParser
 
 import nbformat
-from nbformat.v4 import (new_code_cell, new_markdown_cell, new_notebook, new_output,
-                         new_raw_cell)
-
 from browser import chromium, needs_chromium, what_ran
-from utils.course.trusted import feedback
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+
+from course.trusted import feedback
 
 # Each vector sets window.pwned to its own number when it runs.
 VECTORS = {

@@ -1,5 +1,5 @@
 """The notebooks' figures: every linked image exists, is a readable PNG with alt text, and is
-drawn by `python -m utils.course figures`; the quick figures are redrawn here."""
+drawn by `python -m course figures`; the quick figures are redrawn here."""
 
 import re
 
@@ -7,7 +7,8 @@ import nbformat
 import pytest
 from PIL import Image
 
-from utils.course import assignments, figures
+from course import assignments
+from course.authoring import figures
 
 SOURCE_LINK = re.compile(r"!\[([^\]]*)\]\(\.\./\.\./\.\./images/([^)]+)\)")
 MAX_BYTES = 300_000
@@ -34,7 +35,7 @@ LINKS = _links()
 def test_linked_figure_is_a_png_with_alt_text_drawn_by_the_figures_command(assignment, alt, path):
     assert len(alt.split()) >= 4, f"{assignment}: {path} needs a meaningful alt text, got {alt!r}"
     assert path in figures.FIGURES, (
-        f"{path} is linked but `python -m utils.course figures` does not draw it")
+        f"{path} is linked but `python -m course figures` does not draw it")
     file = assignments.REPO_ROOT / "images" / path
     with Image.open(file) as image:
         assert image.format == "PNG"

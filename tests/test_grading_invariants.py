@@ -20,11 +20,11 @@ import nbformat
 import numpy as np
 import pytest
 
+from course import assignments
+from course.trusted import cases
+from course.trusted.executor import without_values
+from course.trusted.reference_answers import Reference
 from utils import graded
-from utils.course import assignments
-from utils.course.trusted import cases
-from utils.course.trusted.executor import without_values
-from utils.course.trusted.expected import Reference
 
 ASSIGNMENTS = assignments.available()
 _BLOCKS = {"solution": ("### BEGIN SOLUTION", "### END SOLUTION"),

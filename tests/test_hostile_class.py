@@ -19,8 +19,9 @@ import nbformat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from utils.course import assignments, grading
-from utils.course.class_grading import Limits, grade_class
+from course import assignments
+from course.grading import nbgrader_course
+from course.grading.classroom import Limits, grade_class
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 RELEASE = json.loads(A1.release_notebook.read_text())
@@ -99,10 +100,10 @@ def hostile_notebooks(draw) -> str:
 def _controls() -> dict[str, nbformat.NotebookNode]:
     source = nbformat.read(A1.source_notebook, as_version=4)
     release_nb = nbformat.read(A1.release_notebook, as_version=4)
-    wrong = grading.reference_answers(source)["zero_pad"].replace("(pad, pad), (0, 0)",
+    wrong = nbgrader_course.reference_answers(source)["zero_pad"].replace("(pad, pad), (0, 0)",
                                                                    "(pad, pad), (pad, pad)")
-    return {"good": grading.solved_submission(source, release_nb), "blank": release_nb,
-            "wrong_zero_pad": grading.solved_submission(source, release_nb,
+    return {"good": nbgrader_course.solved_submission(source, release_nb), "blank": release_nb,
+            "wrong_zero_pad": nbgrader_course.solved_submission(source, release_nb,
                                                         {"zero_pad": wrong})}
 
 

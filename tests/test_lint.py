@@ -4,7 +4,7 @@
 import subprocess
 import sys
 
-from utils.course.assignments import REPO_ROOT
+from course.assignments import REPO_ROOT
 
 
 def test_ruff_finds_nothing():

@@ -12,8 +12,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from course import assignments
+from course.authoring import release
+from course.grading import nbgrader_course
 from utils import data
-from utils.course import assignments, grading, release
 
 PAYLOAD = b"bytes written by the missing-data test\n"
 CLOSED_PORT_URL = "http://127.0.0.1:9/file"  # the discard port: nothing listens there
@@ -75,11 +77,11 @@ def _autograded(tmp_path, ename: str, evalue: str):
 
 def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
     message = "model raised DataFileError: 'datasets/train_far.h5' (needed by ...) is not available"
-    missing = grading.missing_data(_autograded(tmp_path, "DataFileError", message))
+    missing = nbgrader_course.missing_data(_autograded(tmp_path, "DataFileError", message))
     assert missing == {"test_model": ["FAR"]}
-    score = grading.Score("reference", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
+    score = nbgrader_course.Score("reference", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
                           missing_data=missing)
-    table = grading.format_table([score])
+    table = nbgrader_course.format_table([score])
     assert "0/45 (FAR data missing)" in table and "graded (FAR data missing)" in table
 
 
@@ -89,7 +91,7 @@ def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
 ])
 def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path):
     autograded = _autograded(tmp_path, ename, f"model raised {ename}: '{path}' is not available")
-    assert grading.missing_data(autograded) == {}
+    assert nbgrader_course.missing_data(autograded) == {}
 
 
 @pytest.mark.slow
@@ -105,13 +107,13 @@ def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path,
                                as_version=4)
     reads_data = ("from utils import data\n\n\ndef zero_pad(X, pad):\n"
                   "    data.fetch('datasets/test_signs.h5', download=False)\n")
-    grading.submit(course, "reads-data", assignment,
-                   grading.solved_submission(source, release_nb, {"zero_pad": reads_data}))
-    grading.autograde(course, assignment)
-    [score] = grading.read_scores(course, assignment, ["reads-data"])
+    nbgrader_course.submit(course, "reads-data", assignment,
+                   nbgrader_course.solved_submission(source, release_nb, {"zero_pad": reads_data}))
+    nbgrader_course.autograde(course, assignment)
+    [score] = nbgrader_course.read_scores(course, assignment, ["reads-data"])
     points = score.cells["test_zero_pad"]
     assert points[0] == 0 < points[1] and score.cells["test_conv_forward"][0] > 0
     assert score.missing_data["test_zero_pad"] == ["SIGNS"]  # and the cells that call zero_pad
-    table = grading.format_table([score])
+    table = nbgrader_course.format_table([score])
     assert f"0/{points[1]:g} (SIGNS data missing)" in table
     assert "graded (SIGNS data missing)" in table

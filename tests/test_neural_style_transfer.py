@@ -11,12 +11,12 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from course import assignments
+from course.grading.nbgrader_course import reference_answers
+from course.trusted import cases
+from course.trusted.reference_solution import run_reference
 from utils import data, style_transfer
 from utils.checks import helpers_replaced
-from utils.course import assignments
-from utils.course.grading import reference_answers
-from utils.course.reference import run_reference
-from utils.course.trusted import cases
 from utils.graded import decode, encode
 from utils.public_tests import neural_style_transfer as checks
 

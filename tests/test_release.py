@@ -5,7 +5,8 @@ import re
 import nbformat
 import pytest
 
-from utils.course import assignments, release
+from course import assignments
+from course.authoring import release
 
 AVAILABLE = assignments.available()
 IMAGE_LINK = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
@@ -20,7 +21,7 @@ def test_release_and_student_notebooks_are_up_to_date():
     outputs = release.build(AVAILABLE, assignments.REPO_ROOT)
     problems = release.stale(outputs, assignments.REPO_ROOT)
     assert not problems, ("; ".join(problems) +
-                          ". Run `python -m utils.course release` and commit the result.")
+                          ". Run `python -m course release` and commit the result.")
 
 
 @pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from graded_cases import failure, notebook_cases, solution, source_notebook
 
-from utils.course.grading import reference_answers
+from course.grading.nbgrader_course import reference_answers
 from utils.public_tests import resnets as t
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

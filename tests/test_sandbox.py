@@ -1,6 +1,6 @@
 """The grading sandbox, from the attacker's side: hostile Python run inside real namespaces.
 
-Each test runs a snippet with ``python -m utils.course.sandbox --settings S -- python -c CODE``
+Each test runs a snippet with ``python -m course.grading.sandbox --settings S -- python -c CODE``
 and checks both that the attack was really attempted (the snippet reports what it did, and the
 same access works outside the sandbox) and that it was contained.
 """
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from utils.course import sandbox
+from course.grading import sandbox
 
 REPO = Path(__file__).resolve().parents[1]
-UTILS_COURSE = REPO / "utils" / "course"
+GRADER = REPO / "course"  # the instructor's package: not in the sandbox at all
 SITE_PACKAGES = next((Path(sys.prefix) / "lib").glob("python3*/site-packages"))
 MISSING = sandbox.check()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason="; ".join(MISSING))
@@ -73,7 +73,7 @@ def box(tmp_path):
             env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
             **{**defaults, **limits})
         settings.write(settings_path)
-        command = [sys.executable, "-m", "utils.course.sandbox", "--settings",
+        command = [sys.executable, "-m", "course.grading.sandbox", "--settings",
                    str(settings_path), "--", sys.executable, "-c", code]
         start = time.monotonic()
         done = subprocess.run(command, cwd=folders["cwd"], env={**os.environ, **(env or {})},
@@ -93,7 +93,7 @@ def test_a_harmless_snippet_runs_and_leaves_no_marker(box):
 
 
 def test_mounts_cannot_be_unmounted_or_made_writable(box):
-    targets = ["/", "/proc", "/usr", str(UTILS_COURSE), str(SITE_PACKAGES),
+    targets = ["/", "/proc", "/usr", str(REPO / "utils"), str(SITE_PACKAGES),
                str(box.folders["cwd"])]
     code = MOUNT_CALLS + f"""
 import json
@@ -107,16 +107,16 @@ own = call(libc.mount, b"none", b"/tmp", b"tmpfs", 0, None)
 own_unmounted = umount("/tmp")
 nested = {{t: [umount(t), remount_rw(t)] for t in targets}}
 print(json.dumps([direct, unshared, own, own_unmounted, nested,
-                  os.listdir({str(UTILS_COURSE)!r})]))
+                  os.path.exists({str(GRADER)!r})]))
 """
     run = box(code)
     assert run.code == 0, run.stderr
-    direct, unshared, own, own_unmounted, nested, utils_course = run.report
+    direct, unshared, own, own_unmounted, nested, grader_seen = run.report
     assert (unshared, own, own_unmounted) == (0, 0, 0), "no privilege to try the attack with"
     for target in targets:
         assert 0 not in direct[target], f"{target} unmounted or remounted: {direct[target]}"
         assert 0 not in nested[target], f"{target} unmounted or remounted: {nested[target]}"
-    assert utils_course == []
+    assert grader_seen is False
 
 
 def test_the_repository_and_the_grader_files_are_not_visible(box, tmp_path):
@@ -124,7 +124,7 @@ def test_the_repository_and_the_grader_files_are_not_visible(box, tmp_path):
     secret.write_text("secret")
     secret.chmod(0o600)
     paths = [REPO / ".git", REPO / "source_release" / "source", REPO / "tests",
-             REPO / "README.md", UTILS_COURSE / "sandbox.py", UTILS_COURSE / "class_grading.py",
+             REPO / "README.md", GRADER / "grading" / "sandbox.py", GRADER / "trusted",
              secret, box.settings_path, box.folders["markers"], Path("/etc/shadow")]
     box.settings_path.write_text("{}")  # it exists outside when the snippet runs
     assert all(p.exists() for p in paths)
@@ -145,7 +145,7 @@ print(json.dumps(found))
 
 def test_read_only_folders_cannot_be_written(box):
     targets = ["/", "/usr/bin", "/etc", str(SITE_PACKAGES), str(REPO / "utils"),
-               str(UTILS_COURSE), str(Path(sys.executable).parent)]
+               str(Path(sys.executable).parent)]
     writable = [str(box.folders["cwd"]), "/tmp", "/dev/shm", str(box.folders["runtime"])]
     code = f"""
 import json, os
@@ -338,7 +338,7 @@ time.sleep(60)
     sandbox.Settings(name="attacker", runtime=str(box.folders["runtime"]),
                      markers=str(box.folders["markers"]), memory_mb=1024,
                      wall_s=20).write(box.settings_path)
-    process = subprocess.Popen([sys.executable, "-m", "utils.course.sandbox", "--settings",
+    process = subprocess.Popen([sys.executable, "-m", "course.grading.sandbox", "--settings",
                                 str(box.settings_path), "--", sys.executable, "-c", code],
                                cwd=box.folders["cwd"], stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline() == "ready\n"
@@ -351,7 +351,7 @@ def test_markers_must_not_be_visible_inside(box):
     markers = box.folders["cwd"] / "markers"
     sandbox.Settings(name="attacker", runtime=str(box.folders["runtime"]),
                      markers=str(markers)).write(box.settings_path)
-    done = subprocess.run([sys.executable, "-m", "utils.course.sandbox", "--settings",
+    done = subprocess.run([sys.executable, "-m", "course.grading.sandbox", "--settings",
                            str(box.settings_path), "--", "true"], cwd=box.folders["cwd"],
                           capture_output=True, text=True, check=False)
     assert done.returncode != 0
@@ -419,6 +419,6 @@ def test_an_interpreter_reached_through_a_linked_folder_is_refused(tmp_path):
     linked.symlink_to(Path(sys.prefix))
     result = subprocess.run(
         [str(linked / "bin" / "python"), "-c",
-         "from utils.course import sandbox; print(sandbox.check())"],
+         "from course.grading import sandbox; print(sandbox.check())"],
         capture_output=True, text=True, check=True, cwd=REPO)
     assert "is a link to" in result.stdout, result.stdout + result.stderr

@@ -15,10 +15,11 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
-
 from browser import chromium, needs_chromium, screenshot_path
+
+from course import assignments
+from course.authoring import site
 from utils import data
-from utils.course import assignments, site
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")

@@ -24,11 +24,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
-
 from browser import chromium, needs_chromium, screenshot_path
-from utils.course import assignments
-from utils.course.assignments import REPO_ROOT
-from utils.course.execution import QUIET_TENSORFLOW
+
+from course import assignments
+from course.assignments import REPO_ROOT
+from course.execution import QUIET_TENSORFLOW
 
 ASSIGNMENT = assignments.get("C4W1A1_conv_step_by_step")
 FUNCTION = "zero_pad"

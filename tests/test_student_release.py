@@ -1,4 +1,4 @@
-"""The student distribution (`python -m utils.course student-release DIR`) and the notebooks'
+"""The student distribution (`python -m course student-release DIR`) and the notebooks'
 guard against a student's own `utils` hiding the course's helpers."""
 
 import re
@@ -10,7 +10,8 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from utils.course import assignments, student_release
+from course import assignments
+from course.authoring import student_release
 
 AVAILABLE = assignments.available()
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)

@@ -12,10 +12,11 @@ import nbformat
 import numpy as np
 import pytest
 
+from course import assignments
+from course.assignments import REPO_ROOT
+from course.grading import submissions
+from course.trusted import cases
 from utils import graded
-from utils.course import assignments, submissions
-from utils.course.assignments import REPO_ROOT
-from utils.course.trusted import cases
 
 SOURCES = {a.id: nbformat.read(a.source_notebook, as_version=4) for a in assignments.available()}
 
@@ -156,7 +157,7 @@ def _solution_lines() -> dict[str, str]:
 
 
 def test_no_solution_line_in_student_visible_code():
-    """The helpers a kernel can import (utils/ without the instructor's utils/course/) hold no
+    """The helpers a kernel can import (utils/; the instructor's course/ is not there) hold no
     line of any reference solution."""
     solution = _solution_lines()
     assert len(solution) > 40
@@ -253,11 +254,11 @@ def test_links_special_files_and_large_files_are_refused(tmp_path):
 
 @pytest.mark.parametrize("assignment_id", sorted(SOURCES))
 def test_stored_public_answers_are_the_reference_answers_of_public_cases_only(assignment_id):
-    from utils.course import public_answers
+    from course.authoring import public_answers
 
     assignment = assignments.get(assignment_id)
     problem = public_answers.stale(assignment)
-    assert not problem, f"{problem}: run `python -m utils.course public-answers`"
+    assert not problem, f"{problem}: run `python -m course public-answers`"
     stored = json.loads(public_answers.compute(assignment).path.read_text())
     public = {graded.case_key(t.function, c.params) for t in cases.read(SOURCES[assignment_id])
               for c in t.cases if not c.hidden}
@@ -276,7 +277,7 @@ def _perturbed(computed, key: str, change) -> dict:
 
 
 def test_stored_public_answers_are_stale_only_beyond_the_checks_tolerance():
-    from utils.course import public_answers
+    from course.authoring import public_answers
 
     computed = public_answers.compute(A1)
     assert public_answers.differences(json.loads(computed.text()), computed) == []
@@ -301,7 +302,7 @@ def test_stored_public_answers_are_stale_only_beyond_the_checks_tolerance():
 
 
 def test_stored_public_answers_must_match_exactly_in_cases_structure_and_integers():
-    from utils.course import public_answers
+    from course.authoring import public_answers
 
     computed = public_answers.compute(A1)
     key = next(k for k in computed.answers if k.startswith("conv_backward "))
@@ -319,7 +320,7 @@ def test_stored_public_answers_must_match_exactly_in_cases_structure_and_integer
 
 
 def test_feedback_templates_are_compiled_once_per_process():
-    from utils.course.trusted import feedback
+    from course.trusted import feedback
 
     nb = nbformat.read(A1.release_notebook, as_version=4)
     first = feedback.FeedbackExporter(template_name="classic").from_notebook_node(nb)[0]
@@ -336,8 +337,8 @@ def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: l
     """(the answer of ``function`` to the case ``params`` with its helpers ``broken`` replaced
     by code that raises and answered by the grader instead, the reference's answer, every
     message the kernel side sent); kernel and grader talk in this process."""
-    from utils.course.reference import run_reference
-    from utils.course.trusted import expected, helper_calls
+    from course.trusted import helper_calls, reference_answers
+    from course.trusted.reference_solution import run_reference
 
     module = cases._module_of(SOURCES[assignment_id])
     graded_fn = __import__(module, fromlist=["CHECKS"]).CHECKS[function]
@@ -345,7 +346,7 @@ def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: l
     for name in broken:
         namespace[name] = lambda *args, **kwargs: (_ for _ in ()).throw(
             NotImplementedError("broken"))
-    reference = expected.Reference(assignments.get(assignment_id).source_notebook)
+    reference = reference_answers.Reference(assignments.get(assignment_id).source_notebook)
     calls = helper_calls.HelperCalls(graded_fn, broken, helper_calls.Answers(reference.function))
     sent, results = [], []
 
@@ -384,7 +385,7 @@ def test_a_caller_that_differentiates_gets_the_reference_helpers_gradients(monke
 
 
 def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
-    from utils.course.trusted.helper_calls import Answers, HelperCalls
+    from course.trusted.helper_calls import Answers, HelperCalls
 
     conv_forward = __import__("utils.public_tests.conv_step_by_step",
                               fromlist=["CHECKS"]).CHECKS["conv_forward"]
@@ -420,7 +421,7 @@ def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call():
 
     import tensorflow as tf
 
-    from utils.course.trusted.reference_process import ReferenceProcess
+    from course.trusted.reference_process import ReferenceProcess
 
     a1 = ReferenceProcess(nbformat.writes(SOURCES["C4W1A1_conv_step_by_step"]))
     try:

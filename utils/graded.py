@@ -23,7 +23,7 @@ answers wrong.
 
 In a student's notebook, ``check(fn, **case)`` runs the three steps in the kernel for immediate
 feedback, with the reference answers of the public cases, which are stored with the course
-(``public_answers/<assignment>.json``, written by ``python -m utils.course public-answers``).
+(``public_answers/<assignment>.json``, written by ``python -m course public-answers``).
 Nothing a student can import computes the answer to any other case: no reference code, and no
 independent method that would do the student's work.
 
@@ -159,13 +159,17 @@ def public_answer(graded: GradedFunction, case: dict):
     stored = _stored(type(graded).__module__)
     if key in stored:
         return decode(stored[key])
-    try:  # the instructor's tooling, absent from students' copies and from the grading sandbox
-        from utils.course.trusted.expected import reference_answer
-    except ImportError:
+    if hidden_answers is None:
         raise AssertionError(f"{graded.label(case)}: this case is not one of the notebook's "
-                             "public tests, so there is no answer to compare with") from None
-    return reference_answer(graded, case)  # a hidden case, in a source notebook run by the
-    # instructor (expected outputs, the instructor's site)
+                             "public tests, so there is no answer to compare with")
+    return hidden_answers(graded, case)
+
+
+# The reference answer to a case that is not public (a hidden check of a source notebook):
+# only the instructor's tooling computes it, and sets this in the kernels where it runs a source
+# notebook (``course.execution.execute_notebook(..., hidden_answers=True)``); None in every other
+# kernel, a student's and a grading kernel's included.
+hidden_answers: Callable[[GradedFunction, dict], Any] | None = None
 
 
 def _names_used(code) -> set[str]:

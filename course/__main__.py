@@ -1,0 +1,279 @@
+"""Course commands: ``python -m course COMMAND`` (``--help`` lists them).
+
+fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data files, verified
+release [--check]            generate source_release/release/ and notebooks/ from the sources
+expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
+public-answers [--check]     store the reference answers of the public test cases
+demo                         release, autograde the reference solution and the blank release
+student-release DIR          write what a student receives (no solutions, no hidden tests)
+figures                      redraw the explanatory figures in images/
+benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
+benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
+benchmark grading [--assignment ID|all --students N]
+                             grade a synthetic class on Dask vs serial nbgrader autograde
+grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedback, gradebook
+                             (again: only new or changed submissions)
+site [--instructor]          the course site: student notebooks with the reference outputs (or the
+                             executed reference solutions with hidden tests, for instructors only)
+train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from course import assignments
+from course.authoring import expected_outputs, release
+from course.execution import execute_notebook
+from course.grading import nbgrader_course
+from utils import data
+
+
+def cmd_fetch(args) -> int:
+    from utils import fetch
+
+    return fetch.main([args.assignment] if args.assignment else [])
+
+
+def cmd_release(args) -> int:
+    root = assignments.REPO_ROOT
+    outputs = release.build(assignments.available(), root)
+    if args.check:
+        problems = release.stale(outputs, root)
+        for problem in problems:
+            print(f"stale: {problem}")
+        print("release is up to date" if not problems else
+              "run `python -m course release` to regenerate")
+        return 1 if problems else 0
+    release.write(outputs, root)
+    for path in outputs:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_expected_outputs(args) -> int:
+    assignment = assignments.get(args.assignment)
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    executed = execute_notebook(source, assignment.source_notebook.parent, hidden_answers=True)
+    count = expected_outputs.refresh(source, executed)
+    nbformat.write(source, assignment.source_notebook)
+    print(f"rewrote {count} expected-output blocks of {assignment.source_notebook}")
+    return 0
+
+
+def cmd_public_answers(args) -> int:
+    from course.authoring import public_answers
+
+    problems = []
+    for assignment in assignments.available():
+        if args.assignment and assignment.id != args.assignment:
+            continue
+        if args.check:
+            problem = public_answers.stale(assignment)
+            if problem:
+                problems.append(problem)
+                print(f"stale: {problem}")
+        else:
+            print(f"wrote {public_answers.write(assignment)}")
+    if args.check:
+        print("public answers are up to date" if not problems else
+              "run `python -m course public-answers` to regenerate")
+    return 1 if problems else 0
+
+
+def cmd_demo(args) -> int:
+    """Fetch the data, build a scratch course, submit the reference solution and the blank
+    release, grade both. Missing data is reported before grading and marked in the tables."""
+    from utils import fetch
+
+    ids = [a.id for a in assignments.available()]
+    entries = [e for e in data.entries_for() if set(e.assignments) & set(ids)]
+    print(f"Fetching the {len(entries)} data files of the assignments into {data.course_home()}")
+    missing = data.check_available(entries)
+    if missing:
+        print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had. "
+              "A test that needs one of them loses its points, and its score below says so.")
+        print(fetch.report(missing) + "\n")
+    with tempfile.TemporaryDirectory() as scratch:
+        course = release.new_course(Path(scratch), assignments.available())
+        tables = []
+        for assignment in assignments.available():
+            source = nbformat.read(assignment.source_notebook, as_version=4)
+            release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
+                                       as_version=4)
+            nbgrader_course.submit(course, "reference", assignment,
+                           nbgrader_course.solved_submission(source, release_nb))
+            nbgrader_course.submit(course, "blank", assignment, release_nb)
+            print(f"autograding {assignment.id} ...", flush=True)
+            try:
+                nbgrader_course.autograde(course, assignment)
+                failure = ""
+            except RuntimeError as error:  # nbgrader failed: say why in the table, go on
+                failure = _last_error_line(str(error))
+            scores = nbgrader_course.read_scores(course, assignment, ["reference", "blank"])
+            for score in scores:
+                autograded = (course / "autograded" / score.student / assignment.id
+                              / assignment.notebook)
+                if failure and not autograded.is_file():  # the gradebook's zeros mean nothing
+                    score.cells = {}
+                    score.status = f"not graded (nbgrader failed: {failure})"
+            tables.append(nbgrader_course.format_table(scores))
+        print("\n\n".join(tables))
+    return 0
+
+
+def _last_error_line(log: str) -> str:
+    """The last 'SomeError: message' line of a log (the cause of a traceback), or a pointer."""
+    errors = re.findall(r"^\s*([A-Za-z_.]*(?:Error|Exception): .*)$", log, re.M)
+    return errors[-1][:200] if errors else "see nbgrader's log"
+
+
+def cmd_student_release(args) -> int:
+    from course.authoring import student_release
+
+    files = student_release.build(args.out, assignments.available())
+    size = sum(f.stat().st_size for f in files)
+    print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) into {args.out}; give students this "
+          f"folder (never source_release/ or the repository)")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from course.authoring import figures
+
+    for path in figures.draw():
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_benchmark(args) -> int:
+    from course import benchmarks
+
+    if args.name == "grading":
+        if args.assignment == "all":
+            benchmarks.grading_all()
+        else:
+            benchmarks.grading(args.assignment or "C4W1A1_conv_step_by_step", args.students)
+    else:
+        getattr(benchmarks, args.name)(repeats=args.repeats)
+    return 0
+
+
+def cmd_grade_class(args) -> int:
+    from course.grading import classroom
+
+    limits = classroom.Limits(args.cell_timeout, args.notebook_timeout, args.memory_mb)
+    try:
+        rows = classroom.grade_class(
+            args.submissions, args.out, args.assignment, args.workers, limits,
+            sandboxed=not args.no_sandbox, scheduler=args.scheduler, students=args.student,
+            regrade=args.regrade, run_demonstrations=args.run_demonstrations,
+            record_folder=args.record)
+    except classroom.StaleCourse as error:
+        print(f"grade-class: {error}", file=sys.stderr)
+        return 2
+    print(classroom.summary(rows))
+    print(f"wrote {Path(args.out) / 'scores.csv'}; gradebook and feedback in "
+          f"{Path(args.out) / 'course'}")
+    return 0
+
+
+def cmd_site(args) -> int:
+    from course.authoring import site
+
+    if args.instructor:
+        pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
+    else:
+        pages = site.build_student_site(args.out or Path("build/site"))
+    print(f"wrote the landing page and {len(pages) - 1} assignment pages; open {pages[0]}")
+    return 0
+
+
+def cmd_train_resnet(args) -> int:
+    from course.authoring import train_resnet
+
+    train_resnet.train(epochs=args.epochs)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fetch = commands.add_parser("fetch", help="fetch the course's data files")
+    fetch.add_argument("assignment", nargs="?", help="only this assignment's files")
+    fetch.set_defaults(run=cmd_fetch)
+    rel = commands.add_parser("release", help="generate the student release")
+    rel.add_argument("--check", action="store_true", help="only report stale notebooks")
+    rel.set_defaults(run=cmd_release)
+    exp = commands.add_parser("expected-outputs", help="refresh a notebook's expected outputs")
+    exp.add_argument("assignment")
+    exp.set_defaults(run=cmd_expected_outputs)
+    answers = commands.add_parser("public-answers", help="store the reference answers of the "
+                                  "public test cases")
+    answers.add_argument("assignment", nargs="?", help="only this assignment")
+    answers.add_argument("--check", action="store_true", help="only report stale files")
+    answers.set_defaults(run=cmd_public_answers)
+    commands.add_parser("demo", help="grade the reference solution and the blank release"
+                        ).set_defaults(run=cmd_demo)
+    student = commands.add_parser("student-release",
+                                  help="write the student distribution into a new folder")
+    student.add_argument("out", type=Path, help="a folder that does not exist yet")
+    student.set_defaults(run=cmd_student_release)
+    commands.add_parser("figures", help="redraw the figures in images/"
+                        ).set_defaults(run=cmd_figures)
+    bench = commands.add_parser("benchmark", help="run a benchmark")
+    bench.add_argument("name", choices=["conv", "yolo", "grading"])
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--assignment", help="grading: the assignment, or all (default: "
+                                            "assignment 1)")
+    bench.add_argument("--students", type=int, help="grading: the class's size (default: 20 "
+                                                    "for assignment 1, 10 for the others)")
+    bench.set_defaults(run=cmd_benchmark)
+    grade = commands.add_parser("grade-class", help="autograde a class of submissions")
+    grade.add_argument("submissions", type=Path,
+                       help="submitted/<student>/<assignment>/ or a folder of <student>.ipynb")
+    grade.add_argument("--assignment", help="the assignment id (required for <student>.ipynb)")
+    grade.add_argument("--out", type=Path, default=Path("graded"), help="output folder")
+    grade.add_argument("--workers", type=int,
+                       help="worker processes of the local Dask cluster (default: one per core)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="grade on an existing Dask cluster (e.g. tcp://10.0.0.5:8786)")
+    grade.add_argument("--student", action="append", metavar="ID",
+                       help="grade only this student (repeat for more); the others keep their "
+                            "grades")
+    grade.add_argument("--regrade", action="store_true",
+                       help="grade every submission again, changed or not")
+    grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
+    grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
+    grade.add_argument("--memory-mb", type=int, default=6144, help="memory cap per kernel")
+    grade.add_argument("--run-demonstrations", action="store_true",
+                       help="run the demonstration cells too (the feedback shows their outputs; "
+                            "grading then costs a whole run of each notebook, and training cells "
+                            "need a longer --cell-timeout)")
+    grade.add_argument("--no-sandbox", action="store_true",
+                       help="run student code unsandboxed (trusted code only)")
+    grade.add_argument("--record", type=Path, metavar="DIR",
+                       help="keep every message the grader sends into a kernel in DIR, one "
+                            "JSON-lines file per submission (an audit of what kernels receive)")
+    grade.set_defaults(run=cmd_grade_class)
+    site = commands.add_parser("site", help="build the course site (Sphinx, MyST-NB)")
+    site.add_argument("--instructor", action="store_true",
+                      help="the executed reference solutions (default build/instructor-site)")
+    site.add_argument("--out", type=Path, help="output folder (default build/site)")
+    site.set_defaults(run=cmd_site)
+    resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
+    resnet.add_argument("--epochs", type=int, default=12)
+    resnet.set_defaults(run=cmd_train_resnet)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The six assignments of the course: ids, titles and notebook names, and where they live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COURSE_ROOT = REPO_ROOT / "source_release"  # the nbgrader course: config, source/, release/
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"  # student notebooks, generated from the release
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One graded notebook. ``id`` is the nbgrader assignment id (course C4, week W, number A)."""
+
+    id: str
+    title: str
+    notebook: str  # file name of the notebook inside source/<id>/ and release/<id>/
+
+    @property
+    def source_notebook(self) -> Path:
+        return COURSE_ROOT / "source" / self.id / self.notebook
+
+    @property
+    def release_notebook(self) -> Path:
+        return COURSE_ROOT / "release" / self.id / self.notebook
+
+    @property
+    def student_notebook(self) -> Path:
+        return NOTEBOOKS_DIR / f"{self.id}.ipynb"
+
+
+ALL = (
+    Assignment("C4W1A1_conv_step_by_step", "Convolution step by step", "conv_step_by_step.ipynb"),
+    Assignment("C4W1A2_signs_cnn", "SIGNS classifier in TensorFlow", "signs_cnn.ipynb"),
+    Assignment("C4W2A1_resnets", "Residual networks", "resnets.ipynb"),
+    Assignment("C4W3A1_car_detection", "YOLO car detection", "car_detection.ipynb"),
+    Assignment("C4W4A1_face_recognition", "Face recognition", "face_recognition.ipynb"),
+    Assignment("C4W4A2_neural_style_transfer", "Neural style transfer",
+               "neural_style_transfer.ipynb"),
+)
+
+
+def available() -> list[Assignment]:
+    """The assignments whose source notebook exists, in course order."""
+    return [a for a in ALL if a.source_notebook.is_file()]
+
+
+def get(assignment_id: str) -> Assignment:
+    """The assignment with this id; ValueError naming the known ids otherwise."""
+    for assignment in ALL:
+        if assignment.id == assignment_id:
+            return assignment
+    raise ValueError(f"unknown assignment {assignment_id!r}; known: {', '.join(a.id for a in ALL)}")

@@ -1,0 +1,165 @@
+"""Figures of assignment 1 (convolution step by step), computed with ``utils.conv_fast``.
+
+Each figure is drawn from numbers computed here, so it always agrees with the text: a padded
+grid, a convolution window and its output, the window corners, max and average pooling, edge
+detection on a real photograph, cross-correlation against convolution, a convolution over a
+volume, and how many windows cover each input position (the sums of the backward pass).
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import to_hex
+
+from course.authoring.figures.common import (
+    DATA_COLOUR,
+    OUT_COLOUR,
+    PAD_COLOUR,
+    WINDOW_COLOUR,
+    diagram_axes,
+    grid,
+    volume,
+)
+from utils import data
+from utils.conv_fast import conv_forward_fast, pool_forward_fast
+from utils.images import load_image
+
+EDGE_PICTURE = "images/style/louvre_small.jpg"
+VERTICAL = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=float)
+SOBEL_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float)
+
+
+def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The course's convolution (a cross-correlation, stride 1, no padding) of a 2D array."""
+    return conv_forward_fast(image[None, :, :, None], kernel[:, :, None, None],
+                             np.zeros((1, 1, 1, 1)), stride=1, pad=0)[0, :, :, 0]
+
+
+def zero_padding():
+    image = np.arange(1, 10).reshape(3, 3)
+    padded = np.pad(image, 2)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2),
+                                      gridspec_kw={"width_ratios": [3, 7]})
+    grid(left, image, DATA_COLOUR, "input, 3 x 3")
+    colours = np.full(padded.shape, PAD_COLOUR, dtype=object)
+    colours[2:5, 2:5] = DATA_COLOUR
+    grid(right, padded, colours, "zero_pad(input, pad=2), 7 x 7")
+    return fig
+
+
+def convolution_window():
+    image = np.array([[1, 2, 0, 1, 3], [0, 1, 3, 2, 1], [2, 0, 1, 0, 2], [1, 3, 2, 1, 0],
+                      [0, 1, 0, 2, 1]], dtype=float)
+    out = _correlate(image, VERTICAL)
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), gridspec_kw={"width_ratios": [5, 3, 3]})
+    colours = np.full(image.shape, DATA_COLOUR, dtype=object)
+    colours[1:4, 0:3] = WINDOW_COLOUR
+    grid(axes[0], image, colours, "input 5 x 5: window at h=1, w=0")
+    grid(axes[1], VERTICAL, WINDOW_COLOUR, "filter W, 3 x 3 (b = 0)")
+    out_colours = np.full(out.shape, OUT_COLOUR, dtype=object)
+    out_colours[1, 0] = WINDOW_COLOUR
+    grid(axes[2], out, out_colours, "output Z, 3 x 3:\nZ[1, 0] = sum(window * W) + b")
+    return fig
+
+
+def window_corners():
+    n, f, stride, h, w = 7, 3, 2, 1, 2
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    colours = np.full((n, n), DATA_COLOUR, dtype=object)
+    vs, hs = h * stride, w * stride
+    colours[vs:vs + f, hs:hs + f] = WINDOW_COLOUR
+    grid(ax, np.zeros((n, n)), colours, "", fmt="")
+    ax.set_title(f"output position h={h}, w={w}, with f={f}, stride={stride}", fontsize=10, pad=16)
+    for c in range(n):
+        ax.text(c + 0.5, n + 0.25, str(c), ha="center", fontsize=8)
+    for r in range(n):
+        ax.text(-0.3, n - 0.5 - r, str(r), va="center", ha="right", fontsize=8)
+    ax.annotate(f"vert_start = h*stride = {vs}\nvert_end = vert_start + f = {vs + f}\n"
+                f"horiz_start = w*stride = {hs}\nhoriz_end = horiz_start + f = {hs + f}",
+                xy=(0.5, -0.05), xycoords="axes fraction", ha="center", va="top", fontsize=9)
+    return fig
+
+
+def pooling():
+    x = np.array([[1, 3, 2, 1], [4, 6, 5, 0], [3, 1, 1, 0], [1, 2, 2, 4]], dtype=float)
+    maxed = pool_forward_fast(x[None, :, :, None], 2, 2, "max")[0, :, :, 0]
+    averaged = pool_forward_fast(x[None, :, :, None], 2, 2, "average")[0, :, :, 0]
+    block = np.array([["#9ecae1", "#fdae6b"], ["#a1d99b", "#dadaeb"]], dtype=object)
+    fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), gridspec_kw={"width_ratios": [4, 2, 2]})
+    grid(axes[0], x, np.kron(block, np.ones((2, 2), dtype=object)), "input 4 x 4")
+    grid(axes[1], maxed, block, "max pooling\nf=2, stride=2")
+    grid(axes[2], averaged, block, "average pooling\nf=2, stride=2", fmt="{:.2f}")
+    return fig
+
+
+def edge_detection():
+    """A real photograph (grey levels) and its feature maps for four 3x3 filters."""
+    grey = load_image(data.fetch(EDGE_PICTURE), (300, 400))[0].mean(axis=-1)
+    maps = {"vertical edges\n[[1,0,-1]] x 3 rows": _correlate(grey, VERTICAL),
+            "horizontal edges\n(the transpose)": _correlate(grey, VERTICAL.T)}
+    sobel_x, sobel_y = _correlate(grey, SOBEL_X), _correlate(grey, SOBEL_X.T)
+    maps["Sobel, both directions\nsqrt(Gx^2 + Gy^2)"] = np.hypot(sobel_x, sobel_y)
+    fig, axes = plt.subplots(1, 4, figsize=(11, 2.5))
+    axes[0].imshow(grey, cmap="gray")
+    axes[0].set_title("input: 300 x 400 grey levels", fontsize=9)
+    for ax, (title, feature_map) in zip(axes[1:], maps.items()):
+        limit = np.percentile(np.abs(feature_map), 99)  # a few very strong edges saturate
+        if feature_map.min() < 0:
+            ax.imshow(feature_map, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        else:
+            ax.imshow(feature_map, cmap="gray_r", vmin=0, vmax=limit)
+        ax.set_title(f"{title}\n{feature_map.shape[0]} x {feature_map.shape[1]}", fontsize=9)
+    for ax in axes:
+        ax.axis("off")
+    return fig
+
+
+def flipped_convolution():
+    """Cross-correlation (deep learning's "convolution") against the flipped-kernel convolution
+    of mathematics, on a small input with an asymmetric filter."""
+    x = np.array([[3, 0, 1, 2], [1, 5, 8, 9], [2, 7, 2, 5], [0, 1, 3, 1]], dtype=float)
+    kernel = np.array([[1, 2, 0], [0, 1, 0], [-1, 0, 0]], dtype=float)
+    flipped = kernel[::-1, ::-1]
+    fig, axes = plt.subplots(1, 5, figsize=(13, 2.8), gridspec_kw={"width_ratios": [4, 3, 2, 3, 2]})
+    grid(axes[0], x, DATA_COLOUR, "input 4 x 4")
+    grid(axes[1], kernel, WINDOW_COLOUR, "filter K")
+    grid(axes[2], _correlate(x, kernel), OUT_COLOUR, "cross-correlation\nwith K (this course)")
+    grid(axes[3], flipped, WINDOW_COLOUR, "K flipped\n(rows and columns)")
+    grid(axes[4], _correlate(x, flipped), OUT_COLOUR, "convolution of\nmathematics")
+    return fig
+
+
+def volume_convolution():
+    """A 6x6x3 volume, two 3x3x3 filters, two 4x4 outputs stacked into 4x4x2."""
+    fig, ax = diagram_axes(9, 3.2, (-0.5, 16.5), (-3.6, 3.2))
+    end = volume(ax, 0, 3.6, 3.6, 1.5, "input 6 x 6 x 3")
+    ax.text(end + 0.5, 0, "*", fontsize=18, va="center")
+    end = volume(ax, end + 1.3, 1.8, 1.8, 1.5, "filter 1: 3 x 3 x 3", WINDOW_COLOUR)
+    end = volume(ax, end + 0.6, 1.8, 1.8, 1.5, "filter 2: 3 x 3 x 3", "#fdd0a2")
+    ax.text(end + 0.4, 0, "→", fontsize=18, va="center")
+    volume(ax, end + 1.4, 2.4, 2.4, 1.0, "output 4 x 4 x 2:\none 4 x 4 map per filter\n"
+           "(+ its bias, then ReLU)", OUT_COLOUR)
+    ax.text(8, 2.7, "each filter spans all 3 channels: 3 x 3 x 3 = 27 weights + 1 bias; "
+            "n_C filters give n_C output channels", ha="center", fontsize=9)
+    return fig
+
+
+def backward_overlap():
+    """How many windows (f = 3, stride 1) read each position of a 6x6 input: the number of
+    terms that the backward pass adds up into dA at that position."""
+    n, f = 6, 3
+    counts = np.zeros((n, n))
+    for h in range(n - f + 1):
+        for w in range(n - f + 1):
+            counts[h:h + f, w:w + f] += 1
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.6))
+    colours = np.full((n, n), DATA_COLOUR, dtype=object)
+    colours[0:3, 0:3] = WINDOW_COLOUR
+    colours[0:3, 1:4] = "#fdae6b"
+    colours[0:3, 1:3] = "#e6550d"
+    grid(axes[0], np.zeros((n, n)), colours, "two neighbouring windows share 6 positions", fmt="")
+    shades = np.vectorize(lambda k: to_hex(plt.cm.Blues(0.15 + 0.6 * k / counts.max())))(counts)
+    grid(axes[1], counts, shades.astype(object),
+         "windows that read each input position\n(f = 3, stride 1, 4 x 4 output)")
+    return fig

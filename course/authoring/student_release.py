@@ -1,0 +1,116 @@
+"""The student distribution: what a student receives, and nothing only an instructor may see.
+
+``python -m course student-release DIR`` writes into DIR:
+
+    README.md                 how to set up, start JupyterLab, fill in, test, validate
+    requirements.txt          the course's pinned packages
+    environment.yml           the same pins for conda
+    <id>.ipynb                the student notebooks, their figure links pointing to images/
+    images/                   the figures the notebooks link to
+    utils/                    the helper package: the public tests and the data registry, with
+                              ``python -m utils.fetch`` to fetch the data (the instructor's
+                              tooling, course/, is a package of its own and never copied)
+
+The notebooks sit next to utils/, so a notebook's kernel (started in the notebook's folder)
+imports the course's helpers with no install step; data files land under DIR too.
+Solutions and hidden tests exist only in source_release/source/, which is never copied.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from course.assignments import REPO_ROOT, Assignment
+from course.authoring.release import STUDENT_IMAGE_PREFIX
+
+DISTRIBUTION_IMAGE_PREFIX = "](images/"
+_FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(images/([^)]+)\)")
+
+README = """\
+# Convolutional networks: the student notebooks
+
+Six graded notebooks; in each one you write the functions that the text asks for.
+
+| notebook | what you build |
+|---|---|
+{table}
+
+## Set up (once)
+
+With Python 3.11:
+
+```bash
+python3.11 -m venv .venv
+.venv/bin/pip install -r requirements.txt
+.venv/bin/python -m utils.fetch
+```
+
+or with conda: `conda env create -f environment.yml && conda activate cnn-course`, then
+`python -m utils.fetch`. The last command downloads the datasets, pretrained weights and sample
+pictures (listed with their checksums in `utils/registry.csv`) into `datasets/`, `images/` and
+`pretrained-model/`; `python -m utils.fetch <notebook id>` fetches one notebook's files. When a
+file is missing, the notebook stops with a `DataFileError` that names it and this command. If
+your course gives you a copy of the data, set `CNN_COURSE_MIRROR` to its folder first.
+
+## Work on a notebook
+
+1. Start JupyterLab in this folder: `.venv/bin/jupyter lab` (or `jupyter lab` in the conda
+   environment) and open a notebook. Keep the notebooks next to the `utils/` folder: it holds
+   the course's helpers and tests. Do not name a file or folder of your own `utils`.
+2. Run the cells from the top. Write your code between `### START CODE HERE ###` and
+   `### END CODE HERE ###`, in place of the `raise NotImplementedError` line.
+3. Run the test cell below each function. Public tests say exactly what is wrong; when every
+   one passes, the cell prints `<function>: all public tests passed`. The grader also runs
+   hidden tests with other shapes and parameters, and grades each function on its own.
+4. Before you hand a notebook in, restart the kernel and run all cells (Kernel > Restart Kernel
+   and Run All Cells), then validate it: `.venv/bin/nbgrader validate <notebook>.ipynb`. Do not
+   delete or edit the test cells: the grader restores them.
+"""
+
+
+def _student_notebook(assignment: Assignment) -> nbformat.NotebookNode:
+    """The committed student notebook with its figure links rebased from notebooks/ to DIR."""
+    nb = nbformat.read(assignment.student_notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(STUDENT_IMAGE_PREFIX, DISTRIBUTION_IMAGE_PREFIX)
+    return nb
+
+
+def _environment_file() -> str:
+    """environment.yml without the course package itself (a student has no repository)."""
+    lines = (REPO_ROOT / "environment.yml").read_text().splitlines()
+    kept = [line for line in lines if not line.startswith("#") and line.strip() != "- -e ."]
+    return "\n".join(["# Conda environment of the course: `conda env create -f environment.yml`.",
+                      *kept]) + "\n"
+
+
+def _ignore_compiled(folder: str, names: list[str]) -> list[str]:
+    """shutil.copytree's filter: compiled files stay behind."""
+    return [name for name in names if name == "__pycache__" or name.endswith(".pyc")]
+
+
+def build(out: Path, assignments: list[Assignment]) -> list[Path]:
+    """Write the student distribution into ``out`` (which must not exist); return its files."""
+    out = Path(out)
+    out.mkdir(parents=True)
+    figures: set[str] = set()
+    for assignment in assignments:
+        nb = _student_notebook(assignment)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                figures.update(_FIGURE_LINK.findall(cell.source))
+        nbformat.write(nb, out / f"{assignment.id}.ipynb")
+    for figure in sorted(figures):
+        (out / "images" / figure).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO_ROOT / "images" / figure, out / "images" / figure)
+    shutil.copytree(REPO_ROOT / "utils", out / "utils", ignore=_ignore_compiled)
+    shutil.copyfile(REPO_ROOT / "requirements.txt", out / "requirements.txt")
+    (out / "environment.yml").write_text(_environment_file())
+    table = "\n".join(f"| [{a.id}.ipynb]({a.id}.ipynb) | {a.title} |" for a in assignments)
+    (out / "README.md").write_text(README.format(table=table))
+    return sorted(p for p in out.rglob("*") if p.is_file())

@@ -1,0 +1,101 @@
+"""How the course runs notebooks and nbgrader: one environment with quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from utils import data
+
+# TensorFlow writes informational lines to stderr, and nbgrader gives 0 points to a test cell
+# with any stderr output: silence the known noise for every kernel the course starts.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+# When grading, Python warnings (deprecations in a student's code) must not cost points either,
+# and the kernel downloads nothing (the grader fetches the course data before it grades).
+GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore", data.NO_DOWNLOAD_ENV: "1"}
+
+
+
+
+def grading_env(**extra: str) -> dict[str, str]:
+    """The environment nbgrader runs in: this one, quiet TensorFlow, no warnings on stderr, and
+    this interpreter's bin folder on PATH (nbgrader calls the `alembic` command of its
+    environment, which may not be activated); plus ``extra``."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, **GRADING, "PATH": path, **extra}
+
+
+def nbgrader(args: list[str], course_root: Path, timeout: float | None = None,
+             check: bool = True) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` with the course's nbgrader_config.py (cwd = course_root).
+
+    Returns the completed process with its output; raises RuntimeError with nbgrader's log
+    when ``check`` is set and nbgrader fails.
+    """
+    command = [sys.executable, "-m", "nbgrader", *args]
+    result = subprocess.run(command, cwd=course_root, env=grading_env(), capture_output=True,
+                            text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed in {course_root}:\n"
+                           f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def nbgrader_api(course_root: Path):
+    """nbgrader's API on the course in ``course_root`` with its nbgrader_config.py, in this
+    process (nbgrader's own command would first spend seconds importing itself)."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    config.CourseDirectory.root = str(course_root)
+    return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+
+
+def new_gradebook(path: Path) -> None:
+    """Create an empty gradebook database at ``path``, stamped with nbgrader's schema version
+    as nbgrader stamps a new one, without the `alembic heads` command nbgrader runs for that
+    (a Python start of a few seconds); nbgrader creates the tables when it opens it."""
+    import sqlite3
+
+    import nbgrader
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(Path(nbgrader.__file__).parent / "alembic")).get_current_head()
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        db.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
+    db.close()
+
+
+# Run silently in the kernel before a source notebook: its hidden checks then compare with the
+# reference answers, which only this package computes (``utils.graded.hidden_answers``).
+ANSWER_HIDDEN_CASES = ("import utils.graded\n"
+                       "from course.trusted.reference_answers import reference_answer\n"
+                       "utils.graded.hidden_answers = reference_answer\n")
+
+
+def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, cell_timeout: int = 600,
+                     hidden_answers: bool = False) -> nbformat.NotebookNode:
+    """Run every cell of ``nb`` in a fresh kernel started in ``cwd``; return the executed copy.
+    ``hidden_answers``: ``nb`` is a source notebook, whose hidden checks the kernel can answer.
+
+    Stops at the first error (nbclient raises CellExecutionError naming the cell).
+    """
+    os.environ.update(QUIET_TENSORFLOW)  # the kernel inherits this process's environment
+    client = NotebookClient(nbformat.from_dict(nb), timeout=cell_timeout,
+                            kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
+    if hidden_answers:
+        async def answer_hidden_cases(notebook) -> None:
+            reply = await client.async_wait_for_reply(
+                client.kc.execute(ANSWER_HIDDEN_CASES, silent=True, store_history=False))
+            if reply is None or reply["content"]["status"] != "ok":
+                raise RuntimeError(f"the kernel could not load the reference answers: {reply}")
+        client.on_notebook_start = answer_hidden_cases
+    return client.execute()

@@ -1,0 +1,453 @@
+"""TrustedExecute: nbgrader's Execute step, with every test cell's verdict decided outside the
+student's kernel.
+
+It runs in nbgrader's own process (which never executes student code; the kernel does, in the
+sandbox when class grading) and replaces ``Execute`` in ``Autograde.autograde_preprocessors``:
+
+1. it runs the notebook's code cells in the kernel, except the test cells and the
+   demonstrations (``course.grading.demo_cells``: the source notebook's cells tagged ``demo``,
+   which no graded function needs; the feedback shows them with a note instead), for the
+   feedback's outputs (each cell's output is capped at ``max_output_chars``);
+2. for each graded function, helpers first (``cases.read``), it sends the function's public and
+   hidden cases into the kernel as data and receives the answers as plain data
+   (``utils.graded.run_cases``), over the kernel's input channel; a caller's helpers that
+   failed their own tests are stand-ins whose calls this process answers with the reference
+   (``helper_calls``), so no code of the reference ever enters the kernel;
+3. it compares each answer with the reference solution's answer in this process
+   (``expected.Reference``) and writes the verdict as the test cell's only output: a line on
+   stdout when every case passes, an error naming the first failing case otherwise. nbgrader's
+   SaveAutoGrades then gives the cell full or zero points, as for any test cell.
+
+A cell or a graded function that kills the kernel is the submission's own loss: the kernel is
+started again, the cells before it are run again (their outputs kept from the first run), and
+grading goes on without that cell; after ``max_kernel_starts`` starts the functions left are
+not graded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import secrets
+import signal
+import time
+from collections import Counter
+from importlib import import_module
+from pathlib import Path
+
+import nbformat
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.v4 import new_code_cell, new_output
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Integer, Unicode
+
+from course.grading import demo_cells
+from course.trusted import cases as cases_module
+from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
+from course.trusted.reference_answers import Reference
+from course.trusted.reference_process import ReferenceProcess
+from utils.graded import GradedFunction, decode, encode
+
+NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no graded function "
+                "needs it]\n")  # the output a demonstration cell shows in the feedback
+IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
+_PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
+MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
+HIDDEN_VALUE = "(value hidden)"  # a number of a hidden case's failure message, as shown
+_DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:\.\d*)?[eE][-+]?\d+"
+                      r"|\d+\.(?!\d)|nan|inf)(?![\w])")
+_ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,59}$")  # an exception's name, as shown
+
+
+class _KernelDied(Exception):
+    """The kernel died while running ``where``: a cell's index, or a function's tests."""
+
+    def __init__(self, where):
+        super().__init__(where)
+        self.where = where
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse any message larger than the grader would keep
+    (ZeroMQ drops the connection before the message is read into memory): a kernel cannot make
+    the grader's process hold more than ``MAX_OUTPUT_MESSAGE_BYTES`` for one output, or
+    ``MAX_REQUEST_CHARS`` for one input request."""
+
+    def _bounded(self, connect, limit: int, identity):
+        self.context.setsockopt(zmq.MAXMSGSIZE, limit)  # the default of sockets made now
+        try:
+            return connect(identity=identity)
+        finally:
+            self.context.setsockopt(zmq.MAXMSGSIZE, -1)
+
+    def connect_iopub(self, identity=None):
+        return self._bounded(super().connect_iopub, MAX_OUTPUT_MESSAGE_BYTES, identity)
+
+    def connect_shell(self, identity=None):
+        return self._bounded(super().connect_shell, MAX_OUTPUT_MESSAGE_BYTES, identity)
+
+    def connect_stdin(self, identity=None):
+        return self._bounded(super().connect_stdin, MAX_REQUEST_CHARS + 2 ** 20, identity)
+
+
+class TrustedExecute(Execute):
+    """Execute the notebook and grade its functions from the grader's side (module docstring)."""
+
+    source_directory = Unicode(
+        "source", help="Folder of the source notebooks (with solutions and hidden tests), "
+                       "relative to the course root.").tag(config=True)
+    expected_cache = Unicode(
+        "trusted_expected", help="Folder where the reference answers of the test cases are "
+                                 "kept, relative to the course root.").tag(config=True)
+    max_kernel_starts = Integer(
+        10, help="How many times the kernel is started for one notebook when the student's "
+                "code kills it.").tag(config=True)
+    max_output_chars = Integer(
+        4_000_000, help="Largest output kept per cell, in characters (a figure takes a few "
+                        "hundred thousand).").tag(config=True)
+
+    skip_demonstrations = Bool(
+        True, help="Leave the source notebook's demonstration cells (tagged demo) unrun: no "
+                   "graded function needs them (course/grading/demo_cells.py).").tag(config=True)
+
+    hidden_case_secret = Unicode(
+        "", help="The secret the hidden cases' seeds are drawn from (cases.read); grade-class "
+                 "makes one per run. Empty: one per grading process.").tag(config=True)
+
+    record_folder = Unicode(
+        "", help="When set, a folder where every message the grader sends into a kernel is "
+                 "kept, one JSON line each ({kind, text}; kind: cell (the submission's own "
+                 "code), harness or reply), in <assignment>-<student>.jsonl: an audit of what "
+                 "a kernel received.").tag(config=True)
+
+    terminate_kernel = Bool(
+        False, help="End the kernel with SIGTERM once the notebook is graded, instead of "
+                    "nbgrader's shutdown request, which takes about half a second (for a "
+                    "sandboxed kernel, whose processes all end with it).").tag(config=True)
+
+    async def _async_cleanup_kernel(self) -> None:
+        started = time.perf_counter()
+        if self.terminate_kernel and self.km is not None and self.km.has_kernel:
+            await ensure_async(self.km.signal_kernel(signal.SIGTERM))
+        await super()._async_cleanup_kernel()
+        self._timings["kernel end"] += time.perf_counter() - started
+
+    _cleanup_kernel = run_sync(_async_cleanup_kernel)  # nbclient binds the base's otherwise
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.client_class = f"{__name__}.{BoundedKernelClient.__name__}"
+        return km
+
+    def preprocess(self, nb, resources=None, km=None):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        info = resources["nbgrader"]
+        source = Path(self.source_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
+        self._reference = Reference(source, Path(self.expected_cache) / info["assignment"])
+        self._tests = cases_module.read(self._reference.source,
+                                        self.hidden_case_secret or _PROCESS_SECRET)
+        test_cells = {t.cell_id for t in self._tests}
+        demos = demo_cells.demo_ids(self._reference.source) if self.skip_demonstrations else set()
+        self._output_used: dict[int, int] = {}
+        self._passed: set[str] = set()  # the graded functions that passed every test
+        runnable = []
+        for index, cell in enumerate(nb.cells):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type != "code" or grade_id in test_cells:
+                continue
+            if grade_id in demos:
+                cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN_NOTE)]
+                cell.execution_count = None
+            else:
+                runnable.append(index)
+        self._helpers = ReferenceProcess(nbformat.writes(self._reference.source))
+        self._timings: Counter[str] = Counter()  # seconds per step, for the log
+        self._record_path = None
+        if self.record_folder:
+            name = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{info['assignment']}-{info['student']}")
+            self._record_path = Path(self.record_folder) / f"{name}.jsonl"
+            self._record_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            verdicts = self._run(runnable)
+        finally:
+            self._helpers.close()
+        self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
+                                                      for step, seconds in self._timings.items()))
+        for cell in nb.cells:
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id in verdicts:
+                cell.outputs = [verdicts[grade_id]]
+                cell.execution_count = None
+        return self.nb, self.resources
+
+    def _run(self, runnable: list[int]) -> dict:
+        """Run the cells, then grade every function; start the kernel again when it dies."""
+        verdicts: dict = {}
+        skipped: set[int] = set()
+        done = starts = 0
+        while True:
+            starts += 1
+            started = time.perf_counter()
+            try:
+                with self.setup_kernel():
+                    reply = self.wait_for_reply(self.kc.kernel_info())
+                    self.nb.metadata["language_info"] = reply["content"]["language_info"]
+                    started = self._lap("kernel start", started)
+                    for index in runnable[:done]:  # after a restart: the cells run before
+                        if index not in skipped:
+                            self._replay(index)
+                    started = self._lap("replayed cells", started) if done else started
+                    while done < len(runnable):
+                        self._execute(runnable[done])
+                        started = self._lap(self._step(runnable[done]), started)
+                        done += 1
+                    for tests in self._tests:
+                        if tests.cell_id not in verdicts:
+                            verdicts[tests.cell_id] = self._grade(tests)
+                    self._lap("graded functions", started)
+                return verdicts
+            except RuntimeError:  # a restarted kernel that died before answering: again
+                if starts == 1:
+                    raise  # the first kernel must start, or the grader itself is broken
+            except _KernelDied as died:
+                if isinstance(died.where, int):  # a cell: skip it from now on
+                    skipped.add(died.where)
+                    if done < len(runnable) and runnable[done] == died.where:
+                        self.nb.cells[died.where].outputs.append(_error(
+                            "DeadKernelError", "the kernel died while running this cell, so "
+                            "the cell was skipped when the notebook was graded"))
+                        done += 1
+                else:
+                    verdicts[died.where.cell_id] = _error(
+                        "DeadKernelError", f"{died.where.function}: the kernel died while "
+                        "the function ran on its test cases; it gets no points")
+            if starts >= self.max_kernel_starts:
+                for tests in self._tests:
+                    verdicts.setdefault(tests.cell_id, _error(
+                        "DeadKernelError", f"{tests.function}: not graded: the kernel died "
+                        f"{starts} times while this notebook was graded"))
+                return verdicts
+
+    def _step(self, index: int) -> str:
+        """The step of the grading log's times that a cell's run counts in."""
+        info = self.nb.cells[index].metadata.get("nbgrader", {})
+        if info.get("grade_id") == IMPORTS_CELL:
+            return "imports"
+        return "answer cells" if info.get("solution") else "other cells"
+
+    def _lap(self, step: str, started: float) -> float:
+        """Add the time since ``started`` to ``step``; return now."""
+        now = time.perf_counter()
+        self._timings[step] += now - started
+        return now
+
+    def _record(self, kind: str, text: str) -> None:
+        """Keep one message sent into the kernel, when ``record_folder`` is set."""
+        if self._record_path is not None:
+            with self._record_path.open("a") as record:
+                record.write(json.dumps({"kind": kind, "text": text}) + "\n")
+
+    def _execute(self, index: int) -> None:
+        self._record("cell", self.nb.cells[index].source)
+        try:
+            self.execute_cell(self.nb.cells[index], index, store_history=True)
+        except DeadKernelError:
+            raise _KernelDied(index) from None
+        except CellTimeoutError:  # its output stopped arriving (or was too large to read)
+            self.nb.cells[index].outputs.append(_error(
+                "CellTimeoutError", "the cell's output did not arrive in time (or one message "
+                f"of it was over {MAX_OUTPUT_MESSAGE_BYTES // 2 ** 20} MiB), so the rest of "
+                "its output is lost"))
+
+    def _replay(self, index: int) -> None:
+        """Run a cell again after a restart, in a scratch cell (its outputs are kept from the
+        first run). nbclient writes an executed cell back by index, so the scratch cell stands
+        at the end of the notebook while it runs."""
+        source = self.nb.cells[index].source
+        self._record("cell", source)
+        self.nb.cells.append(new_code_cell(source))
+        try:
+            self.execute_cell(self.nb.cells[-1], len(self.nb.cells) - 1, store_history=True)
+        except DeadKernelError:
+            raise _KernelDied(index) from None
+        finally:
+            self.nb.cells.pop()
+
+    def process_message(self, msg, cell, cell_index):
+        """Keep a cell's outputs up to ``max_output_chars`` (text, data, metadata, tracebacks
+        and display updates all count, against the cell that is running); note once that the
+        rest was cut."""
+        if msg["msg_type"] not in _OUTPUT_MESSAGES:
+            return super().process_message(msg, cell, cell_index)
+        used = self._output_used.get(cell_index, 0)
+        self._output_used[cell_index] = used + _size(msg.get("content", {}))
+        if self._output_used[cell_index] <= self.max_output_chars:
+            return super().process_message(msg, cell, cell_index)
+        if used <= self.max_output_chars:
+            cell.outputs.append(new_output("stream", name="stdout", text=(
+                f"\n[output cut: this cell printed more than {self.max_output_chars:,} "
+                "characters]\n")))
+        return None
+
+    def _grade(self, tests: cases_module.FunctionTests):
+        """The verdict output of one graded function."""
+        graded: GradedFunction = import_module(tests.module).CHECKS[tests.function]
+        inputs = [graded.inputs(**case.params) for case in tests.cases]
+        stand_ins = [h for h in graded.helpers if not self._sound(h, graded)]  # failed ones
+        request = base64.b64encode(json.dumps({
+            "module": tests.module, "function": tests.function, "answered_by_grader": stand_ins,
+            "cases": [encode(i) for i in inputs]}).encode()).decode()
+        results = self._converse(
+            "from utils.graded import run_cases as _grading_run_cases\n"
+            f"_grading_run_cases(globals(), {request!r})", tests, graded, stand_ins)
+        if isinstance(results, str):
+            return _error("GradingError", f"{tests.function}: {results}")
+        if not isinstance(results, list) or len(results) != len(tests.cases):
+            return _error("GradingError", f"{tests.function}: the grader received no answer "
+                          "from the notebook (did the code replace how the kernel sends "
+                          "results?)")
+        counts = (sum(not c.hidden for c in tests.cases), sum(c.hidden for c in tests.cases))
+        placeholders = tuple(h for h in stand_ins if h in graded.placeholders)
+        for number, (case, case_inputs, result) in enumerate(
+                zip(tests.cases, inputs, results), 1):
+            failure = self._failure(graded, case, case_inputs, result, placeholders)
+            if failure:
+                kind = "hidden" if case.hidden else "public"
+                if case.hidden:
+                    failure = failure[0], without_values(failure[1])
+                position = (sum(c.hidden == case.hidden for c in tests.cases[:number]),
+                            counts[case.hidden])
+                return _error(failure[0], f"{tests.function} fails {kind} test {position[0]} of "
+                              f"{position[1]} ({case.describe()}): {failure[1]}")
+        self._passed.add(tests.function)
+        return new_output("stream", name="stdout", text=(
+            f"{tests.function}: all {len(tests.cases)} tests passed ({counts[0]} public, "
+            f"{counts[1]} hidden), checked by the grader\n"))
+
+    def _sound(self, name: str, caller: GradedFunction) -> bool:
+        """Whether the graded function ``name`` passed every test with the student's own
+        helpers, all the way down (then the student's own ``name`` serves its callers)."""
+        checks = import_module(type(caller).__module__).CHECKS
+        return name in self._passed and all(self._sound(h, caller)
+                                            for h in checks[name].helpers)
+
+    async def _async_converse(self, code: str, tests, graded: GradedFunction,
+                              stand_ins: list[str]):
+        """Run the grading harness ``code`` and answer its requests on the input channel
+        (``HelperCalls``: the calls of the helpers ``stand_ins``, by the reference process)
+        until the kernel replies; return the results it sent (anything: not yet trusted), or a
+        string saying why there are none. Output on the other channels is discarded."""
+        self._record("harness", code)
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=True,
+                                 stop_on_error=False)
+        timeout = self._get_timeout(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        helpers = HelperCalls(graded, stand_ins, self._helpers, lambda: (
+            float("inf") if deadline is None else deadline - time.monotonic()))
+        channels = {"stdin": self.kc.get_stdin_msg, "shell": self.kc.get_shell_msg,
+                    "iopub": self.kc.get_iopub_msg}
+        waiting = {asyncio.ensure_future(get()): name for name, get in channels.items()}
+        results: object = None
+        interrupted = False
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    if interrupted:  # no reply even after the interrupt: start again
+                        raise _KernelDied(tests)
+                    await ensure_async(self.km.interrupt_kernel())
+                    interrupted = True
+                    deadline = time.monotonic() + 10
+                    continue
+                done, _ = await asyncio.wait(waiting, timeout=min(left or 1.0, 1.0),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    if not await ensure_async(self.kc.is_alive()):
+                        raise _KernelDied(tests)
+                    continue
+                for task in done:
+                    name = waiting.pop(task)
+                    message = task.result()
+                    if message.get("parent_header", {}).get("msg_id") != msg_id:
+                        pass
+                    elif name == "shell" and message["msg_type"] == "execute_reply":
+                        if interrupted:
+                            return (f"ran past the time limit of {timeout} s on its test "
+                                    "cases")
+                        return results
+                    elif name == "stdin" and message["msg_type"] == "input_request":
+                        reply, sent = helpers.handle(str(message["content"].get("prompt", "")))
+                        results = sent if sent is not None else results
+                        text = json.dumps(reply)
+                        self._record("reply", text)
+                        self.kc.input(text)
+                    waiting[asyncio.ensure_future(channels[name]())] = name
+        finally:
+            for task in waiting:
+                task.cancel()
+
+    _converse = run_sync(_async_converse)
+
+    def _failure(self, graded: GradedFunction, case, inputs: dict, result,
+                 placeholders: tuple) -> tuple | None:
+        """(error name, message) when the answer to one case is wrong, else None."""
+        if not isinstance(result, dict):
+            return "GradingError", "malformed answer"
+        if "error" in result:
+            ename, message = (list(result["error"]) + ["", ""])[:2]
+            ename = str(ename) if _ERROR_NAME.match(str(ename)) else "Error"
+            return ename, f"{graded.name} raised {ename}: {str(message)[:1000]}"
+        try:
+            got = decode(result.get("outputs"))
+        except ValueError as error:
+            return "GradingError", str(error)
+        expected = self._reference.answer(graded, case.params, inputs, placeholders)
+        try:
+            if isinstance(got, dict):
+                got = {**got, **graded.recompute(inputs, got, expected, self._reference.function)}
+            graded.compare(case.params, inputs, got, expected)
+        except AssertionError as error:
+            return "AssertionError", str(error)
+        except Exception as error:  # noqa: BLE001 (an answer of an unexpected form)
+            return "GradingError", (f"the answer could not be compared with the expected one "
+                                    f"({type(error).__name__}: {error})")
+        return None
+
+
+_OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+
+
+def _size(value, depth: int = 0) -> int:
+    """About the characters an output message's content would add to the notebook: the
+    lengths of its strings, 16 per other value; past 100 levels of nesting, more than any
+    cap."""
+    if depth > 100:
+        return 2 ** 62
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(len(str(k)) + _size(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_size(v, depth + 1) for v in value) + 2
+    return 16
+
+
+def without_values(message: str) -> str:
+    """A hidden case's failure message with every decimal number (an expected value, or an
+    input that would give the case away) shown as HIDDEN_VALUE; integers (shapes, counts,
+    indices) and words (what is wrong) stay."""
+    return _DECIMAL.sub(HIDDEN_VALUE, message)
+
+
+def _error(ename: str, message: str):
+    return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+

@@ -1,0 +1,181 @@
+"""The grader's side of a caller's helpers: the kernel asks, the reference solution answers.
+
+While a function that calls other graded functions is graded, each of its helpers that failed
+its own tests is, in the kernel, a stand-in (``utils.graded.run_cases``) that sends each call's
+arguments as plain data over the kernel's input channel. ``HelperCalls.handle`` reads each
+request without trusting it and passes the calls of those helpers (and no other) to
+``Answers``, which decodes the arguments, runs the reference helper and returns only its result
+(or, for a gradient request, the vector-Jacobian product of the reference helper at those
+arguments). When grading, ``Answers`` runs in a process of its own
+(``trusted.reference_process``), with a memory limit and, for each call, the time the harness
+has left: a call that would take hours is stopped, not waited for. No code goes into the
+kernel, and the grader answers only for those helpers of the function being graded, whose own
+verdicts are decided already (helpers are graded first).
+
+A gradient request names the call it differentiates (one of the last ``KEPT_CALLS``, whose
+arguments ``Answers`` keeps) instead of sending its arguments again.
+
+The arguments come from the student's code, so a call is bounded: its encoded arguments
+(``MAX_ARGUMENT_BYTES``), the number of requests per graded function (``max_calls``), the
+memory the reference may take (``MAX_CALL_MEMORY_BYTES``) and its time. A call over a bound, or
+one the reference cannot answer, is answered with an error that the stand-in raises in the
+student's code.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import resource
+from typing import Callable, Iterator
+
+from utils.graded import MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire, to_wire
+
+MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1,080 photographs
+MAX_REQUEST_CHARS = MAX_ARGUMENT_BYTES + 2 ** 20
+MAX_CALL_MEMORY_BYTES = 2 * 2 ** 30
+KEPT_CALLS = 4  # calls whose arguments are kept for a gradient request (a training step: 2)
+_PAGE = resource.getpagesize()
+
+
+class HelperCalls:
+    """Answers the requests of one graded function's run on its cases: its failed helpers'
+    calls (by ``answers(message, seconds)``, with the seconds the harness has left), and the
+    results at the end."""
+
+    def __init__(self, graded: GradedFunction, stand_ins: list[str],
+                 answers: Callable[[dict, float], dict],
+                 seconds_left: Callable[[], float] = lambda: float("inf"),
+                 max_calls: int = 200_000):
+        self.graded = graded
+        self.stand_ins = stand_ins  # the helpers answered here
+        self.answers = answers
+        self.seconds_left = seconds_left
+        self.max_calls = max_calls
+        self.calls = 0  # requests received
+        self.results: object = None  # what the harness sent as its results, once
+
+    def handle(self, prompt: str) -> tuple[dict, object]:
+        """(the reply to one input request of the grading harness, the results it carried
+        when it was the harness's last request, else None). Every request counts toward
+        ``max_calls``, the malformed and refused ones too."""
+        self.calls += 1
+        if self.calls > self.max_calls:
+            return {"error": f"{self.graded.name} sent the grader more than "
+                             f"{self.max_calls:,} requests"}, None
+        message = parse(prompt)
+        if message is None:
+            return {"error": "the grader reads only its own requests (a JSON object of at "
+                             f"most {MAX_REQUEST_CHARS // 2 ** 20} MiB)"}, None
+        if "results" in message:
+            if self.results is not None:
+                return {"error": "the results were sent already"}, None
+            self.results = message["results"]
+            return {"received": True}, self.results
+        name = message.get("call", message.get("gradient"))
+        if not isinstance(name, str) or name not in self.stand_ins:
+            return {"error": f"the grader answers only for the helpers of {self.graded.name} "
+                             "that failed their tests "
+                             f"({', '.join(self.stand_ins) or 'none here'})"}, None
+        reply = self.answers(message, max(self.seconds_left(), 1.0))
+        if "error" in reply:
+            reply = {"error": f"{name} (the grader's, standing in for yours while "
+                              f"{self.graded.name} is graded) could not answer this call: "
+                              f"{reply['error']}"}
+        return reply, None
+
+
+class Answers:
+    """The reference helpers' answers to stand-in calls: ``answers(message)`` is the reply
+    (``{"value": ..., "call": number}`` or ``{"error": why}``); ``reference(name)`` is the
+    reference function ``name``."""
+
+    def __init__(self, reference: Callable[[str], Callable]):
+        self.reference = reference
+        self.calls = 0
+        self._recent: dict[int, tuple[list, dict]] = {}  # the last calls' arguments, by number
+
+    def __call__(self, message: dict, seconds: float = float("inf")) -> dict:
+        name = message.get("call", message.get("gradient"))
+        try:
+            if "gradient" in message:
+                if message.get("of_call") not in self._recent:
+                    raise ValueError("a gradient of an unknown or old call")
+                args, kwargs = self._recent[message["of_call"]]
+                return _reply(encode(to_wire(_gradient(self.reference(name), args, kwargs,
+                                                       message))))
+            args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise ValueError("malformed arguments")
+            value = self.reference(name)(*args, **kwargs)
+            self.calls += 1
+            self._recent[self.calls] = args, kwargs
+            self._recent.pop(self.calls - KEPT_CALLS, None)
+            return _reply(encode(to_wire(value)), self.calls)
+        except (ValueError, TypeError) as error:
+            return {"error": str(error)[:500]}
+        except MemoryError:
+            return {"error": "its arguments need more memory than the grader gives one call"}
+        except Exception as error:  # noqa: BLE001 (the reference cannot work on these arguments)
+            return {"error": f"{type(error).__name__}: {str(error)[:500]}"}
+
+
+def _reply(value: str, call: int | None = None) -> dict:
+    """The reply carrying an encoded answer; an error when the kernel could not read it."""
+    if len(value) > MAX_PAYLOAD_BYTES:
+        return {"error": f"its answer would be over the {MAX_PAYLOAD_BYTES // 2 ** 20} MiB an "
+                         "answer may have"}
+    return {"value": value} if call is None else {"value": value, "call": call}
+
+
+def _gradient(fn: Callable, args: list, kwargs: dict, message: dict) -> list:
+    """The gradient of ``fn``'s outputs, weighted by the upstream gradients, with respect to
+    the arguments at the flat positions ``wrt``."""
+    import tensorflow as tf
+
+    flat = tf.nest.flatten([args, kwargs])
+    wrt = message.get("wrt")
+    if (not isinstance(wrt, list) or not all(isinstance(i, int) and 0 <= i < len(flat)
+                                             and tf.is_tensor(flat[i]) for i in wrt)):
+        raise ValueError("malformed gradient request")
+    upstream = from_wire(decode(message.get("upstream"), MAX_ARGUMENT_BYTES))
+    sources = [flat[i] for i in wrt]
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        args, kwargs = tf.nest.pack_sequence_as([args, kwargs], flat)
+        outputs = [tf.convert_to_tensor(o) for o in tf.nest.flatten(fn(*args, **kwargs))]
+    if not isinstance(upstream, list) or len(upstream) != len(outputs):
+        raise ValueError("malformed gradient request")
+    grads = tape.gradient(outputs, sources, output_gradients=upstream)
+    return [tf.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
+
+
+@contextlib.contextmanager
+def _bounded_memory(extra: int) -> Iterator[None]:
+    """While the block runs, this process may map at most ``extra`` more bytes (MemoryError
+    beyond, from numpy and TensorFlow alike)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as statm:
+        mapped = int(statm.read().split()[0]) * _PAGE
+    limit = mapped + extra
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    if soft != resource.RLIM_INFINITY:
+        limit = min(limit, soft)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def parse(prompt: str) -> dict | None:
+    """A request of the grading harness from the text of an input request; None when it is
+    not one (not a JSON object, too large or nested too deeply)."""
+    if len(prompt) > MAX_REQUEST_CHARS:
+        return None
+    try:
+        with _bounded_memory(MAX_CALL_MEMORY_BYTES):  # 160 MiB of "[]," are 3 GiB of lists
+            message = json.loads(prompt)
+    except (ValueError, RecursionError, MemoryError):
+        return None
+    return message if isinstance(message, dict) else None

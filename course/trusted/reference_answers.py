@@ -1,0 +1,97 @@
+"""The reference solution's answers to every test case, computed in the grader's process.
+
+``Reference(source_notebook)`` runs the source notebook's provided code and answer cells (never
+a test cell) in a namespace of its own, once per process (``course.trusted.reference_solution.
+run_reference``); ``answer(graded, params, inputs)`` calls the reference function through the
+same ``call`` the student's function goes through, so both answers are the same kind of plain
+data. Answers are kept in a folder (one file per case, named by a hash of the assignment,
+function and parameters), so that a class is computed once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from course import assignments
+from course.trusted.reference_solution import run_reference
+from utils.checks import helpers_replaced
+from utils.graded import GradedFunction, decode, encode
+
+
+class Reference:
+    """The reference solution of one source notebook, and its answers to test cases."""
+
+    def __init__(self, source_path: Path, cache: Path | None = None):
+        self.source_path = Path(source_path)
+        self.source = nbformat.read(self.source_path, as_version=4)
+        self.cache = Path(cache) if cache else None
+        self._namespace: dict | None = None
+        self._memory: dict[str, str] = {}
+
+    def function(self, name: str):
+        """The reference function ``name`` (the notebook is run once per process)."""
+        if self._namespace is None:
+            self._namespace = _namespace(nbformat.writes(self.source))
+        return self._namespace[name]
+
+    def key(self, graded: GradedFunction, params: dict, placeholders: tuple = ()) -> str:
+        """The name of a case's answer in the folder."""
+        text = json.dumps([self.source_path.parent.name, graded.name, repr(sorted(params.items())),
+                           *sorted(placeholders)])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def answer_text(self, graded: GradedFunction, params: dict, inputs: dict,
+                    placeholders: tuple = ()) -> str:
+        """The reference answer to one case, encoded (``utils.graded.encode``); with the
+        helpers ``placeholders`` replaced by ``graded.placeholders``, as a submission's failed
+        helpers are when it is graded."""
+        key = self.key(graded, params, placeholders)
+        if key in self._memory:
+            return self._memory[key]
+        path = self.cache / f"{key}.json" if self.cache else None
+        if path is not None and path.is_file():
+            text = path.read_text()
+        else:
+            fn = self.function(graded.name)
+            with helpers_replaced(fn, **{h: graded.placeholders[h] for h in placeholders}):
+                text = encode(graded.call(fn, inputs))
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
+                    handle.write(text)
+                os.replace(handle.name, path)
+        self._memory[key] = text
+        return text
+
+    def answer(self, graded: GradedFunction, params: dict, inputs: dict,
+               placeholders: tuple = ()):
+        """The reference answer to one case, as decoded plain data."""
+        return decode(self.answer_text(graded, params, inputs, placeholders))
+
+
+@functools.lru_cache(maxsize=4)
+def _namespace(source_text: str) -> dict:
+    """What the reference solution of a source notebook (its text) defines."""
+    return run_reference(nbformat.reads(source_text, as_version=4))
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_of(module: str) -> Reference:
+    """The reference of the assignment whose public test module is ``module``."""
+    stem = module.rsplit(".", 1)[-1]
+    assignment = next(a for a in assignments.available() if Path(a.notebook).stem == stem)
+    return Reference(assignment.source_notebook)
+
+
+def reference_answer(graded: GradedFunction, case: dict):
+    """The reference answer to any case of ``graded``: how a source notebook's hidden check
+    compares when the instructor runs it (never in a grading kernel, which cannot import this
+    package)."""
+    return _reference_of(type(graded).__module__).answer(graded, case, graded.inputs(**case))
