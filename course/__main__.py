@@ -6,7 +6,7 @@ expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expect
 public-answers [--check]     store the reference answers of the public test cases
 demo                         release, autograde the reference solution and the blank release
 student-release DIR          write what a student receives (no solutions, no hidden tests)
-figures                      redraw the explanatory figures in images/
+figures [--chinese]          redraw the explanatory figures in images/ (Chinese: images/zh/)
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading [--assignment ID|all --students N]
@@ -16,6 +16,9 @@ grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedb
 site [--instructor]          the course site: student notebooks with the reference outputs (or the
                              executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
+translations [extract [ID]] [--check]
+                             the Chinese edition's catalogues (locale/zh_CN/): update them from
+                             the English (extract; ID starts a notebook's), or say what is left
 """
 
 from __future__ import annotations
@@ -146,8 +149,11 @@ def cmd_student_release(args) -> int:
 
 def cmd_figures(args) -> int:
     from course.authoring import figures
+    from course.translation.notebooks import figure_labels
 
-    for path in figures.draw():
+    written = [] if args.chinese else figures.draw()
+    written += figures.draw_chinese(figure_labels(assignments.available()))
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -202,6 +208,25 @@ def cmd_train_resnet(args) -> int:
     return 0
 
 
+def cmd_translations(args) -> int:
+    from course.translation import report
+
+    available = assignments.available()
+    if args.action == "extract":
+        start = [assignments.get(i) for i in args.assignment]
+        for path in report.extract(available, start):
+            print(f"wrote {path.relative_to(assignments.REPO_ROOT)}")
+        print("then translate the entries that are empty or fuzzy, check with `python -m course "
+              "translations --check`, and run `python -m course figures` and `python -m course "
+              "release`")
+    elif args.assignment:
+        print("translations: name assignments only with extract", file=sys.stderr)
+        return 2
+    found = report.reports(available)
+    print(report.format_reports(found, available))
+    return 1 if args.check and any(r.problems for r in found) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -226,8 +251,11 @@ def main(argv: list[str] | None = None) -> int:
                                   help="write the student distribution into a new folder")
     student.add_argument("out", type=Path, help="a folder that does not exist yet")
     student.set_defaults(run=cmd_student_release)
-    commands.add_parser("figures", help="redraw the figures in images/"
-                        ).set_defaults(run=cmd_figures)
+    drawing = commands.add_parser("figures", help="redraw the figures in images/ (and their "
+                                                  "Chinese versions in images/zh/)")
+    drawing.add_argument("--chinese", action="store_true",
+                         help="only the Chinese versions of the translated notebooks' figures")
+    drawing.set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)
@@ -271,6 +299,16 @@ def main(argv: list[str] | None = None) -> int:
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
     resnet.add_argument("--epochs", type=int, default=12)
     resnet.set_defaults(run=cmd_train_resnet)
+    translations = commands.add_parser(
+        "translations", help="the Chinese edition's catalogues: extract, or say what is left")
+    translations.add_argument("action", nargs="?", choices=["extract"],
+                              help="update the catalogues from the English sources")
+    translations.add_argument("assignment", nargs="*",
+                              help="extract: also start the catalogue of these assignments")
+    translations.add_argument("--check", action="store_true",
+                              help="exit 1 when a text is missing, changed, fuzzy, obsolete or "
+                                   "breaks a rule (code, formulas, glossary)")
+    translations.set_defaults(run=cmd_translations)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -18,6 +18,8 @@ from course.authoring.figures.common import (
 from utils.facenet import load_facenet
 from utils.faces import course_faces, img_to_encoding
 
+FOLDER = "face_recognition"  # images/<FOLDER>/: the notebook these figures belong to
+
 # anchor and positive: the same person (camera_0 is younes at the door); negative: someone else.
 TRIPLET = {"anchor": "younes", "positive": "camera_0", "negative": "kian"}
 

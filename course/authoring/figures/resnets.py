@@ -14,6 +14,8 @@ from course.authoring.figures.common import (
     diagram_axes,
 )
 
+FOLDER = "resnets"  # images/<FOLDER>/: the notebook these figures belong to
+
 CONV, BN, RELU = "#c6dbef", "#dadaeb", "#c7e9c0"
 # (stage, convolutional block filters, identity blocks, output for a 64x64x3 input)
 STAGES = [(2, "64, 64, 256", 2, "15x15x256"), (3, "128, 128, 512", 3, "8x8x512"),

@@ -19,6 +19,8 @@ from course.authoring.figures.common import (
 from utils import data
 from utils.images import load_image
 
+FOLDER = "neural_style_transfer"  # images/<FOLDER>/: the notebook these figures belong to
+
 PICTURES = {"content C": "images/style/louvre_small.jpg", "style S": "images/style/monet.jpg"}
 CHANNEL_COLOURS = ["#fcbba1", "#c7e9c0", "#c6dbef"]
 

@@ -20,6 +20,8 @@ from course.trusted.reference_solution import reference_functions
 from utils import data
 from utils.yolo import load_yolov3_tiny, preprocess_image, scale_boxes, yolo_boxes_to_corners
 
+FOLDER = "car_detection"  # images/<FOLDER>/: the notebook these figures belong to
+
 ROAD_PICTURE = "images/road/test.jpg"
 # Lower than the notebook's 0.3, with which non-max suppression removes no box of this picture:
 # here it has duplicates to remove.
