@@ -177,11 +177,16 @@ def update(path: Path, units: list[Unit], what: str) -> Status:
     for key, message in catalogue.obsolete.items():
         if key not in new.obsolete and (message.context, message.id) not in used:
             new.obsolete[key] = message
+    write(path, new)
+    return status(path, units)
+
+
+def write(path: Path, catalogue: Catalog) -> None:
+    """Write a catalogue as the course keeps them: one line of the file per line of text."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    pofile.write_po(buffer, new, width=0, include_previous=True)
+    pofile.write_po(buffer, catalogue, width=0, include_previous=True)
     path.write_bytes(buffer.getvalue())
-    return status(path, units)
 
 
 def status(path: Path, units: list[Unit]) -> Status:

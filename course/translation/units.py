@@ -25,6 +25,7 @@ from course.assignments import REPO_ROOT, Assignment
 FIGURES_DIR = REPO_ROOT / "course" / "authoring" / "figures"
 FIGURE_CONTEXT = "figure"  # msgctxt of a figure label
 LABEL_FUNCTION = "tr"  # the figure modules' translatable labels: tr("...")
+MARKER = "###"  # comments that are markers (### BEGIN SOLUTION, ### START CODE HERE ###): code
 
 
 NOTES = {"markdown": "markdown cell",
@@ -72,12 +73,13 @@ def _tokens(source: str) -> list[tokenize.TokenInfo]:
 
 
 def code_tokens(source: str) -> list[tuple[str, str]]:
-    """The cell's tokens as (type, text), without comments, blank and continuation lines; a
-    docstring is the token ("DOCSTRING", "")."""
+    """The cell's tokens as (type, text), without comments (markers stay: nbgrader reads them),
+    blank and continuation lines; a docstring is the token ("DOCSTRING", "")."""
     docstrings = _docstring_starts(source)
     kept = []
     for token in _tokens(source):
-        if token.type in (tokenize.COMMENT, tokenize.NL):
+        if token.type == tokenize.NL or (token.type == tokenize.COMMENT
+                                         and not token.string.startswith(MARKER)):
             continue
         if token.type == tokenize.STRING and token.start in docstrings:
             kept.append(("DOCSTRING", ""))
@@ -91,7 +93,7 @@ def words_of_code(source: str) -> str:
     docstrings = _docstring_starts(source)
     parts = []
     for token in _tokens(source):
-        if token.type == tokenize.COMMENT:
+        if token.type == tokenize.COMMENT and not token.string.startswith(MARKER):
             parts.append(token.string.lstrip("#").strip())
         elif token.type == tokenize.STRING and token.start in docstrings:
             parts.append(ast.literal_eval(token.string))
