@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import functools
 import re
+import textwrap
 import tokenize
 from dataclasses import dataclass
 
 from course.translation import GLOSSARY
 from course.translation.units import Unit, code_tokens, words_of_code
 
-FENCE = re.compile(r"^(```+|~~~+)([^\n]*)\n(.*?)^\1[ \t]*$", re.M | re.S)
+FENCE = re.compile(r"^[ \t]*(```+|~~~+)([^\n]*)\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S)
 MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$", re.S)
-CODE_SPAN = re.compile(r"`[^`\n]+`")
+CODE_SPAN = re.compile(r"`[^`]+`")
 LINK_TARGET = re.compile(r"\]\(([^)\s]+)[^)]*\)")
 HEADING = re.compile(r"^(#{1,6})\s", re.M)
 HTML_TAG = re.compile(r"<[^>]+>")
@@ -128,7 +129,7 @@ def _fences(text: str) -> list[tuple[str, str]]:
 def _same_block(info: str, english: str, chinese: str) -> bool:
     if info in ("python", "py"):
         try:
-            return code_tokens(english) == code_tokens(chinese)
+            return code_tokens(textwrap.dedent(english)) == code_tokens(textwrap.dedent(chinese))
         except (SyntaxError, tokenize.TokenError):
             pass
     return english == chinese
@@ -143,8 +144,9 @@ def markdown_problems(english: str, chinese: str) -> list[str]:
         target = FENCE.sub(" ", chinese) if name != "link targets" else chinese
         if name == "inline code":
             source, target = MATH.sub(" ", source), MATH.sub(" ", target)
-        lost = set(pattern.findall(source)) - set(pattern.findall(target))
-        added = set(pattern.findall(target)) - set(pattern.findall(source))
+        english_set = {" ".join(x.split()) for x in pattern.findall(source)}
+        chinese_set = {" ".join(x.split()) for x in pattern.findall(target)}
+        lost, added = english_set - chinese_set, chinese_set - english_set
         if lost or added:
             found.append(f"{name} differ: only in the English {sorted(lost)}, only in the "
                          f"Chinese {sorted(added)}")
