@@ -38,7 +38,6 @@ FUZZY = "fuzzy"
 # A translator's comment "glossary-exempt: positive, negative" says that these English words
 # are not the glossary's terms in this entry (a positive number is not a positive example).
 EXEMPT = re.compile(r"^\s*glossary-exempt:\s*(.+)$")
-_PREVIOUS = re.compile(r"^\|\s*msgid\s+(.*)$")
 
 
 def english_hash(text: str) -> str:
@@ -83,18 +82,19 @@ class Status:
 
 
 def _previous(message: Message) -> str | None:
-    """The previous English of a fuzzy entry (babel writes it as a "#| msgid" comment and reads
-    it back as a translator's comment)."""
-    for comment in message.user_comments:
-        match = _PREVIOUS.match(comment)
-        if match:
-            return "".join(ast.literal_eval(f'"{part}"') for part in
-                           re.findall(r'"((?:[^"\\]|\\.)*)"', match.group(1)))
-    return None
+    """The previous English of a fuzzy entry. Babel writes it in "#|" comment lines wrapped at
+    spaces (even inside its quoted strings) and reads them back as translator's comments: the
+    lines are joined with the space the wrapping took away, and the strings decoded."""
+    lines = [c[1:].strip() for c in message.user_comments if c.startswith("|")]
+    if not lines:
+        return None
+    text = " ".join(lines).removeprefix("msgid").strip()
+    return "".join(ast.literal_eval(f'"{part}"')
+                   for part in re.findall(r'"((?:[^"\\]|\\.)*)"', text))
 
 
 def _user_comments(message: Message) -> list[str]:
-    return [c for c in message.user_comments if not _PREVIOUS.match(c)]
+    return [c for c in message.user_comments if not c.startswith("|")]
 
 
 def read(path: Path) -> Catalog:

@@ -20,10 +20,9 @@ LANDING = "site/index.md"  # the contexts of the entries
 README = "student README"
 TITLES = "assignment title"
 SITE = "site"
-# The site's own words: its title, the landing page's cards and table of contents, the
-# language switcher.
+# The site's own words: its title, the landing page's cards and table of contents.
 SITE_WORDS = ("Convolutional networks", "Assignments", "Graded functions: {functions}",
-              "a figure of {title}", "Read this page in English")
+              "a figure of {title}")
 _BLANK = re.compile(r"^\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
