@@ -5,7 +5,8 @@ release [--check]            generate source_release/release/ and notebooks/ fro
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 public-answers [--check]     store the reference answers of the public test cases
 demo                         release, autograde the reference solution and the blank release
-student-release DIR          write what a student receives (no solutions, no hidden tests)
+student-release DIR [--lang zh]
+                             write what a student receives (no solutions, no hidden tests)
 figures [--chinese]          redraw the explanatory figures in images/ (Chinese: images/zh/)
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
@@ -140,7 +141,7 @@ def _last_error_line(log: str) -> str:
 def cmd_student_release(args) -> int:
     from course.authoring import student_release
 
-    files = student_release.build(args.out, assignments.available())
+    files = student_release.build(args.out, assignments.available(), chinese=args.lang == "zh")
     size = sum(f.stat().st_size for f in files)
     print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) into {args.out}; give students this "
           f"folder (never source_release/ or the repository)")
@@ -250,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     student = commands.add_parser("student-release",
                                   help="write the student distribution into a new folder")
     student.add_argument("out", type=Path, help="a folder that does not exist yet")
+    student.add_argument("--lang", choices=["en", "zh"], default="en",
+                         help="zh: the Chinese edition (the translated notebooks)")
     student.set_defaults(run=cmd_student_release)
     drawing = commands.add_parser("figures", help="redraw the figures in images/ (and their "
                                                   "Chinese versions in images/zh/)")
