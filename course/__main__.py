@@ -197,7 +197,11 @@ def cmd_site(args) -> int:
     if args.instructor:
         pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
     else:
-        pages = site.build_student_site(args.out or Path("build/site"))
+        timings = {}
+        pages = site.build_student_site(args.out or Path("build/site"), timings=timings)
+        print(f"executed the reference notebooks in {timings['execution']:.0f} s, built the "
+              f"English site in {timings['en']:.0f} s and the Chinese site (zh/) in "
+              f"{timings['zh']:.0f} s")
     print(f"wrote the landing page and {len(pages) - 1} assignment pages; open {pages[0]}")
     return 0
 
