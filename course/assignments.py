@@ -10,6 +10,8 @@ COURSE_ROOT = REPO_ROOT / "source_release"  # the nbgrader course: config, sourc
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"  # student notebooks, generated from the release
 CHINESE_RELEASE = COURSE_ROOT / "release_zh"  # the Chinese edition's release (course.translation)
 CHINESE_NOTEBOOKS = NOTEBOOKS_DIR / "zh"  # and its student notebooks
+# How a source or release notebook (three folders below the repository root) links a figure.
+SOURCE_IMAGE_PREFIX = "](../../../images/"
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,9 @@ def test_the_glossary_is_parsed_into_the_notes_terms():
 def test_the_chinese_release_has_the_english_graded_cells_and_code(assignment):
     english = nbformat.read(assignment.release_notebook, as_version=4)
     chinese = nbformat.read(assignment.chinese_release_notebook, as_version=4)
+    for path in (assignment.chinese_release_notebook, assignment.chinese_student_notebook):
+        text = path.read_text()
+        assert not any(marker in text for marker in ("BEGIN SOLUTION", "HIDDEN TESTS")), path
     assert chinese.metadata["language"] == "zh_CN" and "language" not in english.metadata
     assert [c.get("id") for c in chinese.cells] == [c.get("id") for c in english.cells]
     translated_cells = 0

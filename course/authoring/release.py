@@ -18,13 +18,11 @@ from pathlib import Path
 
 import nbformat
 
-from course.assignments import COURSE_ROOT, Assignment
+from course.assignments import COURSE_ROOT, SOURCE_IMAGE_PREFIX, Assignment
 from course.execution import nbgrader_api, new_gradebook
 from course.translation.notebooks import chinese_source, translated
 
-# Source and release notebooks sit three folders below the repository root, student notebooks one
-# (the Chinese student notebooks two).
-SOURCE_IMAGE_PREFIX = "](../../../images/"
+# Student notebooks sit one folder below the repository root (the Chinese student notebooks two).
 STUDENT_IMAGE_PREFIX = "](../images/"
 CHINESE_STUDENT_IMAGE_PREFIX = "](../../images/"
 

@@ -60,6 +60,7 @@ from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
 from course.grading.worker import Bundle, Ending, Limits, Outcome, Request, code_version, hash_files
+from course.translation.notebooks import catalogue
 from course.trusted import cases
 from course.trusted.executor import IMPORTS_CELL
 from course.trusted.reference_answers import Reference
@@ -197,8 +198,6 @@ def _chinese_bundle(bundle: Bundle, a: Assignment) -> Bundle:
 
 def _chinese_key(a: Assignment, sources_key: str) -> str:
     """The sources key of ``a``'s Chinese submissions: its sources and its catalogue."""
-    from course.translation.notebooks import catalogue
-
     return hashlib.sha256(sources_key.encode() + catalogue(a).read_bytes()).hexdigest()
 
 

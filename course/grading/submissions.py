@@ -29,6 +29,7 @@ import nbformat
 
 from course import assignments
 from course.assignments import Assignment
+from course.translation.notebooks import is_chinese
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CHINESE_BUNDLE = ".zh"  # the Chinese edition's grading bundle: "<assignment id>.zh"
@@ -129,8 +130,6 @@ def read(path: Path) -> nbformat.NotebookNode:
 def release_of(nb: nbformat.NotebookNode, assignment: Assignment
                ) -> tuple[nbformat.NotebookNode, bool]:
     """(the release notebook to sanitize ``nb`` against, whether it is the Chinese one)."""
-    from course.translation.notebooks import is_chinese
-
     chinese = is_chinese(nb) and assignment.chinese_release_notebook.is_file()
     path = assignment.chinese_release_notebook if chinese else assignment.release_notebook
     return nbformat.read(path, as_version=4), chinese

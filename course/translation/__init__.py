@@ -28,5 +28,4 @@ LANGUAGE = "zh_CN"  # the notebooks' metadata "language", CNN_COURSE_LANG, Sphin
 FOLDER = "zh"  # the Chinese edition's folder name: notebooks/zh/, images/zh/, the site's zh/
 LOCALE_DIR = REPO_ROOT / "locale" / LANGUAGE
 NOTEBOOK_CATALOGUES = LOCALE_DIR / "notebooks"
-PAGES_CATALOGUE = LOCALE_DIR / "pages.po"
 GLOSSARY = LOCALE_DIR / "glossary.md"

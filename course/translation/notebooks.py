@@ -14,11 +14,10 @@ from pathlib import Path
 
 import nbformat
 
-from course.assignments import REPO_ROOT, Assignment
+from course.assignments import REPO_ROOT, SOURCE_IMAGE_PREFIX, Assignment
 from course.translation import FOLDER, LANGUAGE, NOTEBOOK_CATALOGUES, catalogues
 from course.translation.units import FIGURE_CONTEXT, translatable
 
-SOURCE_IMAGES = "](../../../images/"  # how a source notebook links a figure
 
 
 def catalogue(assignment: Assignment) -> Path:
@@ -42,11 +41,11 @@ def chinese_figure(link: str) -> str:
 
 
 def _localise_figures(markdown: str) -> str:
-    parts = markdown.split(SOURCE_IMAGES)
+    parts = markdown.split(SOURCE_IMAGE_PREFIX)
     for index in range(1, len(parts)):
         link, closing, rest = parts[index].partition(")")
         parts[index] = chinese_figure(link) + closing + rest
-    return SOURCE_IMAGES.join(parts)
+    return SOURCE_IMAGE_PREFIX.join(parts)
 
 
 def chinese_source(assignment: Assignment) -> nbformat.NotebookNode:

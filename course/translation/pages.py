@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 
 from course.assignments import REPO_ROOT, Assignment
-from course.translation import PAGES_CATALOGUE, catalogues
+from course.translation import LOCALE_DIR, catalogues
 from course.translation.units import Unit
 
-CATALOGUE = PAGES_CATALOGUE
+CATALOGUE = LOCALE_DIR / "pages.po"
 LANDING_PAGE = REPO_ROOT / "site" / "index.md"
 LANDING = "site/index.md"  # the contexts of the entries
 README = "student README"
