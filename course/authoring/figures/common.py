@@ -31,14 +31,12 @@ _used: dict[str, str] = {}
 
 def tr(label: str) -> str:
     """``label`` in the language being drawn: English, or inside ``translated`` its translation
-    (KeyError naming the label when it has none)."""
+    (the English while it has no current one, as gettext does: the figure then records it, and
+    the tests name the figure)."""
     if _translation is None:
         return label
-    if label not in _translation:
-        raise KeyError(f"the figure label {label!r} has no current translation: translate it "
-                       "in its notebook's catalogue (python -m course translations --check)")
-    _used[label] = _translation[label]
-    return _translation[label]
+    _used[label] = _translation.get(label, label)
+    return _used[label]
 
 
 @contextlib.contextmanager
