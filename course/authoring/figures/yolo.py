@@ -173,8 +173,8 @@ def filtering_steps():
     _, final, _ = steps["yolo_eval"]((box_xy[None], box_wh[None], confidence[None], probs[None]),
                                      shape, MAX_BOXES, SCORE_THRESHOLD, 0.5)
     panels = [(all_boxes, tr("all {count} boxes").format(count=len(all_boxes)), 0.1),
-              (kept, tr("score >= {threshold}: {count} boxes").format(
-                  threshold=SCORE_THRESHOLD, count=len(kept)), 1.0),
+              (kept, tr("score >= {minimum}: {count} boxes").format(
+                  minimum=SCORE_THRESHOLD, count=len(kept)), 1.0),
               (np.asarray(final), tr("non-max suppression (IoU 0.5): {count} boxes").format(
                   count=len(final)), 1.5)]
     fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
