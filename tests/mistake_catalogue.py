@@ -206,8 +206,8 @@ CATALOGUE["C4W4A1_face_recognition"] = {
         "no_max": replace("loss = tf.reduce_sum(tf.maximum(basic_loss, 0.0))",
                           "loss = tf.reduce_sum(basic_loss)"),
         "mean": replace("loss = tf.reduce_sum(tf.maximum(", "loss = tf.reduce_mean(tf.maximum("),
-        "unsquared": resub(r"tf\.reduce_sum\(tf\.square\((tf\.subtract\(anchor, \w+\))\), axis=-1\)",
-                           r"tf.norm(\1, axis=-1)"),
+        "unsquared": resub(r"tf\.reduce_sum\(tf\.square\((tf\.subtract\(anchor, \w+\))\), "
+                           r"axis=-1\)", r"tf.norm(\1, axis=-1)"),
         "no_alpha": replace("basic_loss = pos_dist - neg_dist + alpha",
                             "basic_loss = pos_dist - neg_dist"),
         "minus_alpha": replace("basic_loss = pos_dist - neg_dist + alpha",

@@ -10,8 +10,7 @@ stride, padding, seed) are literals, so the grader can run the same cases from t
 Each GradedFunction lists the classic mistakes of its exercise (``mistakes``, see
 ``utils.mistakes``). Some ``call``s also run the student's function on probes, related inputs
 whose reference answers are what a mistake gives: the other pooling mode, an upstream gradient
-of ones, no padding.
-A probe that raises counts as no answer.
+of ones, no padding. A probe that raises counts as no answer.
 """
 
 from __future__ import annotations
@@ -379,7 +378,8 @@ class CreateMaskFromWindow(GradedFunction):
         return {"x": np.random.default_rng(seed).standard_normal(shape)}
 
     def call(self, fn, inputs):
-        return {"mask": answer(fn(inputs["x"].copy()))}
+        """The mask, and that of -x (a probe: the reference's marks the minimum of x)."""
+        return {"mask": answer(fn(inputs["x"].copy())), "mask_of_negated": _probe(fn, -inputs["x"])}
 
     def assert_answer(self, case, inputs, got, expected):
         x = inputs["x"]
@@ -392,8 +392,8 @@ class CreateMaskFromWindow(GradedFunction):
 
     @staticmethod
     def _minimum(inputs, got, expected):
-        x = inputs["x"]
-        return x.min() != x.max() and close(got["mask"], x == x.min(), rtol=0, atol=0)
+        return (differs(got["mask"], expected["mask"], rtol=0, atol=0)
+                and close(got["mask"], expected["mask_of_negated"], rtol=0, atol=0))
 
     @staticmethod
     def _number(inputs, got, expected):
@@ -401,10 +401,10 @@ class CreateMaskFromWindow(GradedFunction):
 
     @staticmethod
     def _one_axis(inputs, got, expected):
-        x = inputs["x"]
-        return any(close(got["mask"], x == x.max(axis=axis, keepdims=True), rtol=0, atol=0)
-                   and differs(got["mask"], expected["mask"], rtol=0, atol=0)
-                   for axis in range(x.ndim))
+        """Several entries marked, exactly one in each row or in each column."""
+        mask = got["mask"]
+        return (shape(mask) == inputs["x"].shape and mask.sum() > expected["mask"].sum()
+                and any(bool(np.all(mask.sum(axis=axis) == 1)) for axis in range(mask.ndim)))
 
     mistakes = (
         Mistake("minimum", "the mask marks the minimum", "compare x with np.max(x)", _minimum),

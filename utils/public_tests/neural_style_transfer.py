@@ -101,7 +101,8 @@ class ComputeContentCost(GradedFunction):
 
     mistakes = (
         Mistake("four_times", "the cost is 4 times too large",
-                "divide the sum of squares by 4 * n_H * n_W * n_C", _scaled("J", lambda i: 4)),
+                "divide the sum of squares by 4 * n_H * n_W * n_C",
+                _scaled("J", lambda inputs: 4)),
         Mistake("not_normalised", "the sum of squares is not divided",
                 "divide it by 4 * n_H * n_W * n_C",
                 _scaled("J", lambda inputs: 4 * inputs["a_C"].size)),
@@ -198,7 +199,8 @@ class ComputeLayerStyleCost(GradedFunction):
                 "that mixes pixels and channels: reshape to (n_H*n_W, n_C), then transpose",
                 _probe("J", "J_plain_layout")),
         Mistake("four_times", "the cost is 4 times too large",
-                "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included", _scaled("J", lambda i: 4)),
+                "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included",
+                _scaled("J", lambda inputs: 4)),
         Mistake("positions_not_squared", "the number of positions n_H * n_W is not squared",
                 "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included",
                 _scaled("J", lambda inputs: inputs["a_S"].shape[1] * inputs["a_S"].shape[2])),

@@ -243,13 +243,11 @@ class _Block(GradedFunction):
         conv_base, bn_base = _Block._names(inputs["stage"], inputs["block"])
         return conv_base + "1" in got["names"] and bn_base + "1" not in got["names"]
 
-    mistakes = (
-        Mistake("no_training", "the block takes no argument training",
-                "add training=True to its arguments and call each batch norm with "
-                "training=training", _no_training),
-        Mistake("training_ignored", "batch norm ignores the training argument",
-                "call each BatchNormalization layer on X with training=training",
-                _training_ignored),
+    mistakes = (  # in the order the answer is checked: layers, outputs, the two modes
+        Mistake("bn_axis", "batch norm normalises another axis than the channels",
+                "use BatchNormalization(axis=3, ...)", _bn_axis),
+        Mistake("kernel_initializer", "a kernel does not come from GlorotUniform(seed=0)",
+                "pass kernel_initializer=initializer(seed=0) to every Conv2D", _kernels),
         Mistake("final_relu_missing", "the last ReLU is missing",
                 'apply Activation("relu") after the Add', _final_relu_missing),
         Mistake("relu_before_add", "the last ReLU comes before the shortcut is added",
@@ -257,10 +255,12 @@ class _Block(GradedFunction):
         Mistake("no_shortcut", "the shortcut is not added",
                 "add it to the main path, Add()([X, X_shortcut]), before the last ReLU",
                 _no_shortcut),
-        Mistake("bn_axis", "batch norm normalises another axis than the channels",
-                "use BatchNormalization(axis=3, ...)", _bn_axis),
-        Mistake("kernel_initializer", "a kernel does not come from GlorotUniform(seed=0)",
-                "pass kernel_initializer=initializer(seed=0) to every Conv2D", _kernels),
+        Mistake("no_training", "the block takes no argument training",
+                "add training=True to its arguments and call each batch norm with "
+                "training=training", _no_training),
+        Mistake("training_ignored", "batch norm ignores the training argument",
+                "call each BatchNormalization layer on X with training=training",
+                _training_ignored),
     )
 
 
