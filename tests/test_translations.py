@@ -25,7 +25,8 @@ TRANSLATED = notebooks.translated(AVAILABLE)
 def test_the_translated_notebooks_have_catalogues():
     assert {a.id for a in TRANSLATED} >= {"C4W1A1_conv_step_by_step", "C4W1A2_signs_cnn",
                                           "C4W2A1_resnets", "C4W3A1_car_detection",
-                                          "C4W4A1_face_recognition"}
+                                          "C4W4A1_face_recognition",
+                                          "C4W4A2_neural_style_transfer"}
 
 
 @pytest.mark.parametrize("report", reports(AVAILABLE), ids=lambda r: r.name)
