@@ -92,10 +92,11 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def _sources_key(a: Assignment) -> str:
-    """A hash of what the course builds ``a`` from: its sources, nbgrader's config, the code."""
+    """A hash of what the course builds ``a`` from: its sources (``Assignment.sources``, not
+    whatever else lies in their folder), nbgrader's config, the code."""
     digest = hashlib.sha256(code_version().encode())
     digest.update((COURSE_ROOT / "nbgrader_config.py").read_bytes())
-    hash_files(digest, _files(COURSE_ROOT / "source" / a.id))
+    hash_files(digest, {str(p.relative_to(COURSE_ROOT)): p.read_bytes() for p in a.sources})
     return digest.hexdigest()
 
 
