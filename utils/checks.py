@@ -2,8 +2,7 @@
 
 Every failure raises AssertionError with a message that starts with the function's name and
 says what differs: the type, the shape, the dtype, the first wrong value and its index, or an
-argument the function modified. ``numeric_gradient`` is the central-difference gradient that
-the backward-pass tests compare with.
+argument the function modified.
 """
 
 from __future__ import annotations
@@ -76,24 +75,6 @@ def check_scalar(fn: str, what: str, got, expected: float, rtol: float = 1e-7,
             f"of shape {np.shape(got) if isinstance(got, np.ndarray) else '()'}")
     if not np.isclose(float(got), expected, rtol=rtol, atol=atol):
         raise AssertionError(f"{fn}: wrong {what}: got {float(got)!r}, expected {expected!r}")
-
-
-def numeric_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central-difference gradient of ``loss()`` with respect to every entry of ``x``.
-
-    ``x`` (float64) is perturbed in place and restored; ``loss`` must read it.
-    Returns an array of x's shape. Cost: 2 * x.size calls of ``loss``.
-    """
-    grad = np.zeros_like(x, dtype=np.float64)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + eps
-        plus = loss()
-        x[index] = saved - eps
-        minus = loss()
-        x[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 @contextmanager
