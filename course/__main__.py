@@ -4,7 +4,7 @@ fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data
 release [--check]            generate source_release/release/ and notebooks/ from the sources
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 public-answers [--check]     store the reference answers of the public test cases
-demo                         release, autograde the reference solution and the blank release
+demo                         grade the reference solution and the blank release (grade-class)
 student-release DIR [--lang zh]
                              write what a student receives (no solutions, no hidden tests)
 figures [--chinese]          redraw the explanatory figures in images/ (Chinese: images/zh/)
@@ -25,7 +25,6 @@ translations [extract [ID]] [--check]
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -92,11 +91,15 @@ def cmd_public_answers(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Fetch the data, build a scratch course, submit the reference solution and the blank
-    release, grade both. Missing data is reported before grading and marked in the tables."""
+    """Fetch the data, then grade the reference solution and the blank release of every
+    assignment in a scratch folder, as a class is graded (``grade-class``: notebooks sanitised,
+    kernels sandboxed, verdicts decided by the grader). Missing data is reported before grading
+    and marked in the tables."""
+    from course.grading import classroom, sandbox
     from utils import fetch
 
-    ids = [a.id for a in assignments.available()]
+    available = assignments.available()
+    ids = [a.id for a in available]
     entries = [e for e in data.entries_for() if set(e.assignments) & set(ids)]
     print(f"Fetching the {len(entries)} data files of the assignments into {data.course_home()}")
     missing = data.check_available(entries)
@@ -104,38 +107,24 @@ def cmd_demo(args) -> int:
         print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had. "
               "A test that needs one of them loses its points, and its score below says so.")
         print(fetch.report(missing) + "\n")
+    unsandboxed = sandbox.check()
+    if unsandboxed:  # the demo grades the course's own notebooks, never a student's
+        print(f"This machine cannot sandbox a kernel ({'; '.join(unsandboxed)}): the demo's "
+              "notebooks, the course's own, run unsandboxed.")
     with tempfile.TemporaryDirectory() as scratch:
-        course = release.new_course(Path(scratch), assignments.available())
-        tables = []
-        for assignment in assignments.available():
-            source = nbformat.read(assignment.source_notebook, as_version=4)
-            release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
-                                       as_version=4)
-            nbgrader_course.submit(course, "reference", assignment,
-                           nbgrader_course.solved_submission(source, release_nb))
-            nbgrader_course.submit(course, "blank", assignment, release_nb)
-            print(f"autograding {assignment.id} ...", flush=True)
-            try:
-                nbgrader_course.autograde(course, assignment)
-                failure = ""
-            except RuntimeError as error:  # nbgrader failed: say why in the table, go on
-                failure = _last_error_line(str(error))
-            scores = nbgrader_course.read_scores(course, assignment, ["reference", "blank"])
-            for score in scores:
-                autograded = (course / "autograded" / score.student / assignment.id
-                              / assignment.notebook)
-                if failure and not autograded.is_file():  # the gradebook's zeros mean nothing
-                    score.cells = {}
-                    score.status = f"not graded (nbgrader failed: {failure})"
-            tables.append(nbgrader_course.format_table(scores))
-        print("\n\n".join(tables))
+        for a in available:
+            source = nbformat.read(a.source_notebook, as_version=4)
+            release_nb = nbformat.read(a.release_notebook, as_version=4)
+            reference = nbgrader_course.solved_submission(source, release_nb)
+            for student, nb in (("reference", reference), ("blank", release_nb)):
+                nbgrader_course.submit(Path(scratch) / "submitted", student, a, nb)
+        rows = classroom.grade_class(Path(scratch) / "submitted", Path(scratch) / "graded",
+                                     sandboxed=not unsandboxed)
+    scores = {(r.assignment, r.student): r.score or nbgrader_course.Score(
+        r.student, r.assignment, status=r.status) for r in rows}
+    print("\n\n".join(nbgrader_course.format_table([scores[a.id, "reference"],
+                                                    scores[a.id, "blank"]]) for a in available))
     return 0
-
-
-def _last_error_line(log: str) -> str:
-    """The last 'SomeError: message' line of a log (the cause of a traceback), or a pointer."""
-    errors = re.findall(r"^\s*([A-Za-z_.]*(?:Error|Exception): .*)$", log, re.M)
-    return errors[-1][:200] if errors else "see nbgrader's log"
 
 
 def cmd_student_release(args) -> int:

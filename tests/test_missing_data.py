@@ -13,8 +13,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from course import assignments
-from course.authoring import release
-from course.grading import nbgrader_course
+from course.grading import nbgrader_course, sandbox
+from course.grading.classroom import grade_class
 from utils import data
 
 PAYLOAD = b"bytes written by the missing-data test\n"
@@ -96,24 +96,26 @@ def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path):
 
 @pytest.mark.slow
 def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path, monkeypatch):
-    """Through nbgrader and the trusted grader: zero_pad reads a data file that the grader's
-    (empty) course folder lacks; its test cell reads '0/N (SIGNS data missing)'."""
+    """Graded as a class is (grade-class: sandboxed, trusted grading): zero_pad reads a data
+    file that the grader's (empty) course folder lacks; its test cell reads
+    '0/N (SIGNS data missing)', and the status asks for the data and another run."""
     monkeypatch.setenv(data.HOME_ENV, str(tmp_path / "empty-home"))
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
     assignment = assignments.get("C4W1A1_conv_step_by_step")
-    course = release.new_course(tmp_path / "course", [assignment])
     source = nbformat.read(assignment.source_notebook, as_version=4)
-    release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
-                               as_version=4)
+    release_nb = nbformat.read(assignment.release_notebook, as_version=4)
     reads_data = ("from utils import data\n\n\ndef zero_pad(X, pad):\n"
                   "    data.fetch('datasets/test_signs.h5', download=False)\n")
-    nbgrader_course.submit(course, "reads-data", assignment,
-                   nbgrader_course.solved_submission(source, release_nb, {"zero_pad": reads_data}))
-    nbgrader_course.autograde(course, assignment)
-    [score] = nbgrader_course.read_scores(course, assignment, ["reads-data"])
+    nbgrader_course.submit(tmp_path / "submitted", "reads-data", assignment,
+                           nbgrader_course.solved_submission(source, release_nb,
+                                                             {"zero_pad": reads_data}))
+    [row] = grade_class(tmp_path / "submitted", tmp_path / "out", workers=1, progress=False,
+                        sandboxed=not sandbox.check())
+    score = row.score
     points = score.cells["test_zero_pad"]
     assert points[0] == 0 < points[1] and score.cells["test_conv_forward"][0] > 0
     assert score.missing_data["test_zero_pad"] == ["SIGNS"]  # and the cells that call zero_pad
     table = nbgrader_course.format_table([score])
     assert f"0/{points[1]:g} (SIGNS data missing)" in table
     assert "graded (SIGNS data missing)" in table
+    assert "the grader's SIGNS data missing: fetch it and grade again" in row.status
