@@ -166,7 +166,8 @@ def _conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed):
 
 
 class ConvForward(GradedFunction):
-    """conv_forward must match the vectorised convolution and return (Z, cache)."""
+    """conv_forward(A_prev, W, b, hparameters): (Z, cache), with the reference solution's Z
+    and cache = (A_prev, W, b, hparameters); the inputs left unchanged."""
 
     name = "conv_forward"
     helpers = ("zero_pad", "conv_single_step")
@@ -237,7 +238,8 @@ class ConvForward(GradedFunction):
 
 
 class PoolForward(GradedFunction):
-    """pool_forward must match the vectorised pooling and return (A, cache)."""
+    """pool_forward(A_prev, hparameters, mode): (A, cache), with the reference solution's A
+    and cache = (A_prev, hparameters); A_prev left unchanged."""
 
     name = "pool_forward"
 
@@ -302,7 +304,8 @@ class PoolForward(GradedFunction):
 
 
 class ConvBackward(GradedFunction):
-    """conv_backward's gradients must match central differences of L = sum(Z * dZ)."""
+    """conv_backward(dZ, cache): the reference solution's gradients (dA_prev, dW, db) of
+    L = sum(Z * dZ)."""
 
     name = "conv_backward"
     helpers = ("zero_pad",)
@@ -455,7 +458,8 @@ class DistributeValue(GradedFunction):
 
 
 class PoolBackward(GradedFunction):
-    """pool_backward's dA_prev must match central differences of L = sum(A * dA).
+    """pool_backward(dA, cache, mode): the reference solution's dA_prev, the gradient of
+    L = sum(A * dA).
 
     Inputs are random floats, so ties inside a window (where max pooling has no gradient) do
     not occur.
