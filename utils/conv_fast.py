@@ -24,10 +24,10 @@ def output_size(n_prev: int, f: int, stride: int, pad: int = 0) -> int:
 
 
 def im2col(A: np.ndarray, f: int, stride: int) -> np.ndarray:
-    """All f x f windows of A as rows.
+    """All f x f windows of A, one per output position.
 
-    A: (m, n_H_prev, n_W_prev, n_C), already padded.
-    Returns (m, n_H, n_W, f, f, n_C): a strided view, no copy.
+    A: array of shape (m, n_H_prev, n_W_prev, n_C), already padded
+    Returns windows: array of shape (m, n_H, n_W, f, f, n_C), a strided view of A (no copy)
     """
     m, n_H_prev, n_W_prev, n_C = A.shape
     n_H = output_size(n_H_prev, f, stride)
@@ -48,7 +48,12 @@ def _check_int(name: str, value, minimum: int) -> None:
 
 def validate_conv_inputs(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
                          hparameters: dict) -> None:
-    """Raise ValueError with a clear message when the convolution's inputs do not fit together."""
+    """Raise ValueError with a clear message when the convolution's inputs do not fit together.
+
+    A_prev: array of shape (m, n_H_prev, n_W_prev, n_C_prev)
+    W: array of shape (f, f, n_C_prev, n_C)
+    b: array of shape (1, 1, 1, n_C)
+    """
     if np.ndim(A_prev) != 4:
         raise ValueError(f"A_prev must have shape (m, n_H_prev, n_W_prev, n_C_prev), "
                          f"got shape {np.shape(A_prev)}")
@@ -71,7 +76,10 @@ def validate_conv_inputs(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
 
 
 def validate_pool_inputs(A_prev: np.ndarray, hparameters: dict, mode: str) -> None:
-    """Raise ValueError with a clear message when the pooling's inputs do not fit together."""
+    """Raise ValueError with a clear message when the pooling's inputs do not fit together.
+
+    A_prev: array of shape (m, n_H_prev, n_W_prev, n_C)
+    """
     if np.ndim(A_prev) != 4:
         raise ValueError(f"A_prev must have shape (m, n_H_prev, n_W_prev, n_C), "
                          f"got shape {np.shape(A_prev)}")
@@ -91,7 +99,10 @@ def conv_forward_fast(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, stride: 
                       pad: int) -> np.ndarray:
     """Convolution of A_prev with filters W plus bias b, as one tensor contraction.
 
-    Returns Z of shape (m, n_H, n_W, n_C), in the dtype numpy's promotion gives.
+    A_prev: array of shape (m, n_H_prev, n_W_prev, n_C_prev)
+    W: array of shape (f, f, n_C_prev, n_C)
+    b: array of shape (1, 1, 1, n_C)
+    Returns Z: array of shape (m, n_H, n_W, n_C), in the dtype numpy's promotion gives
     """
     validate_conv_inputs(A_prev, W, b, {"stride": stride, "pad": pad})
     f = W.shape[0]
@@ -103,7 +114,8 @@ def conv_forward_fast(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, stride: 
 def pool_forward_fast(A_prev: np.ndarray, f: int, stride: int, mode: str = "max") -> np.ndarray:
     """Max or average pooling over f x f windows with the given stride, channel by channel.
 
-    Returns A of shape (m, n_H, n_W, n_C).
+    A_prev: array of shape (m, n_H_prev, n_W_prev, n_C)
+    Returns A: array of shape (m, n_H, n_W, n_C)
     """
     validate_pool_inputs(A_prev, {"f": f, "stride": stride}, mode)
     windows = im2col(A_prev, f, stride)
