@@ -88,6 +88,14 @@ def test_requirements_and_environment_yml_pin_the_same_versions():
         f"only in environment.yml: {conda.items() - requirements.items()}")
 
 
+def test_the_pre_commit_hook_runs_the_pinned_ruff():
+    pinned = _pins((ROOT / "requirements.txt").read_text().splitlines())["ruff"]
+    hook = re.search(r"ruff-pre-commit\n\s*rev: v(\S+)",
+                     (ROOT / ".pre-commit-config.yaml").read_text())
+    assert hook and hook.group(1) == pinned, (
+        f".pre-commit-config.yaml's ruff hook must have rev: v{pinned}, the pinned ruff")
+
+
 def test_environment_yml_uses_the_python_of_the_course():
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
     assert '">=3.11,<3.12"' in (ROOT / "pyproject.toml").read_text()

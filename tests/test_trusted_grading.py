@@ -414,6 +414,7 @@ def _call(name: str, *args) -> dict:
     return {"call": name, "args": graded.encode(graded.to_wire([list(args), {}]))}
 
 
+@pytest.mark.slow  # waits for the time bound
 def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call():
     """A stand-in call whose arguments would make the reference take 29 GB, or minutes (the
     non-max suppression of 30,000 boxes that do not overlap), is answered with an error, and
