@@ -105,12 +105,7 @@ def block17(x: keras.KerasTensor, index: int, scale: float = 0.1) -> keras.Keras
     x: tensor of shape (batch, 8, 8, 896)
     Returns a tensor of shape (batch, 8, 8, 896)
     """
-    p = f"Block17_{index}"
-    b0 = conv_bn(x, 128, 1, _branch(p, 0, "Conv2d_1x1"))
-    b1 = conv_bn(x, 128, 1, _branch(p, 1, "Conv2d_0a_1x1"))
-    b1 = conv_bn(b1, 128, (1, 7), _branch(p, 1, "Conv2d_0b_1x7"))
-    b1 = conv_bn(b1, 128, (7, 1), _branch(p, 1, "Conv2d_0c_7x1"))
-    return _residual(x, [b0, b1], p, scale, "relu")
+    return _factorised(x, f"Block17_{index}", 128, 7, scale, "relu")
 
 
 def block8(x: keras.KerasTensor, index: int, scale: float = 0.2,
@@ -120,11 +115,15 @@ def block8(x: keras.KerasTensor, index: int, scale: float = 0.2,
     x: tensor of shape (batch, 3, 3, 1792)
     Returns a tensor of shape (batch, 3, 3, 1792)
     """
-    p = f"Block8_{index}"
-    b0 = conv_bn(x, 192, 1, _branch(p, 0, "Conv2d_1x1"))
-    b1 = conv_bn(x, 192, 1, _branch(p, 1, "Conv2d_0a_1x1"))
-    b1 = conv_bn(b1, 192, (1, 3), _branch(p, 1, "Conv2d_0b_1x3"))
-    b1 = conv_bn(b1, 192, (3, 1), _branch(p, 1, "Conv2d_0c_3x1"))
+    return _factorised(x, f"Block8_{index}", 192, 3, scale, activation)
+
+
+def _factorised(x, p: str, filters: int, size: int, scale: float, activation: str | None):
+    """The B and C blocks: a 1x1 branch and a 1x1 -> 1 x size -> size x 1 branch."""
+    b0 = conv_bn(x, filters, 1, _branch(p, 0, "Conv2d_1x1"))
+    b1 = conv_bn(x, filters, 1, _branch(p, 1, "Conv2d_0a_1x1"))
+    b1 = conv_bn(b1, filters, (1, size), _branch(p, 1, f"Conv2d_0b_1x{size}"))
+    b1 = conv_bn(b1, filters, (size, 1), _branch(p, 1, f"Conv2d_0c_{size}x1"))
     return _residual(x, [b0, b1], p, scale, activation)
 
 
