@@ -10,6 +10,7 @@ from mistakes import MISTAKES
 from course import assignments
 from course.assignments import COURSE_ROOT, REPO_ROOT, Assignment
 from course.authoring.figures import FIGURES
+from course.translation.notebooks import catalogue
 from course.trusted import cases
 from utils import graded
 
@@ -84,6 +85,13 @@ def readme_row(a: Assignment) -> list[str]:
         f"README.md's table of assignments has no row starting {row}"]
 
 
+def chinese_catalogue(a: Assignment) -> list[str]:
+    path = catalogue(a)
+    return [] if path.is_file() else [
+        f"{_relative(path)} is missing: run `python -m course translations extract {a.id}` "
+        "and translate it (locale/zh_CN/README.md)"]
+
+
 PARTS = {"source notebook": source_notebook,
          "release and student notebooks": generated_notebooks,
          "public test module": public_test_module,
@@ -91,7 +99,8 @@ PARTS = {"source notebook": source_notebook,
          "figures": figures,
          "mistakes": mistakes,
          "tests": its_own_tests,
-         "row in the README": readme_row}
+         "row in the README": readme_row,
+         "Chinese catalogue": chinese_catalogue}
 
 
 def missing_parts(a: Assignment) -> list[str]:
@@ -118,4 +127,4 @@ def test_a_missing_part_is_named():
     assert [p.split(":")[0] for p in parts] == [
         "source notebook", "release and student notebooks", "release and student notebooks",
         "public test module", "stored public answers", "figures", "mistakes", "tests",
-        "row in the README"]
+        "row in the README", "Chinese catalogue"]
