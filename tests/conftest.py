@@ -25,7 +25,7 @@ from course.grading import nbgrader_course
 from course.grading.classroom import grade_class
 
 SLOW_FIXTURES = {"graded_course", "executed_references", "graded_class", "student_site",
-                 "local_run", "loopback_cluster"}
+                 "local_run", "loopback_cluster", "mixed_class"}
 SLOW_MODULES = {"test_dask_grading", "test_hostile_class", "test_student_client", "test_site"}
 
 
