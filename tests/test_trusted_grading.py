@@ -385,6 +385,7 @@ def test_a_caller_that_differentiates_gets_the_reference_helpers_gradients(monke
     np.testing.assert_allclose(got["images"], expected_answer["images"], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # parses requests of gigabytes within the memory bound
 def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     from course.trusted.helper_calls import Answers, HelperCalls
 
