@@ -10,6 +10,8 @@ For every assignment with a source notebook, the class holds these submissions:
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 from mistakes import MISTAKES
@@ -18,6 +20,18 @@ from course import assignments
 from course.authoring import site
 from course.grading import nbgrader_course
 from course.grading.classroom import grade_class
+from utils import i18n
+
+# The tests read the course's messages in English, whatever language this machine asks for
+# (utils.i18n); the tests of the Chinese messages ask for Chinese themselves.
+os.environ.pop(i18n.LANGUAGE_ENV, None)
+
+
+@pytest.fixture(autouse=True)
+def english_notebook():
+    """Each test starts in English, even after a test ran a Chinese notebook's imports cell in
+    this process (the reference solution of a Chinese source, say)."""
+    i18n.set_notebook_language(None)
 
 
 def class_submissions(assignment: assignments.Assignment) -> dict[str, nbformat.NotebookNode]:
