@@ -1,7 +1,8 @@
 """Course commands: ``python -m course COMMAND`` (``--help`` lists them).
 
 fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data files, verified
-release [--check]            generate source_release/release/ and notebooks/ from the sources
+release [--check]            generate source_release/release/ and notebooks/ from the sources,
+                             and compile the Chinese messages (utils/locale/)
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 public-answers [--check]     store the reference answers of the public test cases
 demo                         grade the reference solution and the blank release (grade-class)
@@ -18,7 +19,8 @@ site [--instructor]          the course site: student notebooks with the referen
                              executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 translations [extract [ID]] [--check]
-                             the Chinese edition's catalogues (locale/zh_CN/): update them from
+                             the Chinese edition's catalogues (locale/zh_CN/: the notebooks, the
+                             pages, the messages of the tests and the grader): update them from
                              the English (extract; ID starts a notebook's), or say what is left
 """
 
@@ -45,10 +47,12 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_release(args) -> int:
+    from course.translation import messages
+
     root = assignments.REPO_ROOT
     outputs = release.build(assignments.available(), root)
     if args.check:
-        problems = release.stale(outputs, root)
+        problems = release.stale(outputs, root) + messages.stale()
         for problem in problems:
             print(f"stale: {problem}")
         print("release is up to date" if not problems else
@@ -57,6 +61,7 @@ def cmd_release(args) -> int:
     release.write(outputs, root)
     for path in outputs:
         print(f"wrote {path}")
+    print(f"wrote {messages.write_compiled().relative_to(root)}")
     return 0
 
 

@@ -15,6 +15,8 @@ notebooks executed, a site built, a Dask cluster started.
 
 from __future__ import annotations
 
+import os
+
 import nbformat
 import pytest
 from mistakes import MISTAKES
@@ -23,6 +25,18 @@ from course import assignments
 from course.authoring import site
 from course.grading import nbgrader_course
 from course.grading.classroom import grade_class
+from utils import i18n
+
+# The tests read the course's messages in English, whatever language this machine asks for
+# (utils.i18n); the tests of the Chinese messages ask for Chinese themselves.
+os.environ.pop(i18n.LANGUAGE_ENV, None)
+
+
+@pytest.fixture(autouse=True)
+def english_notebook():
+    """Each test starts in English, even after a test ran a Chinese notebook's imports cell in
+    this process (the reference solution of a Chinese source, say)."""
+    i18n.set_notebook_language(None)
 
 SLOW_FIXTURES = {"graded_course", "executed_references", "graded_class", "student_site",
                  "local_run", "loopback_cluster", "mixed_class"}

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from utils.i18n import _
+
 
 def output_size(n_prev: int, f: int, stride: int, pad: int = 0) -> int:
     """Spatial size of a convolution or pooling output: floor((n_prev + 2*pad - f) / stride) + 1."""
     if f > n_prev + 2 * pad:
-        raise ValueError(f"window of size {f} does not fit in an input of size {n_prev} "
-                         f"padded by {pad} on each side")
+        raise ValueError(_("window of size {f} does not fit in an input of size {n_prev} "
+                           "padded by {pad} on each side").format(f=f, n_prev=n_prev, pad=pad))
     return (n_prev + 2 * pad - f) // stride + 1
 
 
@@ -43,7 +45,8 @@ def im2col(A: np.ndarray, f: int, stride: int) -> np.ndarray:
 
 def _check_int(name: str, value, minimum: int) -> None:
     if not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(_("{name} must be an integer >= {minimum}, got {value!r}").format(
+            name=name, minimum=minimum, value=value))
 
 
 def validate_conv_inputs(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
@@ -55,24 +58,32 @@ def validate_conv_inputs(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray,
     b: array of shape (1, 1, 1, n_C)
     """
     if np.ndim(A_prev) != 4:
-        raise ValueError(f"A_prev must have shape (m, n_H_prev, n_W_prev, n_C_prev), "
-                         f"got shape {np.shape(A_prev)}")
+        raise ValueError(_("{name} must have shape {expected}, got shape {shape}").format(
+            name="A_prev", expected="(m, n_H_prev, n_W_prev, n_C_prev)", shape=np.shape(A_prev)))
     if np.ndim(W) != 4 or W.shape[0] != W.shape[1]:
-        raise ValueError(f"W must have shape (f, f, n_C_prev, n_C), got shape {np.shape(W)}")
+        raise ValueError(_("{name} must have shape {expected}, got shape {shape}").format(
+            name="W", expected="(f, f, n_C_prev, n_C)", shape=np.shape(W)))
     if W.shape[2] != A_prev.shape[3]:
-        raise ValueError(f"A_prev has {A_prev.shape[3]} channels but W expects {W.shape[2]} "
-                         f"(W has shape {W.shape})")
+        raise ValueError(_("A_prev has {channels} channels but W expects {expected} (W has "
+                           "shape {shape})").format(channels=A_prev.shape[3],
+                                                    expected=W.shape[2], shape=W.shape))
     if np.shape(b) != (1, 1, 1, W.shape[3]):
-        raise ValueError(f"b must have shape (1, 1, 1, {W.shape[3]}), got {np.shape(b)}")
+        raise ValueError(_("{name} must have shape {expected}, got shape {shape}").format(
+            name="b", expected=(1, 1, 1, W.shape[3]), shape=np.shape(b)))
     missing = {"stride", "pad"} - set(hparameters)
     if missing:
-        raise ValueError(f"hparameters lacks {sorted(missing)}: it needs 'stride' and 'pad'")
+        raise ValueError(_("hparameters lacks {missing}: it needs {needed}").format(
+            missing=sorted(missing), needed="'stride', 'pad'"))
     _check_int("stride", hparameters["stride"], 1)
     _check_int("pad", hparameters["pad"], 0)
-    for axis, n_prev in (("height", A_prev.shape[1]), ("width", A_prev.shape[2])):
+    for message, n_prev in (
+            (_("the {f}x{f} filter does not fit in the input height {n_prev} padded by {pad} on "
+               "each side"), A_prev.shape[1]),
+            (_("the {f}x{f} filter does not fit in the input width {n_prev} padded by {pad} on "
+               "each side"), A_prev.shape[2])):
         if W.shape[0] > n_prev + 2 * hparameters["pad"]:
-            raise ValueError(f"the {W.shape[0]}x{W.shape[0]} filter does not fit in the input "
-                             f"{axis} {n_prev} padded by {hparameters['pad']} on each side")
+            raise ValueError(message.format(f=W.shape[0], n_prev=n_prev,
+                                            pad=hparameters["pad"]))
 
 
 def validate_pool_inputs(A_prev: np.ndarray, hparameters: dict, mode: str) -> None:
@@ -81,18 +92,19 @@ def validate_pool_inputs(A_prev: np.ndarray, hparameters: dict, mode: str) -> No
     A_prev: array of shape (m, n_H_prev, n_W_prev, n_C)
     """
     if np.ndim(A_prev) != 4:
-        raise ValueError(f"A_prev must have shape (m, n_H_prev, n_W_prev, n_C), "
-                         f"got shape {np.shape(A_prev)}")
+        raise ValueError(_("{name} must have shape {expected}, got shape {shape}").format(
+            name="A_prev", expected="(m, n_H_prev, n_W_prev, n_C)", shape=np.shape(A_prev)))
     missing = {"f", "stride"} - set(hparameters)
     if missing:
-        raise ValueError(f"hparameters lacks {sorted(missing)}: it needs 'f' and 'stride'")
+        raise ValueError(_("hparameters lacks {missing}: it needs {needed}").format(
+            missing=sorted(missing), needed="'f', 'stride'"))
     _check_int("f", hparameters["f"], 1)
     _check_int("stride", hparameters["stride"], 1)
     if hparameters["f"] > min(A_prev.shape[1], A_prev.shape[2]):
-        raise ValueError(f"the {hparameters['f']}x{hparameters['f']} window does not fit in an "
-                         f"input of {A_prev.shape[1]}x{A_prev.shape[2]}")
+        raise ValueError(_("the {f}x{f} window does not fit in an input of {n_H}x{n_W}").format(
+            f=hparameters["f"], n_H=A_prev.shape[1], n_W=A_prev.shape[2]))
     if mode not in ("max", "average"):
-        raise ValueError(f"mode must be 'max' or 'average', got {mode!r}")
+        raise ValueError(_("mode must be 'max' or 'average', got {mode!r}").format(mode=mode))
 
 
 def conv_forward_fast(A_prev: np.ndarray, W: np.ndarray, b: np.ndarray, stride: int,

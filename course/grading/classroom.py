@@ -60,6 +60,7 @@ from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
 from course.grading.worker import Bundle, Ending, Limits, Outcome, Request, code_version, hash_files
+from course.translation import messages
 from course.translation.notebooks import catalogue
 from course.trusted import cases
 from course.trusted.executor import IMPORTS_CELL
@@ -198,8 +199,10 @@ def _chinese_bundle(bundle: Bundle, a: Assignment) -> Bundle:
 
 
 def _chinese_key(a: Assignment, sources_key: str) -> str:
-    """The sources key of ``a``'s Chinese submissions: its sources and its catalogue."""
-    return hashlib.sha256(sources_key.encode() + catalogue(a).read_bytes()).hexdigest()
+    """The sources key of ``a``'s Chinese submissions: its sources, its catalogue and the
+    messages' (the feedback's verdicts)."""
+    return hashlib.sha256(sources_key.encode() + catalogue(a).read_bytes()
+                          + messages.COMPILED.read_bytes()).hexdigest()
 
 
 def _submission_key(notebook: bytes, sources_key: str, limits: Limits, sandboxed: bool,
