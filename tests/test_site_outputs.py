@@ -11,6 +11,7 @@ import pytest
 
 from course import assignments
 from course.authoring import executions, readable_outputs, site
+from course.translation.notebooks import LANGUAGE_CALL, is_imports_cell, translated
 
 
 @pytest.mark.parametrize("assignment", assignments.available(), ids=lambda a: a.id)
@@ -97,3 +98,21 @@ def test_an_expected_output_is_shown_only_where_it_differs_from_the_output_above
     nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="J = 7.3\n")]
     assert readable_outputs.without_repeated_expected_outputs(nb) == [1]
     assert [c.cell_type for c in nb.cells] == ["code", "code", "markdown"]
+
+
+@pytest.mark.parametrize("assignment", translated(assignments.available()), ids=lambda a: a.id)
+def test_the_chinese_page_is_built_from_the_stored_execution(assignment):
+    """The Chinese student notebook, whose imports cell also sets the language of the checks'
+    messages and whose comments are Chinese, gets the same stored outputs on the same cells as
+    the English page, and the note of when they were computed in Chinese."""
+    stored = executions.load(assignment)
+    english = site.page(nbformat.read(assignment.student_notebook, as_version=4), stored)
+    chinese = site.page(site._chinese_page(assignment), stored, say=site._chinese)
+    imports = next(c for c in chinese.cells if is_imports_cell(c))
+    assert LANGUAGE_CALL in imports.source
+    english_code = [c for c in english.cells if c.cell_type == "code"]
+    chinese_code = [c for c in chinese.cells if c.cell_type == "code"]
+    assert [c.outputs for c in chinese_code] == [c.outputs for c in english_code]
+    assert any(c.outputs for c in chinese_code)
+    note = site.execution_note(executions.execution(stored), site._chinese)
+    assert note in chinese.cells[0].source and re.search(r"[\u4e00-\u9fff]", note)
