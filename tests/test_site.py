@@ -217,10 +217,10 @@ def test_the_pages_show_what_the_full_mode_notebooks_compute(student_site):
     texts = {a.id: _words(page_text(p)) for a, p in zip(assignments.available(), pages[1:])}
     for name, text in texts.items():
         assert re.search(r"The outputs on this page are those of the reference solution, computed "
-                         r"on \d+ \w+ \d{4} in full mode", text), name
+                         r"on \d{4}-\d{2}-\d{2} in full mode", text), name
     signs = texts["C4W1A2_signs_cnn"]
     assert "number of training examples = 1080" in signs
-    assert re.search(r"train accuracy: 0\.\d{4} test accuracy: 0\.\d{4}", signs)
+    assert re.search(r"train accuracy: [01]\.\d{4} test accuracy: [01]\.\d{4}", signs)
     accuracy = re.search(r"pretrained ResNet50: test loss = [\d.]+, test accuracy = ([\d.]+)",
                          texts["C4W2A1_resnets"])
     assert accuracy and float(accuracy.group(1)) > 0.9, "the trained ResNet50 is not shown"
