@@ -324,7 +324,7 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
                 sandboxed: bool = True, scheduler: str | None = None,
                 students: list[str] | None = None, regrade: bool = False,
                 progress: bool = True, run_demonstrations: bool = False,
-                record_folder: Path | None = None) -> list[Row]:
+                record_folder: Path | None = None, fork_server: bool = True) -> list[Row]:
     """Grade the new and changed submissions (all with ``regrade``; only ``students`` when
     given) on a Dask cluster (``scheduler``'s, or a local one of ``workers`` processes);
     write ``out/course``, ``out/scores.csv``, ``out/logs`` and ``out/grading.json``; return
@@ -332,7 +332,9 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     not run (``course.grading.demo_cells``) unless ``run_demonstrations``: then the feedback
     shows their outputs, and grading costs what a whole run of each notebook costs. With
     ``record_folder``, every message the grader sends into a kernel is kept there (an audit,
-    ``TrustedExecute.record_folder``; the folder must be on the workers' machines)."""
+    ``TrustedExecute.record_folder``; the folder must be on the workers' machines). Sandboxed
+    kernels start from each worker's fork server (``course.grading.forkserver``) unless not
+    ``fork_server``: the grades are the same, the libraries are imported once per worker."""
     if sandboxed and (missing := sandbox.check()):
         raise RuntimeError("The student code cannot be sandboxed on this machine: "
                            + "; ".join(missing) + ". Grade on a machine that has these, or "
@@ -358,7 +360,7 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
         key = _submission_key(notebook, keys[s.assignment.id], limits, sandboxed,
                               run_demonstrations)
         if regrade or not record.keeps(s.student, s.assignment.id, key):
-            request = Request(s.student, notebook, limits, sandboxed)
+            request = Request(s.student, notebook, limits, sandboxed, fork_server)
             requests.append((s.assignment.id, request))
             by_request[id(request)] = s, key
     # The cluster starts (its workers import nbgrader) while this process builds the course.

@@ -92,6 +92,7 @@ class Request:
     notebook: bytes
     limits: Limits = Limits()
     sandboxed: bool = True
+    fork_server: bool = True  # sandboxed kernels start from the worker's fork server
 
 
 
@@ -170,10 +171,37 @@ def _unpacked(bundle: Bundle) -> Path:
     return root
 
 
+def kernel_environment(limits: Limits) -> dict[str, str]:
+    """The whole environment of a sandboxed kernel (before the sandbox adds its own folders)."""
+    from course.execution import GRADING
+    from utils import data
+
+    return {**GRADING, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            data.HOME_ENV: str(data.course_home()),
+            **dict.fromkeys(THREAD_VARIABLES, str(limits.threads))}
+
+
+_fork_server = None  # this worker's ForkServer (course.grading.forkserver), started once
+
+
+def fork_server(env: dict[str, str]) -> Path:
+    """The socket of this worker's fork server for kernels of environment ``env``: started
+    the first time, and again when it died or when another environment is asked for."""
+    global _fork_server
+    from course.grading.forkserver import ForkServer
+
+    if _fork_server is not None and _fork_server.env != env:
+        _fork_server.stop()
+        _fork_server = None
+    if _fork_server is None:
+        _fork_server = ForkServer(env)
+    _fork_server.restart_if_dead()
+    return _fork_server.socket
+
+
 def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path) -> Path:
     """A scratch course for one submission in ``root``: sources, an empty gradebook, the
     notebook, a config with the limits and (when sandboxed) the kernel's sandbox."""
-    from course.execution import GRADING
     from course.grading import sandbox
     from utils import data
 
@@ -192,15 +220,13 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
     if request.sandboxed:
         settings = sandbox.Settings(
             name=request.student, runtime=str(runtime), markers=str(root / "markers"),
-            readonly=[str(p) for p in data.data_folders()],
-            env={**GRADING, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                 "LANG": "C.UTF-8", data.HOME_ENV: str(data.course_home()),
-                 **dict.fromkeys(THREAD_VARIABLES, str(limits.threads))},
+            readonly=[str(p) for p in data.data_folders()], env=kernel_environment(limits),
             memory_mb=limits.memory_mb, max_processes=limits.max_processes,
             disk_mb=limits.disk_mb, wall_s=limits.notebook_timeout,
             output_file=str(root / "kernel.log"))
         settings.write(root / "sandbox.json")
-        sandbox.kernelspec(root / "jupyter", root / "sandbox.json")
+        sandbox.kernelspec(root / "jupyter", root / "sandbox.json",
+                           fork_server(settings.env) if request.fork_server else None)
         config += (f"c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}\n"
                    "c.TrustedExecute.terminate_kernel = True\n"
                    "c.KernelManager.transport = 'ipc'\n"
@@ -295,6 +321,8 @@ def dask_setup(worker=None) -> None:
     import course.trusted.executor  # noqa: F401
 
     code_version()
+    if not _sandbox_missing():  # its libraries are imported while the class is prepared
+        fork_server(kernel_environment(Limits()))
 
 
 def grade(bundle: Bundle, request: Request) -> Outcome:
@@ -328,8 +356,9 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
                 outcome.log += "\n--- the kernel's own output ---\n" + kernel_log.read_text(
                     errors="replace")[-20000:]
             if request.sandboxed:
-                hit = sandbox.limits_hit(sandbox.Settings.read(root / "sandbox.json"))
-                outcome.limits = list(dict.fromkeys(h.limit for h in hit))
+                settings = sandbox.Settings.read(root / "sandbox.json")
+                outcome.limits = list(dict.fromkeys(h.limit for h in sandbox.limits_hit(settings)))
+                cpu -= sandbox.cpu_seconds(settings)  # the fork server's kernels
             outcome.grades, outcome.timestamp = _grades(root, a, student)
             outcome.files, outcome.left_out = _regular_files(root, a, student)
             outcome.log += (f"[grading_worker] scratch course {prepared - started:.2f} s, "
