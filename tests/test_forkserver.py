@@ -130,6 +130,46 @@ def test_a_kernel_from_the_fork_server_is_sandboxed_and_inherits_nothing(server,
         other.close()
 
 
+LEAK_CHECK = """
+import gc, json, os, sys
+name = "CNN_COURSE_" + "TEST_CANARY"
+# every container reachable from the frames of every thread (dicts of strings alone are not
+# tracked by the garbage collector) and every object the collector tracks
+todo = gc.get_objects()
+for frame in sys._current_frames().values():
+    while frame is not None:
+        todo.append(frame.f_locals)
+        frame = frame.f_back
+seen, holders = set(), 0
+while todo and len(seen) < 2_000_000:
+    item = todo.pop()
+    if id(item) in seen or not isinstance(item, (dict, list, tuple, set, frozenset)):
+        continue
+    seen.add(id(item))
+    if isinstance(item, dict):
+        holders += name in item
+        todo.extend(item.values())
+    else:
+        todo.extend(item)
+print(json.dumps([holders, name in os.environ]))
+"""
+
+
+def test_the_workers_environment_stays_out_of_the_kernels_memory(server, tmp_path,
+                                                                   monkeypatch):
+    import json
+
+    monkeypatch.setenv("CNN_COURSE_TEST_CANARY", "a secret of the instructor's shell")
+    kernel = Kernel(tmp_path / "k", server.socket)  # its client inherits this environment
+    try:
+        text, reply = kernel.run(LEAK_CHECK)
+        assert reply["status"] == "ok", reply
+        assert json.loads(text.strip().splitlines()[-1]) == [0, False]
+        assert kernel.report(server.socket)["preloaded"]
+    finally:
+        kernel.close()
+
+
 def test_interrupt_reaches_the_kernel_and_a_killed_client_ends_the_sandbox(server, tmp_path):
     kernel = Kernel(tmp_path / "k", server.socket)
     try:

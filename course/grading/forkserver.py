@@ -12,15 +12,17 @@ would (``sandbox.run``: the submission's cgroup, namespaces, allowlist root and 
 that the sandboxed process runs ``python -m ipykernel_launcher`` in itself instead of starting a
 new interpreter: the libraries are already in its memory, copied on write from the server.
 
-What the kernel inherits is only what the server imported: the server is a fresh interpreter
-(started with ``subprocess``, never forked from the worker, whose memory holds reference
-answers), it reads nothing but ``PRELOAD`` from the course and the Python installation, and the
-grader's own modules are removed from ``sys.modules`` before the kernel starts
-(``sandbox._run_module_here``). Every file descriptor but the standard streams is closed in the
-sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is killed, the
-supervisor sees its connection close and ends the sandbox. A request the server cannot serve
-the same way as a new interpreter (another environment or Python, another command) runs the
-usual way, by exec; so does every request when the server is not there.
+What the kernel inherits is a copy of the server's memory and of its supervisor's: the libraries
+of ``PRELOAD`` and the request (the sandbox's settings file, the connection file, the command,
+the working folder and the variables of ``Settings.inherit``; never the rest of the worker's
+environment). The server is a fresh interpreter (started with ``subprocess``, never forked from
+the worker, whose memory holds reference answers) and reads nothing but ``PRELOAD``; the
+grader's modules are removed from ``sys.modules`` before the kernel starts
+(``sandbox._run_module_here``), and every file descriptor but the standard streams is closed in
+the sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is
+killed, the supervisor sees its connection close and ends the sandbox. A request the server
+cannot serve the same way as a new interpreter (another environment or Python, another
+command) runs the usual way, by exec; so does every request when the server is not there.
 
 Protocol: the client connects to the server's Unix socket and sends one JSON request
 (``settings``, ``connection_file``, ``command``, ``cwd``, ``environ``) with its file
@@ -219,11 +221,16 @@ def connect(args: list[str]) -> None:
                  "--settings FILE [--connection-file FILE] -- COMMAND...")
     path, rest = args[1], args[2:]
     options, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
-    request = {"settings": os.path.abspath(options[options.index("--settings") + 1]),
+    settings = os.path.abspath(options[options.index("--settings") + 1])
+    inherit = json.loads(Path(settings).read_text()).get("inherit", [])
+    request = {"settings": settings,
                "connection_file": (os.path.abspath(options[options.index("--connection-file")
                                                            + 1])
                                    if "--connection-file" in options else None),
-               "command": command, "cwd": os.getcwd(), "environ": dict(os.environ)}
+               "command": command, "cwd": os.getcwd(),
+               # only what the sandbox passes on: the rest of this environment (the grader's)
+               # would be in the memory the kernel is forked from
+               "environ": {k: os.environ[k] for k in inherit if k in os.environ}}
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         client.connect(path)
