@@ -20,7 +20,8 @@ from browser import chromium, needs_chromium, what_ran
 from course import assignments
 from course.assignments import REPO_ROOT
 from course.grading import nbgrader_course, sandbox
-from course.grading.classroom import FORMULA_STARTS, Limits, Row, grade_class, write_csv
+from course.grading.classroom import FORMULA_STARTS, Row, grade_class, write_csv
+from course.grading.limits import Limits
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 ZERO_PAD = 10  # points of test_zero_pad

@@ -12,7 +12,8 @@ import pytest
 
 from course.grading import sandbox
 from course.grading.forkserver import ForkServer, _served_here
-from course.grading.worker import Limits, kernel_environment
+from course.grading.limits import Limits
+from course.grading.worker import kernel_environment
 
 MISSING = sandbox.check()
 pytestmark = pytest.mark.skipif(bool(MISSING), reason="; ".join(MISSING))

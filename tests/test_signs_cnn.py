@@ -10,9 +10,9 @@ import pytest
 from graded_cases import edited, failure, notebook_cases, solution, source_notebook
 
 from utils import data
-from utils.signs import load_signs_dataset, prepare
 from utils.graded import decode, encode
 from utils.public_tests import signs_cnn as t
+from utils.signs import load_signs_dataset, prepare
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf

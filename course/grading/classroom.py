@@ -52,10 +52,11 @@ from course import assignments
 from course.assignments import COURSE_ROOT, Assignment
 from course.authoring import release
 from course.grading import engine, sandbox, submissions
+from course.grading.limits import Limits
 from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
-from course.grading.worker import Bundle, Ending, Limits, Outcome, Request, code_version, hash_files
+from course.grading.worker import Bundle, Ending, Outcome, Request, code_version, hash_files
 from course.trusted import cases
 from course.trusted.executor import IMPORTS_CELL
 from course.trusted.reference_answers import Reference

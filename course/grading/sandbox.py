@@ -49,6 +49,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course.grading.limits import Limits
+
 KERNEL_NAME = "cnn-course-sandbox"
 HELPERS = Path(__file__).resolve().parents[2] / "utils"  # the course's helpers, read-only inside
 SANDBOX_UID = 1000  # the command's user and group id inside the sandbox
@@ -88,12 +90,12 @@ class Settings:
     env: dict[str, str] = field(default_factory=dict)  # the command's whole environment
     inherit: list[str] = field(  # plus these variables of the supervisor's, when set
         default_factory=lambda: ["NBGRADER_EXECUTION", "NBGRADER_VALIDATING"])
-    memory_mb: int = 6144  # all processes together; also the address space of each
-    max_processes: int = 1024  # processes and threads together
-    disk_mb: int = 512  # working folder, /tmp, /dev/shm and runtime folder together
-    output_mb: int = 16  # bytes written to stdout and stderr together
+    memory_mb: int = Limits.memory_mb  # all processes together; also the address space of each
+    max_processes: int = Limits.max_processes  # processes and threads together
+    disk_mb: int = Limits.disk_mb  # working folder, /tmp, /dev/shm and runtime folder together
+    output_mb: int = Limits.output_mb  # bytes written to stdout and stderr together
     output_file: str = ""  # where that output goes (never visible inside); "" for our own
-    wall_s: float = 900  # seconds from the first start under these settings to kill
+    wall_s: float = Limits.notebook_timeout  # seconds from the first start to the kill
 
     def write(self, path: Path) -> Path:
         """Save as JSON at ``path``; return it."""

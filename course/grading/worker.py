@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from course.grading.limits import Limits
+
 # How many threads numpy's BLAS, OpenMP and TensorFlow use (they would take every core each,
 # and kernels graded side by side would fight over them).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -39,19 +41,6 @@ MAX_RETURNED_BYTES = 64 * 2 ** 20  # largest autograded notebook or feedback fil
 _EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_.]*(Error|Exception): ")  # a traceback's last line
 _REPO = Path(__file__).resolve().parents[2]
 _CODE = (_REPO / "utils", _REPO / "course")  # the helpers and the grader
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits: seconds per cell and per notebook, memory and disk in MiB (all of
-    the submission's processes together), and the number of its processes and threads."""
-
-    cell_timeout: int = 120
-    notebook_timeout: int = 900
-    memory_mb: int = 6144
-    disk_mb: int = 1024
-    max_processes: int = 512
-    threads: int = 1  # of the kernel's numerical libraries (a worker per core: one each)
 
 
 @dataclass(frozen=True)
@@ -222,7 +211,7 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
             name=request.student, runtime=str(runtime), markers=str(root / "markers"),
             readonly=[str(p) for p in data.data_folders()], env=kernel_environment(limits),
             memory_mb=limits.memory_mb, max_processes=limits.max_processes,
-            disk_mb=limits.disk_mb, wall_s=limits.notebook_timeout,
+            disk_mb=limits.disk_mb, output_mb=limits.output_mb, wall_s=limits.notebook_timeout,
             output_file=str(root / "kernel.log"))
         settings.write(root / "sandbox.json")
         sandbox.kernelspec(root / "jupyter", root / "sandbox.json",
