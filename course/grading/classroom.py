@@ -237,7 +237,7 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
             autograded: Path, limits: Limits) -> tuple[str, bool, bool]:
     """(status, final, graded) of a graded or failed submission (see
     ``class_record.Entry``)."""
-    if sandbox.WALL_TIME in outcome.limits:
+    if sandbox.Limit.WALL_TIME in outcome.limits:
         return f"timeout: the notebook ran over {limits.notebook_timeout} s", True, False
     if outcome.ending in (Ending.TASK_FAILED, Ending.WORKERS_DIED):  # no outcome came back
         return outcome.error, outcome.ending.final, False

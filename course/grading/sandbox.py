@@ -47,6 +47,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 from course.grading.limits import Limits
@@ -108,15 +109,22 @@ class Settings:
         return cls(**json.loads(Path(path).read_text()))
 
 
-WALL_TIME = "wall time"  # the limit of a whole notebook's time (the others: memory, ...)
+class Limit(str, Enum):
+    """A limit the supervisor enforces by ending the whole submission."""
+
+    MEMORY = "memory"
+    PROCESSES = "processes"
+    DISK = "disk"
+    OUTPUT = "output"
+    WALL_TIME = "wall time"  # the whole notebook's time
 
 
 @dataclass(frozen=True)
 class LimitHit:
-    """A limit the supervisor enforced: which ("memory", "processes", "disk", "output" or
-    "wall time"), a sentence saying so, and the command's working folder."""
+    """A limit the supervisor enforced, a sentence saying so, and the command's working
+    folder."""
 
-    limit: str
+    limit: Limit
     message: str
     cwd: str
 
@@ -126,7 +134,8 @@ def limits_hit(settings: Settings) -> list[LimitHit]:
     path = Path(settings.markers) / f"{settings.name}.jsonl"
     if not path.exists():
         return []
-    return [LimitHit(**json.loads(line)) for line in path.read_text().splitlines() if line]
+    return [LimitHit(**{**hit, "limit": Limit(hit["limit"])})
+            for hit in map(json.loads, path.read_text().splitlines()) if hit]
 
 
 def kernelspec(folder: Path, settings_path: Path, fork_server: Path | None = None) -> Path:
@@ -674,11 +683,11 @@ class _Supervisor:
 
     def __init__(self, settings: Settings, cwd: str):
         self.settings, self.cwd = settings, cwd
-        self.hit: tuple[str, str] | None = None
+        self.hit: tuple[Limit, str] | None = None
         self.init = 0  # the host pid of the sandbox's PID 1
         self.output = 0  # bytes of stdout and stderr so far
 
-    def kill(self, limit: str, message: str) -> None:
+    def kill(self, limit: Limit, message: str) -> None:
         """End every process of the submission because of ``limit``."""
         if self.hit is None:
             self.hit = (limit, message)
@@ -704,16 +713,16 @@ class _Supervisor:
     def check_limits(self, started: float) -> None:
         s = self.settings
         if time.monotonic() - started > self.budget:
-            self.kill(WALL_TIME, f"killed after {s.wall_s:g} s")
+            self.kill(Limit.WALL_TIME, f"killed after {s.wall_s:g} s")
         elif self.cgroup.out_of_memory():
-            self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
+            self.kill(Limit.MEMORY, f"its processes together used more than {s.memory_mb} MiB")
         elif self.cgroup.fork_refusals():
-            self.kill("processes", f"it tried to run more than {s.max_processes} processes "
+            self.kill(Limit.PROCESSES, f"it tried to run more than {s.max_processes} processes "
                                    "and threads")
         elif self.output > s.output_mb * 2 ** 20:
-            self.kill("output", f"it wrote more than {s.output_mb} MiB to stdout and stderr")
+            self.kill(Limit.OUTPUT, f"it wrote more than {s.output_mb} MiB to stdout and stderr")
         elif self.init and self._disk_full():
-            self.kill("disk", f"it filled its {s.disk_mb} MiB of writable space")
+            self.kill(Limit.DISK, f"it filled its {s.disk_mb} MiB of writable space")
 
     def _disk_full(self) -> bool:
         try:
@@ -732,7 +741,7 @@ class _Supervisor:
         s = self.settings
         self.budget = self.wall_budget()
         if self.budget <= 0:
-            self._record(WALL_TIME, f"not started: its {s.wall_s:g} s were used up")
+            self._record(Limit.WALL_TIME, f"not started: its {s.wall_s:g} s were used up")
             return 128 + signal.SIGKILL
         self.cgroup = Cgroup.create(s.name, (s.memory_mb + s.disk_mb) * 2 ** 20,
                                     s.max_processes)
@@ -812,7 +821,7 @@ class _Supervisor:
                 self.check_limits(started)
         return status
 
-    def _record(self, limit: str, message: str) -> None:
+    def _record(self, limit: Limit, message: str) -> None:
         markers = Path(self.settings.markers)
         markers.mkdir(parents=True, exist_ok=True)
         with open(markers / f"{self.settings.name}.jsonl", "a") as handle:

@@ -30,8 +30,12 @@ import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from course.grading.limits import Limits
+
+if TYPE_CHECKING:
+    from course.grading.sandbox import Limit
 
 # How many threads numpy's BLAS, OpenMP and TensorFlow use (they would take every core each,
 # and kernels graded side by side would fight over them).
@@ -112,7 +116,7 @@ class Outcome:
 
     ending: Ending
     error: str = ""  # why it did not end GRADED, in words (for the status)
-    limits: list[str] = field(default_factory=list)
+    limits: list[Limit] = field(default_factory=list)
     grades: dict[str, tuple] = field(default_factory=dict)
     timestamp: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
