@@ -32,8 +32,10 @@ sandbox has ended, its exit status, each on a line of its own.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -60,6 +62,7 @@ class ForkServer:
         self.folder = Path(tempfile.mkdtemp(prefix="cnn-forkserver-"))  # mode 0700
         self.socket = self.folder / "socket"
         self.process = self._start()
+        atexit.register(self.stop)  # reaped by its worker: its CPU time is counted there
 
     def _start(self) -> subprocess.Popen:
         """Start the server and wait until it listens (it imports its libraries after that:
@@ -88,8 +91,10 @@ class ForkServer:
             self.process = self._start()
 
     def stop(self) -> None:
-        self.process.kill()
+        if self.process.poll() is None:
+            self.process.kill()
         self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _die_with_parent() -> None:
