@@ -338,9 +338,10 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _kill_when(target: str, ready, killed: list, stop: threading.Event) -> None:
-    """Kill (SIGKILL, once) the process below this one whose command line holds ``target``,
-    when ``ready(processes below this one)`` is true."""
+def _kill_when(target: str, ready, killed: list, stop: threading.Event,
+               number: int = signal.SIGKILL) -> None:
+    """Send signal ``number`` (once) to the process below this one whose command line holds
+    ``target``, when ``ready(processes below this one)`` is true."""
     while not stop.wait(0.1):
         try:
             pids = _descendants(os.getpid())
@@ -348,18 +349,19 @@ def _kill_when(target: str, ready, killed: list, stop: threading.Event) -> None:
             continue
         targets = [p for p in pids if target in _cmdline(p)]
         if targets and ready(pids):
-            os.kill(targets[0], signal.SIGKILL)
+            os.kill(targets[0], number)
             killed.append(targets[0])
             return
 
 
-def _graded_while_killing(tmp_path, nb, target: str, ready):
-    """(row, final) of ``nb`` graded alone, with ``target`` killed once when ``ready``."""
+def _graded_while_killing(tmp_path, nb, target: str, ready, number: int = signal.SIGKILL):
+    """(row, final) of ``nb`` graded alone, with signal ``number`` sent to ``target`` once
+    when ``ready``."""
     folder = tmp_path / "submitted" / "victim" / A1.id
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / A1.notebook)
     killed, stop = [], threading.Event()
-    killer = threading.Thread(target=_kill_when, args=(target, ready, killed, stop))
+    killer = threading.Thread(target=_kill_when, args=(target, ready, killed, stop, number))
     killer.start()
     try:
         [row] = grade_class(tmp_path / "submitted", tmp_path / "out", limits=LIMITS, workers=1,
@@ -367,7 +369,12 @@ def _graded_while_killing(tmp_path, nb, target: str, ready):
     finally:
         stop.set()
         killer.join()
-    assert killed, f"no process {target} was found to kill"
+        for pid in killed:  # a stopped process goes on (the cluster has ended it by now)
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+    assert killed, f"no process {target} was found to signal"
     [entry] = json.loads((tmp_path / "out" / "grading.json").read_text())["submissions"]
     return row, entry["final"]
 
@@ -406,6 +413,29 @@ def test_the_graders_reference_process_dying_costs_no_student_points(tmp_path):
                                        lambda pids: True)
     assert (row.score is not None and row.score.total[0] == 90) or (
         row.status.startswith("not graded") and not final), (row.status, row.score.total)
+
+
+def _listening(pids: list[int]) -> bool:
+    """Whether a fork server among ``pids`` has made its socket (it takes requests from then
+    on, and answers them once it has imported its libraries)."""
+    for pid in pids:
+        words = _cmdline(pid).split()
+        if "course.grading.forkserver" in words and os.path.exists(words[-1]):
+            return True
+    return False
+
+
+def test_a_fork_server_that_hangs_costs_no_final_grade(tmp_path):
+    """The same when the fork server hangs (stopped, deadlocked, or still importing on a busy
+    machine) and the kernel does not start in time: the grader's failure, graded again on the
+    next run, not a final "nbgrader failed"."""
+    source = nbformat.read(A1.source_notebook, as_version=4)
+    release_nb = nbformat.read(A1.release_notebook, as_version=4)
+    good = nbgrader_course.solved_submission(source, release_nb)
+    row, final = _graded_while_killing(tmp_path, good, "course.grading.forkserver serve",
+                                       _listening, signal.SIGSTOP)
+    assert (row.score is not None and row.score.total[0] == 100) or (
+        row.status.startswith("not graded") and not final), (row.status, final)
 
 
 def _pipes(pid: int) -> dict[str, set[int]]:
