@@ -77,7 +77,8 @@ def _autograded(tmp_path, ename: str, evalue: str):
 
 def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
     message = "model raised DataFileError: 'datasets/train_far.h5' (needed by ...) is not available"
-    missing = nbgrader_course.missing_data(_autograded(tmp_path, "DataFileError", message))
+    missing = nbgrader_course.missing_data(_autograded(tmp_path, "DataFileError", message),
+                                           "C4W1A2_signs_cnn")
     assert missing == {"test_model": ["FAR"]}
     score = nbgrader_course.Score("reference", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
                           missing_data=missing)
@@ -85,13 +86,14 @@ def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
     assert "0/45 (FAR data missing)" in table and "graded (FAR data missing)" in table
 
 
-@pytest.mark.parametrize("ename, path", [
-    ("AssertionError", "datasets/train_far.h5"),  # another failure that names a file
-    ("DataFileError", "datasets/here.bin"),  # the grader has the file: not a data problem
+@pytest.mark.parametrize("ename, path, assignment", [
+    ("AssertionError", "datasets/train_far.h5", "C4W1A2_signs_cnn"),  # another failure
+    ("DataFileError", "datasets/here.bin", "C4W1A2_signs_cnn"),  # the grader has the file
+    ("DataFileError", "datasets/train_far.h5", "C4W1A1_conv_step_by_step"),  # not its data
 ])
-def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path):
+def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path, assignment):
     autograded = _autograded(tmp_path, ename, f"model raised {ename}: '{path}' is not available")
-    assert nbgrader_course.missing_data(autograded) == {}
+    assert nbgrader_course.missing_data(autograded, assignment) == {}
 
 
 @pytest.mark.slow
@@ -117,3 +119,18 @@ def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path,
     table = nbgrader_course.format_table([score])
     assert f"0/{points[1]:g} (SIGNS data missing)" in table
     assert "graded (SIGNS data missing)" in table
+
+
+def test_a_submission_that_met_the_graders_missing_data_is_not_graded(tmp_path):
+    """Missing data is the grader's failure: no score, 'not graded' with the reason, and graded
+    again on the next run (never a 0 with status 'graded')."""
+    from course.grading import classroom
+    from course.grading.limits import Limits
+    from course.grading.worker import Ending, Outcome
+
+    score = nbgrader_course.Score("student", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
+                                  status="graded", missing_data={"test_model": ["SIGNS"]})
+    status, final, graded = classroom._status(Outcome(Ending.GRADED), (), score,
+                                              tmp_path / "absent.ipynb", Limits())
+    assert status == "not graded: the grader's SIGNS data missing: fetch it and grade again"
+    assert not final and not graded

@@ -239,13 +239,15 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
     ``class_record.Entry``)."""
     if sandbox.Limit.WALL_TIME in outcome.limits:
         return f"timeout: the notebook ran over {limits.notebook_timeout} s", True, False
-    if outcome.ending in (Ending.TASK_FAILED, Ending.WORKERS_DIED):  # no outcome came back
+    if outcome.ending in (Ending.TASK_FAILED, Ending.WORKERS_DIED, Ending.GRADER_FAILED):
         return outcome.error, outcome.ending.final, False
     if outcome.ending is not Ending.GRADED or score is None or score.status != "graded":
         return f"nbgrader failed: {outcome.error or 'no result'}", outcome.ending.final, False
     if failed := imports_failed(autograded):
         return (f"not graded: the grader's environment could not run the notebook's imports "
                 f"({failed}); fix it and grade again"), False, False
+    if missing := data_note(score.missing_data):
+        return f"not graded: the grader's {missing}: fetch it and grade again", False, False
     notes = list(notes)
     if outcome.limits:
         notes.append(f"limits hit: {', '.join(outcome.limits)}")
@@ -253,10 +255,7 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
         notes.append(f"files not kept: {', '.join(outcome.left_out)}")
     if autograded.is_file():
         notes += cell_errors(autograded)
-    missing = data_note(score.missing_data)
-    if missing:
-        notes.append(f"the grader's {missing}: fetch it and grade again")
-    return "graded" + (f" ({'; '.join(notes)})" if notes else ""), not missing, True
+    return "graded" + (f" ({'; '.join(notes)})" if notes else ""), True, True
 
 
 @contextlib.contextmanager

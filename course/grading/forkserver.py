@@ -26,8 +26,9 @@ command) runs the usual way, by exec; so does every request when the server is n
 
 Protocol: the client connects to the server's Unix socket and sends one JSON request
 (``settings``, ``connection_file``, ``command``, ``cwd``, ``environ``) with its file
-descriptors 0, 1 and 2 (SCM_RIGHTS); the supervisor answers with its pid, then, when the
-sandbox has ended, its exit status, each on a line of its own.
+descriptors 0, 1 and 2 (SCM_RIGHTS); the supervisor answers with its pid, the client with
+``GO`` (a client that gave up has closed the connection instead, and nothing starts), and the
+supervisor, when the sandbox has ended, with its exit status; each on a line of its own.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ PRELOAD = ("numpy", "scipy", "h5py", "PIL.Image", "tensorflow", "keras", "zmq", 
            "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded")
 MAX_REQUEST = 1 << 16  # bytes of one request
 STARTUP_S = 30  # how long the worker waits for a new server to listen
+ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
+GO = b"go\n"  # the client's word that it still waits: only then does the supervisor start
 
 
 class ForkServer:
@@ -174,7 +177,8 @@ def _supervise(connection: socket.socket, request: dict, fds: list[int],
 
     code = 126
     try:
-        _die_with_parent()  # the server, which dies with the worker
+        # no death signal from the server: the sandbox lives as long as its client (``watch``),
+        # so a server that dies (killed, out of memory) takes no running kernel with it
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         for target, fd in enumerate(fds):
@@ -183,6 +187,8 @@ def _supervise(connection: socket.socket, request: dict, fds: list[int],
         os.chdir(request["cwd"])
         connection.settimeout(None)
         connection.sendall(f"{os.getpid()}\n".encode())
+        if _read_exactly(connection, len(GO)) != GO:  # the client gave up: start nothing
+            os._exit(0)
         settings = sandbox.Settings.read(request["settings"])
         code = sandbox.run(settings, request["command"], request["connection_file"],
                            request["settings"], outside=request["environ"],
@@ -200,6 +206,14 @@ def _supervise(connection: socket.socket, request: dict, fds: list[int],
     except OSError:
         pass
     os._exit(0)
+
+
+def _read_exactly(connection: socket.socket, size: int) -> bytes:
+    """``size`` bytes, or fewer when the connection ends first."""
+    data = b""
+    while len(data) < size and (chunk := connection.recv(size - len(data))):
+        data += chunk
+    return data
 
 
 def _served_here(settings, request: dict, server_env: dict[str, str]) -> bool:
@@ -220,7 +234,10 @@ def _served_here(settings, request: dict, server_env: dict[str, str]) -> bool:
 
 def connect(args: list[str]) -> None:
     """The kernelspec's command: ``--socket PATH`` then the sandbox's own arguments. Runs the
-    sandbox through the server; without a server, runs it here (``sandbox.main``)."""
+    sandbox through the server; without a server, or when the server does not start a
+    supervisor within ``ANSWER_S`` seconds (hung, or still importing), runs it here
+    (``sandbox.main``)."""
+    _die_with_parent()  # the kernel manager's process: the worker
     if args[:1] != ["--socket"] or "--" not in args:
         sys.exit("usage: python -m course.grading.forkserver connect --socket PATH "
                  "--settings FILE [--connection-file FILE] -- COMMAND...")
@@ -237,19 +254,22 @@ def connect(args: list[str]) -> None:
                # would be in the memory the kernel is forked from
                "environ": {k: os.environ[k] for k in inherit if k in os.environ}}
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(ANSWER_S)
     try:
         client.connect(path)
         socket.send_fds(client, [json.dumps(request).encode()], [0, 1, 2])
-    except OSError:  # no server: the sandbox the usual way
-        client.close()
+        replies = client.makefile("rb")
+        line = replies.readline()
+        if not line.strip().isdigit():
+            raise OSError("no supervisor")
+        client.sendall(GO)
+    except OSError:  # no server, or no answer in time (TimeoutError): the usual way
+        client.close()  # a supervisor started after this sees its client gone and ends
         from course.grading import sandbox
 
         sandbox.main(rest)
         return
-    replies = client.makefile("rb")
-    line = replies.readline()
-    if not line.strip().isdigit():
-        sys.exit("sandbox: the fork server did not start a supervisor")
+    client.settimeout(None)
     supervisor = int(line)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda number, _: _forward(supervisor, number))

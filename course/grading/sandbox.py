@@ -631,6 +631,7 @@ def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[st
     init = os.fork()
     if init == 0:
         try:
+            os.close(report)  # only this process reports
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
             _init(settings, cwd, files, command, env, in_process)
         except BaseException:  # noqa: BLE001 (any failure: say it and end the sandbox)

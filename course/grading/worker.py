@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course.grading.limits import Limits
+from course.trusted import failure
 
 if TYPE_CHECKING:
     from course.grading.sandbox import Limit
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 MAX_RETURNED_BYTES = 64 * 2 ** 20  # largest autograded notebook or feedback file returned
+FAILURE_FILE = "grader-failure.json"  # in the scratch course (course.trusted.failure)
 _EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_.]*(Error|Exception): ")  # a traceback's last line
 _REPO = Path(__file__).resolve().parents[2]
 _CODE = (_REPO / "utils", _REPO / "course")  # the helpers and the grader
@@ -94,6 +96,7 @@ class Ending(str, Enum):
 
     GRADED = "graded"  # nbgrader ran to the end: the grades are the submission's
     NBGRADER_FAILED = "nbgrader failed"  # nbgrader stopped on this notebook: final
+    GRADER_FAILED = "grader failed"  # the grader itself failed on it (trusted.failure): again
     WORKER_UNFIT = "worker unfit"  # another code version, or no sandbox: graded again
     TASK_FAILED = "task failed"  # the task raised (not the notebook): graded again
     WORKERS_DIED = "workers died"  # every worker that tried it died (KilledWorker): final
@@ -209,7 +212,8 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
         f"c.CourseDirectory.root = {str(root)!r}\n"
         f"c.Execute.timeout = {limits.cell_timeout}\n"
         f"c.TrustedExecute.source_directory = {str(root / 'source')!r}\n"
-        f"c.TrustedExecute.expected_cache = {str(shared / 'expected')!r}\n")
+        f"c.TrustedExecute.expected_cache = {str(shared / 'expected')!r}\n"
+        f"c.TrustedExecute.failure_file = {str(root / FAILURE_FILE)!r}\n")
     if request.sandboxed:
         settings = sandbox.Settings(
             name=request.student, runtime=str(runtime), markers=str(root / "markers"),
@@ -344,6 +348,10 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
             graded = time.perf_counter()
             outcome.ending = Ending.GRADED if ok else Ending.NBGRADER_FAILED
             outcome.error = "" if ok else _last_error(outcome.log)
+            if failed := failure.read(root / FAILURE_FILE):
+                outcome.ending = Ending.GRADER_FAILED
+                outcome.error = (f"not graded: the grader failed on it ({failed}); it is "
+                                 "graded again on the next run")
             kernel_log = root / "kernel.log"
             if kernel_log.is_file():  # what the kernel printed outside its cells
                 outcome.log += "\n--- the kernel's own output ---\n" + kernel_log.read_text(

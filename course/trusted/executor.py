@@ -48,8 +48,10 @@ from traitlets import Bool, Integer, Unicode
 
 from course.grading import demo_cells
 from course.trusted import cases as cases_module
-from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
+from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls, call_fingerprints
 from course.trusted.reference_answers import Reference
+from course.trusted.failure import GraderFailure
+from course.trusted.failure import record as record_failure
 from course.trusted.reference_process import ReferenceProcess
 from utils.graded import GradedFunction, decode, encode
 
@@ -125,6 +127,11 @@ class TrustedExecute(Execute):
                  "code), harness or reply), in <assignment>-<student>.jsonl: an audit of what "
                  "a kernel received.").tag(config=True)
 
+    failure_file = Unicode(
+        "", help="When set, the file where a failure of the grader itself (the kernel did not "
+                 "start, the reference solution could not run) is recorded before nbgrader "
+                 "stops on the notebook (course/trusted/failure.py).").tag(config=True)
+
     terminate_kernel = Bool(
         False, help="End the kernel with SIGTERM once the notebook is graded, instead of "
                     "nbgrader's shutdown request, which takes about half a second (for a "
@@ -169,6 +176,10 @@ class TrustedExecute(Execute):
                 cell.execution_count = None
             else:
                 runnable.append(index)
+        # the release's imports cell first, before any code of the submission: when it fails,
+        # the grader's environment failed (course.grading.classroom.imports_failed)
+        runnable.sort(key=lambda i: nb.cells[i].metadata.get("nbgrader", {}).get("grade_id")
+                      != IMPORTS_CELL)
         self._helpers = ReferenceProcess(nbformat.writes(self._reference.source))
         self._timings: Counter[str] = Counter()  # seconds per step, for the log
         self._record_path = None
@@ -178,6 +189,10 @@ class TrustedExecute(Execute):
             self._record_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             verdicts = self._run(runnable)
+        except GraderFailure as failure:
+            if self.failure_file:
+                record_failure(Path(self.failure_file), failure)
+            raise
         finally:
             self._helpers.close()
         self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
@@ -215,9 +230,10 @@ class TrustedExecute(Execute):
                             verdicts[tests.cell_id] = self._grade(tests)
                     self._lap("graded functions", started)
                 return verdicts
-            except RuntimeError:  # a restarted kernel that died before answering: again
-                if starts == 1:
-                    raise  # the first kernel must start, or the grader itself is broken
+            except RuntimeError as error:  # a kernel that died before answering
+                if starts == 1:  # before any of the submission's code ran: the grader's fault
+                    raise GraderFailure(f"the kernel did not start: {error}") from error
+                # a restarted one: again
             except _KernelDied as died:
                 if isinstance(died.where, int):  # a cell: skip it from now on
                     skipped.add(died.where)
@@ -291,7 +307,12 @@ class TrustedExecute(Execute):
         used = self._output_used.get(cell_index, 0)
         self._output_used[cell_index] = used + _size(msg.get("content", {}))
         if self._output_used[cell_index] <= self.max_output_chars:
-            return super().process_message(msg, cell, cell_index)
+            try:
+                return super().process_message(msg, cell, cell_index)
+            except Exception:  # noqa: BLE001 (an output nbformat rejects: the kernel's doing)
+                cell.outputs.append(new_output("stream", name="stdout", text=(
+                    "\n[an output of this cell was malformed and is not shown]\n")))
+                return None
         if used <= self.max_output_chars:
             cell.outputs.append(new_output("stream", name="stdout", text=(
                 f"\n[output cut: this cell printed more than {self.max_output_chars:,} "
@@ -333,6 +354,14 @@ class TrustedExecute(Execute):
             f"{tests.function}: all {len(tests.cases)} tests passed ({counts[0]} public, "
             f"{counts[1]} hidden), checked by the grader\n"))
 
+    def _hidden_calls(self, caller: GradedFunction, name: str) -> set[str]:
+        """The fingerprints of the calls of the helper ``name`` on its hidden cases, which its
+        stand-in refuses to answer (helper_calls.fingerprint)."""
+        helper = import_module(type(caller).__module__).CHECKS[name]
+        return set().union(*(call_fingerprints(helper, helper.inputs(**case.params))
+                             for tests in self._tests if tests.function == name
+                             for case in tests.cases if case.hidden))
+
     def _sound(self, name: str, caller: GradedFunction) -> bool:
         """Whether the graded function ``name`` passed every test with the student's own
         helpers, all the way down (then the student's own ``name`` serves its callers)."""
@@ -352,7 +381,8 @@ class TrustedExecute(Execute):
         timeout = self._get_timeout(None)
         deadline = None if timeout is None else time.monotonic() + timeout
         helpers = HelperCalls(graded, stand_ins, self._helpers, lambda: (
-            float("inf") if deadline is None else deadline - time.monotonic()))
+            float("inf") if deadline is None else deadline - time.monotonic()),
+            hidden={name: self._hidden_calls(graded, name) for name in stand_ins})
         channels = {"stdin": self.kc.get_stdin_msg, "shell": self.kc.get_shell_msg,
                     "iopub": self.kc.get_iopub_msg}
         waiting = {asyncio.ensure_future(get()): name for name, get in channels.items()}
@@ -385,7 +415,10 @@ class TrustedExecute(Execute):
                                     "cases")
                         return results
                     elif name == "stdin" and message["msg_type"] == "input_request":
+                        startup = self._helpers.startup_seconds
                         reply, sent = helpers.handle(str(message["content"].get("prompt", "")))
+                        if deadline is not None:  # a reference process started: the grader's
+                            deadline += self._helpers.startup_seconds - startup  # time
                         results = sent if sent is not None else results
                         text = json.dumps(reply)
                         self._record("reply", text)
@@ -403,9 +436,13 @@ class TrustedExecute(Execute):
         if not isinstance(result, dict):
             return "GradingError", "malformed answer"
         if "error" in result:
-            ename, message = (list(result["error"]) + ["", ""])[:2]
-            ename = str(ename) if _ERROR_NAME.match(str(ename)) else "Error"
-            return ename, f"{graded.name} raised {ename}: {str(message)[:1000]}"
+            error = result["error"]
+            if not (isinstance(error, list) and len(error) == 2
+                    and all(isinstance(part, str) for part in error)):
+                return "GradingError", "malformed answer"
+            ename, message = error
+            ename = ename if _ERROR_NAME.match(ename) else "Error"
+            return ename, f"{graded.name} raised {ename}: {message[:1000]}"
         try:
             got = decode(result.get("outputs"))
         except ValueError as error:
@@ -449,5 +486,9 @@ def without_values(message: str) -> str:
 
 
 def _error(ename: str, message: str):
+    """An error output; text the notebook's JSON cannot hold (lone surrogates from the
+    student's exception) is replaced."""
+    ename, message = (text.encode("utf-8", "replace").decode("utf-8")
+                      for text in (ename, message))
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
