@@ -37,20 +37,17 @@ class ReferenceProcess:
     def __init__(self, source_text: str):
         self.source_text = source_text
         self.child: subprocess.Popen | None = None
-        self.startup_seconds = 0.0  # spent starting children, so far
 
     def __call__(self, message: dict, seconds: float) -> dict:
         """The child's reply to ``message`` within ``seconds``, or an error saying why not.
         A child that ends while it answers (killed, out of memory) is started again for a
         second try; one that ends twice on the same call was ended by that call's arguments.
         GraderFailure when the child cannot run the reference solution at all. The time a new
-        child takes to start is the grader's, not the call's (``startup_seconds``)."""
+        child takes to start is not the call's: ``seconds`` counts from its start."""
         for attempt in (1, 2):
             try:
                 if self.child is None:
-                    started = time.monotonic()
                     self._start()
-                    self.startup_seconds += time.monotonic() - started
                 deadline = time.monotonic() + seconds
                 _send(self.child.stdin, json.dumps(message).encode())
                 reply = _receive(self.child.stdout, deadline)
