@@ -5,8 +5,9 @@ release [--check]            generate source_release/release/ and notebooks/ fro
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 public-answers [--check]     store the reference answers of the public test cases
 demo                         release, autograde the reference solution and the blank release
-student-release DIR          write what a student receives (no solutions, no hidden tests)
-figures                      redraw the explanatory figures in images/
+student-release DIR [--lang zh]
+                             write what a student receives (no solutions, no hidden tests)
+figures [--chinese]          redraw the explanatory figures in images/ (Chinese: images/zh/)
 benchmark conv               time loop vs im2col vs tf.nn.conv2d convolution
 benchmark yolo               time the YOLO detectors on CPU and yolo_eval alone
 benchmark grading [--assignment ID|all --students N]
@@ -16,6 +17,9 @@ grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedb
 site [--instructor]          the course site: student notebooks with the reference outputs (or the
                              executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
+translations [extract [ID]] [--check]
+                             the Chinese edition's catalogues (locale/zh_CN/): update them from
+                             the English (extract; ID starts a notebook's), or say what is left
 """
 
 from __future__ import annotations
@@ -138,7 +142,7 @@ def _last_error_line(log: str) -> str:
 def cmd_student_release(args) -> int:
     from course.authoring import student_release
 
-    files = student_release.build(args.out, assignments.available())
+    files = student_release.build(args.out, assignments.available(), chinese=args.lang == "zh")
     size = sum(f.stat().st_size for f in files)
     print(f"wrote {len(files)} files ({size / 1e6:.1f} MB) into {args.out}; give students this "
           f"folder (never source_release/ or the repository)")
@@ -147,8 +151,11 @@ def cmd_student_release(args) -> int:
 
 def cmd_figures(args) -> int:
     from course.authoring import figures
+    from course.translation.notebooks import figure_labels
 
-    for path in figures.draw():
+    written = [] if args.chinese else figures.draw()
+    written += figures.draw_chinese(figure_labels(assignments.available()))
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -191,7 +198,11 @@ def cmd_site(args) -> int:
     if args.instructor:
         pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
     else:
-        pages = site.build_student_site(args.out or Path("build/site"))
+        timings = {}
+        pages = site.build_student_site(args.out or Path("build/site"), timings=timings)
+        print(f"executed the reference notebooks in {timings['execution']:.0f} s, built the "
+              f"English site in {timings['en']:.0f} s and the Chinese site (zh/) in "
+              f"{timings['zh']:.0f} s")
     print(f"wrote the landing page and {len(pages) - 1} assignment pages; open {pages[0]}")
     return 0
 
@@ -201,6 +212,25 @@ def cmd_train_resnet(args) -> int:
 
     train_resnet.train(epochs=args.epochs)
     return 0
+
+
+def cmd_translations(args) -> int:
+    from course.translation import report
+
+    available = assignments.available()
+    if args.action == "extract":
+        start = [assignments.get(i) for i in args.assignment]
+        for path in report.extract(available, start):
+            print(f"wrote {path.relative_to(assignments.REPO_ROOT)}")
+        print("then translate the entries that are empty or fuzzy, check with `python -m course "
+              "translations --check`, and run `python -m course figures` and `python -m course "
+              "release`")
+    elif args.assignment:
+        print("translations: name assignments only with extract", file=sys.stderr)
+        return 2
+    found = report.reports(available)
+    print(report.format_reports(found, available))
+    return 1 if args.check and any(r.problems for r in found) else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,9 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     student = commands.add_parser("student-release",
                                   help="write the student distribution into a new folder")
     student.add_argument("out", type=Path, help="a folder that does not exist yet")
+    student.add_argument("--lang", choices=["en", "zh"], default="en",
+                         help="zh: the Chinese edition (the translated notebooks)")
     student.set_defaults(run=cmd_student_release)
-    commands.add_parser("figures", help="redraw the figures in images/"
-                        ).set_defaults(run=cmd_figures)
+    drawing = commands.add_parser("figures", help="redraw the figures in images/ (and their "
+                                                  "Chinese versions in images/zh/)")
+    drawing.add_argument("--chinese", action="store_true",
+                         help="only the Chinese versions of the translated notebooks' figures")
+    drawing.set_defaults(run=cmd_figures)
     bench = commands.add_parser("benchmark", help="run a benchmark")
     bench.add_argument("name", choices=["conv", "yolo", "grading"])
     bench.add_argument("--repeats", type=int, default=5)
@@ -275,6 +310,16 @@ def main(argv: list[str] | None = None) -> int:
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
     resnet.add_argument("--epochs", type=int, default=12)
     resnet.set_defaults(run=cmd_train_resnet)
+    translations = commands.add_parser(
+        "translations", help="the Chinese edition's catalogues: extract, or say what is left")
+    translations.add_argument("action", nargs="?", choices=["extract"],
+                              help="update the catalogues from the English sources")
+    translations.add_argument("assignment", nargs="*",
+                              help="extract: also start the catalogue of these assignments")
+    translations.add_argument("--check", action="store_true",
+                              help="exit 1 when a text is missing, changed, fuzzy, obsolete or "
+                                   "breaks a rule (code, formulas, glossary)")
+    translations.set_defaults(run=cmd_translations)
     args = parser.parse_args(argv)
     return args.run(args)
 

@@ -8,6 +8,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COURSE_ROOT = REPO_ROOT / "source_release"  # the nbgrader course: config, source/, release/
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"  # student notebooks, generated from the release
+CHINESE_RELEASE = COURSE_ROOT / "release_zh"  # the Chinese edition's release (course.translation)
+CHINESE_NOTEBOOKS = NOTEBOOKS_DIR / "zh"  # and its student notebooks
+# How a source or release notebook (three folders below the repository root) links a figure.
+SOURCE_IMAGE_PREFIX = "](../../../images/"
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,14 @@ class Assignment:
     @property
     def student_notebook(self) -> Path:
         return NOTEBOOKS_DIR / f"{self.id}.ipynb"
+
+    @property
+    def chinese_release_notebook(self) -> Path:
+        return CHINESE_RELEASE / self.id / self.notebook
+
+    @property
+    def chinese_student_notebook(self) -> Path:
+        return CHINESE_NOTEBOOKS / f"{self.id}.ipynb"
 
 
 ALL = (

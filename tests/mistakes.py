@@ -105,45 +105,47 @@ MISTAKES["C4W3A1_car_detection"] = {
 # wrong (tests/test_autograde.py reads it from the autograded notebook's test cell).
 VERDICTS = {
     "C4W1A1_conv_step_by_step": {
-        "zero_pad": "zero_pad: wrong output shape (4, 9, 9, 8), expected (4, 9, 9, 2)",
+        "zero_pad": "zero_pad: the batch or channel axis is padded too",
         "conv_single_step": "conv_single_step: the bias b is missing",
-        "conv_forward": "conv_forward (stride=2, pad=1): wrong Z values at 128 of 192 entries",
-        "pool_forward": "pool_forward (mode='average', f=3, stride=1): wrong A values",
-        "conv_backward": "conv_backward (stride=2, pad=1): wrong db values",
-        "create_mask_from_window": "create_mask_from_window: for x =",
-        "distribute_value": "distribute_value: wrong output values at 4 of 4 entries",
-        "pool_backward": "pool_backward (mode='max', f=2, stride=1): wrong dA_prev values",
+        "conv_forward": "conv_forward: the windows move by 1, not by the stride",
+        "pool_forward": "pool_forward: the windows' maximum is taken in average mode",
+        "conv_backward": "conv_backward: db holds only the last dZ: it is overwritten",
+        "create_mask_from_window": "create_mask_from_window: the mask marks the minimum",
+        "distribute_value": "distribute_value: dz is divided by one side of the window only",
+        "pool_backward": "pool_backward: dA_prev does not depend on dA",
     },
     "C4W1A2_signs_cnn": {
-        "initialize_parameters": "initialize_parameters: wrong W1 values",
-        "forward_propagation": "forward_propagation: wrong logits values",
-        "compute_cost": "you returned the sum over the examples; return the mean",
-        "model": "the parameters did not change during training",
+        "initialize_parameters": ("initialize_parameters: the weights are not "
+                                  "GlorotUniform(seed=1)'s"),
+        "forward_propagation": "forward_propagation: the second ReLU is missing",
+        "compute_cost": "compute_cost: the cost is the sum over the examples",
+        "model": "model: the parameters never change: the gradients are not applied",
     },
     "C4W2A1_resnets": {
-        "identity_block": "identity_block (f=2, filters=[4, 4, 6]): wrong output values",
+        "identity_block": "identity_block: the last ReLU comes before the shortcut is added",
         "convolutional_block": ("convolutional_block (f=2, filters=[2, 4, 6], s=2) raised "
                                 "ValueError"),
-        "ResNet50": "ResNet50: the layers differ from ResNet50's",
+        "ResNet50": "ResNet50: a stage has another number of blocks than ResNet50's",
     },
     "C4W3A1_car_detection": {
-        "yolo_filter_boxes": ("yolo_filter_boxes (seed=1, threshold=0.5): kept 1770 boxes, "
-                              "expected 35"),
-        "iou": "iou (disjoint: (1, 2, 3, 4), (5, 6, 7, 8)): wrong IoU: got 1.0, expected 0.0",
-        "yolo_non_max_suppression": "(case='two_classes'): kept 1 boxes, expected 2",
-        "yolo_eval": "yolo_eval: wrong boxes values",
+        "yolo_filter_boxes": "yolo_filter_boxes: the boxes kept are those below the threshold",
+        "iou": "iou: boxes that do not overlap get an IoU other than 0",
+        "yolo_non_max_suppression": ("yolo_non_max_suppression: a box suppresses the boxes of "
+                                     "other classes"),
+        "yolo_eval": "yolo_eval: the boxes are not scaled to the picture",
     },
     "C4W4A1_face_recognition": {
-        "triplet_loss": "the squared distances were summed over every axis",
-        "verify": "door_open should be True, got False",
-        "who_is_it": "identity should be None, got 'chloe'",
+        "triplet_loss": "triplet_loss: the squared distances are summed over every axis",
+        "verify": "verify: the door opens when the distance is above the threshold",
+        "who_is_it": "who_is_it: identity is not None when min_dist >= threshold",
     },
     "C4W4A2_neural_style_transfer": {
-        "compute_content_cost": "the cost is 4 times too large",
-        "gram_matrix": "that is A^T A; the Gram matrix is A A^T",
-        "compute_layer_style_cost": "reshaped directly to (n_C, n_H*n_W)",
-        "compute_style_cost": "got the plain sum of the layer costs",
-        "total_cost": "alpha weighs the content cost, beta the style cost",
-        "train_step": "clip it to [0, 1]",
+        "compute_content_cost": "compute_content_cost: the cost is 4 times too large",
+        "gram_matrix": "gram_matrix: this is A^T A",
+        "compute_layer_style_cost": ("compute_layer_style_cost: a_S and a_G are reshaped "
+                                     "straight to (n_C, n_H*n_W)"),
+        "compute_style_cost": "compute_style_cost: the cost is the plain sum of the layer costs",
+        "total_cost": "total_cost: alpha weighs the style cost and beta the content cost",
+        "train_step": "train_step: the image leaves [0, 1]",
     },
 }

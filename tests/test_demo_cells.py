@@ -37,6 +37,23 @@ def test_demonstrations_are_locked_and_tagged_in_the_student_notebook(assignment
                for c in shown.values())
 
 
+@pytest.mark.parametrize("assignment", AVAILABLE, ids=lambda a: a.id)
+def test_a_functions_test_comes_right_after_its_answer_before_the_demonstrations(assignment):
+    """Run from the top, a notebook meets a function's test before any demonstration that uses
+    the function: an unfinished or wrong function stops there with its test's message, not in a
+    demonstration with an error of numpy's or TensorFlow's."""
+    source = nbformat.read(assignment.source_notebook, as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells]
+    functions = {t.function for t in cases.read(source)}
+    for function in functions:
+        test = next(i for i, g in enumerate(ids) if g in (f"test_{function}",
+                                                          f"extra_{function}"))
+        assert test == ids.index(function) + 1, f"{function}: its test is not the next cell"
+        for index, cell in enumerate(source.cells):
+            if demo_cells.is_demo(cell) and function in demo_cells.names_read(cell):
+                assert index > test, f"{ids[index]} uses {function} before its test"
+
+
 def _notebook(*cells) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     for source, tags, info in cells:

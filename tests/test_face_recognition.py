@@ -183,12 +183,16 @@ def test_messages_of_the_mistakes(source):
     def wrong(cell_id):
         return mistaken(ASSIGNMENT, source, cell_id)[cell_id]
 
-    with pytest.raises(AssertionError, match=r"^verify \(seed=0\): distance \d\.\d+ with threshold "
-                                             r"\d\.\d+: door_open should be True, got False"):
+    with pytest.raises(AssertionError, match=r"(?m)^verify: the door opens when the distance is "
+                                             r"above the threshold; .*\n^verify \(seed=0\): "
+                                             r"distance \d\.\d+ with threshold \d\.\d+: door_open "
+                                             r"should be True, got False"):
         checks.check_verify(wrong("verify"), seed=0)
-    with pytest.raises(AssertionError, match=r"^who_is_it \(seed=0\): nearest identity '\w+' at "
-                                             r"distance \d\.\d+, threshold \d\.\d+: identity "
-                                             r"should be None, got '\w+'"):
+    with pytest.raises(AssertionError, match=r"(?m)^who_is_it: identity is not None when "
+                                             r"min_dist >= threshold; .*\n^who_is_it \(seed=0\): "
+                                             r"nearest identity '\w+' at distance \d\.\d+, "
+                                             r"threshold \d\.\d+: identity should be None, got "
+                                             r"'\w+'"):
         checks.check_who_is_it(wrong("who_is_it"), seed=0)
 
 
@@ -243,7 +247,9 @@ def _independent(function: str, inputs: dict) -> dict:
                                                      alpha),
                            "no_alpha": _hinge_sum(a, p, n, 0.0),
                            "minus_alpha": _hinge_sum(a, p, n, -alpha),
-                           "swapped": _hinge_sum(a, n, p, -alpha)}}
+                           "swapped": _hinge_sum(a, n, p, -alpha),
+                           "large_alpha": _hinge_sum(a, p, n, alpha + 100),
+                           "doubled": _hinge_sum(2 * a, 2 * p, 2 * n, 2 * alpha)}}
     stand_in = checks.StandIn(inputs["seed"], inputs["pictures"])
     visitor = img_to_encoding(stand_in.visitor, stand_in.model)
     distances = {name: float(np.linalg.norm(visitor - stand_in.database[name]))
@@ -301,13 +307,13 @@ def _loss(distance_axis, reduce=tf.reduce_sum, square=True, clamp=True, sign=1.0
 
 
 @pytest.mark.parametrize("wrong,diagnosis", [
-    (_loss(None), "summed over every axis"),
+    (_loss(None), "the squared distances are summed over every axis"),
     (_loss(-1, clamp=False), "the max with 0 is missing"),
-    (_loss(-1, reduce=tf.reduce_mean), "were averaged"),
-    (_loss(-1, square=False), "are not squared"),
-    (_loss(-1, sign=0.0), "alpha is ignored"),
+    (_loss(-1, reduce=tf.reduce_mean), "the examples' losses are averaged"),
+    (_loss(-1, square=False), "the distances are not squared"),
+    (_loss(-1, sign=0.0), "alpha is left out"),
     (_loss(-1, sign=-1.0), "alpha is subtracted"),
 ])
 def test_triplet_loss_check_names_the_mistake(wrong, diagnosis):
-    with pytest.raises(AssertionError, match=diagnosis):
+    with pytest.raises(AssertionError, match=f"^triplet_loss: {diagnosis}; "):
         checks.check_triplet_loss(wrong, seed=1, alpha=0.2)

@@ -119,10 +119,12 @@ def _independent(function: str, inputs: dict) -> dict:
     GradientTape descent for train_step; the keys of the GradedFunction's ``call``."""
     if function == "compute_content_cost":
         a_C, a_G = (np.asarray(inputs[k], np.float64) for k in ("a_C", "a_G"))
-        return {"J": _mean_square(a_C - a_G) / 4, "J_same": 0.0}
+        return {"J": _mean_square(a_C - a_G) / 4, "J_same": 0.0,
+                "J_exchanged": _mean_square(a_G - a_C) / 4}
     if function == "gram_matrix":
         A = np.asarray(inputs["A"], np.float64)
-        return {"GA": np.einsum("ip,jp->ij", A, A)}
+        return {"GA": np.einsum("ip,jp->ij", A, A),
+                "GA_of_transpose": np.einsum("pi,pj->ij", A, A)}
     if function == "compute_layer_style_cost":
         a_S, a_G = inputs["a_S"], inputs["a_G"]
         return {"J": _layer_style_cost(a_S, a_G),
@@ -131,13 +133,18 @@ def _independent(function: str, inputs: dict) -> dict:
         costs = [_layer_style_cost(s, g)
                  for s, g in zip(inputs["style_outputs"], inputs["generated_outputs"])]
         return {"J": float(np.dot([w for _, w in inputs["style_layers"]], costs)),
-                "J_unit_weights": sum(costs)}
+                "J_unit_weights": sum(costs),
+                "J_last_layer": inputs["style_layers"][-1][1] * costs[-1]}
     if function == "total_cost":
         weights = {**TOTAL_COST_DEFAULTS, **inputs["weights"]}
         J_content, J_style = inputs["J_content"], inputs["J_style"]
+        defaults = TOTAL_COST_DEFAULTS
         return {"J": weights["alpha"] * J_content + weights["beta"] * J_style,
-                "J_costs_exchanged": weights["alpha"] * J_style + weights["beta"] * J_content}
-    return _descend(inputs)
+                "J_costs_exchanged": weights["alpha"] * J_style + weights["beta"] * J_content,
+                "J_default_weights": defaults["alpha"] * J_content + defaults["beta"] * J_style,
+                "J_unit_weights": J_content + J_style}
+    exchanged = {**inputs, "alpha": inputs["beta"], "beta": inputs["alpha"]}
+    return {**_descend(inputs), "J_weights_exchanged": _descend(exchanged)["J"][0]}
 
 
 def test_the_reference_answers_agree_with_independent_methods(ref):
@@ -170,18 +177,19 @@ MISTAKES = [  # (function, [(old, new), ...], message)
      "compute_content_cost: the cost is 4 times too large"),
     ("compute_content_cost", [("tf.reduce_sum(", "(")], "cost should be a single number"),
     ("gram_matrix", [("tf.matmul(A, tf.transpose(A))", "tf.matmul(tf.transpose(A), A)")],
-     "gram_matrix: for A of shape \\(3, 2\\) got shape \\(2, 2\\): that is A\\^T A"),
+     "^gram_matrix: this is A\\^T A; .*\ngram_matrix: wrong G shape \\(2, 2\\), "
+     "expected \\(3, 3\\)"),
     ("compute_layer_style_cost", [("tf.transpose(tf.reshape(", "(tf.reshape("),
                                   ("shape=[n_H * n_W, n_C]", "shape=[n_C, n_H * n_W]")],
-     "reshaped directly to \\(n_C, n_H\\*n_W\\)"),
+     "a_S and a_G are reshaped straight to \\(n_C, n_H\\*n_W\\)"),
     ("compute_style_cost", [("J_style += weight * ", "J_style += ")],
-     "compute_style_cost: got the plain sum of the layer costs"),
+     "^compute_style_cost: the cost is the plain sum of the layer costs"),
     ("total_cost", [("alpha * J_content + beta * J_style", "beta * J_content + alpha * J_style")],
-     "total_cost: got beta \\* J_content \\+ alpha \\* J_style = 110"),
+     "^total_cost: alpha weighs the style cost and beta the content cost; .*\n.*got 110"),
     ("train_step", [("generated_image.assign(clip_0_1(generated_image))", "pass")],
-     "step 1 .*clip it to \\[0, 1\\]"),
+     "^train_step: the image leaves \\[0, 1\\]; .*\n.*step 1 .*wrong updated image"),
     ("train_step", [("optimizer.apply_gradients([(grad, generated_image)])", "pass")],
-     "the image did not change"),
+     "^train_step: the image does not change"),
     ("train_step", [("alpha=ALPHA, beta=BETA", "")], "step 1 .*wrong returned cost J"),
     ("train_step", [("a_S[:-1], a_G[:-1]", "a_S[1:], a_G[1:]")], "wrong returned cost J"),
 ]

@@ -48,9 +48,14 @@ def glorot(shape) -> np.ndarray:
     return tf.keras.initializers.GlorotUniform(seed=0)(shape=tuple(shape)).numpy()
 
 
-def tf_nn_block(inputs: dict, shortcut: bool) -> dict:
+def tf_nn_block(inputs: dict, shortcut: bool, statistics: str = "case",
+                silenced: bool = False) -> dict:
     """A block's kernels {layer name: kernel} and output (2, h, w, F3) written with tf.nn
-    operations, on GlorotUniform(seed=0) kernels and the case's batch-norm statistics."""
+    operations, on GlorotUniform(seed=0) kernels. Batch norm normalises with the case's
+    statistics (``statistics="case"``), with those of the batch (``"batch"``: training mode,
+    gamma 1 and beta 0 as a fresh layer has them) or with a fresh layer's moving averages
+    (``"fresh"``: mean 0, variance 1); ``silenced``: gamma and beta of the main path's last
+    batch norm are 0."""
     X, f, (F1, F2, F3), s = inputs["X"], inputs["f"], inputs["filters"], inputs["s"]
     conv_base = f"res{inputs['stage']}{inputs['block']}_branch"
     bn_base = f"bn{inputs['stage']}{inputs['block']}_branch"
@@ -64,6 +69,12 @@ def tf_nn_block(inputs: dict, shortcut: bool) -> dict:
         x = tf.nn.conv2d(x, kernels[conv_base + branch], strides=stride, padding=padding)
         gamma, beta, mean, variance = (np.asarray(w, np.float32)
                                        for w in inputs["bn"][bn_base + branch])
+        if statistics != "case":
+            gamma, beta = np.ones_like(gamma), np.zeros_like(beta)
+            mean, variance = ((np.mean(x, axis=(0, 1, 2)), np.var(x, axis=(0, 1, 2)))
+                              if statistics == "batch" else (0.0, 1.0))
+        if silenced and branch == "2c":
+            gamma, beta = np.zeros_like(gamma), np.zeros_like(beta)
         x = gamma * (x - mean) / np.sqrt(variance + BN_EPSILON) + beta
         return tf.nn.relu(x) if relu else x
 
@@ -148,12 +159,21 @@ def test_the_reference_answers_agree_with_independent_methods(ns, source):
                 np.testing.assert_allclose(answer["probabilities"].sum(axis=1), 1, rtol=1e-5,
                                            err_msg=what)
                 continue
-            independent = tf_nn_block(inputs, shortcut=function == "convolutional_block")
+            shortcut = function == "convolutional_block"
+            independent = tf_nn_block(inputs, shortcut)
             assert answer["kernels"].keys() == independent["kernels"].keys(), what
             for name, kernel in independent["kernels"].items():
                 np.testing.assert_array_equal(answer["kernels"][name], kernel, what)
             np.testing.assert_allclose(answer["output"], independent["output"], rtol=1e-4,
                                        atol=1e-4, err_msg=what)
+            np.testing.assert_allclose(
+                answer["output_silenced"], tf_nn_block(inputs, shortcut, silenced=True)["output"],
+                rtol=1e-4, atol=1e-4, err_msg=f"{what} silenced")
+            for mode, statistics in (("training", "batch"), ("inference", "fresh")):
+                np.testing.assert_allclose(
+                    answer["eager"][mode]["output"],
+                    tf_nn_block(inputs, shortcut, statistics)["output"], rtol=1e-4, atol=1e-4,
+                    err_msg=f"{what} called with training={mode == 'training'}")
 
 
 def test_reference_passes_every_case(ns, source):
@@ -173,24 +193,29 @@ def message(ns, function: str, fn, public: bool = False, **case) -> str | None:
 
 
 IDENTITY_RELU_FIRST = '''
-def identity_block(X, f, filters, stage, block, initializer=glorot_uniform):
+def identity_block(X, f, filters, stage, block, training=True, initializer=glorot_uniform):
     conv, bn = f"res{stage}{block}_branch", f"bn{stage}{block}_branch"
     F1, F2, F3 = filters
     shortcut = X
     X = Activation("relu")(BatchNormalization(axis=3, name=bn + "2a")(
-        Conv2D(F1, 1, name=conv + "2a", kernel_initializer=initializer(seed=0))(X)))
+        Conv2D(F1, 1, name=conv + "2a", kernel_initializer=initializer(seed=0))(X),
+        training=training))
     X = Activation("relu")(BatchNormalization(axis=3, name=bn + "2b")(
-        Conv2D(F2, f, padding="same", name=conv + "2b", kernel_initializer=initializer(seed=0))(X)))
+        Conv2D(F2, f, padding="same", name=conv + "2b", kernel_initializer=initializer(seed=0))(X),
+        training=training))
     X = BatchNormalization(axis=3, name=bn + "2c")(
-        Conv2D(F3, 1, name=conv + "2c", kernel_initializer=initializer(seed=0))(X))
+        Conv2D(F3, 1, name=conv + "2c", kernel_initializer=initializer(seed=0))(X),
+        training=training)
     return Add()([Activation("relu")(X), shortcut])
 '''
+RELU_FIRST = ("identity_block: the last ReLU comes before the shortcut is added; add the "
+              'shortcut first, then apply Activation("relu").\n')
 
 
 def test_relu_before_the_addition_is_reported(ns):
     identity_block = define(ns, IDENTITY_RELU_FIRST, "identity_block")
     assert message(ns, "identity_block", identity_block, public=True).startswith(
-        "identity_block (f=2, filters=[4, 4, 6]): wrong output values")
+        RELU_FIRST + "identity_block (f=2, filters=[4, 4, 6]): wrong output values")
 
 
 def test_default_initializer_is_reported(ns):
@@ -198,6 +223,8 @@ def test_default_initializer_is_reported(ns):
         ', name=conv + "2b", kernel_initializer=initializer(seed=0)', ', name=conv + "2b"'),
         "identity_block")
     assert message(ns, "identity_block", identity_block, public=True).startswith(
+        "identity_block: a kernel does not come from GlorotUniform(seed=0); pass "
+        "kernel_initializer=initializer(seed=0) to every Conv2D.\n"
         "identity_block: layer res1a_branch2b's kernel is not GlorotUniform(seed=0)")
 
 
@@ -207,6 +234,8 @@ def test_batch_norm_on_the_wrong_axis_is_reported(ns, axis):
                                        f'BatchNormalization(axis={axis}, name=bn + "2a")')
     identity_block = define(ns, code, "identity_block")
     assert message(ns, "identity_block", identity_block, public=True) == (
+        "identity_block: batch norm normalises another axis than the channels; use "
+        "BatchNormalization(axis=3, ...).\n"
         f"identity_block: layer bn1a_branch2a normalises axis {axis}; batch norm must "
         "normalise the channels: BatchNormalization(axis=3)")
 
@@ -228,9 +257,9 @@ def test_missing_layer_names_are_reported(ns):
 def test_wrong_filters_are_reported_by_kernel_shape(ns):
     code = IDENTITY_RELU_FIRST.replace("Conv2D(F2, f,", "Conv2D(F2, 3,")
     identity_block = define(ns, code, "identity_block")
-    assert message(ns, "identity_block", identity_block, public=True).startswith(
-        "identity_block: layer res1a_branch2b's kernel has shape (3, 3, 4, 4), expected "
-        "(2, 2, 4, 4)")
+    assert message(ns, "identity_block", identity_block, public=True) == (
+        RELU_FIRST + "identity_block: layer res1a_branch2b's kernel has shape (3, 3, 4, 4), "
+        "expected (2, 2, 4, 4): check its number of filters and window size")
 
 
 def test_a_shortcut_without_stride_names_the_residual_cause(ns, source):
@@ -264,6 +293,8 @@ def test_a_stage_with_a_block_missing_is_reported(ns, source):
                                                       '("b", "c", "d", "e")')
     ResNet50 = define(ns, code, "ResNet50")
     assert message(ns, "ResNet50", ResNet50, public=True).startswith(
+        "ResNet50: a stage has another number of blocks than ResNet50's; stages 2 to 5 have a "
+        "convolutional block, then 2, 3, 5 and 2 identity blocks.\n"
         "ResNet50: the layers differ from ResNet50's (class, output shape, parameters): "
         "missing [('")
 
@@ -272,6 +303,7 @@ def test_a_head_without_softmax_is_reported(ns, source):
     code = reference_code(source, "ResNet50").replace('activation="softmax", ', "")
     ResNet50 = define(ns, code, "ResNet50")
     assert message(ns, "ResNet50", ResNet50, input_shape=(96, 96, 3), classes=10) == (
+        'ResNet50: the last layer has no softmax; give the Dense layer activation="softmax".\n'
         "ResNet50: the last layer fc10 should use the softmax activation")
 
 

@@ -157,14 +157,17 @@ def test_a_plain_tensor_is_not_a_variable(ref):
     def initialize_parameters():
         return {k: tf.constant(v) for k, v in seeded_glorot_values().items()}
     assert message(ref, "initialize_parameters", initialize_parameters, public=True).startswith(
-        "initialize_parameters: W1 should be a tf.Variable")
+        "initialize_parameters: a parameter is a tensor, not a tf.Variable; wrap each one: "
+        "tf.Variable(initializer(shape=...)).\ninitialize_parameters: W1 should be a "
+        "tf.Variable")
 
 
 def test_another_seed_is_reported(ref):
     def initialize_parameters():
         return {k: tf.Variable(v) for k, v in seeded_glorot_values(seed=0).items()}
     assert message(ref, "initialize_parameters", initialize_parameters, public=True).startswith(
-        "initialize_parameters: wrong W1 values")
+        "initialize_parameters: the weights are not GlorotUniform(seed=1)'s; draw them from "
+        "tf.keras.initializers.GlorotUniform(seed=1).\ninitialize_parameters: wrong W1 values")
 
 
 def test_variables_kept_between_calls_are_reported(ref):
@@ -184,7 +187,8 @@ def test_variables_kept_between_calls_are_reported(ref):
 def test_a_missing_relu_is_reported(ref, source):
     forward_propagation = edited(source, "forward_propagation", "A2 = tf.nn.relu(Z2)", "A2 = Z2")
     assert message(ref, "forward_propagation", forward_propagation, m=7, seed=22).startswith(
-        "forward_propagation (m=7, seed=22): wrong logits values")
+        "forward_propagation: the second ReLU is missing; A2 = tf.nn.relu(Z2) comes before the "
+        "second pooling.\nforward_propagation (m=7, seed=22): wrong logits values")
 
 
 def test_logits_of_the_wrong_shape_are_reported(ref):
@@ -195,7 +199,7 @@ def test_logits_of_the_wrong_shape_are_reported(ref):
 
 def test_a_summed_cost_is_reported(ref, source):
     compute_cost = edited(source, "compute_cost", "tf.reduce_mean(", "tf.reduce_sum(")
-    expected = "compute_cost: you returned the sum over the examples"
+    expected = "compute_cost: the cost is the sum over the examples; return their mean"
     assert message(ref, "compute_cost", compute_cost, public=True).startswith(expected)
     assert message(ref, "compute_cost", compute_cost, m=64, seed=32).startswith(expected)
 
@@ -204,7 +208,9 @@ def test_a_cost_per_example_is_reported(ref):
     def compute_cost(Z3, Y):
         return tf.nn.softmax_cross_entropy_with_logits(labels=Y, logits=Z3)
     assert message(ref, "compute_cost", compute_cost, public=True).startswith(
-        "compute_cost: cost should be a single number, got ndarray of shape (5,)")
+        "compute_cost: one cost per example is returned; average them into one number with "
+        "tf.reduce_mean.\ncompute_cost: cost should be a single number, got ndarray of shape "
+        "(5,)")
 
 
 def test_a_shape_error_names_the_function_its_input_and_the_likely_cause(ref):
@@ -235,6 +241,8 @@ def test_a_model_that_never_applies_the_gradients_is_reported(ref, source):
     model = edited(source, "model", "optimizer.apply_gradients(zip(gradients, variables))",
                    "pass")
     assert message(ref, "model", model, **SMALL).startswith(
+        "model: the parameters never change: the gradients are not applied; apply them to the "
+        "variables with optimizer.apply_gradients in train_step.\n"
         "model (n_train=64, n_test=16, num_epochs=2): the parameters did not change during "
         "training")
 
@@ -254,8 +262,10 @@ def test_mini_batch_costs_summed_instead_of_averaged_are_reported(ref, source):
                    "epoch_cost += float(minibatch_cost)")
     assert message(ref, "model", model, n_train=300, n_test=50, num_epochs=3,
                    learning_rate=0.02).startswith(
-        "model (n_train=300, n_test=50, num_epochs=3, learning_rate=0.02): the epoch cost is "
-        "the sum of the 5 mini-batch costs")
+        "model: the epoch cost is the sum of the mini-batch costs; add cost * len(minibatch_X) "
+        "/ m for each mini-batch, a weighted mean.\n"
+        "model (n_train=300, n_test=50, num_epochs=3, learning_rate=0.02): with "
+        "learning_rate=0 the epoch cost should be the mean cost")
 
 
 @needs_signs

@@ -19,6 +19,7 @@ from browser import chromium, needs_chromium, screenshot_path
 
 from course import assignments
 from course.authoring import site
+from course.translation.notebooks import translated
 from utils import data
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
@@ -27,13 +28,16 @@ VGG19 = "pretrained-model/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 TEXT_FILES = {".html", ".js", ".txt", ".ipynb", ".json", ".md", ".css", ".inv"}
 
 
+TIMINGS: dict[str, float] = {}  # the student site's: execution, English and Chinese builds
+
+
 @pytest.fixture(scope="session")
 def student_site(tmp_path_factory, executed_references) -> tuple[Path, list[Path], float]:
     """(site folder, landing page and assignment pages, build seconds, the notebooks' execution
-    aside): the whole student site."""
+    aside): the whole student site, its Chinese edition in zh/."""
     out = tmp_path_factory.mktemp("site") / "site"
     start = time.monotonic()
-    pages = _build(site.build_student_site, out, None, executed_references)
+    pages = _build(site.build_student_site, out, None, executed_references, TIMINGS)
     return out, pages, time.monotonic() - start
 
 
@@ -128,7 +132,8 @@ def leaks(out: Path) -> list[str]:
 def test_a_landing_page_and_a_page_per_assignment(student_site):
     out, pages, seconds = student_site
     print(f"student site: {len(html_pages(out))} HTML pages built in {seconds:.0f} s "
-          "(the notebooks executed before)")
+          f"(the notebooks executed before): English {TIMINGS['en']:.0f} s, Chinese "
+          f"{TIMINGS['zh']:.0f} s")
     assert pages[0] == out / "index.html"
     assert [p.name for p in pages[1:]] == [f"{a.id}.html" for a in assignments.available()]
     landing = pages[0].read_text()
@@ -352,3 +357,96 @@ def test_screenshots_of_the_landing_page_and_an_assignment_page(student_site):
         page.screenshot(path=assignment)
     for path in (landing, assignment):
         assert path.stat().st_size > 50_000, path
+
+
+# --- the Chinese edition (zh/) ----------------------------------------------------------------
+
+CHINESE = [a.id for a in translated(assignments.available())]
+UNTRANSLATED = """() => {
+  const found = [];
+  const skip = "pre, code, .highlight, .cell_output, .output, mjx-container, .math, "
+             + ".language-switch, script, style";
+  for (const block of document.querySelectorAll(
+      "article p, article li, article td, article th, article h1, article h2, article h3")) {
+    if (block.closest(skip)) continue;
+    const text = block.cloneNode(true);
+    text.querySelectorAll(skip + ", p, li, ul, ol").forEach(e => e.remove());
+    const words = text.textContent.match(/[A-Za-z][A-Za-z'-]+/g) || [];
+    if (words.length >= 4 && !/[\\u3400-\\u9fff]/.test(text.textContent)) {
+      found.push(text.textContent.trim().slice(0, 100));
+    }
+  }
+  return found;
+}"""
+
+
+def _section(path: Path, number: int) -> str:
+    """The first id of the page's section number ``number`` (its place in the page)."""
+    match = re.search(rf'<section[^>]*\sid="([^"]+)"[^>]*>\s*<span id="section-{number}">',
+                      path.read_text())
+    assert match, f"{path.name} has no section {number}"
+    return match.group(1)
+
+
+def test_the_chinese_site_has_the_translated_pages_and_links_between_languages(student_site):
+    out, pages, _ = student_site
+    landing = (out / "zh" / "index.html").read_text()
+    assert '<html lang="zh-CN"' in landing and "学生从这里开始" in landing
+    assert CHINESE, "no translated assignment"
+    for assignment_id in CHINESE:
+        english = out / "notebooks" / f"{assignment_id}.html"
+        chinese = out / "zh" / "notebooks" / f"{assignment_id}.html"
+        assert f'href="notebooks/{assignment_id}.html"' in landing
+        assert f'href="../zh/notebooks/{assignment_id}.html"' in english.read_text()
+        assert f'href="../../notebooks/{assignment_id}.html"' in chinese.read_text()
+        assert "raise NotImplementedError" in page_text(chinese)
+        assert chinese.read_text().count('class="cell_output') >= 3  # the reference outputs
+    for page in pages[1:]:  # an untranslated page leads to the Chinese landing page
+        if page.stem not in CHINESE:
+            assert 'href="../zh/index.html"' in page.read_text()
+
+
+@needs_chromium
+def test_every_chinese_page_is_translated(browsed, student_site):
+    out, _, _ = student_site
+    chinese = [p for p in browsed["states"] if p.relative_to(out).parts[0] == "zh"
+               and p.name not in ("search.html", "genindex.html")]
+    assert len(chinese) == 1 + len(CHINESE)
+    with chromium() as browser:
+        page = browser.new_page()
+        for path in chinese:
+            page.goto(path.as_uri())
+            untranslated = page.evaluate(UNTRANSLATED)
+            assert not untranslated, (path.relative_to(out), untranslated[:5])
+
+
+@needs_chromium
+def test_the_language_link_leads_to_the_same_section(student_site):
+    out, _, _ = student_site
+    english = out / "notebooks" / "C4W1A1_conv_step_by_step.html"
+    chinese = out / "zh" / "notebooks" / "C4W1A1_conv_step_by_step.html"
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        for start, target, heading in ((english, chinese, "1 - 零填充"),
+                                       (chinese, english, "1 - Zero-padding")):
+            page.goto(f"{start.as_uri()}#{_section(start, 2)}")
+            page.locator("a.language-switch").click()
+            page.wait_for_url(f"{target.as_uri()}#section-2")
+            title = page.evaluate("""() => {
+              const section = document.getElementById("section-2").closest("section");
+              const top = section.getBoundingClientRect().top;
+              return [section.querySelector("h1, h2, h3").textContent, top];
+            }""")
+            assert title[0].startswith(heading) and -5 < title[1] < 200, title
+
+
+@needs_chromium
+def test_chinese_search_finds_the_first_assignment(student_site):
+    out, _, _ = student_site
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto((out / "zh" / "search.html").as_uri() + "?q=卷积")
+        results = page.locator("#search-results ul.search li a")
+        results.first.wait_for(timeout=60_000)
+        hrefs = results.evaluate_all("links => links.map(a => a.href)")
+        assert any("zh/notebooks/C4W1A1_conv_step_by_step.html" in href for href in hrefs), hrefs

@@ -4,7 +4,8 @@ extensions, started on loopback and driven in headless Chromium (Playwright).
 On assignment 1, the test writes a correct `zero_pad` into its answer cell, runs the cells from
 the top to the function's test cell and reads "zero_pad: all public tests passed" from the page;
 then writes a wrong answer and reads the test's failure message; then saves and presses nbgrader's
-Validate button and reads its verdict. Screenshots go to build/test-artifacts/lab_*.png.
+Validate button and reads its verdict, which shows no frame of the course's checks. Screenshots
+go to build/test-artifacts/lab_*.png.
 """
 
 from __future__ import annotations
@@ -188,3 +189,5 @@ def test_a_student_answers_tests_and_validates_in_jupyterlab(tmp_path):
     assert message in verdict, verdict
     assert "NotImplementedError" in verdict, verdict
     assert "Success!" not in verdict
+    # and no frame of the course's checks, only the message and the student's own code
+    assert not re.search(r"graded\.py|public_tests|notebook_failures", verdict), verdict

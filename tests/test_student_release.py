@@ -12,6 +12,7 @@ from nbclient.exceptions import CellExecutionError
 
 from course import assignments
 from course.authoring import student_release
+from course.translation.notebooks import translated
 
 AVAILABLE = assignments.available()
 HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
@@ -24,6 +25,13 @@ ZERO_PAD = "X_pad = np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0)))"
 def distribution(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("student") / "cnn-course"
     student_release.build(out, AVAILABLE)
+    return out
+
+
+@pytest.fixture(scope="module")
+def chinese_distribution(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("student-zh") / "cnn-course"
+    student_release.build(out, AVAILABLE, chinese=True)
     return out
 
 
@@ -51,7 +59,9 @@ def _secret_lines() -> dict[str, str]:
     return secret
 
 
-def test_distribution_holds_no_solution_and_no_hidden_test(distribution):
+@pytest.mark.parametrize("which", ["distribution", "chinese_distribution"])
+def test_distribution_holds_no_solution_and_no_hidden_test(which, request):
+    distribution = request.getfixturevalue(which)
     secret = _secret_lines()
     assert len(secret) > 100, "the source notebooks' solutions were not found"
     leaks = []
@@ -76,6 +86,26 @@ def test_distribution_has_what_a_student_needs_and_no_instructor_tooling(distrib
                 assert link.startswith("images/") and (distribution / link).is_file(), link
 
 
+def test_the_chinese_distribution_has_the_chinese_notebooks_figures_and_readme(
+        chinese_distribution):
+    notebooks = sorted(p.name for p in chinese_distribution.glob("*.ipynb"))
+    assert notebooks == sorted(f"{a.id}.ipynb" for a in translated(AVAILABLE)) and notebooks
+    links = []
+    for name in notebooks:
+        nb = nbformat.read(chinese_distribution / name, as_version=4)
+        assert nb.metadata["language"] == "zh_CN"
+        for cell in nb.cells:
+            links += re.findall(r"!\[[^\]]*\]\(([^)]+)\)", cell.source)
+    assert links and all(link.startswith("images/zh/") for link in links), links
+    assert all((chinese_distribution / link).is_file() for link in links)
+    readme = (chinese_distribution / "README.md").read_text()
+    assert "## 安装（只需一次）" in readme and "中文 (简体, 中国)" in readme
+    assert all(f"]({name})" in readme for name in notebooks)
+    assert "jupyterlab-language-pack-zh-cn==" in (
+        chinese_distribution / "requirements.txt").read_text()
+    assert (chinese_distribution / "utils" / "public_tests" / "__init__.py").is_file()
+
+
 def _run(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
     NotebookClient(nb, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(folder)}}).execute()
@@ -87,8 +117,10 @@ def _text(cell) -> str:
 
 
 @pytest.mark.slow
-def test_a_notebook_runs_from_a_copy_of_the_distribution(distribution, tmp_path):
+@pytest.mark.parametrize("which", ["distribution", "chinese_distribution"])
+def test_a_notebook_runs_from_a_copy_of_the_distribution(which, request, tmp_path):
     """Assignment 1 up to zero_pad's test cell, zero_pad answered, in a fresh folder."""
+    distribution = request.getfixturevalue(which)
     folder = tmp_path / "copy"
     shutil.copytree(distribution, folder)
     nb = nbformat.read(folder / "C4W1A1_conv_step_by_step.ipynb", as_version=4)

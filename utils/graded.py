@@ -13,7 +13,10 @@ steps:
     booleans, strings), noting the facts the comparison needs (is it a tuple? a tf.Variable?);
 ``compare(case, inputs, got, expected)``
     raises AssertionError with a message that names the function, the case and what differs;
-    ``expected`` is the reference solution's answer, obtained through the same ``call``.
+    ``expected`` is the reference solution's answer, obtained through the same ``call``. Each
+    subclass checks the answer in ``assert_answer``; when that fails and the answer shows one of
+    the function's classic ``mistakes`` (``utils.mistakes``), the message starts with the
+    mistake's hint, its cause and its fix, and goes on with what differs.
 
 When a submission is graded, only ``call`` runs in the student's kernel: the grader builds the
 inputs, sends them in as data, receives the plain answer back (:func:`encode` / :func:`decode`,
@@ -23,7 +26,9 @@ answers wrong.
 
 In a student's notebook, ``check(fn, **case)`` runs the three steps in the kernel for immediate
 feedback, with the reference answers of the public cases, which are stored with the course
-(``public_answers/<assignment>.json``, written by ``python -m course public-answers``).
+(``public_answers/<assignment>.json``, written by ``python -m course public-answers``). A failed
+check raises ``utils.notebook_failures.CheckFailed``, which the notebook shows as its message
+alone, in short lines.
 Nothing a student can import computes the answer to any other case: no reference code, and no
 independent method that would do the student's work.
 
@@ -56,6 +61,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from utils.checks import helpers_replaced
+from utils.mistakes import Mistake, recognised
+from utils.notebook_failures import CheckFailed, without_course_frames
 
 MAX_PAYLOAD_BYTES = 64 * 2 ** 20  # largest encoded answer the grader reads
 _ARRAY_KINDS = "biuf"  # booleans, signed and unsigned integers, floats
@@ -72,6 +79,7 @@ class GradedFunction:
     placeholders: dict[str, Callable] = {}
     stand_ins: tuple[str, ...] = ()  # the notebook's names ``call`` replaces while it runs
     default_case: dict = {}  # the case a caller's check uses to test this function first
+    mistakes: tuple[Mistake, ...] = ()  # the exercise's classic mistakes, in the order tried
     # parameters whose numbers the grader scales afresh in each run's hidden cases (hand-built
     # cases: signs, zeros and order kept), so that their answers cannot be learnt
     varied: tuple[str, ...] = ()
@@ -82,8 +90,21 @@ class GradedFunction:
     def call(self, fn: Callable, inputs: dict) -> dict:
         raise NotImplementedError
 
-    def compare(self, case: dict, inputs: dict, got: dict, expected: Any) -> None:
+    def assert_answer(self, case: dict, inputs: dict, got: dict, expected: Any) -> None:
+        """Raise AssertionError naming the function, the case and what differs, when ``got``
+        is not the reference's answer ``expected``."""
         raise NotImplementedError
+
+    def compare(self, case: dict, inputs: dict, got: dict, expected: Any) -> None:
+        """``assert_answer``, its message led by the hint of the first classic mistake the
+        answer shows, if any."""
+        try:
+            self.assert_answer(case, inputs, got, expected)
+        except AssertionError as failure:
+            seen = recognised(self.mistakes, inputs, got, expected)
+            if not seen:
+                raise
+            raise AssertionError(f"{seen[0].hint(self.name)}\n{failure}") from None
 
     def recompute(self, inputs: dict, got: Any, expected: Any,
                   reference: Callable[[str], Callable]) -> dict:
@@ -100,7 +121,19 @@ class GradedFunction:
         return f"{self.name} ({', '.join(f'{k}={v!r}' for k, v in case.items())})"
 
     def check(self, fn: Callable, **case) -> None:
-        """Test ``fn`` on one case, in the notebook: helpers first, then ``fn`` itself."""
+        """Test ``fn`` on one case, in the notebook: helpers first, then ``fn`` itself.
+
+        A failure raises CheckFailed with the message; an error of the student's code keeps its
+        traceback without the frames of the checks (``utils.notebook_failures``)."""
+        __tracebackhide__ = True  # IPython leaves this frame out of tracebacks
+        try:
+            self._check(fn, **case)
+        except AssertionError as failure:
+            raise CheckFailed(str(failure)) from None
+        except Exception as error:  # noqa: BLE001 (the student's error, shown as raised)
+            raise error.with_traceback(without_course_frames(error.__traceback__)) from None
+
+    def _check(self, fn: Callable, **case) -> None:
         checks = CHECKS_BY_MODULE[type(self).__module__]
         for helper in self.helpers:
             self._check_helper(fn, helper, checks[helper])
@@ -118,7 +151,7 @@ class GradedFunction:
             raise AssertionError(f"{self.name} calls {helper}, which is not defined: run the "
                                  f"cell of {helper} first")
         try:
-            graded.check(namespace[helper], **graded.default_case)
+            graded._check(namespace[helper], **graded.default_case)
         except Exception as error:  # noqa: BLE001 (a helper that raises is wrong too)
             why = error if isinstance(error, AssertionError) else (
                 f"{helper} raised {type(error).__name__}: {error}")

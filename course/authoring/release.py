@@ -4,6 +4,10 @@ One source of truth: ``source_release/source/<id>/`` holds the notebooks with so
 hidden tests. ``nbgrader generate_assignment`` turns them into ``source_release/release/<id>/``,
 and the student notebooks ``notebooks/<id>.ipynb`` are the release notebooks with their figure
 links pointing from notebooks/ to images/. Nothing in release/ or notebooks/ is edited by hand.
+
+The Chinese edition goes the same way: the Chinese source notebook of each translated assignment
+(``course.translation.notebooks``, generated in a scratch course, never stored) becomes
+``source_release/release_zh/<id>/`` and ``notebooks/zh/<id>.ipynb``.
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ from pathlib import Path
 
 import nbformat
 
-from course.assignments import COURSE_ROOT, Assignment
+from course.assignments import COURSE_ROOT, SOURCE_IMAGE_PREFIX, Assignment
 from course.execution import nbgrader_api, new_gradebook
+from course.translation.notebooks import chinese_source, translated
 
-# Source and release notebooks sit three folders below the repository root, student notebooks one.
-SOURCE_IMAGE_PREFIX = "](../../../images/"
+# Student notebooks sit one folder below the repository root (the Chinese student notebooks two).
 STUDENT_IMAGE_PREFIX = "](../images/"
+CHINESE_STUDENT_IMAGE_PREFIX = "](../../images/"
 
 
-def new_course(root: Path, assignments: list[Assignment]) -> Path:
-    """Make a working nbgrader course in ``root`` (config, sources, gradebook, release).
+def new_course(root: Path, assignments: list[Assignment], chinese: bool = False) -> Path:
+    """Make a working nbgrader course in ``root`` (config, sources, gradebook, release); with
+    ``chinese``, of the assignments' Chinese source notebooks.
 
     Returns ``root``. The course's own folder is never written to, so a test or a grading run
     cannot leave a gradebook or submissions behind in the repository.
@@ -36,6 +42,9 @@ def new_course(root: Path, assignments: list[Assignment]) -> Path:
     for assignment in assignments:
         shutil.copytree(COURSE_ROOT / "source" / assignment.id, root / "source" / assignment.id,
                         dirs_exist_ok=True)
+        if chinese:
+            nbformat.write(chinese_source(assignment),
+                           root / "source" / assignment.id / assignment.notebook)
         result = api.generate_assignment(assignment.id, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader generate_assignment {assignment.id} failed in {root}:"
@@ -43,12 +52,14 @@ def new_course(root: Path, assignments: list[Assignment]) -> Path:
     return root
 
 
-def student_version(release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The student notebook for notebooks/: the release notebook with figure links rebased."""
+def student_version(release_nb: nbformat.NotebookNode, prefix: str = STUDENT_IMAGE_PREFIX
+                    ) -> nbformat.NotebookNode:
+    """The student notebook for notebooks/ (``prefix``: notebooks/zh/): the release notebook
+    with figure links rebased."""
     nb = nbformat.from_dict(release_nb)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(SOURCE_IMAGE_PREFIX, STUDENT_IMAGE_PREFIX)
+            cell.source = cell.source.replace(SOURCE_IMAGE_PREFIX, prefix)
     return nb
 
 
@@ -59,12 +70,20 @@ def build(assignments: list[Assignment], out_root: Path) -> dict[Path, nbformat.
     """
     outputs = {}
     with tempfile.TemporaryDirectory() as scratch:
-        course = new_course(Path(scratch), assignments)
+        course = new_course(Path(scratch) / "en", assignments)
         for assignment in assignments:
             release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
                                        as_version=4)
             outputs[assignment.release_notebook.relative_to(out_root)] = release_nb
             outputs[assignment.student_notebook.relative_to(out_root)] = student_version(release_nb)
+        chinese = translated(assignments)
+        course = new_course(Path(scratch) / "zh", chinese, chinese=True)
+        for assignment in chinese:
+            release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
+                                       as_version=4)
+            outputs[assignment.chinese_release_notebook.relative_to(out_root)] = release_nb
+            outputs[assignment.chinese_student_notebook.relative_to(out_root)] = student_version(
+                release_nb, CHINESE_STUDENT_IMAGE_PREFIX)
     return outputs
 
 

@@ -8,6 +8,12 @@ results, detection pictures, training curves). The outputs come from executing t
 solutions (fast mode) and are copied onto the student notebook's demonstration cells only:
 answer cells and test cells keep no outputs, so no solution and no hidden test reaches the site.
 
+The student site is built in both languages: English at the root, the Chinese edition under
+``zh/`` (the Chinese student notebooks of the translated assignments, with the same reference
+outputs: their code is the English code, ``course.translation``), each page with a link to the
+same page, and section, in the other language (``site/_static/languages.js``), and search in
+Chinese (Sphinx's Chinese search splits words with jieba).
+
 ``build_instructor_site(out)``: the reference solutions, executed (fast mode), with their
 outputs and hidden tests, marked "instructors only" on every page. It is written to its own
 folder, never inside a student site.
@@ -22,19 +28,26 @@ from __future__ import annotations
 
 import base64
 import filecmp
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 
 from course import assignments
 from course.assignments import REPO_ROOT
+from course.authoring.release import CHINESE_STUDENT_IMAGE_PREFIX, STUDENT_IMAGE_PREFIX
 from course.execution import execute_notebook
+from course.translation import FOLDER, LANGUAGE, pages
+from course.translation.notebooks import translated
+from course.translation.units import code_tokens
 
 SITE_DIR = REPO_ROOT / "site"  # conf.py, index.md, _static/, package.json, package-lock.json
 NPM_DIR = REPO_ROOT / "build" / "npm"  # where `npm ci` installs MathJax, reused between builds
@@ -76,7 +89,8 @@ def with_reference_outputs(student: nbformat.NotebookNode,
     reference solution; answer and test cells carry none.
 
     The two notebooks must have the same cells in the same order: every demonstration cell must
-    match its source cell by id and by code. ValueError names the first cell that does not.
+    match its source cell by id and by code (its comments and docstrings may be translated).
+    ValueError names the first cell that does not.
     """
     result = nbformat.from_dict(student)
     if len(result.cells) != len(executed_source.cells):
@@ -89,8 +103,8 @@ def with_reference_outputs(student: nbformat.NotebookNode,
         cell.outputs, cell.execution_count = [], None
         if kind != "demo":
             continue
-        if (cell.get("id") != source.get("id") or cell.source != source.source
-                or cell_kind(source) != "demo"):
+        if (cell.get("id") != source.get("id") or cell_kind(source) != "demo"
+                or code_tokens(cell.source) != code_tokens(source.source)):
             raise ValueError(f"cell {index} ({cell.get('id')}) of the student notebook does not "
                              "match the source notebook's cell")
         cell.outputs = source.outputs
@@ -152,21 +166,33 @@ def _graded_functions(nb: nbformat.NotebookNode) -> list[str]:
             if cell_kind(cell) == "answer"]
 
 
+def _english(words: str, context: str = pages.SITE) -> str:
+    return words
+
+
+def _chinese(words: str, context: str = pages.SITE) -> str:
+    return pages.words(words, context)
+
+
 def _card(assignment: assignments.Assignment, doc: str, figure: str | None,
-          nb: nbformat.NotebookNode) -> str:
+          nb: nbformat.NotebookNode, say: Callable = _english) -> str:
     """The landing page's card of one assignment (sphinx-design): title, figure, id and graded
-    functions, linking to its page."""
+    functions, linking to its page; ``say`` gives the site's words in the page's language."""
     functions = ", ".join(f"`{name}`" for name in _graded_functions(nb))
-    image = f":img-top: {figure}\n:img-alt: a figure of {assignment.title}\n" if figure else ""
-    return (f":::{{grid-item-card}} {assignment.title}\n:link: {doc}\n:link-type: doc\n{image}\n"
-            f"`{assignment.id}`\n\nGraded functions: {functions}\n:::\n")
+    title = say(assignment.title, pages.TITLES)
+    alt = say("a figure of {title}").format(title=title)
+    image = f":img-top: {figure}\n:img-alt: {alt}\n" if figure else ""
+    graded = say("Graded functions: {functions}").format(functions=functions)
+    return (f":::{{grid-item-card}} {title}\n:link: {doc}\n:link-type: doc\n{image}\n"
+            f"`{assignment.id}`\n\n{graded}\n:::\n")
 
 
 def _stage(stage: Path, notebooks: list[tuple[assignments.Assignment, Path,
-                                              nbformat.NotebookNode]], index_text: str) -> None:
+                                              nbformat.NotebookNode]], index_text: str,
+           say: Callable = _english) -> None:
     """Fill ``stage`` with the Sphinx sources: site/, each notebook at its path relative to the
     repository with the figures it links to, the card figures, MathJax, and the landing page
-    (``index_text``, then the cards and the table of contents)."""
+    (``index_text``, then the cards and the table of contents, in ``say``'s words)."""
     shutil.copytree(SITE_DIR, stage, ignore=shutil.ignore_patterns("index.md", "package*.json",
                                                                    "__pycache__"))
     install_mathjax(stage / "_static")
@@ -190,17 +216,18 @@ def _stage(stage: Path, notebooks: list[tuple[assignments.Assignment, Path,
             (stage / figure).write_bytes(png)
         elif markdown_images(nb):
             figure = (relative.parent / markdown_images(nb)[0]).as_posix()
-        cards.append(_card(assignment, doc, figure, nb))
+        cards.append(_card(assignment, doc, figure, nb, say))
     toctree = "\n".join(docs)
     (stage / "index.md").write_text(
         f"{index_text}\n::::{{grid}} 1 2 2 2\n:gutter: 3\n\n{''.join(cards)}::::\n\n"
-        f"```{{toctree}}\n:hidden:\n:caption: Assignments\n\n{toctree}\n```\n")
+        f"```{{toctree}}\n:hidden:\n:caption: {say('Assignments')}\n\n{toctree}\n```\n")
 
 
 def _build(stage: Path, out: Path, project: str, banner: str | None = None) -> None:
     """Run Sphinx's HTML builder on ``stage`` into ``out`` (in its own process, quiet: only
     warnings are printed); CalledProcessError when it fails."""
-    overrides = ["-D", f"project={project}", "-D", f"html_title={project}"]
+    overrides = ["-D", f"project={project}", "-D", f"html_title={project}", "-D",
+                 f"copyright={project}"]
     if banner:
         overrides += ["-D", f"html_theme_options.announcement={banner}"]
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-d",
@@ -231,24 +258,64 @@ def _fresh(out: Path) -> Path:
     return out
 
 
+def _chinese_page(assignment: assignments.Assignment) -> nbformat.NotebookNode:
+    """The Chinese student notebook with its figure links rebased from notebooks/zh/ to
+    notebooks/, where the Chinese site keeps it (the same page path as the English site's)."""
+    nb = nbformat.read(assignment.chinese_student_notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cell.source.replace(CHINESE_STUDENT_IMAGE_PREFIX, STUDENT_IMAGE_PREFIX)
+    return nb
+
+
+def _doc(path: Path) -> str:
+    return path.relative_to(REPO_ROOT).with_suffix("").as_posix()
+
+
+def _languages(stage: Path, language: str, other: dict) -> None:
+    """Tell site/conf.py the page's language and where the other language's pages are
+    (``_languages.json``: its prefix from this site's root, label, language tag, documents)."""
+    (stage / "_languages.json").write_text(json.dumps({"language": language, "other": other},
+                                                      ensure_ascii=False))
+
+
 def build_student_site(out: Path, assignment_ids: list[str] | None = None,
-                       executed: dict[str, nbformat.NotebookNode] | None = None) -> list[Path]:
+                       executed: dict[str, nbformat.NotebookNode] | None = None,
+                       timings: dict[str, float] | None = None) -> list[Path]:
     """Execute the reference solutions (fast mode; ``executed`` gives those already executed by
     ``execute_reference``, by assignment id), put their demonstration outputs on the student
-    notebooks and build the student site into ``out`` (emptied first), for every assignment or
-    those named; return the landing page and the assignment pages."""
+    notebooks and build the student site into ``out`` (emptied first) and its Chinese edition
+    into ``out/zh/``, for every assignment or those named; return the landing page and the
+    assignment pages of the English site. ``timings`` gets the seconds of the execution and of
+    each language's build."""
     out = _fresh(out)
-    executed = executed or {}
+    executed, timings = dict(executed or {}), timings if timings is not None else {}
+    started = time.perf_counter()
     notebooks = []
     for assignment in _selected(assignment_ids):
         student = nbformat.read(assignment.student_notebook, as_version=4)
-        reference = executed.get(assignment.id) or execute_reference(assignment)
+        executed[assignment.id] = executed.get(assignment.id) or execute_reference(assignment)
         notebooks.append((assignment, assignment.student_notebook,
-                          with_reference_outputs(student, reference)))
+                          with_reference_outputs(student, executed[assignment.id])))
+    chinese = [(a, a.student_notebook, with_reference_outputs(_chinese_page(a), executed[a.id]))
+               for a in translated(_selected(assignment_ids))]
+    timings["execution"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as scratch:
-        stage = Path(scratch) / "src"
+        started = time.perf_counter()
+        stage = Path(scratch) / "en"
         _stage(stage, notebooks, (SITE_DIR / "index.md").read_text())
+        _languages(stage, "en", {"prefix": f"{FOLDER}/", "label": "中文", "lang": "zh-CN",
+                                 "docs": ["index", *(_doc(p) for _, p, _ in chinese)]})
         _build(stage, out, "Convolutional networks")
+        timings["en"] = time.perf_counter() - started
+        started = time.perf_counter()
+        stage = Path(scratch) / FOLDER
+        _stage(stage, chinese, pages.translate((SITE_DIR / "index.md").read_text(),
+                                               pages.LANDING), _chinese)
+        _languages(stage, LANGUAGE, {"prefix": "../", "label": "English", "lang": "en",
+                                     "docs": ["index", *(_doc(p) for _, p, _ in notebooks)]})
+        _build(stage, out / FOLDER, _chinese("Convolutional networks"))
+        timings[FOLDER] = time.perf_counter() - started
     return _pages(out, notebooks)
 
 

@@ -14,6 +14,11 @@
 The notebooks sit next to utils/, so a notebook's kernel (started in the notebook's folder)
 imports the course's helpers with no install step; data files land under DIR too.
 Solutions and hidden tests exist only in source_release/source/, which is never copied.
+
+``python -m course student-release DIR --lang zh`` writes the Chinese edition instead: the
+Chinese student notebooks (``notebooks/zh/``) of the translated assignments, with the Chinese
+figures (``images/zh/``), and the README in Chinese (``locale/zh_CN/pages.po``); the pinned
+packages include JupyterLab's Chinese interface (``jupyterlab-language-pack-zh-cn``).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from pathlib import Path
 import nbformat
 
 from course.assignments import REPO_ROOT, Assignment
-from course.authoring.release import STUDENT_IMAGE_PREFIX
+from course.authoring.release import CHINESE_STUDENT_IMAGE_PREFIX, STUDENT_IMAGE_PREFIX
+from course.translation import pages
+from course.translation.notebooks import translated
 
 DISTRIBUTION_IMAGE_PREFIX = "](images/"
 _FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(images/([^)]+)\)")
@@ -72,12 +79,15 @@ your course gives you a copy of the data, set `CNN_COURSE_MIRROR` to its folder 
 """
 
 
-def _student_notebook(assignment: Assignment) -> nbformat.NotebookNode:
-    """The committed student notebook with its figure links rebased from notebooks/ to DIR."""
-    nb = nbformat.read(assignment.student_notebook, as_version=4)
+def _student_notebook(assignment: Assignment, chinese: bool) -> nbformat.NotebookNode:
+    """The committed student notebook (the Chinese one with ``chinese``) with its figure links
+    rebased from notebooks/ (or notebooks/zh/) to DIR."""
+    path, prefix = ((assignment.chinese_student_notebook, CHINESE_STUDENT_IMAGE_PREFIX)
+                    if chinese else (assignment.student_notebook, STUDENT_IMAGE_PREFIX))
+    nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = cell.source.replace(STUDENT_IMAGE_PREFIX, DISTRIBUTION_IMAGE_PREFIX)
+            cell.source = cell.source.replace(prefix, DISTRIBUTION_IMAGE_PREFIX)
     return nb
 
 
@@ -94,13 +104,16 @@ def _ignore_compiled(folder: str, names: list[str]) -> list[str]:
     return [name for name in names if name == "__pycache__" or name.endswith(".pyc")]
 
 
-def build(out: Path, assignments: list[Assignment]) -> list[Path]:
-    """Write the student distribution into ``out`` (which must not exist); return its files."""
+def build(out: Path, assignments: list[Assignment], chinese: bool = False) -> list[Path]:
+    """Write the student distribution into ``out`` (which must not exist), in Chinese with
+    ``chinese`` (the translated assignments); return its files."""
     out = Path(out)
     out.mkdir(parents=True)
+    if chinese:
+        assignments = translated(assignments)
     figures: set[str] = set()
     for assignment in assignments:
-        nb = _student_notebook(assignment)
+        nb = _student_notebook(assignment, chinese)
         for cell in nb.cells:
             if cell.cell_type == "markdown":
                 figures.update(_FIGURE_LINK.findall(cell.source))
@@ -111,6 +124,8 @@ def build(out: Path, assignments: list[Assignment]) -> list[Path]:
     shutil.copytree(REPO_ROOT / "utils", out / "utils", ignore=_ignore_compiled)
     shutil.copyfile(REPO_ROOT / "requirements.txt", out / "requirements.txt")
     (out / "environment.yml").write_text(_environment_file())
-    table = "\n".join(f"| [{a.id}.ipynb]({a.id}.ipynb) | {a.title} |" for a in assignments)
-    (out / "README.md").write_text(README.format(table=table))
+    title = (lambda a: pages.words(a.title, pages.TITLES)) if chinese else (lambda a: a.title)
+    table = "\n".join(f"| [{a.id}.ipynb]({a.id}.ipynb) | {title(a)} |" for a in assignments)
+    readme = pages.translate(README, pages.README) if chinese else README
+    (out / "README.md").write_text(readme.format(table=table))
     return sorted(p for p in out.rglob("*") if p.is_file())

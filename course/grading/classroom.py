@@ -16,12 +16,15 @@ How (all of it in this process and the Dask workers, none of it in a student's k
 
 1. ``submissions.collect`` finds the submissions and refuses links, special files and
    oversized files; ``submissions.read`` and ``submissions.sanitize`` turn each notebook into one
-   whose graded cells are exactly the release's, noting what the student changed;
+   whose graded cells are exactly the release's (the Chinese release's for a notebook of the
+   Chinese edition), noting what the student changed;
 2. the course is built (or kept from the last run when its sources are unchanged), and the
    reference answers of every test case computed once per assignment (``trusted.expected``);
-3. each assignment's ``grading_worker.Bundle`` (sources, empty gradebook, reference answers)
-   goes once to every worker, and each new or changed submission becomes one task
-   (``dask_engine``) that grades it in a scratch course on its worker and returns data;
+3. each assignment's ``grading_worker.Bundle`` (sources, empty gradebook, reference answers;
+   a second one with the Chinese sources when Chinese notebooks were submitted: same hidden
+   cases, same answers, same grade ids) goes once to every worker, and each new or changed
+   submission becomes one task (``dask_engine``) that grades it in a scratch course on its
+   worker and returns data;
 4. here, as each task finishes, its grades go into the class gradebook, its autograded
    notebook and feedback into the course as regular files, and its status into grading.json.
    A submission that fails in any way gets a status; every other one is graded as usual.
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import hashlib
 import io
 import re
@@ -57,6 +61,7 @@ from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
 from course.grading.worker import Bundle, Ending, Outcome, Request, code_version, hash_files
+from course.translation.notebooks import catalogue
 from course.trusted import cases
 from course.trusted.executor import IMPORTS_CELL
 from course.trusted.reference_answers import Reference
@@ -153,8 +158,10 @@ RUN_DEMONSTRATIONS = ("\n# grade-class --run-demonstrations: every cell runs, th
 
 
 def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRecord,
-             run_demonstrations: bool, record_folder: Path | None) -> dict[str, Bundle]:
-    """{assignment id: what its grading tasks need}."""
+             run_demonstrations: bool, record_folder: Path | None,
+             chinese: list[Assignment] = ()) -> dict[str, Bundle]:
+    """{bundle name: what its grading tasks need}: one per assignment of ``needed``, and one
+    more for the Chinese submissions of each assignment of ``chinese``."""
     if not needed:
         return {}
     empty = _empty_gradebook(course)
@@ -167,12 +174,32 @@ def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRec
     if record_folder is not None:
         config += (f"\n# grade-class --record: what the grader sends into each kernel\n"
                    f"c.TrustedExecute.record_folder = {str(Path(record_folder).resolve())!r}\n")
-    return {a.id: Bundle(
+    bundles = {a.id: Bundle(
         a.id, a.notebook, config, empty,
         {f"{a.id}/{name}": content for name, content in _files(course / "source" / a.id).items()},
         _expected_answers(course, a, out / "work" / "expected" / record.assignments[a.id][:16],
                           secret),
         code_version()) for a in needed}
+    for a in chinese:
+        bundles[a.id + submissions.CHINESE_BUNDLE] = _chinese_bundle(bundles[a.id], a)
+    return bundles
+
+
+def _chinese_bundle(bundle: Bundle, a: Assignment) -> Bundle:
+    """``bundle`` for the Chinese edition's submissions: the same hidden cases, reference
+    answers and configuration, with the Chinese sources and a gradebook made from them (so
+    that nbgrader restores the Chinese read-only cells and the feedback is Chinese)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        course = release.new_course(Path(scratch), [a], chinese=True)
+        return dataclasses.replace(
+            bundle, gradebook=_empty_gradebook(course),
+            sources={f"{a.id}/{name}": content
+                     for name, content in _files(course / "source" / a.id).items()})
+
+
+def _chinese_key(a: Assignment, sources_key: str) -> str:
+    """The sources key of ``a``'s Chinese submissions: its sources and its catalogue."""
+    return hashlib.sha256(sources_key.encode() + catalogue(a).read_bytes()).hexdigest()
 
 
 def _submission_key(notebook: bytes, sources_key: str, limits: Limits, sandboxed: bool,
@@ -197,7 +224,7 @@ def _well_formed(found: list[Submission]) -> dict:
         except ValueError as error:
             submission.status = str(error)
             continue
-        release_nb = nbformat.read(submission.assignment.release_notebook, as_version=4)
+        release_nb, submission.chinese = submissions.release_of(nb, submission.assignment)
         clean, notes = submissions.sanitize(nb, release_nb)
         if clean is None:
             submission.status = f"not a submission of {submission.assignment.id}: {notes[0]}"
@@ -357,11 +384,13 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     requests, by_request = [], {}
     for s in gradable:
         notebook = nbformat.writes(notebooks[s.student, s.assignment.id]).encode()
-        key = _submission_key(notebook, keys[s.assignment.id], limits, sandboxed,
-                              run_demonstrations)
+        sources_key = keys[s.assignment.id]
+        if s.chinese:
+            sources_key = _chinese_key(s.assignment, sources_key)
+        key = _submission_key(notebook, sources_key, limits, sandboxed, run_demonstrations)
         if regrade or not record.keeps(s.student, s.assignment.id, key):
             request = Request(s.student, notebook, limits, sandboxed, fork_server)
-            requests.append((s.assignment.id, request))
+            requests.append((s.bundle, request))
             by_request[id(request)] = s, key
     # The cluster starts (its workers import nbgrader) while this process builds the course.
     with (engine.cluster(scheduler, workers) if requests
@@ -370,9 +399,11 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
         for a in needed:  # the kernels only read the data: fetch it first (missing files are
             data.check_available(data.entries_for(a.id), progress=False)  # reported by the
             # notebook itself, and marked in the status; one failed download per dataset)
-        to_grade = {a_id for a_id, _ in requests}
+        to_grade = {by_request[id(r)][0].assignment.id for _, r in requests}
+        chinese = {s.assignment.id for s, _ in by_request.values() if s.chinese}
         bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record,
-                           run_demonstrations, record_folder)
+                           run_demonstrations, record_folder,
+                           [a for a in needed if a.id in chinese])
         with _class_gradebook(course) as gradebook:
             for s in found:
                 if s.status:
@@ -391,7 +422,8 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     rows = _rows(course, record)
     write_csv(rows, out / "scores.csv")
     if progress:
-        print(run_summary(rows, [(r.student, a) for a, r in requests],
+        print(run_summary(rows, [(r.student, by_request[id(r)][0].assignment.id)
+                                 for _, r in requests],
                           time.perf_counter() - started))
     return rows
 

@@ -90,6 +90,11 @@ def read(tree: ast.AST) -> set[str]:
     return names
 
 
+def names_read(cell) -> set[str]:
+    """The global names a code cell reads (``read``)."""
+    return read(_code(cell.source))
+
+
 def defined_locally(node: ast.AST) -> set[str]:
     """The names a statement of a function's body binds (its nested functions' locals aside)."""
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

@@ -5,7 +5,8 @@ with ``scheduler`` (an address such as ``tcp://10.0.0.5:8786``) one joining a cl
 by ``dask scheduler`` and ``dask worker`` (or dask-jobqueue, Kubernetes...); without, one on a
 ``LocalCluster`` of one single-threaded worker process per core, started in the background.
 
-``grade(client, bundles, requests)`` sends each assignment's ``Bundle`` once to every worker
+``grade(client, bundles, requests)`` sends each ``Bundle`` (one per assignment and language) once
+to every worker
 and submits one task per submission (``worker.grade``); it yields (request, outcome)
 as tasks finish, with a progress bar (count, rate, time left). A worker that dies mid-task
 costs nothing: the scheduler runs its tasks again elsewhere. A task whose workers died
@@ -89,7 +90,7 @@ def _task_failed(error: BaseException) -> Outcome:
 
 def grade(client, bundles: dict[str, Bundle], requests: list[tuple[str, Request]],
           progress: bool = True) -> Iterator[tuple[str, Request, Outcome]]:
-    """Grade ``requests`` [(assignment id, request)] on the cluster; yield (assignment id,
+    """Grade ``requests`` [(bundle name, request)] on the cluster; yield (bundle name,
     request, outcome) as each finishes."""
     from distributed import as_completed
     from tqdm import tqdm

@@ -7,6 +7,9 @@ Everything here treats the submitted files as hostile and runs in the grader's p
   with a status that never shows a file's content, any of them that is or lies under a symbolic
   link, is not a regular file, or is too large;
 - ``read(submission)`` reads the notebook without following links or blocking on special files;
+- ``release_of(nb, assignment)`` is the release a notebook is sanitized against: the Chinese
+  one when its metadata says ``"language": "zh_CN"`` and the assignment is translated (the
+  graded cells and hidden tests of both are the same; the Chinese gives the feedback its text);
 - ``sanitize(nb, release_nb)`` gives nbgrader a notebook whose graded cells are exactly the
   release's: answer cells are matched by grade id and keep the student's code; test and other
   locked cells get the release's source and metadata (re-inserted when deleted); any other cell
@@ -26,8 +29,10 @@ import nbformat
 
 from course import assignments
 from course.assignments import Assignment
+from course.translation.notebooks import is_chinese
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CHINESE_BUNDLE = ".zh"  # the Chinese edition's grading bundle: "<assignment id>.zh"
 MAX_NOTEBOOK_BYTES = 32 * 2 ** 20
 
 
@@ -40,6 +45,12 @@ class Submission:
     path: Path | None
     status: str = ""  # empty while it is gradable; otherwise why it is not (or how it went)
     notes: tuple[str, ...] = ()  # things worth saying about a graded submission
+    chinese: bool = False  # the Chinese edition's notebook: graded against the Chinese release
+
+    @property
+    def bundle(self) -> str:
+        """The name of the grading bundle it needs: its assignment's, in its language."""
+        return self.assignment.id + (CHINESE_BUNDLE if self.chinese else "")
 
 
 def _refusal(path: Path) -> str:
@@ -114,6 +125,14 @@ def read(path: Path) -> nbformat.NotebookNode:
     except Exception as error:  # noqa: BLE001 (any unreadable file: JSON, schema, encoding)
         first = (str(error).splitlines() or [""])[0][:120]
         raise ValueError(f"corrupt notebook: {type(error).__name__}: {first}") from None
+
+
+def release_of(nb: nbformat.NotebookNode, assignment: Assignment
+               ) -> tuple[nbformat.NotebookNode, bool]:
+    """(the release notebook to sanitize ``nb`` against, whether it is the Chinese one)."""
+    chinese = is_chinese(nb) and assignment.chinese_release_notebook.is_file()
+    path = assignment.chinese_release_notebook if chinese else assignment.release_notebook
+    return nbformat.read(path, as_version=4), chinese
 
 
 def _graded(cell) -> dict:

@@ -8,8 +8,13 @@ directions, where an unclamped intersection becomes positive), two overlapping b
 class, the same boxes in different classes, and no boxes at all.
 
 Detections are compared in order of decreasing score. When the function raises, the message
-names the function, the case, the input and the likely cause (a reduction without an axis,
-``yolo_outputs`` unpacked in the old course's order).
+names the function, the case, the input and the likely cause (a reduction without an axis).
+
+The classic mistakes of each exercise are named (``mistakes``, see ``utils.mistakes``), some
+through probes, the function called again with one argument changed, whose reference answers
+are what a mistake gives: box_confidence of ones (forgotten in the scores), every box in one
+class (suppression across classes), the default IoU threshold (an argument not passed on), an
+IoU threshold of 1 with no box limit (no suppression at all).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, check_ndarray, check_scalar, check_shape, type_name
 from utils.graded import GradedFunction, register
+from utils.mistakes import Mistake, close, numbers
 from utils.student_errors import capture, raised_message, shapes_in
 
 DETECTIONS = ("scores", "boxes", "classes")
@@ -82,6 +88,32 @@ def _compare_detections(label: str, got: dict, expected: dict) -> None:
         check_close(label, key, got[key][order], np.asarray(expected[key])[by_score], rtol, atol)
 
 
+def _by_score(detections: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scores, boxes) of a function's detections in order of decreasing score, or None when
+    it raised or returned something else."""
+    scores, boxes = numbers(detections.get("scores")), numbers(detections.get("boxes"))
+    if not detections.get("returns_triple") or scores is None or boxes is None or (
+            scores.ndim != 1 or boxes.shape != (len(scores), 4)):
+        return None
+    order = np.argsort(-scores, kind="stable")
+    return scores[order], boxes[order]
+
+
+def _same_boxes(got: dict, probe: dict, expected: dict) -> bool:
+    """Whether ``got`` keeps the boxes and scores of the reference's ``probe`` answer, and not
+    those of its answer ``expected``."""
+    mine, theirs, right = _by_score(got), _by_score(probe), _by_score(expected)
+    def same(a, b):
+        return (a is not None and b is not None and len(a[0]) == len(b[0])
+                and close(a[0], b[0], rtol=1e-5) and close(a[1], b[1], rtol=1e-5, atol=1e-4))
+    return same(mine, theirs) and not same(mine, right)
+
+
+def _probes(fn, call, variants: dict) -> dict:
+    """{name: the detections of ``call(fn, **variant)``} for the probes ``variants``."""
+    return {name: call(fn, **variant) for name, variant in variants.items()}
+
+
 def _filter_causes(inputs: dict, raised: dict) -> str | None:
     """The likely cause of yolo_filter_boxes's error, when the message recognises it."""
     table_shape = np.broadcast_shapes(np.shape(inputs["box_confidence"]),
@@ -114,15 +146,47 @@ class YoloFilterBoxes(GradedFunction):
         return {**dict(zip(self._INPUTS, arrays)), "threshold": threshold}
 
     def call(self, fn, inputs):
-        return _detections(fn, *(tf.constant(inputs[k]) for k in self._INPUTS),
-                           threshold=inputs["threshold"])
+        """The detections, and those of the probe with box_confidence of ones."""
+        def run(fn, box_confidence):
+            return _detections(fn, tf.constant(box_confidence), tf.constant(inputs["boxes"]),
+                               tf.constant(inputs["box_class_probs"]),
+                               threshold=inputs["threshold"])
+        got = run(fn, inputs["box_confidence"])
+        got["unit_confidence"] = run(fn, np.ones_like(inputs["box_confidence"]))
+        return got
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         if "raised" in got:
             raise AssertionError(raised_message(
                 self.label(case), _shapes(inputs, self._INPUTS), got["raised"],
                 _filter_causes(inputs, got["raised"])))
         _compare_detections(self.label(case), got, expected)
+
+    @staticmethod
+    def _below(inputs, got, expected):
+        scores = _by_score(got)[0]
+        total = inputs["box_confidence"][..., 0].size
+        return (len(scores) + len(expected["scores"]) == total and len(scores) > 0
+                and bool(np.all(scores < inputs["threshold"])))
+
+    @staticmethod
+    def _no_confidence(inputs, got, expected):
+        return _same_boxes(got, expected["unit_confidence"], expected)
+
+    @staticmethod
+    def _strict(inputs, got, expected):
+        wanted = np.asarray(expected["scores"])
+        return (len(_by_score(got)[0]) == int(np.sum(wanted > inputs["threshold"]))
+                < len(wanted))
+
+    mistakes = (
+        Mistake("below", "the boxes kept are those below the threshold",
+                "keep those whose best class score is >= threshold", _below),
+        Mistake("no_confidence", "the scores leave out box_confidence",
+                "a box's class scores are box_confidence * box_class_probs", _no_confidence),
+        Mistake("strict", "a box whose score equals the threshold is dropped",
+                "keep the scores >= threshold, not only > threshold", _strict),
+    )
 
 
 HAND_BOXES = {  # name: (box1, box2), corners (x1, y1, x2, y2)
@@ -166,7 +230,7 @@ class Iou(GradedFunction):
             answers.append({"raised": raised} if raised else {"iou": _plain(value)})
         return {"answers": answers}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         for name, (box1, box2), result, wanted in zip(inputs["names"], inputs["pairs"],
                                                       got["answers"], expected["answers"]):
             label = f"iou ({name}: {tuple(box1)}, {tuple(box2)})"
@@ -174,6 +238,41 @@ class Iou(GradedFunction):
                 raise AssertionError(raised_message(label, "these two boxes", result["raised"]))
             check_scalar(label, "IoU", result["iou"], float(wanted["iou"]), rtol=1e-6,
                          atol=1e-9)
+
+    @staticmethod
+    def _values(got, expected) -> tuple[np.ndarray, np.ndarray]:
+        """(the IoU of every pair, the reference's); KeyError when the function raised."""
+        return (np.array([float(a["iou"]) for a in got["answers"]]),
+                np.array([float(a["iou"]) for a in expected["answers"]]))
+
+    @staticmethod
+    def _not_clamped(inputs, got, expected):
+        values, wanted = Iou._values(got, expected)
+        apart = wanted == 0
+        return (bool(np.any(values[apart] != 0))
+                and close(values[~apart], wanted[~apart], rtol=1e-6))
+
+    @staticmethod
+    def _union_double_counts(inputs, got, expected):
+        values, wanted = Iou._values(got, expected)
+        return bool(np.any(wanted > 0)) and close(values, wanted / (1 + wanted), rtol=1e-6)
+
+    @staticmethod
+    def _corners_swapped(inputs, got, expected):
+        values, wanted = Iou._values(got, expected)
+        overlapping = wanted > 0
+        return bool(np.any((values[overlapping] < 0) | (values[overlapping] > 1)))
+
+    mistakes = (
+        Mistake("not_clamped", "boxes that do not overlap get an IoU other than 0",
+                "clamp the intersection's width and its height at 0, each on its own",
+                _not_clamped),
+        Mistake("union_double_counts", "the union counts the intersection twice",
+                "subtract the intersection from the sum of the two areas", _union_double_counts),
+        Mistake("corners_swapped", "overlapping boxes get an IoU outside [0, 1]",
+                "the intersection's corners are the max of the x1, y1 and the min of the x2, y2",
+                _corners_swapped),
+    )
 
 
 def _random_detections(seed: int, n: int = 30, classes: int = 3) -> dict:
@@ -217,16 +316,56 @@ class YoloNonMaxSuppression(GradedFunction):
         return {**detections, "max_boxes": max_boxes, "iou_threshold": iou_threshold}
 
     def call(self, fn, inputs):
-        return _detections(fn, *(tf.constant(inputs[k]) for k in DETECTIONS),
-                           max_boxes=inputs["max_boxes"], iou_threshold=inputs["iou_threshold"])
+        """The detections, and the probes: every box in class 0 (``one_class``), and the
+        default IoU threshold 0.5 (``default_iou``)."""
+        def run(fn, classes=inputs["classes"], iou_threshold=inputs["iou_threshold"]):
+            return _detections(fn, tf.constant(inputs["scores"]), tf.constant(inputs["boxes"]),
+                               tf.constant(classes), max_boxes=inputs["max_boxes"],
+                               iou_threshold=iou_threshold)
+        return {**run(fn), "probes": _probes(fn, run, {
+            "one_class": {"classes": np.zeros_like(inputs["classes"])},
+            "default_iou": {"iou_threshold": DEFAULT_IOU}})}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         if "raised" in got:
             raise AssertionError(raised_message(self.label(case), _shapes(inputs, DETECTIONS),
                                                 got["raised"]))
         _compare_detections(self.label(case), got, expected)
 
+    @staticmethod
+    def _across_classes(inputs, got, expected):
+        return _same_boxes(got, expected["probes"]["one_class"], expected)
 
+    @staticmethod
+    def _too_many(inputs, got, expected):
+        return len(_by_score(got)[0]) > inputs["max_boxes"]
+
+    @staticmethod
+    def _no_suppression(inputs, got, expected):
+        best = np.sort(inputs["scores"])[::-1][:inputs["max_boxes"]]
+        scores = _by_score(got)[0]
+        return len(best) > len(expected["scores"]) and close(scores, best, rtol=1e-6)
+
+    @staticmethod
+    def _iou_ignored(inputs, got, expected):
+        return (not np.isclose(inputs["iou_threshold"], DEFAULT_IOU)
+                and _same_boxes(got, expected["probes"]["default_iou"], expected))
+
+    mistakes = (
+        Mistake("across_classes", "a box suppresses the boxes of other classes",
+                "suppress only within a class: shift each class's boxes apart, or loop over "
+                "the classes", _across_classes),
+        Mistake("too_many", "more than max_boxes boxes are kept",
+                "pass max_boxes to tf.image.non_max_suppression", _too_many),
+        Mistake("no_suppression", "the best boxes are kept but none is suppressed",
+                "remove the boxes that overlap a better one with tf.image.non_max_suppression",
+                _no_suppression),
+        Mistake("iou_ignored", "the iou_threshold argument is not used",
+                "pass iou_threshold on to tf.image.non_max_suppression", _iou_ignored),
+    )
+
+
+DEFAULT_IOU = 0.5  # yolo_non_max_suppression's default iou_threshold
 YOLO_OUTPUTS = ("box_xy", "box_wh", "box_confidence", "box_class_probs")
 OLD_ORDER = ("box_confidence", "box_xy", "box_wh", "box_class_probs")  # the old course's
 
@@ -251,32 +390,61 @@ class YoloEval(GradedFunction):
                 "score_threshold": score_threshold, "iou_threshold": iou_threshold}
 
     def call(self, fn, inputs):
-        def run(order):
+        """The detections; when it raises, whether it runs with the outputs in the old course's
+        order; else the probe of no suppression at all (IoU threshold 1, no limit on the number
+        of boxes)."""
+        def run(fn, order=YOLO_OUTPUTS, **changed):
+            arguments = {"max_boxes": inputs["max_boxes"],
+                         "score_threshold": inputs["score_threshold"],
+                         "iou_threshold": inputs["iou_threshold"], **changed}
             return _detections(fn, tuple(tf.constant(inputs[k]) for k in order),
-                               image_shape=tuple(inputs["image_shape"]),
-                               max_boxes=inputs["max_boxes"],
-                               score_threshold=inputs["score_threshold"],
-                               iou_threshold=inputs["iou_threshold"])
+                               image_shape=tuple(inputs["image_shape"]), **arguments)
 
-        got = run(YOLO_OUTPUTS)
+        got = run(fn)
         if "raised" in got:  # does it run when the outputs come in the old course's order?
-            got["runs_in_old_order"] = "raised" not in run(OLD_ORDER)
-        return got
+            got["runs_in_old_order"] = "raised" not in run(fn, OLD_ORDER)
+            return got
+        return {**got, "probes": _probes(fn, run, {
+            "unsuppressed": {"iou_threshold": 1.0, "max_boxes": inputs["box_xy"][..., 0].size}})}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         if "raised" in got:
-            cause = None
-            if got["runs_in_old_order"]:
-                cause = (f"yolo_eval unpacks yolo_outputs in the old course's order "
-                         f"({', '.join(OLD_ORDER)}); this course's detector gives "
-                         f"({', '.join(YOLO_OUTPUTS)}), and yolo_eval runs when given its "
-                         "outputs in the old order: unpack them as "
-                         f"`{', '.join(YOLO_OUTPUTS)} = yolo_outputs`")
             raise AssertionError(raised_message(
                 self.label(case), f"yolo_outputs ({_shapes(inputs, YOLO_OUTPUTS)}), "
                                   f"image_shape {tuple(inputs['image_shape'])}",
-                got["raised"], cause))
+                got["raised"]))
         _compare_detections(self.label(case), got, expected)
+
+    @staticmethod
+    def _not_scaled(inputs, got, expected):
+        mine, right = _by_score(got), _by_score(expected)
+        height, width = inputs["image_shape"]
+        return (len(mine[0]) == len(right[0]) > 0 and close(mine[0], right[0], rtol=1e-5)
+                and close(mine[1] * [height, width, height, width], right[1], rtol=1e-4,
+                          atol=1e-2))
+
+    @staticmethod
+    def _no_suppression(inputs, got, expected):
+        return _same_boxes(got, expected["probes"]["unsuppressed"], expected)
+
+    @staticmethod
+    def _too_many(inputs, got, expected):
+        return (len(_by_score(got)[0]) > inputs["max_boxes"]
+                and not YoloEval._no_suppression(inputs, got, expected))
+
+    mistakes = (
+        Mistake("old_order", "yolo_outputs is unpacked in the old course's order",
+                f"this detector gives ({', '.join(YOLO_OUTPUTS)})",
+                lambda inputs, got, expected: got["runs_in_old_order"]),
+        Mistake("not_scaled", "the boxes are not scaled to the picture",
+                "scale them with scale_boxes(boxes, image_shape) before the suppression",
+                _not_scaled),
+        Mistake("no_suppression", "no box is suppressed",
+                "finish with yolo_non_max_suppression(scores, boxes, classes, max_boxes, "
+                "iou_threshold)", _no_suppression),
+        Mistake("too_many", "more than max_boxes boxes are kept",
+                "pass max_boxes on to yolo_non_max_suppression", _too_many),
+    )
 
 
 CHECKS = register(YoloFilterBoxes(), Iou(), YoloNonMaxSuppression(), YoloEval())

@@ -5,12 +5,14 @@ Answers are compared with the reference solution's: stored for the public cases,
 the grader for all cases (``utils.graded``); the course's tests check the reference solution
 itself against numpy methods.
 
-``triplet_loss`` is also called on related inputs (the triplets as one long triplet, alpha 0 or
-negated, positives and negatives swapped): when the loss is wrong, the reference's answers to
-those inputs give the losses of the usual mistakes (distances summed over every axis before the
-max, no max, mean instead of sum, alpha ignored or subtracted), and the comparison names the
-one that was made; unsquared distances are recognised from a numpy computation of that wrong
-loss.
+``triplet_loss`` is also called on probes, related inputs (the triplets as one long triplet,
+alpha 0, negated or large, positives and negatives swapped, everything doubled): when the loss is
+wrong, the reference's answers to those inputs give the losses of the classic mistakes
+(distances summed over every axis, the max after the sum or none, mean instead of sum, alpha
+ignored or subtracted), and unsquared distances show as a loss that only doubles when the
+encodings and alpha double. The comparison names the mistake made (``mistakes``, see
+``utils.mistakes``); ``verify`` and ``who_is_it`` name theirs from the distances and decisions
+they return.
 
 ``verify`` and ``who_is_it`` are checked with a small stand-in encoder (a seeded convolution and
 a dense layer, not FaceNet) on synthetic pictures, so grading needs neither the pretrained model
@@ -32,6 +34,7 @@ from PIL import Image
 from utils.checks import answer, check_scalar, type_name
 from utils.faces import build_database
 from utils.graded import GradedFunction, register
+from utils.mistakes import Mistake, close, scalar, shape
 from utils.student_errors import capture, raised_message
 
 NAMES = ("ana", "ben", "chloe", "dev")  # the stand-in residents
@@ -44,34 +47,22 @@ def _number(value):
     return answer(value.numpy() if hasattr(value, "numpy") else value)
 
 
-def _unsquared_loss(anchor, positive, negative, alpha) -> float:
-    """The loss with unsquared distances (a classic mistake), in numpy (float64)."""
-    pos = np.linalg.norm(anchor - positive, axis=-1)
-    neg = np.linalg.norm(anchor - negative, axis=-1)
-    return float(np.sum(np.maximum(pos - neg + alpha, 0)))
+def _probe_is_right(name: str, right: bool):
+    """A condition on (got, expected): the probe ``name`` is (``right``) or is not the
+    reference's."""
+    return lambda got, expected: close(got["probes"][name], expected["probes"][name]) == right
 
 
-def _mistaken_losses(inputs: dict, expected: dict) -> dict[str, float]:
-    """{diagnosis: the loss that mistake gives}, from the reference's answers to the probes of
-    ``TripletLoss.call`` (and, for unsquared distances, from numpy)."""
-    loss, probes = expected["loss"], expected["probes"]
-    return {
-        "the squared distances were summed over every axis (over all examples) before the max; "
-        "sum over the last axis only (axis=-1) so that each example has its own distances":
-            probes["one_triplet"],
-        "the max with 0 is missing: examples whose negative is already far enough must "
-        "contribute 0, not a negative number":  # sum(max(b, 0)) - sum(max(-b, 0)) = sum(b)
-            loss - probes["swapped"],
-        "the losses of the examples were averaged; the assignment sums them (tf.reduce_sum)":
-            loss / len(inputs["anchor"]),
-        "the distances are not squared: use the squared L2 distance, "
-        "tf.reduce_sum(tf.square(anchor - positive), axis=-1)":
-            _unsquared_loss(*(inputs[k].astype(np.float64) for k in TripletLoss.INPUTS),
-                            inputs["alpha"]),
-        "alpha is ignored: add the margin alpha to pos_dist - neg_dist": probes["no_alpha"],
-        "alpha is subtracted: the basic loss is pos_dist - neg_dist + alpha":
-            probes["minus_alpha"],
-    }
+def _triplet_mistake(name: str, cause: str, fix: str, value, also=None) -> Mistake:
+    """The mistake whose loss is ``value(inputs, expected)`` (a wrong loss), when ``also(got,
+    expected)`` holds too."""
+    def seen(inputs, got, expected):
+        loss, wanted, wrong = (scalar(got["loss"]), float(expected["loss"]),
+                               float(value(inputs, expected)))
+        return (loss is not None and not np.isclose(wrong, wanted, rtol=1e-4, atol=1e-6)
+                and bool(np.isclose(loss, wrong, rtol=1e-4, atol=1e-6))
+                and (also is None or also(got, expected)))
+    return Mistake(name, cause, fix, seen)
 
 
 def _triplets(seed: int, m: int = 4, n: int = 8):
@@ -104,9 +95,10 @@ class TripletLoss(GradedFunction):
 
     def call(self, fn, inputs):
         """The loss, and the losses of the probes: the triplets as one long triplet
-        (``one_triplet``), alpha 0 (``no_alpha``) or -alpha (``minus_alpha``), and positives and
-        negatives swapped with -alpha (``swapped``, the sum of max(-basic loss, 0)); a probe
-        that raises is None."""
+        (``one_triplet``), alpha 0 (``no_alpha``), -alpha (``minus_alpha``) or alpha + 100
+        (``large_alpha``: every example's basic loss positive), positives and negatives swapped
+        with -alpha (``swapped``, the sum of max(-basic loss, 0)), encodings and alpha doubled
+        (``doubled``); a probe that raises is None."""
         anchor, positive, negative = (inputs[k] for k in self.INPUTS)
         alpha = inputs["alpha"]
 
@@ -121,25 +113,55 @@ class TripletLoss(GradedFunction):
         probes = {"one_triplet": ([x.reshape(1, -1) for x in (anchor, positive, negative)], alpha),
                   "no_alpha": ((anchor, positive, negative), 0.0),
                   "minus_alpha": ((anchor, positive, negative), -alpha),
-                  "swapped": ((anchor, negative, positive), -alpha)}
+                  "swapped": ((anchor, negative, positive), -alpha),
+                  "large_alpha": ((anchor, positive, negative), alpha + 100.0),
+                  "doubled": ((2 * anchor, 2 * positive, 2 * negative), 2 * alpha)}
         return {"loss": value, "probes": {name: loss(*args)[0] for name, args in probes.items()}}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         label = self.label(case)
         what = f"loss for {len(inputs['anchor'])} triplet(s), alpha={inputs['alpha']}"
         if "raised" in got:
             raise AssertionError(raised_message(
                 label, f"anchor, positive and negative of shape {inputs['anchor'].shape}",
                 got["raised"]))
-        loss, wanted = got["loss"], float(expected["loss"])
-        if (isinstance(loss, (float, np.ndarray, np.generic)) and np.ndim(loss) == 0
-                and np.isfinite(loss) and not np.isclose(loss, wanted, rtol=1e-4)):
-            variants = _mistaken_losses(inputs, expected)
-            for mistake, value in variants.items():
-                if np.isclose(loss, value, rtol=1e-4) and not np.isclose(value, wanted, rtol=1e-4):
-                    raise AssertionError(f"{label}: wrong {what}: got {float(loss):.6g}, expected "
-                                         f"{wanted:.6g}. It looks like {mistake}.")
-        check_scalar(label, what, loss, wanted, rtol=1e-4, atol=1e-5)
+        check_scalar(label, what, got["loss"], float(expected["loss"]), rtol=1e-4, atol=1e-5)
+
+    # The sum of max(b, 0) minus the sum of max(-b, 0) is the sum of the basic losses b.
+    mistakes = (
+        _triplet_mistake(
+            "summed_all_axes", "the squared distances are summed over every axis",
+            "sum over the last axis only (axis=-1): each example has its own distances",
+            lambda inputs, expected: expected["probes"]["one_triplet"],
+            _probe_is_right("large_alpha", False)),
+        _triplet_mistake(
+            "max_after_sum", "the max with 0 is taken after the sum",
+            "take it for each example, then add the results up",
+            lambda inputs, expected: max(
+                float(expected["loss"]) - float(expected["probes"]["swapped"]), 0.0),
+            _probe_is_right("large_alpha", True)),
+        _triplet_mistake(
+            "no_max", "the max with 0 is missing",
+            "an example whose negative is far enough adds 0: tf.maximum(basic_loss, 0)",
+            lambda inputs, expected: (float(expected["loss"])
+                                      - float(expected["probes"]["swapped"]))),
+        _triplet_mistake(
+            "mean", "the examples' losses are averaged",
+            "the assignment adds them up with tf.reduce_sum",
+            lambda inputs, expected: float(expected["loss"]) / len(inputs["anchor"])),
+        Mistake("unsquared", "the distances are not squared",
+                "use the squared L2 distance, tf.reduce_sum(tf.square(...), axis=-1)",
+                lambda inputs, got, expected: (
+                    close(scalar(got["probes"]["doubled"]), 2 * scalar(got["loss"]))
+                    and not close(scalar(got["loss"]), float(expected["loss"]))
+                    and scalar(got["loss"]) > 0)),
+        _triplet_mistake(
+            "no_alpha", "alpha is left out", "add the margin: pos_dist - neg_dist + alpha",
+            lambda inputs, expected: expected["probes"]["no_alpha"]),
+        _triplet_mistake(
+            "minus_alpha", "alpha is subtracted", "the basic loss is pos_dist - neg_dist + alpha",
+            lambda inputs, expected: expected["probes"]["minus_alpha"]),
+    )
 
 
 def stand_in_pictures(seed: int) -> dict[str, np.ndarray]:
@@ -261,7 +283,7 @@ class Verify(GradedFunction):
                 "unknown": {"raised": raised["type"] if raised else None,
                             "names_it": bool(raised and "mallory" in raised["message"])}}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         label = self.label(case)
         for name in NAMES:
             runs, wanted = got["runs"][name], expected["runs"][name]
@@ -288,6 +310,35 @@ class Verify(GradedFunction):
             raise AssertionError(f"{label}: an identity that is not in the database ('mallory') "
                                  f"should raise a ValueError naming it; it {raised}")
 
+    @staticmethod
+    def _door_reversed(inputs, got, expected):
+        return all([run["second"] for run in got["runs"][name]["runs"]] == [False, True]
+                   for name in NAMES)
+
+    @staticmethod
+    def _squared(inputs, got, expected):
+        return all(close(scalar(got["runs"][name]["measured"]["first"]),
+                         float(expected["runs"][name]["measured"]["first"]) ** 2)
+                   for name in NAMES)
+
+    @staticmethod
+    def _distance_array(inputs, got, expected):
+        return all(shape(got["runs"][name]["measured"]["first"]) == (1,)
+                   and close(got["runs"][name]["measured"]["first"].item(),
+                             float(expected["runs"][name]["measured"]["first"]))
+                   for name in NAMES)
+
+    mistakes = (
+        Mistake("door_reversed", "the door opens when the distance is above the threshold",
+                "open it when dist < threshold", _door_reversed),
+        Mistake("squared", "dist is the squared distance",
+                "use the L2 distance itself, np.linalg.norm(encoding - database[identity])",
+                _squared),
+        Mistake("distance_array", "dist is an array of shape (1,), not a number",
+                "take the norm over every axis, or float() of the one distance",
+                _distance_array),
+    )
+
 
 class WhoIsIt(GradedFunction):
     """who_is_it: the nearest resident and the distance; None at or above the threshold."""
@@ -303,7 +354,7 @@ class WhoIsIt(GradedFunction):
                 "own": {name: _pair(fn, s.path(name), s.database, s.model, threshold=0.5)
                         for name in NAMES}}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         label = self.label(case)
         distance = _check_runs(label, "min_dist, identity", "the visitor's picture", "min_dist",
                                got["visitor"], expected["visitor"])
@@ -321,6 +372,35 @@ class WhoIsIt(GradedFunction):
                 raise AssertionError(f"{label}: {name}'s own picture should be recognised as "
                                      f"{name!r}, got {run['second']!r} at distance "
                                      f"{float(run['first']):.4f}")
+
+    @staticmethod
+    def _never_none(inputs, got, expected):
+        nearest = expected["visitor"]["runs"][0]["second"]
+        runs = got["visitor"]["runs"]
+        return [run["second"] for run in runs] == [nearest, nearest]
+
+    @staticmethod
+    def _starts_at_zero(inputs, got, expected):
+        measured = got["visitor"]["measured"]
+        return (close(scalar(measured["first"]), 0.0) and measured["second"] is None
+                and scalar(expected["visitor"]["measured"]["first"]) > 1e-3)
+
+    @staticmethod
+    def _farthest(inputs, got, expected):
+        measured = got["visitor"]["measured"]
+        distance = scalar(measured["first"])
+        return (distance is not None
+                and distance > float(expected["visitor"]["measured"]["first"]) * (1 + 1e-3))
+
+    mistakes = (
+        Mistake("never_none", "identity is not None when min_dist >= threshold",
+                "set identity = None when the nearest resident is too far", _never_none),
+        Mistake("starts_at_zero", "min_dist starts at 0, so no distance is ever smaller",
+                "start it above every distance: min_dist = np.inf", _starts_at_zero),
+        Mistake("farthest", "the resident kept is not the nearest one",
+                "keep a resident when dist < min_dist, starting from an infinite min_dist",
+                _farthest),
+    )
 
 
 CHECKS = register(TripletLoss(), Verify(), WhoIsIt())

@@ -5,12 +5,16 @@ the grader for all cases (``utils.graded``). The tests of the course check the r
 solution itself against the definitions (means of squared differences, Gram matrices as sums
 over the positions, a ``tf.GradientTape`` descent); nothing here computes a right answer.
 
-Classic mistakes are recognised and named from the reference answers: the missing 4 of the
-content cost (4 times the answer), A^T A for the Gram matrix (its shape), the plain reshape to
-(n_C, n_H*n_W) that mixes pixels and channels (the answer to the activations laid out so that
-this reshape is the right unrolling), the missing layer weights (the answer with every weight
-1), swapped alpha and beta (the answer with the two costs exchanged), and a train_step that
-does not update or clip the image (the image itself).
+Classic mistakes are recognised and named (``mistakes``, see ``utils.mistakes``), from the
+reference answers and from probes, the functions called again on related inputs: the missing 4
+of the content cost (4 times the answer), a cost that changes sign when its two activations are
+exchanged (differences not squared), A^T A for the Gram matrix (the answer for A^T), the plain
+reshape to (n_C, n_H*n_W) that mixes pixels and channels (the answer to the activations laid
+out so that this reshape is the right unrolling), the missing layer weights (the answer with
+every weight 1), only the last layer counted (the answer with the other weights 0), swapped
+alpha and beta (the answer with the two costs exchanged), and a train_step that does not update
+or clip the image (the image itself) or exchanges the weights (a step with ALPHA and BETA
+exchanged).
 
 ``train_step`` runs on a small stand-in feature extractor (six seeded convolutions, not VGG19)
 on an 8x10 image, so grading does not need the VGG19 weights. Its style layers are the
@@ -30,6 +34,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, check_scalar, check_shape, helpers_replaced
 from utils.graded import GradedFunction, register
+from utils.mistakes import Mistake, close, differs, scalar, scaled_by, shape
 from utils.style_transfer import STYLE_LAYERS
 
 IMAGE_SHAPE = (1, 8, 10, 3)  # the images train_step is tested on
@@ -47,10 +52,25 @@ def _activations(shape, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
 
 
-def _is_close(got, value: float, rtol: float = 1e-4) -> bool:
-    """Is ``got`` one number close to ``value``?"""
-    return (isinstance(got, (np.ndarray, float, int)) and np.ndim(got) == 0
-            and bool(np.isclose(float(got), value, rtol=rtol, atol=1e-9)))
+def _cost_is(key: str, value):
+    """A recogniser: the cost ``got[key]`` is ``value(inputs, got, expected)``, not the
+    reference's."""
+    def seen(inputs, got, expected):
+        cost, wanted = scalar(got[key]), float(expected[key])
+        wrong = value(inputs, got, expected)
+        return (cost is not None and not np.isclose(wrong, wanted, rtol=1e-4, atol=1e-9)
+                and bool(np.isclose(cost, wrong, rtol=1e-4, atol=1e-9)))
+    return seen
+
+
+def _scaled(key: str, factor):
+    """A recogniser: the cost ``got[key]`` is ``factor(inputs)`` times the reference's."""
+    return _cost_is(key, lambda inputs, got, expected: factor(inputs) * float(expected[key]))
+
+
+def _probe(key: str, probe: str):
+    """A recogniser: the cost ``got[key]`` is the reference's answer to the probe ``probe``."""
+    return _cost_is(key, lambda inputs, got, expected: float(expected[probe]))
 
 
 class ComputeContentCost(GradedFunction):
@@ -62,17 +82,33 @@ class ComputeContentCost(GradedFunction):
         return {"a_C": _activations(shape, seed), "a_G": _activations(shape, seed + 100)}
 
     def call(self, fn, inputs):
+        """The cost, the cost of a_C with itself, and with a_C and a_G exchanged."""
         a_C, a_G = tf.constant(inputs["a_C"]), tf.constant(inputs["a_G"])
-        return {"J": _plain(fn(a_C, a_G)), "J_same": _plain(fn(a_C, a_C))}
+        return {"J": _plain(fn(a_C, a_G)), "J_same": _plain(fn(a_C, a_C)),
+                "J_exchanged": _plain(fn(a_G, a_C))}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        if not _is_close(got["J"], J) and _is_close(got["J"], 4 * J):
-            raise AssertionError(f"{name}: the cost is 4 times too large: divide by "
-                                 "4 * n_H * n_W * n_C")
         check_scalar(name, "cost", got["J"], J, rtol=1e-4)
         check_scalar(name, "cost of identical activations a_C = a_G", got["J_same"],
                      float(expected["J_same"]), atol=1e-7)
+
+    @staticmethod
+    def _not_squared(inputs, got, expected):
+        J = scalar(got["J"])
+        return (J is not None and differs(J, float(expected["J"])) and abs(J) > 1e-6
+                and close(scalar(got["J_exchanged"]), -J))
+
+    mistakes = (
+        Mistake("four_times", "the cost is 4 times too large",
+                "divide the sum of squares by 4 * n_H * n_W * n_C",
+                _scaled("J", lambda inputs: 4)),
+        Mistake("not_normalised", "the sum of squares is not divided",
+                "divide it by 4 * n_H * n_W * n_C",
+                _scaled("J", lambda inputs: 4 * inputs["a_C"].size)),
+        Mistake("not_squared", "the differences are not squared",
+                "add up tf.square(a_C - a_G), which is never negative", _not_squared),
+    )
 
 
 class GramMatrix(GradedFunction):
@@ -84,16 +120,41 @@ class GramMatrix(GradedFunction):
         return {"A": _activations(shape, seed)}
 
     def call(self, fn, inputs):
-        return {"GA": _plain(fn(tf.constant(inputs["A"])))}
+        """The Gram matrix of A, and that of A^T (a probe)."""
+        A = tf.constant(inputs["A"])
+        return {"GA": _plain(fn(A)), "GA_of_transpose": _plain(fn(tf.transpose(A)))}
 
-    def compare(self, case, inputs, got, expected):
-        shape, GA = inputs["A"].shape, got["GA"]
-        name = self.label(case)
-        if (isinstance(GA, np.ndarray) and GA.shape == (shape[1], shape[1])
-                and shape[0] != shape[1]):
-            raise AssertionError(f"{name}: for A of shape {shape} got shape {GA.shape}: that is "
-                                 f"A^T A; the Gram matrix is A A^T, of shape {(shape[0],) * 2}")
-        check_close(name, "G", GA, expected["GA"], rtol=1e-4, atol=1e-5)
+    def assert_answer(self, case, inputs, got, expected):
+        check_close(self.label(case), "G", got["GA"], expected["GA"], rtol=1e-4, atol=1e-5)
+
+    @staticmethod
+    def _transposed(inputs, got, expected):
+        return (differs(got["GA"], expected["GA"])
+                and close(got["GA"], expected["GA_of_transpose"], rtol=1e-4, atol=1e-5))
+
+    @staticmethod
+    def _normalised(inputs, got, expected):
+        GA, wanted = got["GA"], expected["GA"]
+        if shape(GA) != wanted.shape:
+            return False
+        factor = float(np.sum(GA * wanted) / np.sum(wanted * wanted))
+        return 0 < factor < 1 and scaled_by(GA, wanted, factor)
+
+    @staticmethod
+    def _elementwise(inputs, got, expected):
+        A = inputs["A"]
+        return A.shape != expected["GA"].shape and close(got["GA"], A * A)
+
+    mistakes = (
+        Mistake("transposed", "this is A^T A",
+                "the Gram matrix is A A^T, with one row and one column per channel",
+                _transposed),
+        Mistake("normalised", "the Gram matrix is divided by a size",
+                "here it is A A^T as it is: the style cost does the dividing", _normalised),
+        Mistake("elementwise", "A is multiplied by itself element-wise",
+                "the Gram matrix is the matrix product of A and its transpose: tf.matmul",
+                _elementwise),
+    )
 
 
 def _plain_reshape_layout(a: np.ndarray) -> np.ndarray:
@@ -122,17 +183,30 @@ class ComputeLayerStyleCost(GradedFunction):
                 "J_plain_layout": _plain(fn(tf.constant(_plain_reshape_layout(a_S)),
                                             tf.constant(_plain_reshape_layout(a_G))))}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        reshaped = float(expected["J_plain_layout"])
-        if not _is_close(got["J"], J) and _is_close(got["J"], reshaped):
-            raise AssertionError(
-                f"{name}: wrong cost: got {float(got['J']):.6g}, expected {J:.6g}. It looks "
-                "like a_S and a_G were reshaped directly to (n_C, n_H*n_W), which mixes pixels "
-                "and channels: reshape to (n_H*n_W, n_C) first, then transpose")
         check_scalar(name, "cost", got["J"], J, rtol=1e-4)
         check_scalar(name, "cost of the same activations with their positions and channels "
-                     "laid out differently", got["J_plain_layout"], reshaped, rtol=1e-4)
+                     "laid out differently", got["J_plain_layout"],
+                     float(expected["J_plain_layout"]), rtol=1e-4)
+
+    @staticmethod
+    def _same_gram(inputs, got, expected):
+        return close(scalar(got["J"]), 0.0, atol=1e-9) and abs(float(expected["J"])) > 1e-9
+
+    mistakes = (
+        Mistake("plain_reshape", "a_S and a_G are reshaped straight to (n_C, n_H*n_W)",
+                "that mixes pixels and channels: reshape to (n_H*n_W, n_C), then transpose",
+                _probe("J", "J_plain_layout")),
+        Mistake("four_times", "the cost is 4 times too large",
+                "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included",
+                _scaled("J", lambda inputs: 4)),
+        Mistake("positions_not_squared", "the number of positions n_H * n_W is not squared",
+                "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included",
+                _scaled("J", lambda inputs: inputs["a_S"].shape[1] * inputs["a_S"].shape[2])),
+        Mistake("same_gram", "both Gram matrices are of the same activations",
+                "GS is the Gram matrix of a_S, GG that of a_G", _same_gram),
+    )
 
 
 class ComputeStyleCost(GradedFunction):
@@ -151,23 +225,33 @@ class ComputeStyleCost(GradedFunction):
                 "style_layers": [[f"layer{i}", w] for i, w in enumerate(weights)]}
 
     def call(self, fn, inputs):
+        """The cost, and two probes: every weight 1 (``J_unit_weights``), every weight 0 but
+        the last one's (``J_last_layer``)."""
         style, generated = ([tf.constant(a) for a in inputs[k]]
                             for k in ("style_outputs", "generated_outputs"))
         style_layers = [(name, weight) for name, weight in inputs["style_layers"]]
         unit_weights = [(name, 1.0) for name, _ in style_layers]
+        last_layer = [(name, 0.0) for name, _ in style_layers[:-1]] + style_layers[-1:]
         return {"J": _plain(fn(style, generated, style_layers)),
-                "J_unit_weights": _plain(fn(style, generated, unit_weights))}
+                "J_unit_weights": _plain(fn(style, generated, unit_weights)),
+                "J_last_layer": _plain(fn(style, generated, last_layer))}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        unweighted = float(expected["J_unit_weights"])
-        if not _is_close(got["J"], J) and _is_close(got["J"], unweighted):
-            raise AssertionError(f"{name}: got the plain sum of the layer costs "
-                                 f"({unweighted:.6g}); multiply each layer's cost by its "
-                                 f"weight from style_layers (expected {J:.6g})")
         check_scalar(name, "cost", got["J"], J, rtol=1e-4)
-        check_scalar(name, "cost with every layer weight 1", got["J_unit_weights"], unweighted,
-                     rtol=1e-4)
+        check_scalar(name, "cost with every layer weight 1", got["J_unit_weights"],
+                     float(expected["J_unit_weights"]), rtol=1e-4)
+
+    mistakes = (
+        Mistake("unweighted", "the cost is the plain sum of the layer costs",
+                "multiply each layer's cost by its weight from style_layers",
+                _probe("J", "J_unit_weights")),
+        Mistake("last_layer", "only the last layer's cost is kept",
+                "add each layer's weighted cost to J_style with +=", _probe("J", "J_last_layer")),
+        Mistake("averaged", "the weighted costs are averaged over the layers",
+                "add them up: the weights already say how much each layer counts",
+                _scaled("J", lambda inputs: 1 / len(inputs["style_layers"]))),
+    )
 
 
 class TotalCost(GradedFunction):
@@ -186,22 +270,34 @@ class TotalCost(GradedFunction):
                             if v is not None}}
 
     def call(self, fn, inputs):
+        """The cost, and three probes: the two costs exchanged (``J_costs_exchanged``: beta
+        J_content + alpha J_style in the reference), the default weights
+        (``J_default_weights``), weights 1 (``J_unit_weights``)."""
         costs = (inputs["J_content"], inputs["J_style"])
         if inputs["tensors"]:
             costs = tuple(tf.constant(c, tf.float32) for c in costs)
         return {"J": _plain(fn(*costs, **inputs["weights"])),
-                "J_costs_exchanged": _plain(fn(*reversed(costs), **inputs["weights"]))}
+                "J_costs_exchanged": _plain(fn(*reversed(costs), **inputs["weights"])),
+                "J_default_weights": _plain(fn(*costs)),
+                "J_unit_weights": _plain(fn(*costs, alpha=1, beta=1))}
 
-    def compare(self, case, inputs, got, expected):
-        name, J = self.label(case), float(expected["J"])
-        swapped = float(expected["J_costs_exchanged"])  # beta J_content + alpha J_style
-        if not _is_close(got["J"], J) and _is_close(got["J"], swapped):
-            raise AssertionError(f"{name}: got beta * J_content + alpha * J_style "
-                                 f"= {swapped:.6g}: alpha weighs the content cost, beta the "
-                                 f"style cost (expected {J:.6g})")
-        check_scalar(name, "total cost", got["J"], J, rtol=1e-5)
+    def assert_answer(self, case, inputs, got, expected):
+        name = self.label(case)
+        check_scalar(name, "total cost", got["J"], float(expected["J"]), rtol=1e-5)
         check_scalar(name, "total cost with J_content and J_style exchanged",
-                     got["J_costs_exchanged"], swapped, rtol=1e-5)
+                     got["J_costs_exchanged"], float(expected["J_costs_exchanged"]), rtol=1e-5)
+
+    mistakes = (
+        Mistake("swapped", "alpha weighs the style cost and beta the content cost",
+                "alpha multiplies J_content and beta multiplies J_style",
+                _probe("J", "J_costs_exchanged")),
+        Mistake("weights_ignored", "the arguments alpha and beta are not used",
+                "use them instead of the numbers of the default weights",
+                _probe("J", "J_default_weights")),
+        Mistake("unweighted", "the costs are added without their weights",
+                "multiply J_content by alpha and J_style by beta before adding them",
+                _probe("J", "J_unit_weights")),
+    )
 
 
 def stand_in_extractor(inputs: dict):
@@ -252,21 +348,30 @@ class TrainStep(GradedFunction):
                 "alpha": alpha, "beta": beta, "learning_rate": learning_rate}
 
     def call(self, fn, inputs):
+        """The costs and images of TRAIN_STEPS steps, and the cost of a first step with ALPHA
+        and BETA exchanged (``J_weights_exchanged``, a probe)."""
+        costs, images = self._steps(fn, inputs, inputs["alpha"], inputs["beta"], TRAIN_STEPS)
+        exchanged, _ = self._steps(fn, inputs, inputs["beta"], inputs["alpha"], 1)
+        return {"J": costs, "images": images, "J_weights_exchanged": exchanged[0]}
+
+    @staticmethod
+    def _steps(fn, inputs, alpha, beta, steps) -> tuple[list, list]:
+        """(costs, images) of ``steps`` steps of train_step from the case's start image, with
+        the stand-in extractor and ALPHA, BETA = ``alpha``, ``beta``."""
         extractor = stand_in_extractor(inputs)
         stand_ins = {"vgg_model_outputs": extractor, "a_C": extractor(inputs["content"]),
-                     "a_S": extractor(inputs["style"]), "ALPHA": inputs["alpha"],
-                     "BETA": inputs["beta"],
+                     "a_S": extractor(inputs["style"]), "ALPHA": alpha, "BETA": beta,
                      "optimizer": keras.optimizers.Adam(learning_rate=inputs["learning_rate"])}
         image = tf.Variable(inputs["start"])
         step = getattr(fn, "python_function", fn)
         costs, images = [], []
         with helpers_replaced(step, **stand_ins):
-            for _ in range(TRAIN_STEPS):
+            for _ in range(steps):
                 costs.append(_plain(step(image)))
                 images.append(image.numpy())
-        return {"J": costs, "images": images}
+        return costs, images
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         for i in range(TRAIN_STEPS):
             name = (f"train_step (step {i + 1} with the stand-in extractor, "
                     f"ALPHA={inputs['alpha']}, BETA={inputs['beta']}, "
@@ -275,15 +380,30 @@ class TrainStep(GradedFunction):
                          rtol=1e-4)
             image = got["images"][i]
             check_shape(name, "image", image, IMAGE_SHAPE)
-            if image.min() < 0 or image.max() > 1:
-                raise AssertionError(f"{name}: the image has values in [{image.min():.4f}, "
-                                     f"{image.max():.4f}]: clip it to [0, 1] "
-                                     "(generated_image.assign(clip_0_1(generated_image)))")
-            if np.array_equal(image, inputs["start"]):
-                raise AssertionError(f"{name}: the image did not change: apply the gradient "
-                                     "with optimizer.apply_gradients([(grad, generated_image)])")
             check_close(name, "updated image", image, expected["images"][i], rtol=1e-4,
                         atol=1e-5)
+
+    @staticmethod
+    def _not_clipped(inputs, got, expected):
+        return any(np.min(image) < 0 or np.max(image) > 1 for image in got["images"])
+
+    @staticmethod
+    def _not_applied(inputs, got, expected):
+        return close(got["images"][0], inputs["start"], rtol=0, atol=0)
+
+    mistakes = (
+        Mistake("not_clipped", "the image leaves [0, 1]",
+                "clip it after the step: generated_image.assign(clip_0_1(generated_image))",
+                _not_clipped),
+        Mistake("not_applied", "the image does not change",
+                "apply the gradient: optimizer.apply_gradients([(grad, generated_image)])",
+                _not_applied),
+        Mistake("weights_exchanged", "ALPHA weighs the style cost and BETA the content cost",
+                "pass J_content first and J_style second to total_cost",
+                lambda inputs, got, expected: (
+                    differs(scalar(got["J"][0]), float(expected["J"][0]))
+                    and close(scalar(got["J"][0]), float(expected["J_weights_exchanged"])))),
+    )
 
 
 CHECKS = register(ComputeContentCost(), GramMatrix(), ComputeLayerStyleCost(),

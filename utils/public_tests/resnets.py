@@ -9,7 +9,13 @@ layer statistics drawn from the case's seed (by layer name, so the order in whic
 were created does not matter), run it in inference mode and return the output, the layer names,
 the batch-norm axes and the conv kernels; the output checks the wiring (order, padding, strides,
 shortcut, activations), the kernels the GlorotUniform(seed=0) initializer. The layer names of
-the classic assignment are checked too.
+the classic assignment are checked too. The same model runs once more with the last batch norm
+of the main path silenced (gamma and beta zero), a probe whose output shows how the shortcut
+and the last ReLU are wired. Batch normalization is checked in both modes: the block is also
+called on the case's batch itself, eagerly, with ``training=True`` (each batch normalised with
+its own statistics) and ``training=False`` (with the moving averages, fresh ones here), and
+both outputs are compared with the reference's. (Inside a Keras model the mode of the model's
+call decides, whatever ``training`` the block was built with.)
 
 The ResNet50 test compares the model's layers with the reference's: class, output shape and
 number of parameters of each layer, and its output probabilities (every kernel is seeded, so
@@ -23,6 +29,7 @@ the likely cause (``utils.student_errors``).
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import Counter
 
@@ -31,6 +38,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, type_name
 from utils.graded import GradedFunction, register
+from utils.mistakes import Mistake, close, differs
 from utils.student_errors import capture, raised_message
 
 keras = tf.keras
@@ -109,12 +117,16 @@ def _branches(shortcut: bool) -> list[str]:
     return ["2a", "2b", "2c"] + (["1"] if shortcut else [])
 
 
+MODES = {"training": True, "inference": False}  # the eager calls of a block, by mode
+
+
 class _Block(GradedFunction):
     """identity_block or convolutional_block on one case (see the module docstring)."""
 
     shortcut = False
 
-    def _names(self, stage, block):
+    @staticmethod
+    def _names(stage, block):
         return f"res{stage}{block}_branch", f"bn{stage}{block}_branch"
 
     def inputs(self, input_shape=(4, 4, 6), f=2, filters=(4, 4, 6), stage=1, block="a", s=1,
@@ -132,15 +144,19 @@ class _Block(GradedFunction):
                 "bn": bn}
 
     def call(self, fn, inputs):
+        """Built on a Keras input: the output in inference mode with the case's statistics, the
+        same with the main path's last batch norm silenced (``output_silenced``), the layer
+        names, batch-norm axes and kernels; called on the batch itself: the outputs in both
+        modes (``eager``), or the error raised."""
         X = inputs["X"]
+        args = (inputs["f"], list(inputs["filters"]), inputs["stage"], inputs["block"])
         kwargs = {"s": inputs["s"]} if self.shortcut else {}
         tensor = keras.Input(shape=X.shape[1:])
-        outputs, raised = capture(fn, tensor, inputs["f"], list(inputs["filters"]),
-                                  inputs["stage"], inputs["block"], **kwargs)
+        outputs, raised = capture(fn, tensor, *args, **kwargs)
         if raised is not None:
             return {"raised": raised}
         model = keras.Model(tensor, outputs)
-        kernels = {}
+        kernels, last = {}, self._names(inputs["stage"], inputs["block"])[1] + "2c"
         for layer in model.layers:
             statistics = [np.asarray(w, np.float32) for w in inputs["bn"].get(layer.name, [])]
             if (isinstance(layer, keras.layers.BatchNormalization) and statistics
@@ -148,10 +164,23 @@ class _Block(GradedFunction):
                 layer.set_weights(statistics)
             if isinstance(layer, keras.layers.Conv2D):
                 kernels[layer.name] = layer.kernel.numpy()
-        return {"names": _given_names(model), "kernels": kernels,
-                "bn_axes": _bn_axes(model), "output": answer(model(X, training=False).numpy())}
+        got = {"names": _given_names(model), "kernels": kernels, "bn_axes": _bn_axes(model),
+               "output": answer(model(X, training=False).numpy()),
+               "accepts_training": "training" in inspect.signature(fn).parameters}
+        if last in got["names"]:
+            silenced = model.get_layer(last)
+            silenced.set_weights([np.zeros_like(w) if i < 2 else w
+                                  for i, w in enumerate(silenced.get_weights())])
+            got["output_silenced"] = answer(model(X, training=False).numpy())
+        if got["accepts_training"]:
+            got["eager"] = {}
+            for mode, training in MODES.items():
+                value, raised = capture(fn, tf.constant(X), *args, training=training, **kwargs)
+                got["eager"][mode] = {"raised": raised} if raised else {
+                    "output": answer(np.asarray(value))}
+        return got
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         fn = self.name
         label = f"{fn} (f={inputs['f']}, filters={list(inputs['filters'])}" + (
             f", s={inputs['s']})" if self.shortcut else ")")
@@ -163,6 +192,76 @@ class _Block(GradedFunction):
         _check_bn_axes(fn, got["bn_axes"], [bn_base + b for b in branches])
         _check_kernels(fn, got["kernels"], expected["kernels"])
         check_close(label, "output", got["output"], expected["output"], rtol=1e-4, atol=1e-4)
+        if not got["accepts_training"]:
+            _fail(fn, "it takes no argument training")
+        for mode, training in MODES.items():
+            eager = got["eager"][mode]
+            _check_raised(label, f"the batch of shape {inputs['X'].shape}, training={training}",
+                          eager)
+            check_close(f"{label} called with training={training}", "output", eager["output"],
+                        expected["eager"][mode]["output"], rtol=1e-4, atol=1e-4)
+
+    @staticmethod
+    def _no_training(inputs, got, expected):
+        return not got["accepts_training"]
+
+    @staticmethod
+    def _training_ignored(inputs, got, expected):
+        outputs, wanted = got["eager"], expected["eager"]
+        return (differs(wanted["training"]["output"], wanted["inference"]["output"])
+                and close(outputs["training"]["output"], wanted["inference"]["output"]))
+
+    @staticmethod
+    def _final_relu_missing(inputs, got, expected):
+        return (differs(got["output"], expected["output"])
+                and close(np.maximum(got["output"], 0), expected["output"], atol=1e-4))
+
+    @staticmethod
+    def _relu_before_add(inputs, got, expected):
+        silenced = got["output_silenced"]
+        return (np.min(silenced) < -1e-3 and not _Block._final_relu_missing(inputs, got, expected)
+                and close(np.maximum(silenced, 0), expected["output_silenced"], atol=1e-4))
+
+    @staticmethod
+    def _no_shortcut(inputs, got, expected):
+        return (differs(expected["output_silenced"], 0 * expected["output_silenced"])
+                and close(got["output_silenced"], 0 * expected["output_silenced"], atol=1e-6))
+
+    @staticmethod
+    def _bn_axis(inputs, got, expected):
+        return any(axis != 3 for axis in got["bn_axes"].values())
+
+    @staticmethod
+    def _kernels(inputs, got, expected):
+        kernels = got["kernels"]
+        return any(name in kernels and np.shape(kernels[name]) == np.shape(kernel)
+                   and differs(kernels[name], kernel)
+                   for name, kernel in expected["kernels"].items())
+
+    @staticmethod
+    def _shortcut_without_bn(inputs, got, expected):
+        conv_base, bn_base = _Block._names(inputs["stage"], inputs["block"])
+        return conv_base + "1" in got["names"] and bn_base + "1" not in got["names"]
+
+    mistakes = (  # in the order the answer is checked: layers, outputs, the two modes
+        Mistake("bn_axis", "batch norm normalises another axis than the channels",
+                "use BatchNormalization(axis=3, ...)", _bn_axis),
+        Mistake("kernel_initializer", "a kernel does not come from GlorotUniform(seed=0)",
+                "pass kernel_initializer=initializer(seed=0) to every Conv2D", _kernels),
+        Mistake("final_relu_missing", "the last ReLU is missing",
+                'apply Activation("relu") after the Add', _final_relu_missing),
+        Mistake("relu_before_add", "the last ReLU comes before the shortcut is added",
+                'add the shortcut first, then apply Activation("relu")', _relu_before_add),
+        Mistake("no_shortcut", "the shortcut is not added",
+                "add it to the main path, Add()([X, X_shortcut]), before the last ReLU",
+                _no_shortcut),
+        Mistake("no_training", "the block takes no argument training",
+                "add training=True to its arguments and call each batch norm with "
+                "training=training", _no_training),
+        Mistake("training_ignored", "batch norm ignores the training argument",
+                "call each BatchNormalization layer on X with training=training",
+                _training_ignored),
+    )
 
 
 class IdentityBlock(_Block):
@@ -179,6 +278,11 @@ class ConvolutionalBlock(_Block):
 
     name = "convolutional_block"
     shortcut = True
+    mistakes = _Block.mistakes + (
+        Mistake("shortcut_without_bn", "the shortcut has no batch norm",
+                'follow its Conv2D with BatchNormalization(axis=3, name=bn_name_base + "1")',
+                _Block._shortcut_without_bn),
+    )
 
     def inputs(self, input_shape=(4, 4, 6), f=2, filters=(2, 4, 6), stage=1, block="a", s=2,
                seed=1):
@@ -196,7 +300,7 @@ def _layer_key(entry) -> tuple:
     return str(name), tuple(int(d) for d in shape), int(params)
 
 
-def _placeholder_block(name: str, X, f, filters, stage, block, s=1,
+def _placeholder_block(name: str, X, f, filters, stage, block, s=1, training=True,
                        initializer=keras.initializers.GlorotUniform):
     """Not a residual block: two convolutions that give the block's output shape, named like
     its first layer and its last one (``name``), so that ResNet50's own layers can be graded
@@ -242,13 +346,16 @@ class ResNet50Check(GradedFunction):
         return {"is_model": True, "names": names, "bn_axes": _bn_axes(model),
                 "layers": [[type(layer).__name__, [int(d) for d in layer.output.shape[1:]],
                             int(layer.count_params())] for layer in model.layers],
+                "shortcut_shapes": {layer.name: [int(d) for d in layer.output.shape[1:]]
+                                    for layer in model.layers
+                                    if re.fullmatch(r"res\da_branch1", layer.name)},
                 "count_params": int(model.count_params()),
                 "head_softmax": activation is keras.activations.softmax,
                 "head_kernel": answer(head.kernel.numpy()) if head is not None
                 and hasattr(head, "kernel") else None,
                 "probabilities": answer(model(inputs["X"], training=False).numpy())}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         fn, classes = self.name, inputs["classes"]
         _check_raised(self.label(case), f"input_shape={tuple(inputs['input_shape'])}, "
                                         f"classes={classes}", got)
@@ -281,6 +388,43 @@ class ResNet50Check(GradedFunction):
         # the same network gives the same probabilities, however its code is written.
         check_close(fn, "output probabilities (of the freshly initialised network)",
                     probabilities, expected["probabilities"], rtol=1e-3, atol=1e-5)
+
+    @staticmethod
+    def _blocks(names) -> list[tuple[str, str]]:
+        """(stage, block) of every residual block, from the names of its layers."""
+        return sorted(set(re.findall(r"^res(\d)([a-z])_branch2a$", "\n".join(names), re.M)))
+
+    @staticmethod
+    def _classes(answer) -> Counter:
+        return Counter(str(entry[0]) for entry in answer["layers"])
+
+    @staticmethod
+    def _block_count(inputs, got, expected):
+        return ResNet50Check._blocks(got["names"]) != ResNet50Check._blocks(expected["names"])
+
+    @staticmethod
+    def _stride(inputs, got, expected):
+        return (ResNet50Check._blocks(got["names"]) == ResNet50Check._blocks(expected["names"])
+                and ResNet50Check._classes(got) == ResNet50Check._classes(expected)
+                and got["shortcut_shapes"] != expected["shortcut_shapes"])
+
+    @staticmethod
+    def _no_max_pool(inputs, got, expected):
+        return "MaxPooling2D" not in ResNet50Check._classes(got) and "MaxPooling2D" in \
+            ResNet50Check._classes(expected)
+
+    mistakes = (
+        Mistake("block_count", "a stage has another number of blocks than ResNet50's",
+                "stages 2 to 5 have a convolutional block, then 2, 3, 5 and 2 identity blocks",
+                _block_count),
+        Mistake("stride", "a convolutional block has the wrong stride",
+                "s=1 in stage 2 and s=2 in the three stages after it", _stride),
+        Mistake("no_max_pool", "the max pooling after conv1 is missing",
+                "add MaxPooling2D((3, 3), strides=(2, 2)) after the first ReLU", _no_max_pool),
+        Mistake("no_softmax", "the last layer has no softmax",
+                'give the Dense layer activation="softmax"',
+                lambda inputs, got, expected: got["is_model"] and not got["head_softmax"]),
+    )
 
 
 CHECKS = register(IdentityBlock(), ConvolutionalBlock(), ResNet50Check())

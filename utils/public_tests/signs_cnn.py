@@ -15,7 +15,11 @@ kernel) and ``compare`` read them through the data layer, prepared as the notebo
 (``utils.signs.prepare``).
 
 A function that raises gets a message naming the function, its input, the line that raised and
-the likely cause (``utils.student_errors``).
+the likely cause (``utils.student_errors``). The classic mistakes of each exercise are named
+(``mistakes``, see ``utils.mistakes``), some of them through probes, other inputs the function
+is also called on: forward_propagation with weights of chosen signs (a ReLU that is missing shows
+as logits of the wrong sign, the reference's being zero), compute_cost with its arguments
+exchanged or transposed.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, check_scalar, check_shape, type_name
 from utils.graded import GradedFunction, register
+from utils.mistakes import Mistake, close, differs, scalar, shape
 from utils.signs import load_signs_dataset, prepare
 from utils.student_errors import capture, raised_message
 
@@ -114,7 +119,7 @@ class InitializeParameters(GradedFunction):
                 "distinct": len({id(v) for v in parameters.values()}) == len(parameters),
                 "again": _values(again)}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         fn = self.name
         _check_raised(self.label(case), "no arguments", got)
         if not got["is_dict"] or set(got["keys"]) != set(PARAMETER_SHAPES):
@@ -142,6 +147,48 @@ class InitializeParameters(GradedFunction):
                 f"were changed; create new tf.Variables on every call" if inputs["change_first"]
                 else f"{fn}: two calls gave different values; use the fixed seed 1")
 
+    @staticmethod
+    def _not_variable(inputs, got, expected):
+        return got["is_dict"] and not all(f["variable"] for f in got["facts"].values())
+
+    @staticmethod
+    def _other_initializer(inputs, got, expected):
+        weights = [k for k in PARAMETER_SHAPES if k != "b3"]
+        values = [got["values"].get(k) for k in weights]
+        return (all(shape(v) == PARAMETER_SHAPES[k] for k, v in zip(weights, values))
+                and all(np.abs(v).max() <= _glorot_limit(v.shape) for v in values)
+                and any(differs(v, expected["values"][k]) for k, v in zip(weights, values)))
+
+    @staticmethod
+    def _b3_not_zero(inputs, got, expected):
+        values = got["values"]
+        return (all(close(values.get(k), expected["values"][k]) for k in ("W1", "W2", "W3"))
+                and shape(values.get("b3")) == (6,) and np.any(values["b3"] != 0))
+
+    @staticmethod
+    def _reversed_shape(inputs, got, expected):
+        return any(len(s) > 1 and shape(got["values"].get(k)) == s[::-1]
+                   for k, s in PARAMETER_SHAPES.items())
+
+    mistakes = (
+        Mistake("not_variable", "a parameter is a tensor, not a tf.Variable",
+                "wrap each one: tf.Variable(initializer(shape=...))", _not_variable),
+        Mistake("other_initializer", "the weights are not GlorotUniform(seed=1)'s",
+                "draw them from tf.keras.initializers.GlorotUniform(seed=1)",
+                _other_initializer),
+        Mistake("b3_not_zero", "b3 does not start at zero", "create it with tf.zeros((6,))",
+                _b3_not_zero),
+        Mistake("reversed_shape", "a parameter's shape is reversed",
+                "W3 is (64, 6): the 64 inputs first, then the 6 outputs", _reversed_shape),
+    )
+
+
+def _glorot_limit(shape: tuple) -> float:
+    """The bound of GlorotUniform's draws for a kernel of ``shape`` (a little above it, for
+    float32 rounding): sqrt(6 / (fan_in + fan_out)), the receptive field counting in both."""
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    return float(np.sqrt(6 / (receptive * (shape[-2] + shape[-1])))) * (1 + 1e-6)
+
 
 class ForwardPropagation(GradedFunction):
     """Logits of shape (m, 6) of the network CONV2D -> RELU -> MAXPOOL -> CONV2D -> RELU ->
@@ -156,16 +203,77 @@ class ForwardPropagation(GradedFunction):
                   for name, shape in PARAMETER_SHAPES.items()}
         return {"X": X, "parameters": values}
 
-    def call(self, fn, inputs):
-        parameters = {name: tf.Variable(value) for name, value in inputs["parameters"].items()}
-        return _answer_or_raised(lambda: {"Z3": _plain(_run(fn, tf.constant(inputs["X"]),
-                                                            parameters))})
+    # Probes: W1 and W2 of the given signs, W3 averaging the 64 features, b3 zero. With W1 <= 0
+    # the first ReLU gives zeros, with W1 >= 0 and W2 <= 0 the second one does, so the
+    # reference's logits are zero, and a missing ReLU makes them positive (the first one: the
+    # negative pooled values meet W2 <= 0) or negative (the second one).
+    RELU_PROBES = {"relu1": (-1, -1), "relu2": (1, -1)}
 
-    def compare(self, case, inputs, got, expected):
+    def call(self, fn, inputs):
+        """The logits, and those of the RELU_PROBES (None when the function raises)."""
+        parameters = {name: tf.Variable(value) for name, value in inputs["parameters"].items()}
+        got = _answer_or_raised(lambda: {"Z3": _plain(_run(fn, tf.constant(inputs["X"]),
+                                                           parameters))})
+        if "raised" not in got:
+            got["probes"] = {name: self._probe(fn, inputs, signs)
+                             for name, signs in self.RELU_PROBES.items()}
+        return got
+
+    @staticmethod
+    def _probe(fn, inputs, signs):
+        w = inputs["parameters"]
+        parameters = {"W1": tf.Variable(signs[0] * np.abs(w["W1"])),
+                      "W2": tf.Variable(signs[1] * np.abs(w["W2"])),
+                      "W3": tf.Variable(np.full((64, 6), 1 / 64, np.float32)),
+                      "b3": tf.Variable(np.zeros(6, np.float32))}
+        value, raised = capture(fn, tf.constant(inputs["X"]), parameters)
+        return None if raised else _plain(value)
+
+    def assert_answer(self, case, inputs, got, expected):
         _check_raised(self.label(case), f"X of shape {inputs['X'].shape}", got)
         m = inputs["X"].shape[0]
         check_shape(self.label(case), "logits", got["Z3"], (m, 6))
         check_close(self.label(case), "logits", got["Z3"], expected["Z3"], rtol=1e-4, atol=1e-5)
+
+    @staticmethod
+    def _no_bias(inputs, got, expected):
+        return close(got["Z3"], expected["Z3"] - inputs["parameters"]["b3"], rtol=1e-4,
+                     atol=1e-5)
+
+    @staticmethod
+    def _softmax(inputs, got, expected):
+        z = np.exp(expected["Z3"] - expected["Z3"].max(axis=1, keepdims=True))
+        return close(got["Z3"], z / z.sum(axis=1, keepdims=True), rtol=1e-4, atol=1e-6)
+
+    @staticmethod
+    def _relu_output(inputs, got, expected):
+        return (differs(got["Z3"], expected["Z3"])
+                and close(got["Z3"], np.maximum(expected["Z3"], 0), rtol=1e-4, atol=1e-5))
+
+    @staticmethod
+    def _relu_missing(probe: str, other: str, sign: int):
+        """A recogniser: the logits of ``probe`` have the sign ``sign`` where the reference's
+        are zero, those of the ``other`` probe being the reference's."""
+        def seen(inputs, got, expected):
+            probes, wanted = got["probes"], expected["probes"]
+            return (not np.any(wanted[probe]) and close(probes[other], wanted[other], atol=1e-6)
+                    and bool(np.all(sign * np.asarray(probes[probe]) > 1e-6)))
+        return seen
+
+    mistakes = (
+        Mistake("no_bias", "the bias b3 is missing", "add b3 to the product of F and W3",
+                _no_bias),
+        Mistake("softmax", "the result is probabilities (a softmax), not logits",
+                "return Z3 itself: compute_cost applies the softmax", _softmax),
+        Mistake("relu_output", "a ReLU is applied to the logits",
+                "the last layer is linear: no activation after the product and b3", _relu_output),
+        Mistake("relu1_missing", "the first ReLU is missing",
+                "A1 = tf.nn.relu(Z1) comes before the first pooling",
+                _relu_missing("relu1", "relu2", 1)),
+        Mistake("relu2_missing", "the second ReLU is missing",
+                "A2 = tf.nn.relu(Z2) comes before the second pooling",
+                _relu_missing("relu2", "relu1", -1)),
+    )
 
 
 class ComputeCost(GradedFunction):
@@ -180,19 +288,52 @@ class ComputeCost(GradedFunction):
         return {"logits": logits, "labels": labels}
 
     def call(self, fn, inputs):
+        """The cost, and two probes: the cost with the arguments exchanged
+        (``arguments_exchanged``), and with both transposed (``transposed``)."""
         logits, labels = tf.constant(inputs["logits"]), tf.constant(inputs["labels"])
-        return _answer_or_raised(lambda: {"cost": _plain(_run(fn, logits, labels))})
+        got = _answer_or_raised(lambda: {"cost": _plain(_run(fn, logits, labels))})
+        if "raised" not in got:
+            probes = {"arguments_exchanged": (labels, logits),
+                      "transposed": (tf.transpose(logits), tf.transpose(labels))}
+            got["probes"] = {name: None if raised else _plain(value) for name, (value, raised)
+                             in ((n, capture(fn, *args)) for n, args in probes.items())}
+        return got
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         _check_raised(self.label(case), f"logits and labels of shape {inputs['logits'].shape}",
                       got)
-        cost, mean = got["cost"], float(np.asarray(expected["cost"]))
+        check_scalar(self.label(case), "cost", got["cost"], float(expected["cost"]),
+                     rtol=1e-4, atol=1e-6)
+
+    @staticmethod
+    def _summed(inputs, got, expected):
         m = inputs["logits"].shape[0]
-        if (m > 1 and isinstance(cost, (np.ndarray, np.generic, float)) and np.ndim(cost) == 0
-                and np.isclose(float(cost), m * mean, rtol=1e-4)):
-            raise AssertionError("compute_cost: you returned the sum over the examples; "
-                                 "return the mean (tf.reduce_mean)")
-        check_scalar(self.label(case), "cost", cost, mean, rtol=1e-4, atol=1e-6)
+        return m > 1 and close(scalar(got["cost"]), m * float(expected["cost"]))
+
+    @staticmethod
+    def _per_example(inputs, got, expected):
+        cost = got["cost"]
+        return (inputs["logits"].shape[0] > 1 and shape(cost) == inputs["logits"].shape[:1]
+                and close(np.mean(cost), float(expected["cost"])))
+
+    @staticmethod
+    def _probe(name: str):
+        """A recogniser: the cost is the reference's cost of the probe ``name``."""
+        def seen(inputs, got, expected):
+            return (differs(scalar(got["cost"]), float(expected["cost"]))
+                    and close(scalar(got["cost"]), scalar(expected["probes"][name])))
+        return seen
+
+    mistakes = (
+        Mistake("summed", "the cost is the sum over the examples", "return their mean, "
+                "tf.reduce_mean", _summed),
+        Mistake("per_example", "one cost per example is returned",
+                "average them into one number with tf.reduce_mean", _per_example),
+        Mistake("arguments_exchanged", "labels and logits are exchanged",
+                "pass labels=Y and logits=Z3", _probe("arguments_exchanged")),
+        Mistake("transposed", "the logits and labels are transposed (the old (6, m) layout)",
+                "here they are (m, 6): pass them as they are", _probe("transposed")),
+    )
 
 
 def _numbers(values):
@@ -299,7 +440,7 @@ class Model(GradedFunction):
                 "initial_cost": evaluated(expected["frozen"])[1],
                 "reference_cost": evaluated(expected["parameters"])[1]}
 
-    def compare(self, case, inputs, got, expected):
+    def assert_answer(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
         _check_raised(fn, f"the first {inputs['n_train']} training and {inputs['n_test']} test "
                           "photographs of SIGNS", got)
@@ -316,20 +457,12 @@ class Model(GradedFunction):
         frozen_costs = got["frozen_costs"]
         _check_costs(f"{fn} with learning_rate=0", frozen_costs, 2)
         mean = float(expected["frozen_costs"][0])  # the initial parameters' mean training cost
-        batches = -(-inputs["n_train"] // self.minibatch_size)
-        if batches > 1 and np.isclose(frozen_costs[0], batches * mean, rtol=2e-2):
-            raise AssertionError(f"{fn}: the epoch cost is the sum of the {batches} mini-batch "
-                                 f"costs ({frozen_costs[0]:.4f}, about {batches} x {mean:.4f}); "
-                                 "average them: add cost * len(minibatch_X) / m for each "
-                                 "mini-batch")
         if not np.isclose(frozen_costs[0], mean, rtol=1e-2):
             raise AssertionError(f"{fn}: with learning_rate=0 the epoch cost should be the mean "
                                  f"cost of the initial parameters over the training set, "
-                                 f"{mean:.4f}; got {frozen_costs[0]:.4f} (add cost * "
-                                 "len(minibatch_X) / m for each mini-batch)")
+                                 f"{mean:.4f}; got {frozen_costs[0]:.4f}")
         if all(np.allclose(parameters[k], initial[k]) for k in PARAMETER_SHAPES):
-            raise AssertionError(f"{fn}: the parameters did not change during training: are the "
-                                 f"gradients applied to them (optimizer.apply_gradients)?")
+            raise AssertionError(f"{fn}: the parameters did not change during training")
         if not costs[-1] < costs[0] * (1 - 1e-3):
             raise AssertionError(f"{fn}: the cost did not fall in {num_epochs} epochs "
                                  f"(costs {np.round(costs, 4).tolist()}): are the gradients "
@@ -356,6 +489,48 @@ class Model(GradedFunction):
         for name in PARAMETER_SHAPES:
             check_close(fn, f"{name} after training with learning_rate=0", got["frozen"][name],
                         initial[name], rtol=1e-6, atol=1e-7)
+
+
+    def _batches(self, inputs) -> int:
+        return -(-inputs["n_train"] // self.minibatch_size)
+
+    @staticmethod
+    def _not_applied(inputs, got, expected):
+        parameters = got["parameters"]
+        return (set(parameters) == set(PARAMETER_SHAPES)
+                and all(close(parameters[k], expected["frozen"][k], rtol=1e-5, atol=1e-7)
+                        for k in PARAMETER_SHAPES))
+
+    @staticmethod
+    def _epoch_cost(times):
+        """A recogniser: with learning rate 0, the epoch cost is ``times(model, inputs)``
+        times the initial parameters' mean cost."""
+        def seen(inputs, got, expected):
+            factor = times(CHECKS["model"], inputs)
+            return (not np.isclose(factor, 1) and close(
+                got["frozen_costs"][0], factor * float(expected["frozen_costs"][0]), rtol=2e-2))
+        return seen
+
+    @staticmethod
+    def _accuracies_exchanged(inputs, got, expected):
+        train, test = got["accuracies"]
+        return (not np.isclose(train, test) and close(scalar(got["train_accuracy"]), test)
+                and close(scalar(got["test_accuracy"]), train))
+
+    mistakes = (
+        Mistake("not_applied", "the parameters never change: the gradients are not applied",
+                "apply them to the variables with optimizer.apply_gradients in train_step",
+                _not_applied),
+        Mistake("summed_costs", "the epoch cost is the sum of the mini-batch costs",
+                "add cost * len(minibatch_X) / m for each mini-batch, a weighted mean",
+                _epoch_cost(lambda model, inputs: model._batches(inputs))),
+        Mistake("divided_by_m", "each mini-batch cost is divided by m without its size",
+                "add cost * len(minibatch_X) / m: a mini-batch's cost is its mean already",
+                _epoch_cost(lambda model, inputs: model._batches(inputs) / inputs["n_train"])),
+        Mistake("accuracies_exchanged", "the train and test accuracies are exchanged",
+                "return train_accuracy, test_accuracy, parameters, costs in this order",
+                _accuracies_exchanged),
+    )
 
 
 def _check_costs(fn: str, costs, num_epochs: int) -> None:

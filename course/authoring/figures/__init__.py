@@ -3,7 +3,8 @@
 ``FIGURES`` maps each figure's path under images/ to the function that draws it (it returns a
 matplotlib figure) and says whether it needs the course data or a pretrained network (slow) or
 only numbers computed in the function (quick). ``draw`` writes the figures; the notebooks link
-them as ``../../../images/<folder>/<file>.png``.
+them as ``../../../images/<folder>/<file>.png``. ``draw_chinese`` writes the Chinese versions,
+``images/zh/<folder>/<file>.png``, with the labels of the notebook's catalogue.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from course.assignments import REPO_ROOT
+from course.translation import FOLDER
 from course.authoring.figures import conv, faces, resnets, signs, style, yolo
-from course.authoring.figures.common import save
+from course.authoring.figures.common import save, translated
 
 
 @dataclass(frozen=True)
@@ -30,28 +32,28 @@ def _folder(name: str, quick: dict, slow: dict) -> dict[str, Figure]:
 
 
 FIGURES: dict[str, Figure] = {
-    **_folder("conv_step_by_step", {
+    **_folder(conv.FOLDER, {
         "zero_padding.png": conv.zero_padding, "convolution_window.png": conv.convolution_window,
         "window_corners.png": conv.window_corners, "pooling.png": conv.pooling,
         "flipped_convolution.png": conv.flipped_convolution,
         "volume_convolution.png": conv.volume_convolution,
         "backward_overlap.png": conv.backward_overlap,
     }, {"edge_detection.png": conv.edge_detection}),
-    **_folder("signs_cnn", {"layer_shapes.png": signs.layer_shapes},
+    **_folder(signs.FOLDER, {"layer_shapes.png": signs.layer_shapes},
               {"six_signs.png": signs.six_signs}),
-    **_folder("resnets", {
+    **_folder(resnets.FOLDER, {
         "skip_connection.png": resnets.skip_connection,
         "identity_block.png": resnets.identity_block,
         "convolutional_block.png": resnets.convolutional_block,
         "resnet50_stages.png": resnets.resnet50_stages,
     }, {}),
-    **_folder("car_detection", {
+    **_folder(yolo.FOLDER, {
         "box_encoding.png": yolo.box_encoding, "anchor_boxes.png": yolo.anchor_boxes,
         "iou.png": yolo.iou_picture,
     }, {"class_grid.png": yolo.class_grid, "filtering_steps.png": yolo.filtering_steps}),
-    **_folder("face_recognition", {"siamese.png": faces.siamese},
+    **_folder(faces.FOLDER, {"siamese.png": faces.siamese},
               {"residents.png": faces.residents, "triplet.png": faces.triplet}),
-    **_folder("neural_style_transfer", {
+    **_folder(style.FOLDER, {
         "unrolling.png": style.unrolling, "algorithm.png": style.algorithm,
     }, {"content_and_style.png": style.content_and_style, "gram_matrix.png": style.gram_colours}),
 }
@@ -61,3 +63,17 @@ def draw(names: list[str] | None = None, images_root: Path = REPO_ROOT / "images
     """Draw the figures ``names`` (keys of FIGURES; all by default) under ``images_root``;
     return the files written."""
     return [save(FIGURES[name].draw(), images_root / name) for name in (names or FIGURES)]
+
+
+def draw_chinese(labels: dict[str, dict[str, str]], names: list[str] | None = None,
+                 images_root: Path = REPO_ROOT / "images") -> list[Path]:
+    """Draw the Chinese version of the figures ``names`` (all by default) of the folders that
+    ``labels`` translates ({folder: {English label: Chinese}}) under ``images_root/zh/``;
+    return the files written."""
+    written = []
+    for name in names or FIGURES:
+        folder = name.split("/")[0]
+        if folder in labels:
+            with translated(labels[folder]):
+                written.append(save(FIGURES[name].draw(), images_root / FOLDER / name))
+    return written

@@ -1,7 +1,16 @@
-"""Drawing helpers shared by the figure modules: number grids, volumes, block diagrams, saving."""
+"""Drawing helpers shared by the figure modules: number grids, volumes, block diagrams, saving,
+and the labels' language.
+
+Every label with words goes through ``tr("...")`` (one plain string; numbers through
+``.format``), which the Chinese edition's catalogue translates (``course.translation``):
+inside ``translated(labels)`` the figures are drawn with Chinese labels in a CJK font, and
+``save`` records in the PNG the labels it used, so that a test can tell a stale Chinese figure.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 import matplotlib
@@ -14,12 +23,55 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectang
 PAD_COLOUR, DATA_COLOUR, WINDOW_COLOUR, OUT_COLOUR = "#eeeeee", "#9ecae1", "#fd8d3c", "#74c476"
 NOTE_COLOUR, SHORTCUT_COLOUR = "#fff7bc", "#d62728"
 DPI = 100
+CJK_FONT = "Noto Sans CJK SC"  # Debian's fonts-noto-cjk
+LABELS_KEY = "Labels"  # the PNG text entry of a translated figure: its [English, Chinese] pairs
+_translation: dict[str, str] | None = None  # English label -> translation while translating
+_used: dict[str, str] = {}
+
+
+def tr(label: str) -> str:
+    """``label`` in the language being drawn: English, or inside ``translated`` its translation
+    (the English while it has no current one, as gettext does: the figure then records it, and
+    the tests name the figure)."""
+    if _translation is None:
+        return label
+    _used[label] = _translation.get(label, label)
+    return _used[label]
+
+
+@contextlib.contextmanager
+def translated(labels: dict[str, str]):
+    """Draw with ``labels`` ({English: Chinese}) in the CJK font; RuntimeError when the font is
+    not installed (its glyphs would be empty boxes)."""
+    global _translation
+    from matplotlib import font_manager
+
+    try:
+        font_manager.findfont(font_manager.FontProperties(family=CJK_FONT),
+                              fallback_to_default=False)
+    except ValueError:
+        raise RuntimeError(f"the Chinese figures need the font {CJK_FONT!r}: install it "
+                           "(Debian: apt-get install fonts-noto-cjk)") from None
+    style = {"font.family": "sans-serif", "font.sans-serif": [CJK_FONT, "DejaVu Sans"],
+             "axes.unicode_minus": False}
+    with matplotlib.rc_context(style):
+        _translation = labels
+        _used.clear()
+        try:
+            yield
+        finally:
+            _translation = None
 
 
 def save(fig, path: Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (folders created) and close it."""
+    """Write ``fig`` as a PNG at ``path`` (folders created) and close it; a translated figure
+    records the labels it was drawn with."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    metadata = {"Software": None}
+    if _translation is not None:
+        metadata[LABELS_KEY] = json.dumps(sorted(_used.items()), ensure_ascii=False)
+        _used.clear()
+    fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=metadata)
     plt.close(fig)
     return path
 

@@ -19,6 +19,7 @@ from course.authoring.figures.common import (
     WINDOW_COLOUR,
     diagram_axes,
     grid,
+    tr,
     volume,
 )
 from utils import data
@@ -28,6 +29,7 @@ from utils.images import load_image
 EDGE_PICTURE = "images/style/louvre_small.jpg"
 VERTICAL = np.array([[1, 0, -1], [1, 0, -1], [1, 0, -1]], dtype=float)
 SOBEL_X = np.array([[1, 0, -1], [2, 0, -2], [1, 0, -1]], dtype=float)
+FOLDER = "conv_step_by_step"  # images/<FOLDER>/: the notebook these figures belong to
 
 
 def _correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -41,10 +43,10 @@ def zero_padding():
     padded = np.pad(image, 2)
     fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2),
                                       gridspec_kw={"width_ratios": [3, 7]})
-    grid(left, image, DATA_COLOUR, "input, 3 x 3")
+    grid(left, image, DATA_COLOUR, tr("input, 3 x 3"))
     colours = np.full(padded.shape, PAD_COLOUR, dtype=object)
     colours[2:5, 2:5] = DATA_COLOUR
-    grid(right, padded, colours, "zero_pad(input, pad=2), 7 x 7")
+    grid(right, padded, colours, tr("zero_pad(input, pad=2), 7 x 7"))
     return fig
 
 
@@ -55,11 +57,11 @@ def convolution_window():
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), gridspec_kw={"width_ratios": [5, 3, 3]})
     colours = np.full(image.shape, DATA_COLOUR, dtype=object)
     colours[1:4, 0:3] = WINDOW_COLOUR
-    grid(axes[0], image, colours, "input 5 x 5: window at h=1, w=0")
-    grid(axes[1], VERTICAL, WINDOW_COLOUR, "filter W, 3 x 3 (b = 0)")
+    grid(axes[0], image, colours, tr("input 5 x 5: window at h=1, w=0"))
+    grid(axes[1], VERTICAL, WINDOW_COLOUR, tr("filter W, 3 x 3 (b = 0)"))
     out_colours = np.full(out.shape, OUT_COLOUR, dtype=object)
     out_colours[1, 0] = WINDOW_COLOUR
-    grid(axes[2], out, out_colours, "output Z, 3 x 3:\nZ[1, 0] = sum(window * W) + b")
+    grid(axes[2], out, out_colours, tr("output Z, 3 x 3:\nZ[1, 0] = sum(window * W) + b"))
     return fig
 
 
@@ -70,7 +72,8 @@ def window_corners():
     vs, hs = h * stride, w * stride
     colours[vs:vs + f, hs:hs + f] = WINDOW_COLOUR
     grid(ax, np.zeros((n, n)), colours, "", fmt="")
-    ax.set_title(f"output position h={h}, w={w}, with f={f}, stride={stride}", fontsize=10, pad=16)
+    ax.set_title(tr("output position h={h}, w={w}, with f={f}, stride={stride}").format(
+        h=h, w=w, f=f, stride=stride), fontsize=10, pad=16)
     for c in range(n):
         ax.text(c + 0.5, n + 0.25, str(c), ha="center", fontsize=8)
     for r in range(n):
@@ -87,22 +90,22 @@ def pooling():
     averaged = pool_forward_fast(x[None, :, :, None], 2, 2, "average")[0, :, :, 0]
     block = np.array([["#9ecae1", "#fdae6b"], ["#a1d99b", "#dadaeb"]], dtype=object)
     fig, axes = plt.subplots(1, 3, figsize=(9, 3.2), gridspec_kw={"width_ratios": [4, 2, 2]})
-    grid(axes[0], x, np.kron(block, np.ones((2, 2), dtype=object)), "input 4 x 4")
-    grid(axes[1], maxed, block, "max pooling\nf=2, stride=2")
-    grid(axes[2], averaged, block, "average pooling\nf=2, stride=2", fmt="{:.2f}")
+    grid(axes[0], x, np.kron(block, np.ones((2, 2), dtype=object)), tr("input 4 x 4"))
+    grid(axes[1], maxed, block, tr("max pooling\nf=2, stride=2"))
+    grid(axes[2], averaged, block, tr("average pooling\nf=2, stride=2"), fmt="{:.2f}")
     return fig
 
 
 def edge_detection():
     """A real photograph (grey levels) and its feature maps for four 3x3 filters."""
     grey = load_image(data.fetch(EDGE_PICTURE), (300, 400))[0].mean(axis=-1)
-    maps = {"vertical edges\n[[1,0,-1]] x 3 rows": _correlate(grey, VERTICAL),
-            "horizontal edges\n(the transpose)": _correlate(grey, VERTICAL.T)}
+    maps = {tr("vertical edges\n[[1,0,-1]] x 3 rows"): _correlate(grey, VERTICAL),
+            tr("horizontal edges\n(the transpose)"): _correlate(grey, VERTICAL.T)}
     sobel_x, sobel_y = _correlate(grey, SOBEL_X), _correlate(grey, SOBEL_X.T)
-    maps["Sobel, both directions\nsqrt(Gx^2 + Gy^2)"] = np.hypot(sobel_x, sobel_y)
+    maps[tr("Sobel, both directions\nsqrt(Gx^2 + Gy^2)")] = np.hypot(sobel_x, sobel_y)
     fig, axes = plt.subplots(1, 4, figsize=(11, 2.5))
     axes[0].imshow(grey, cmap="gray")
-    axes[0].set_title("input: 300 x 400 grey levels", fontsize=9)
+    axes[0].set_title(tr("input: 300 x 400 grey levels"), fontsize=9)
     for ax, (title, feature_map) in zip(axes[1:], maps.items()):
         limit = np.percentile(np.abs(feature_map), 99)  # a few very strong edges saturate
         if feature_map.min() < 0:
@@ -122,26 +125,26 @@ def flipped_convolution():
     kernel = np.array([[1, 2, 0], [0, 1, 0], [-1, 0, 0]], dtype=float)
     flipped = kernel[::-1, ::-1]
     fig, axes = plt.subplots(1, 5, figsize=(13, 2.8), gridspec_kw={"width_ratios": [4, 3, 2, 3, 2]})
-    grid(axes[0], x, DATA_COLOUR, "input 4 x 4")
-    grid(axes[1], kernel, WINDOW_COLOUR, "filter K")
-    grid(axes[2], _correlate(x, kernel), OUT_COLOUR, "cross-correlation\nwith K (this course)")
-    grid(axes[3], flipped, WINDOW_COLOUR, "K flipped\n(rows and columns)")
-    grid(axes[4], _correlate(x, flipped), OUT_COLOUR, "convolution of\nmathematics")
+    grid(axes[0], x, DATA_COLOUR, tr("input 4 x 4"))
+    grid(axes[1], kernel, WINDOW_COLOUR, tr("filter K"))
+    grid(axes[2], _correlate(x, kernel), OUT_COLOUR, tr("cross-correlation\nwith K (this course)"))
+    grid(axes[3], flipped, WINDOW_COLOUR, tr("K flipped\n(rows and columns)"))
+    grid(axes[4], _correlate(x, flipped), OUT_COLOUR, tr("convolution of\nmathematics"))
     return fig
 
 
 def volume_convolution():
     """A 6x6x3 volume, two 3x3x3 filters, two 4x4 outputs stacked into 4x4x2."""
     fig, ax = diagram_axes(9, 3.2, (-0.5, 16.5), (-3.6, 3.2))
-    end = volume(ax, 0, 3.6, 3.6, 1.5, "input 6 x 6 x 3")
+    end = volume(ax, 0, 3.6, 3.6, 1.5, tr("input 6 x 6 x 3"))
     ax.text(end + 0.5, 0, "*", fontsize=18, va="center")
-    end = volume(ax, end + 1.3, 1.8, 1.8, 1.5, "filter 1: 3 x 3 x 3", WINDOW_COLOUR)
-    end = volume(ax, end + 0.6, 1.8, 1.8, 1.5, "filter 2: 3 x 3 x 3", "#fdd0a2")
+    end = volume(ax, end + 1.3, 1.8, 1.8, 1.5, tr("filter 1: 3 x 3 x 3"), WINDOW_COLOUR)
+    end = volume(ax, end + 0.6, 1.8, 1.8, 1.5, tr("filter 2: 3 x 3 x 3"), "#fdd0a2")
     ax.text(end + 0.4, 0, "→", fontsize=18, va="center")
-    volume(ax, end + 1.4, 2.4, 2.4, 1.0, "output 4 x 4 x 2:\none 4 x 4 map per filter\n"
-           "(+ its bias, then ReLU)", OUT_COLOUR)
-    ax.text(8, 2.7, "each filter spans all 3 channels: 3 x 3 x 3 = 27 weights + 1 bias; "
-            "n_C filters give n_C output channels", ha="center", fontsize=9)
+    volume(ax, end + 1.4, 2.4, 2.4, 1.0, tr("output 4 x 4 x 2:\none 4 x 4 map per filter\n"
+                                            "(+ its bias, then ReLU)"), OUT_COLOUR)
+    ax.text(8, 2.7, tr("each filter spans all 3 channels: 3 x 3 x 3 = 27 weights + 1 bias; "
+                       "n_C filters give n_C output channels"), ha="center", fontsize=9)
     return fig
 
 
@@ -158,8 +161,9 @@ def backward_overlap():
     colours[0:3, 0:3] = WINDOW_COLOUR
     colours[0:3, 1:4] = "#fdae6b"
     colours[0:3, 1:3] = "#e6550d"
-    grid(axes[0], np.zeros((n, n)), colours, "two neighbouring windows share 6 positions", fmt="")
+    grid(axes[0], np.zeros((n, n)), colours, tr("two neighbouring windows share 6 positions"),
+         fmt="")
     shades = np.vectorize(lambda k: to_hex(plt.cm.Blues(0.15 + 0.6 * k / counts.max())))(counts)
     grid(axes[1], counts, shades.astype(object),
-         "windows that read each input position\n(f = 3, stride 1, 4 x 4 output)")
+         tr("windows that read each input position\n(f = 3, stride 1, 4 x 4 output)"))
     return fig

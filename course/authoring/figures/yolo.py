@@ -15,10 +15,13 @@ from course.authoring.figures.common import (
     WINDOW_COLOUR,
     box,
     diagram_axes,
+    tr,
 )
 from course.trusted.reference_solution import reference_functions
 from utils import data
 from utils.yolo import load_yolov3_tiny, preprocess_image, scale_boxes, yolo_boxes_to_corners
+
+FOLDER = "car_detection"  # images/<FOLDER>/: the notebook these figures belong to
 
 ROAD_PICTURE = "images/road/test.jpg"
 # Lower than the notebook's 0.3, with which non-max suppression removes no box of this picture:
@@ -36,21 +39,21 @@ def box_encoding():
     for i, (entry, colour) in enumerate(zip(entries, colours)):
         ax.add_patch(Rectangle((0, 3 - i * 0.8), 1.6, 0.8, facecolor=colour, edgecolor="black"))
         ax.text(0.8, 3.4 - i * 0.8, entry, ha="center", va="center", fontsize=9)
-    notes = {0: "is there an object? (confidence)", 1: "centre, as a fraction of the cell",
-             3: "height and width, relative to\nthe anchor (may exceed 1 cell)",
-             6: "class probabilities (80 COCO classes)"}
+    notes = {0: tr("is there an object? (confidence)"), 1: tr("centre, as a fraction of the cell"),
+             3: tr("height and width, relative to\nthe anchor (may exceed 1 cell)"),
+             6: tr("class probabilities (80 COCO classes)")}
     for i, note in notes.items():
         ax.text(1.9, 3.4 - i * 0.8, note, va="center", fontsize=8.5)
-    ax.text(0.8, 4.0, "one anchor box: 5 + 80 = 85 numbers", ha="left", fontsize=9)
-    box(ax, (14.5, 1.8), "image 608 x 608 x 3", DATA_COLOUR, width=4.5)
-    box(ax, (14.5, 0.2), "deep CNN (YOLOv2)", NOTE_COLOUR, width=4.5)
-    box(ax, (14.5, -1.4), "19 x 19 x 5 x 85\n(grid x grid x anchors x numbers)", OUT_COLOUR,
-        width=5.5, height=1.0)
-    box(ax, (14.5, -3.2), "flattened: 19 x 19 x 425", OUT_COLOUR, width=5.5)
+    ax.text(0.8, 4.0, tr("one anchor box: 5 + 80 = 85 numbers"), ha="left", fontsize=9)
+    box(ax, (14.5, 1.8), tr("image 608 x 608 x 3"), DATA_COLOUR, width=4.5)
+    box(ax, (14.5, 0.2), tr("deep CNN (YOLOv2)"), NOTE_COLOUR, width=4.5)
+    box(ax, (14.5, -1.4), tr("19 x 19 x 5 x 85\n(grid x grid x anchors x numbers)"),
+        OUT_COLOUR, width=5.5, height=1.0)
+    box(ax, (14.5, -3.2), tr("flattened: 19 x 19 x 425"), OUT_COLOUR, width=5.5)
     for y0, y1 in ((1.4, 0.6), (-0.2, -0.9), (-1.9, -2.8)):
         ax.annotate("", xy=(14.5, y1), xytext=(14.5, y0), arrowprops={"arrowstyle": "-|>"})
-    ax.text(20.0, -1.4, "YOLOv3-tiny here:\n13 x 13 x 3 x 85 and\n26 x 26 x 3 x 85\n"
-            "(= 13 x 13 x 255, 26 x 26 x 255)", fontsize=8.5, va="center")
+    ax.text(20.0, -1.4, tr("YOLOv3-tiny here:\n13 x 13 x 3 x 85 and\n26 x 26 x 3 x 85\n"
+                           "(= 13 x 13 x 255, 26 x 26 x 255)"), fontsize=8.5, va="center")
     return fig
 
 
@@ -64,21 +67,22 @@ def anchor_boxes():
     ax.add_patch(Rectangle((3.8, 0.4), 1.4, 8.0, fill=False, edgecolor="#3182bd", lw=2))
     ax.add_patch(Rectangle((1.6, 3.3), 5.6, 2.6, fill=False, edgecolor="#e6550d", lw=2))
     ax.plot([4.5, 4.4], [4.4, 4.6], "o", color="black", ms=4)
-    ax.text(4.0, 8.6, "person", color="#3182bd", fontsize=9)
-    ax.text(1.7, 6.05, "car", color="#e6550d", fontsize=9)
+    ax.text(4.0, 8.6, tr("person"), color="#3182bd", fontsize=9)
+    ax.text(1.7, 6.05, tr("car"), color="#e6550d", fontsize=9)
     ax.set_xlim(0, 9)
     ax.set_ylim(0, 9)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title("both centres (dots) fall in the shaded cell", fontsize=9)
+    ax.set_title(tr("both centres (dots) fall in the shaded cell"), fontsize=9)
     inset.add_patch(Rectangle((0.5, 0.3), 1.2, 3.4, fill=False, edgecolor="#3182bd", lw=2))
     inset.add_patch(Rectangle((2.4, 1.3), 3.2, 1.4, fill=False, edgecolor="#e6550d", lw=2))
-    inset.text(1.1, 3.9, "anchor 1", ha="center", fontsize=9)
-    inset.text(4.0, 3.0, "anchor 2", ha="center", fontsize=9)
-    inset.text(3.0, -0.4, "the cell predicts one box per anchor:\ny = (85 numbers of anchor 1, "
-               "85 of anchor 2)\nthe person goes to anchor 1, the car to anchor 2\n(the anchor "
-               "whose shape has the larger IoU)", ha="center", va="top", fontsize=8.5)
+    inset.text(1.1, 3.9, tr("anchor 1"), ha="center", fontsize=9)
+    inset.text(4.0, 3.0, tr("anchor 2"), ha="center", fontsize=9)
+    inset.text(3.0, -0.4, tr("the cell predicts one box per anchor:\ny = (85 numbers of anchor "
+                             "1, 85 of anchor 2)\nthe person goes to anchor 1, the car to anchor "
+                             "2\n(the anchor whose shape has the larger IoU)"),
+               ha="center", va="top", fontsize=8.5)
     inset.set_xlim(0, 6)
     inset.set_ylim(0, 4.5)
     inset.set_aspect("equal")
@@ -95,22 +99,27 @@ def iou_picture():
     area1 = (box1[2] - box1[0]) * (box1[3] - box1[1])
     area2 = (box2[2] - box2[0]) * (box2[3] - box2[1])
     fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for (x1, y1, x2, y2), colour, name in ((box1, "#3182bd", "box 1"), (box2, "#e6550d", "box 2")):
+    for (x1, y1, x2, y2), colour, name in ((box1, "#3182bd", tr("box 1")),
+                                           (box2, "#e6550d", tr("box 2"))):
         ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=colour, lw=2))
         ax.text(x1, y1 - 0.08, f"{name} ({x1:g}, {y1:g}, {x2:g}, {y2:g})", color=colour,
                 va="bottom", fontsize=8.5)
     ax.add_patch(Rectangle((xi1, yi1), xi2 - xi1, yi2 - yi1, facecolor="#fdd0a2",
                            edgecolor="black", hatch="//"))
-    ax.text(5.8, 2.5, f"intersection = {xi2 - xi1:g} x {yi2 - yi1:g} = {inter:g}\n"
-            f"union = {area1:g} + {area2:g} - {inter:g} = {area1 + area2 - inter:g}\n"
-            f"IoU = {inter:g} / {area1 + area2 - inter:g} = {inter / (area1 + area2 - inter):.3f}",
-            va="center", fontsize=9)
+    union = area1 + area2 - inter
+    numbers = {"width": xi2 - xi1, "height": yi2 - yi1, "inter": inter, "area1": area1,
+               "area2": area2, "union": union}
+    ax.text(5.8, 2.5, tr("intersection = {width} x {height} = {inter}\n"
+                         "union = {area1} + {area2} - {inter} = {union}\n"
+                         "IoU = {inter} / {union} = {iou}").format(
+                **{name: f"{value:g}" for name, value in numbers.items()},
+                iou=f"{inter / union:.3f}"), va="center", fontsize=9)
     ax.set_xlim(0, 10.5)
     ax.set_ylim(0, 5.2)
     ax.set_aspect("equal")
     ax.invert_yaxis()  # image coordinates: y grows downwards
     ax.set_xlabel("x")
-    ax.set_ylabel("y (downwards, as in an image)")
+    ax.set_ylabel(tr("y (downwards, as in an image)"))
     return fig
 
 
@@ -143,11 +152,11 @@ def class_grid():
         ax.axvline(k * image.width / 13, color="white", lw=0.5)
     handles = [Patch(color=colour, label=detector.class_names[c])
                for colour, c in zip(palette, frequent)]
-    ax.legend(handles=handles + [Patch(color="lightgrey", label="other classes")],
+    ax.legend(handles=handles + [Patch(color="lightgrey", label=tr("other classes"))],
               loc="upper right", fontsize=7, framealpha=0.9)
     ax.axis("off")
-    ax.set_title("13 x 13 grid: each cell coloured by its best class (before any threshold)",
-                 fontsize=10)
+    ax.set_title(tr("13 x 13 grid: each cell coloured by its best class (before any "
+                    "threshold)"), fontsize=10)
     return fig
 
 
@@ -163,9 +172,11 @@ def filtering_steps():
     kept = np.asarray(scale_boxes(kept, shape))
     _, final, _ = steps["yolo_eval"]((box_xy[None], box_wh[None], confidence[None], probs[None]),
                                      shape, MAX_BOXES, SCORE_THRESHOLD, 0.5)
-    panels = [(all_boxes, f"all {len(all_boxes)} boxes", 0.1),
-              (kept, f"score >= {SCORE_THRESHOLD}: {len(kept)} boxes", 1.0),
-              (np.asarray(final), f"non-max suppression (IoU 0.5): {len(final)} boxes", 1.5)]
+    panels = [(all_boxes, tr("all {count} boxes").format(count=len(all_boxes)), 0.1),
+              (kept, tr("score >= {minimum}: {count} boxes").format(
+                  minimum=SCORE_THRESHOLD, count=len(kept)), 1.0),
+              (np.asarray(final), tr("non-max suppression (IoU 0.5): {count} boxes").format(
+                  count=len(final)), 1.5)]
     fig, axes = plt.subplots(1, 3, figsize=(12, 2.6))
     for ax, (boxes, title, width) in zip(axes, panels):
         ax.imshow(image)
