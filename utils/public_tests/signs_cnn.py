@@ -57,6 +57,26 @@ def _run(fn, *args, **kwargs):
     return result
 
 
+@contextlib.contextmanager
+def _glorot_seed(seed: int | None):
+    """While the block runs, a GlorotUniform initializer (Keras's, which tf.keras names too) is
+    made with ``seed`` whatever seed its caller gives; nothing changes when ``seed`` is None."""
+    if seed is None:
+        yield
+        return
+    initializer = tf.keras.initializers.GlorotUniform
+    original = initializer.__init__
+
+    def seeded(self, *args, **kwargs):
+        original(self, seed=seed)
+
+    initializer.__init__ = seeded
+    try:
+        yield
+    finally:
+        initializer.__init__ = original
+
+
 def _answer_or_raised(answer_of, *args) -> dict:
     """``answer_of(*args)``, or ``{"raised": error}`` when the student's function raised."""
     try:
@@ -91,12 +111,15 @@ class InitializeParameters(GradedFunction):
 
     name = "initialize_parameters"
 
-    def inputs(self, change_first=False):
-        """``change_first``: set the first call's variables to zero before the second call."""
-        return {"change_first": change_first}
+    def inputs(self, change_first=False, seed=None):
+        """``change_first``: set the first call's variables to zero before the second call;
+        ``seed``: every GlorotUniform made during the calls uses this seed instead of its own
+        (the values then follow the seed, which a copy of the public answer cannot)."""
+        return {"change_first": change_first, "seed": seed}
 
     def call(self, fn, inputs):
-        return _answer_or_raised(self._answer, fn, inputs["change_first"])
+        with _glorot_seed(inputs.get("seed")):
+            return _answer_or_raised(self._answer, fn, inputs["change_first"])
 
     @staticmethod
     def _answer(fn, change_first: bool) -> dict:
