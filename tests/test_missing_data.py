@@ -98,24 +98,22 @@ def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path, 
 
 @pytest.mark.slow
 def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path, monkeypatch):
-    """Through nbgrader and the trusted grader: zero_pad reads a data file that the grader's
-    (empty) course folder lacks; its test cell reads '0/N (SIGNS data missing)'."""
+    """Through nbgrader and the trusted grader: model's test trains on SIGNS, which the
+    grader's (empty) course folder lacks; its test cell reads '0/N (SIGNS data missing)'."""
     monkeypatch.setenv(data.HOME_ENV, str(tmp_path / "empty-home"))
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
-    assignment = assignments.get("C4W1A1_conv_step_by_step")
+    assignment = assignments.get("C4W1A2_signs_cnn")
     course = release.new_course(tmp_path / "course", [assignment])
     source = nbformat.read(assignment.source_notebook, as_version=4)
     release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
                                as_version=4)
-    reads_data = ("from utils import data\n\n\ndef zero_pad(X, pad):\n"
-                  "    data.fetch('datasets/test_signs.h5', download=False)\n")
-    nbgrader_course.submit(course, "reads-data", assignment,
-                   nbgrader_course.solved_submission(source, release_nb, {"zero_pad": reads_data}))
+    nbgrader_course.submit(course, "reference", assignment,
+                           nbgrader_course.solved_submission(source, release_nb))
     nbgrader_course.autograde(course, assignment)
-    [score] = nbgrader_course.read_scores(course, assignment, ["reads-data"])
-    points = score.cells["test_zero_pad"]
-    assert points[0] == 0 < points[1] and score.cells["test_conv_forward"][0] > 0
-    assert score.missing_data["test_zero_pad"] == ["SIGNS"]  # and the cells that call zero_pad
+    [score] = nbgrader_course.read_scores(course, assignment, ["reference"])
+    points = score.cells["test_model"]
+    assert points[0] == 0 < points[1] and score.cells["test_forward_propagation"][0] > 0
+    assert score.missing_data == {"test_model": ["SIGNS"]}, score
     table = nbgrader_course.format_table([score])
     assert f"0/{points[1]:g} (SIGNS data missing)" in table
     assert "graded (SIGNS data missing)" in table

@@ -93,7 +93,9 @@ def test_the_reference_answers_agree_with_independent_methods(ref, source):
             answer = graded.call(ref[function], inputs)
             what = f"{function} {case.params}"
             if function == "initialize_parameters":
-                for name, value in glorot.items():
+                seeded = seeded_glorot_values(case.params["seed"]) if "seed" in case.params \
+                    else glorot  # a hidden case draws the values of another seed
+                for name, value in seeded.items():
                     close(answer["values"][name], value, f"{what} {name}")
                     close(answer["again"][name], value, f"{what} {name} of the second call")
             elif function == "forward_propagation":
