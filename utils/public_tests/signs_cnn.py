@@ -369,11 +369,13 @@ def _numbers(values):
 
 @functools.lru_cache(maxsize=1)
 def _signs() -> tuple[np.ndarray, ...]:
-    """SIGNS through the data layer, prepared as in the notebook: X_train (1080, 64, 64, 3),
-    Y_train (1080, 6), X_test (120, 64, 64, 3), Y_test (120, 6); read-only."""
+    """SIGNS through the data layer, prepared as in the notebook (pixels scaled, then centred
+    on 0): X_train (1080, 64, 64, 3), Y_train (1080, 6), X_test (120, 64, 64, 3),
+    Y_test (120, 6); read-only."""
     with contextlib.redirect_stdout(io.StringIO()):
         X_train, Y_train, X_test, Y_test, _ = load_signs_dataset(verbose=False)
-    arrays = (*prepare(X_train, Y_train), *prepare(X_test, Y_test))
+    (X_train, Y_train), (X_test, Y_test) = prepare(X_train, Y_train), prepare(X_test, Y_test)
+    arrays = (X_train - 0.5, Y_train, X_test - 0.5, Y_test)
     for array in arrays:
         array.setflags(write=False)
     return arrays
