@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test release student-release fetch benchmark
+.PHONY: setup demo test test-fast lint release student-release fetch benchmark
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,13 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The tests not marked slow (tests/conftest.py says which are): a few minutes on 2 cores.
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
 
 release: setup
 	$(PY) -m course release

@@ -1,10 +1,11 @@
 """Course commands: ``python -m course COMMAND`` (``--help`` lists them).
 
 fetch [ASSIGNMENT]           download (or copy from $CNN_COURSE_MIRROR) the data files, verified
-release [--check]            generate source_release/release/ and notebooks/ from the sources
+release [--check]            generate source_release/release/ and notebooks/ from the sources,
+                             and compile the Chinese messages (utils/locale/)
 expected-outputs ASSIGNMENT  run the solution and rewrite the notebook's "Expected output" blocks
 public-answers [--check]     store the reference answers of the public test cases
-demo                         release, autograde the reference solution and the blank release
+demo                         grade the reference solution and the blank release (grade-class)
 student-release DIR [--lang zh]
                              write what a student receives (no solutions, no hidden tests)
 figures [--chinese]          redraw the explanatory figures in images/ (Chinese: images/zh/)
@@ -18,14 +19,14 @@ site [--instructor]          the course site: student notebooks with the referen
                              executed reference solutions with hidden tests, for instructors only)
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
 translations [extract [ID]] [--check]
-                             the Chinese edition's catalogues (locale/zh_CN/): update them from
+                             the Chinese edition's catalogues (locale/zh_CN/: the notebooks, the
+                             pages, the messages of the tests and the grader): update them from
                              the English (extract; ID starts a notebook's), or say what is left
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -47,10 +48,12 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_release(args) -> int:
+    from course.translation import messages
+
     root = assignments.REPO_ROOT
     outputs = release.build(assignments.available(), root)
     if args.check:
-        problems = release.stale(outputs, root)
+        problems = release.stale(outputs, root) + messages.stale()
         for problem in problems:
             print(f"stale: {problem}")
         print("release is up to date" if not problems else
@@ -59,6 +62,7 @@ def cmd_release(args) -> int:
     release.write(outputs, root)
     for path in outputs:
         print(f"wrote {path}")
+    print(f"wrote {messages.write_compiled().relative_to(root)}")
     return 0
 
 
@@ -93,11 +97,15 @@ def cmd_public_answers(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    """Fetch the data, build a scratch course, submit the reference solution and the blank
-    release, grade both. Missing data is reported before grading and marked in the tables."""
+    """Fetch the data, then grade the reference solution and the blank release of every
+    assignment in a scratch folder, as a class is graded (``grade-class``: notebooks sanitised,
+    kernels sandboxed, verdicts decided by the grader). Missing data is reported before grading
+    and marked in the tables."""
+    from course.grading import classroom, sandbox
     from utils import fetch
 
-    ids = [a.id for a in assignments.available()]
+    available = assignments.available()
+    ids = [a.id for a in available]
     entries = [e for e in data.entries_for() if set(e.assignments) & set(ids)]
     print(f"Fetching the {len(entries)} data files of the assignments into {data.course_home()}")
     missing = data.check_available(entries)
@@ -105,38 +113,24 @@ def cmd_demo(args) -> int:
         print(f"\nDATA MISSING: {sum(len(g.paths) for g in missing)} files could not be had. "
               "A test that needs one of them loses its points, and its score below says so.")
         print(fetch.report(missing) + "\n")
+    unsandboxed = sandbox.check()
+    if unsandboxed:  # the demo grades the course's own notebooks, never a student's
+        print(f"This machine cannot sandbox a kernel ({'; '.join(unsandboxed)}): the demo's "
+              "notebooks, the course's own, run unsandboxed.")
     with tempfile.TemporaryDirectory() as scratch:
-        course = release.new_course(Path(scratch), assignments.available())
-        tables = []
-        for assignment in assignments.available():
-            source = nbformat.read(assignment.source_notebook, as_version=4)
-            release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
-                                       as_version=4)
-            nbgrader_course.submit(course, "reference", assignment,
-                           nbgrader_course.solved_submission(source, release_nb))
-            nbgrader_course.submit(course, "blank", assignment, release_nb)
-            print(f"autograding {assignment.id} ...", flush=True)
-            try:
-                nbgrader_course.autograde(course, assignment)
-                failure = ""
-            except RuntimeError as error:  # nbgrader failed: say why in the table, go on
-                failure = _last_error_line(str(error))
-            scores = nbgrader_course.read_scores(course, assignment, ["reference", "blank"])
-            for score in scores:
-                autograded = (course / "autograded" / score.student / assignment.id
-                              / assignment.notebook)
-                if failure and not autograded.is_file():  # the gradebook's zeros mean nothing
-                    score.cells = {}
-                    score.status = f"not graded (nbgrader failed: {failure})"
-            tables.append(nbgrader_course.format_table(scores))
-        print("\n\n".join(tables))
+        for a in available:
+            source = nbformat.read(a.source_notebook, as_version=4)
+            release_nb = nbformat.read(a.release_notebook, as_version=4)
+            reference = nbgrader_course.solved_submission(source, release_nb)
+            for student, nb in (("reference", reference), ("blank", release_nb)):
+                nbgrader_course.submit(Path(scratch) / "submitted", student, a, nb)
+        rows = classroom.grade_class(Path(scratch) / "submitted", Path(scratch) / "graded",
+                                     sandboxed=not unsandboxed)
+    scores = {(r.assignment, r.student): r.score or nbgrader_course.Score(
+        r.student, r.assignment, status=r.status) for r in rows}
+    print("\n\n".join(nbgrader_course.format_table([scores[a.id, "reference"],
+                                                    scores[a.id, "blank"]]) for a in available))
     return 0
-
-
-def _last_error_line(log: str) -> str:
-    """The last 'SomeError: message' line of a log (the cause of a traceback), or a pointer."""
-    errors = re.findall(r"^\s*([A-Za-z_.]*(?:Error|Exception): .*)$", log, re.M)
-    return errors[-1][:200] if errors else "see nbgrader's log"
 
 
 def cmd_student_release(args) -> int:

@@ -27,6 +27,14 @@ class Assignment:
         return COURSE_ROOT / "source" / self.id / self.notebook
 
     @property
+    def sources(self) -> tuple[Path, ...]:
+        """What the course builds this assignment from: its source notebook. Anything else in
+        ``source/<id>/`` (a picture a run of the notebook left there) is not part of the
+        course: neither built, nor hashed, nor sent to the graders (a test checks that git
+        tracks no other file there)."""
+        return (self.source_notebook,)
+
+    @property
     def release_notebook(self) -> Path:
         return COURSE_ROOT / "release" / self.id / self.notebook
 

@@ -18,8 +18,14 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-needs_chromium = pytest.mark.skipif(
+_chromium_installed = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)")
+
+
+def needs_chromium(test):
+    """A browser test: slow (``make test-fast`` leaves it out), skipped saying why when
+    Chromium is not installed."""
+    return pytest.mark.slow(_chromium_installed(test))
 
 
 @contextmanager

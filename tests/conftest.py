@@ -6,9 +6,16 @@ For every assignment with a source notebook, the class holds these submissions:
   reference      the reference solution typed into the release notebook
   blank          the untouched release notebook
   wrong-<cell>   the reference with exactly one answer cell wrong (tests/mistakes.py)
+
+The suite has two tiers: ``make test`` runs everything, ``make test-fast`` what is not marked
+``slow``. A test is slow when it is marked so, drives a browser (``browser.needs_chromium``),
+lives in a module of ``SLOW_MODULES`` or uses a fixture of ``SLOW_FIXTURES``: a class graded,
+notebooks executed, a site built, a Dask cluster started.
 """
 
 from __future__ import annotations
+
+import os
 
 import nbformat
 import pytest
@@ -18,6 +25,28 @@ from course import assignments
 from course.authoring import site
 from course.grading import nbgrader_course
 from course.grading.classroom import grade_class
+from utils import i18n
+
+# The tests read the course's messages in English, whatever language this machine asks for
+# (utils.i18n); the tests of the Chinese messages ask for Chinese themselves.
+os.environ.pop(i18n.LANGUAGE_ENV, None)
+
+
+@pytest.fixture(autouse=True)
+def english_notebook():
+    """Each test starts in English, even after a test ran a Chinese notebook's imports cell in
+    this process (the reference solution of a Chinese source, say)."""
+    i18n.set_notebook_language(None)
+
+SLOW_FIXTURES = {"graded_course", "executed_references", "graded_class", "student_site",
+                 "local_run", "loopback_cluster", "mixed_class"}
+SLOW_MODULES = {"test_dask_grading", "test_hostile_class", "test_student_client", "test_site"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames) or item.module.__name__ in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 def class_submissions(assignment: assignments.Assignment) -> dict[str, nbformat.NotebookNode]:

@@ -256,7 +256,7 @@ def test_messages_of_the_mistakes(source):
     with pytest.raises(AssertionError, match=r"(?m)^yolo_non_max_suppression: a box suppresses "
                                              r"the boxes of other classes; .*\n"
                                              r"^yolo_non_max_suppression \(case='two_classes'\): "
-                                             r"kept 1 boxes, expected 2 \(scores 0.9, 0.6\)$"):
+                                             r"kept 1 box, expected 2 \(scores 0.9, 0.6\)$"):
         t.check_yolo_non_max_suppression(wrong("yolo_non_max_suppression"), case="two_classes")
     with pytest.raises(AssertionError, match=r"(?m)^yolo_eval: the boxes are not scaled to the "
                                              r"picture; .*\n^yolo_eval: wrong boxes values at 40 "

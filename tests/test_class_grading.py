@@ -12,6 +12,8 @@ import copy
 import csv
 import hashlib
 import os
+import re
+from html import unescape
 
 import nbformat
 import pytest
@@ -24,6 +26,10 @@ from course.grading.classroom import FORMULA_STARTS, Row, grade_class, write_csv
 from course.grading.limits import Limits
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
+HIDDEN_LINES = [line.strip() for cell in nbformat.read(A1.source_notebook, as_version=4).cells
+                for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS",
+                                        cell.source, re.S)
+                for line in block.splitlines() if line.strip()]
 ZERO_PAD = 10  # points of test_zero_pad
 
 # Attacks typed into an answer cell of the BLANK release: the honest code in them is worth 0.
@@ -42,10 +48,26 @@ CHEATS = {
         "fake = types.ModuleType('utils.public_tests.conv_step_by_step')\n"
         "fake.__getattr__ = lambda name: (lambda *args, **kwargs: None)\n"
         "sys.modules['utils.public_tests.conv_step_by_step'] = fake\n"),
-    "answers_with_the_public_expected": (  # the grader compares with the reference instead
+    "answers_with_the_public_expected": (  # each case answered with the stored public answer
+        "import json\n"  # of the public case with its inputs: the hidden cases still fail
+        "import numpy as np\n"
+        "import utils.graded as g\n"
         "import utils.public_tests.conv_step_by_step as t\n"
+        "stored = json.loads(g.public_answers_path(t.__name__).read_text())['answers']\n"
+        "def same(a, b):\n"
+        "    if isinstance(a, dict):\n"
+        "        return isinstance(b, dict) and a.keys() == b.keys() and all(\n"
+        "            same(a[k], b[k]) for k in a)\n"
+        "    return bool(np.array_equal(a, b))\n"
+        "def copied(graded):\n"
+        "    cases = [json.loads(key.split(' ', 1)[1]) for key in stored\n"
+        "             if key.split(' ', 1)[0] == graded.name]\n"
+        "    def call(fn, inputs):\n"
+        "        case = next((c for c in cases if same(graded.inputs(**c), inputs)), cases[0])\n"
+        "        return g.public_answer(graded, case)\n"
+        "    return call\n"
         "for graded in t.CHECKS.values():\n"
-        "    graded.call = (lambda g: lambda fn, inputs: g.expected({}, inputs))(graded)\n"),
+        "    graded.call = copied(graded)\n"),
     "patches_numpy": (
         "import numpy as np\n"
         "np.allclose = np.array_equal = lambda *a, **k: True\n"
@@ -413,9 +435,10 @@ def test_gradebook_holds_every_grade_and_clean_feedback(graded_class):
         assert sorted(p.name for p in feedback.iterdir()) == ["conv_step_by_step.html"], student
         html = (feedback / "conv_step_by_step.html").read_text()
         assert "zero_pad" in html and "BEGIN HIDDEN TESTS" not in html, student
-        for hidden_line in ("seed=7", "seed=21", "x_negative"):
-            assert f"check_zero_pad(zero_pad, shape=(3, 5, 2, 4), pad=2, {hidden_line}" \
-                not in html
+        text = unescape(re.sub(r"<[^>]*>", "", html))  # the page as read: no highlighting tags
+        assert "check_zero_pad(zero_pad)" in text
+        for hidden_line in HIDDEN_LINES:
+            assert hidden_line not in text, (student, hidden_line)
     for path in (graded_class["course"] / "autograded").rglob("*"):
         assert not path.is_symlink() and (path.is_dir() or path.is_file()), path
 

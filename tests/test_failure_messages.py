@@ -86,6 +86,7 @@ def _error_sections(output: str) -> list[list[str]]:
     return sections
 
 
+@pytest.mark.slow  # runs a whole notebook with nbgrader validate
 def test_nbgrader_validate_shows_the_whole_message_and_none_of_the_checks(tmp_path):
     """The release notebook of assignment 1 with the reference's answers, except pool_forward,
     which averages in max mode, and conv_backward, left as released: ``nbgrader validate``

@@ -6,6 +6,7 @@ them. Downloads go to a closed port of the loopback interface, so they fail at o
 """
 
 import csv
+import json
 import hashlib
 
 import nbformat
@@ -13,8 +14,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from course import assignments
-from course.authoring import release
-from course.grading import nbgrader_course
+from course.grading import nbgrader_course, sandbox
+from course.grading.classroom import grade_class
 from utils import data
 
 PAYLOAD = b"bytes written by the missing-data test\n"
@@ -98,25 +99,23 @@ def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path, 
 
 @pytest.mark.slow
 def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path, monkeypatch):
-    """Through nbgrader and the trusted grader: model's test trains on SIGNS, which the
-    grader's (empty) course folder lacks; its test cell reads '0/N (SIGNS data missing)'."""
+    """Graded as a class is (grade-class: sandboxed, trusted grading): the grader's course folder
+    lacks SIGNS, which the reference answers of assignment 2 need (model trains on it); no
+    submission of the assignment gets a score, each says why, and is graded again next run."""
     monkeypatch.setenv(data.HOME_ENV, str(tmp_path / "empty-home"))
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
     assignment = assignments.get("C4W1A2_signs_cnn")
-    course = release.new_course(tmp_path / "course", [assignment])
     source = nbformat.read(assignment.source_notebook, as_version=4)
-    release_nb = nbformat.read(course / "release" / assignment.id / assignment.notebook,
-                               as_version=4)
-    nbgrader_course.submit(course, "reference", assignment,
+    release_nb = nbformat.read(assignment.release_notebook, as_version=4)
+    nbgrader_course.submit(tmp_path / "submitted", "reference", assignment,
                            nbgrader_course.solved_submission(source, release_nb))
-    nbgrader_course.autograde(course, assignment)
-    [score] = nbgrader_course.read_scores(course, assignment, ["reference"])
-    points = score.cells["test_model"]
-    assert points[0] == 0 < points[1] and score.cells["test_forward_propagation"][0] > 0
-    assert score.missing_data == {"test_model": ["SIGNS"]}, score
-    table = nbgrader_course.format_table([score])
-    assert f"0/{points[1]:g} (SIGNS data missing)" in table
-    assert "graded (SIGNS data missing)" in table
+    [row] = grade_class(tmp_path / "submitted", tmp_path / "out", workers=1, progress=False,
+                        sandboxed=not sandbox.check())
+    assert row.score is None
+    assert row.status.startswith("not graded: the grader's SIGNS data missing"), row.status
+    assert row.status.endswith("fetch it and grade again")
+    record = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert [e["final"] for e in record["submissions"]] == [False]
 
 
 def test_a_submission_that_met_the_graders_missing_data_is_not_graded(tmp_path):

@@ -184,7 +184,7 @@ def test_variables_kept_between_calls_are_reported(ref):
     assert message(ref, "initialize_parameters", initialize_parameters,
                    change_first=True).startswith(
         "initialize_parameters: a second call returned other values after the first call's "
-        "variables were changed; create new tf.Variables")
+        "variables were changed; create new variables (tf.Variable)")
 
 
 def test_a_missing_relu_is_reported(ref, source):

@@ -385,6 +385,7 @@ def test_a_caller_that_differentiates_gets_the_reference_helpers_gradients(monke
     np.testing.assert_allclose(got["images"], expected_answer["images"], rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # parses requests of gigabytes within the memory bound
 def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     from course.trusted.helper_calls import Answers, HelperCalls
 
@@ -414,6 +415,7 @@ def _call(name: str, *args) -> dict:
     return {"call": name, "args": graded.encode(graded.to_wire([list(args), {}]))}
 
 
+@pytest.mark.slow  # waits for the time bound
 def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call():
     """A stand-in call whose arguments would make the reference take 29 GB, or minutes (the
     non-max suppression of 30,000 boxes that do not overlap), is answered with an error, and

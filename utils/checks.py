@@ -2,8 +2,8 @@
 
 Every failure raises AssertionError with a message that starts with the function's name and
 says what differs: the type, the shape, the dtype, the first wrong value and its index, or an
-argument the function modified. ``numeric_gradient`` is the central-difference gradient that
-the backward-pass tests compare with.
+argument the function modified, in the student's language (``utils.i18n``; ``what``, the name
+of what is compared, comes translated from the caller).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import numpy as np
+
+from utils.i18n import _
 
 
 def answer(value):
@@ -33,15 +35,16 @@ def type_name(got) -> str:
 def check_ndarray(fn: str, what: str, got) -> None:
     """``got`` must be a numpy array."""
     if not isinstance(got, np.ndarray):
-        raise AssertionError(f"{fn}: {what} should be a numpy array, got {type_name(got)}")
+        raise AssertionError(_("{fn}: {what} should be a numpy array, got {type}").format(
+            fn=fn, what=what, type=type_name(got)))
 
 
 def check_shape(fn: str, what: str, got: np.ndarray, expected_shape: tuple) -> None:
     """``got`` must have ``expected_shape``."""
     check_ndarray(fn, what, got)
     if got.shape != tuple(expected_shape):
-        raise AssertionError(
-            f"{fn}: wrong {what} shape {got.shape}, expected {tuple(expected_shape)}")
+        raise AssertionError(_("{fn}: wrong {what} shape {shape}, expected {expected}").format(
+            fn=fn, what=what, shape=got.shape, expected=tuple(expected_shape)))
 
 
 def check_close(fn: str, what: str, got, expected, rtol: float = 1e-7,
@@ -54,16 +57,17 @@ def check_close(fn: str, what: str, got, expected, rtol: float = 1e-7,
     expected = np.asarray(expected)
     check_shape(fn, what, got, expected.shape)
     if got.dtype.kind not in "biuf":
-        raise AssertionError(f"{fn}: {what} should hold numbers, got dtype {got.dtype}")
+        raise AssertionError(_("{fn}: {what} should hold numbers, got dtype {dtype}").format(
+            fn=fn, what=what, dtype=got.dtype))
     wrong = ~np.isclose(got, expected, rtol=rtol, atol=atol)
     if wrong.any():
         index = tuple(int(i) for i in np.argwhere(wrong)[0])
         diff = np.max(np.abs(got.astype(np.float64) - expected))
-        raise AssertionError(
-            f"{fn}: wrong {what} values at {int(wrong.sum())} of {wrong.size} entries; "
-            f"first at index {index}: got {got[index].item():.6g}, "
-            f"expected {expected[index].item():.6g} "
-            f"(largest absolute difference {diff:.3g})")
+        raise AssertionError(_(
+            "{fn}: wrong {what} values at {count} of {size} entries; first at index {index}: "
+            "got {got:.6g}, expected {expected:.6g} (largest absolute difference {diff:.3g})"
+        ).format(fn=fn, what=what, count=int(wrong.sum()), size=wrong.size, index=index,
+                 got=got[index].item(), expected=expected[index].item(), diff=diff))
 
 
 def check_scalar(fn: str, what: str, got, expected: float, rtol: float = 1e-7,
@@ -71,29 +75,19 @@ def check_scalar(fn: str, what: str, got, expected: float, rtol: float = 1e-7,
     """``got`` must be one real number (Python or numpy scalar, 0-d array) close to expected."""
     if (not isinstance(got, (np.ndarray, np.generic, bool, int, float)) or np.ndim(got) != 0
             or not np.isrealobj(got)):
-        raise AssertionError(
-            f"{fn}: {what} should be a single number, got {type_name(got)} "
-            f"of shape {np.shape(got) if isinstance(got, np.ndarray) else '()'}")
+        raise AssertionError(_("{fn}: {what} should be a single number, got {type} of shape "
+                               "{shape}").format(
+            fn=fn, what=what, type=type_name(got),
+            shape=np.shape(got) if isinstance(got, np.ndarray) else "()"))
     if not np.isclose(float(got), expected, rtol=rtol, atol=atol):
-        raise AssertionError(f"{fn}: wrong {what}: got {float(got)!r}, expected {expected!r}")
+        raise AssertionError(_("{fn}: wrong {what}: got {got!r}, expected {expected!r}").format(
+            fn=fn, what=what, got=float(got), expected=expected))
 
 
-def numeric_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central-difference gradient of ``loss()`` with respect to every entry of ``x``.
-
-    ``x`` (float64) is perturbed in place and restored; ``loss`` must read it.
-    Returns an array of x's shape. Cost: 2 * x.size calls of ``loss``.
-    """
-    grad = np.zeros_like(x, dtype=np.float64)
-    for index in np.ndindex(x.shape):
-        saved = x[index]
-        x[index] = saved + eps
-        plus = loss()
-        x[index] = saved - eps
-        minus = loss()
-        x[index] = saved
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
+def no_such_case(fn: str, case, cases) -> str:
+    """The message of a check called with a case its test does not have."""
+    return _("{fn} has no case {case!r}; the cases are {cases}").format(
+        fn=fn, case=case, cases=", ".join(repr(c) for c in cases))
 
 
 @contextmanager

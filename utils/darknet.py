@@ -83,12 +83,14 @@ def _maxpool(x, options: dict, index: int):
     return layers.MaxPooling2D(size, strides=stride, padding="same", name=f"maxpool_{index}")(x)
 
 
-def build_model(sections, name: str = "darknet"):
+def build_model(sections: list[tuple[str, dict[str, str]]],
+                name: str = "darknet") -> tuple[keras.Model, list[dict]]:
     """A Keras model for the parsed cfg; returns ``(model, heads)``.
 
-    The model's input is (height, width, channels) from [net] and takes RGB images in [0, 1];
-    its outputs are the feature maps that feed each [region]/[yolo] section, whose options are
-    returned in ``heads`` (same order).
+    The model takes RGB images in [0, 1], an array of shape (m, height, width, channels) with
+    the sizes of [net]; its outputs are the feature maps that feed each [region]/[yolo]
+    section, of shape (m, grid_h, grid_w, anchors * (5 + classes)), whose options are returned
+    in ``heads`` (same order).
     """
     net = sections[0][1]
     inputs = keras.Input(shape=(int(net["height"]), int(net["width"]), int(net["channels"])),
@@ -122,7 +124,7 @@ def build_model(sections, name: str = "darknet"):
     return model, heads
 
 
-def load_cfg(path: str | Path, name: str | None = None):
+def load_cfg(path: str | Path, name: str | None = None) -> tuple[keras.Model, list[dict]]:
     """``build_model(parse_cfg(...))`` for a cfg file; the model is named after the file."""
     path = Path(path)
     return build_model(parse_cfg(path.read_text()), name=name or path.stem.replace("-", "_"))

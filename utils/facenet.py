@@ -33,7 +33,12 @@ class ScaledResidual(layers.Layer):
         super().__init__(**kwargs)
         self.scale = float(scale)
 
-    def call(self, inputs):
+    def call(self, inputs: list[keras.KerasTensor]) -> keras.KerasTensor:
+        """shortcut + scale * residual.
+
+        inputs: [shortcut, residual], tensors of the same shape (batch, h, w, c)
+        Returns the sum: tensor of shape (batch, h, w, c)
+        """
         shortcut, residual = inputs
         return shortcut + self.scale * residual
 
@@ -41,10 +46,16 @@ class ScaledResidual(layers.Layer):
         return {**super().get_config(), "scale": self.scale}
 
 
-def conv_bn(x, filters: int, kernel_size, name: str, strides: int = 1, padding: str = "same",
-            activation: str | None = "relu"):
+def conv_bn(x: keras.KerasTensor, filters: int, kernel_size: int | tuple[int, int], name: str,
+            strides: int = 1, padding: str = "same",
+            activation: str | None = "relu") -> keras.KerasTensor:
     """Conv2D without bias -> BatchNorm (no gamma) -> activation, named ``name`` and
-    ``name_BatchNorm``."""
+    ``name_BatchNorm``.
+
+    x: tensor of shape (batch, h, w, c)
+    Returns a tensor of shape (batch, h', w', filters): h' = h ("same") or
+    h - kernel height + 1 ("valid"), divided by ``strides`` (rounded up); w' the same
+    """
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, use_bias=False,
                       name=name)(x)
     x = layers.BatchNormalization(axis=3, name=f"{name}_BatchNorm", **BN)(x)
@@ -57,8 +68,12 @@ def _branch(prefix: str, index: int, name: str) -> str:
     return f"{prefix}_Branch_{index}_{name}"
 
 
-def stem(x):
-    """160x160x3 -> 17x17x256: seven convolutions and a max pooling."""
+def stem(x: keras.KerasTensor) -> keras.KerasTensor:
+    """Seven convolutions and a max pooling.
+
+    x: tensor of shape (batch, 160, 160, 3)
+    Returns a tensor of shape (batch, 17, 17, 256)
+    """
     x = conv_bn(x, 32, 3, "Conv2d_1a_3x3", strides=2, padding="valid")
     x = conv_bn(x, 32, 3, "Conv2d_2a_3x3", padding="valid")
     x = conv_bn(x, 64, 3, "Conv2d_2b_3x3")
@@ -68,8 +83,12 @@ def stem(x):
     return conv_bn(x, 256, 3, "Conv2d_4b_3x3", strides=2, padding="valid")
 
 
-def block35(x, index: int, scale: float = 0.17):
-    """Inception-ResNet-A (17x17x256): three branches, 1x1 up-projection, scaled sum, ReLU."""
+def block35(x: keras.KerasTensor, index: int, scale: float = 0.17) -> keras.KerasTensor:
+    """Inception-ResNet-A: three branches, 1x1 up-projection, scaled sum, ReLU.
+
+    x: tensor of shape (batch, 17, 17, 256)
+    Returns a tensor of shape (batch, 17, 17, 256)
+    """
     p = f"Block35_{index}"
     b0 = conv_bn(x, 32, 1, _branch(p, 0, "Conv2d_1x1"))
     b1 = conv_bn(x, 32, 1, _branch(p, 1, "Conv2d_0a_1x1"))
@@ -80,23 +99,31 @@ def block35(x, index: int, scale: float = 0.17):
     return _residual(x, [b0, b1, b2], p, scale, "relu")
 
 
-def block17(x, index: int, scale: float = 0.1):
-    """Inception-ResNet-B (8x8x896): a 1x1 branch and a factorised 1x7 / 7x1 branch."""
-    p = f"Block17_{index}"
-    b0 = conv_bn(x, 128, 1, _branch(p, 0, "Conv2d_1x1"))
-    b1 = conv_bn(x, 128, 1, _branch(p, 1, "Conv2d_0a_1x1"))
-    b1 = conv_bn(b1, 128, (1, 7), _branch(p, 1, "Conv2d_0b_1x7"))
-    b1 = conv_bn(b1, 128, (7, 1), _branch(p, 1, "Conv2d_0c_7x1"))
-    return _residual(x, [b0, b1], p, scale, "relu")
+def block17(x: keras.KerasTensor, index: int, scale: float = 0.1) -> keras.KerasTensor:
+    """Inception-ResNet-B: a 1x1 branch and a factorised 1x7 / 7x1 branch.
+
+    x: tensor of shape (batch, 8, 8, 896)
+    Returns a tensor of shape (batch, 8, 8, 896)
+    """
+    return _factorised(x, f"Block17_{index}", 128, 7, scale, "relu")
 
 
-def block8(x, index: int, scale: float = 0.2, activation: str | None = "relu"):
-    """Inception-ResNet-C (3x3x1792): a 1x1 branch and a factorised 1x3 / 3x1 branch."""
-    p = f"Block8_{index}"
-    b0 = conv_bn(x, 192, 1, _branch(p, 0, "Conv2d_1x1"))
-    b1 = conv_bn(x, 192, 1, _branch(p, 1, "Conv2d_0a_1x1"))
-    b1 = conv_bn(b1, 192, (1, 3), _branch(p, 1, "Conv2d_0b_1x3"))
-    b1 = conv_bn(b1, 192, (3, 1), _branch(p, 1, "Conv2d_0c_3x1"))
+def block8(x: keras.KerasTensor, index: int, scale: float = 0.2,
+           activation: str | None = "relu") -> keras.KerasTensor:
+    """Inception-ResNet-C: a 1x1 branch and a factorised 1x3 / 3x1 branch.
+
+    x: tensor of shape (batch, 3, 3, 1792)
+    Returns a tensor of shape (batch, 3, 3, 1792)
+    """
+    return _factorised(x, f"Block8_{index}", 192, 3, scale, activation)
+
+
+def _factorised(x, p: str, filters: int, size: int, scale: float, activation: str | None):
+    """The B and C blocks: a 1x1 branch and a 1x1 -> 1 x size -> size x 1 branch."""
+    b0 = conv_bn(x, filters, 1, _branch(p, 0, "Conv2d_1x1"))
+    b1 = conv_bn(x, filters, 1, _branch(p, 1, "Conv2d_0a_1x1"))
+    b1 = conv_bn(b1, filters, (1, size), _branch(p, 1, f"Conv2d_0b_1x{size}"))
+    b1 = conv_bn(b1, filters, (size, 1), _branch(p, 1, f"Conv2d_0c_{size}x1"))
     return _residual(x, [b0, b1], p, scale, activation)
 
 
@@ -110,8 +137,12 @@ def _residual(x, branches: list, prefix: str, scale: float, activation: str | No
     return x
 
 
-def reduction_a(x):
-    """Mixed_6a, 17x17x256 -> 8x8x896: strided 3x3 conv, 1x1-3x3-3x3/2 branch, max pooling."""
+def reduction_a(x: keras.KerasTensor) -> keras.KerasTensor:
+    """Mixed_6a: strided 3x3 conv, 1x1-3x3-3x3/2 branch, max pooling.
+
+    x: tensor of shape (batch, 17, 17, 256)
+    Returns a tensor of shape (batch, 8, 8, 896)
+    """
     p = "Mixed_6a"
     b0 = conv_bn(x, 384, 3, _branch(p, 0, "Conv2d_1a_3x3"), strides=2, padding="valid")
     b1 = conv_bn(x, 192, 1, _branch(p, 1, "Conv2d_0a_1x1"))
@@ -121,8 +152,12 @@ def reduction_a(x):
     return layers.Concatenate(axis=3, name=p)([b0, b1, pool])
 
 
-def reduction_b(x):
-    """Mixed_7a, 8x8x896 -> 3x3x1792: three strided branches and max pooling."""
+def reduction_b(x: keras.KerasTensor) -> keras.KerasTensor:
+    """Mixed_7a: three strided branches and max pooling.
+
+    x: tensor of shape (batch, 8, 8, 896)
+    Returns a tensor of shape (batch, 3, 3, 1792)
+    """
     p = "Mixed_7a"
     b0 = conv_bn(x, 256, 1, _branch(p, 0, "Conv2d_0a_1x1"))
     b0 = conv_bn(b0, 384, 3, _branch(p, 0, "Conv2d_1a_3x3"), strides=2, padding="valid")
@@ -219,7 +254,8 @@ def load_facenet(path: str | Path | None = None):
 def standardise(images: np.ndarray) -> np.ndarray:
     """Per-image standardisation FaceNet was trained with: (x - mean) / max(std, 1/sqrt(size)).
 
-    ``images``: (batch, height, width, 3) pixel values (any scale); returns float32, same shape.
+    images: array of shape (batch, height, width, 3), pixel values (any scale)
+    Returns standardised: float32 array of shape (batch, height, width, 3)
     """
     images = np.asarray(images, dtype=np.float32)
     axes = tuple(range(1, images.ndim))

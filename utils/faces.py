@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -20,8 +21,10 @@ from utils.images import load_image
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def img_to_encoding(image_path: str | Path, model) -> np.ndarray:
-    """The L2-normalised encoding of the picture at ``image_path``, shape (1, embedding size).
+def img_to_encoding(image_path: str | Path, model: keras.Model) -> np.ndarray:
+    """The L2-normalised encoding of the picture at ``image_path``.
+
+    Returns encoding: float32 array of shape (1, embedding size)
 
     Any size or mode (grayscale, RGBA, palette) is accepted: the picture is converted to RGB,
     resized to the model's input size and standardised per image. Raises FileNotFoundError
@@ -34,10 +37,11 @@ def img_to_encoding(image_path: str | Path, model) -> np.ndarray:
     return embedding / np.maximum(norm, 1e-12)  # a blank picture can encode to zeros: no NaN
 
 
-def build_database(image_paths, model) -> dict[str, np.ndarray]:
-    """{name: encoding (1, embedding size)} for the pictures, named by their file stem.
+def build_database(image_paths: str | Path | list, model: keras.Model) -> dict[str, np.ndarray]:
+    """{name: encoding} for the pictures, named by their file stem.
 
     ``image_paths``: a folder (every .jpg/.jpeg/.png in it) or a list of files.
+    Returns {name: float32 array of shape (1, embedding size)}
     """
     if isinstance(image_paths, (str, Path)) and Path(image_paths).is_dir():
         image_paths = sorted(p for p in Path(image_paths).iterdir()
@@ -60,7 +64,11 @@ def course_faces() -> tuple[dict[str, Path], dict[str, Path]]:
 
 
 def distance_table(queries: dict[str, np.ndarray], database: dict[str, np.ndarray]) -> np.ndarray:
-    """L2 distances, shape (len(queries), len(database)), rows and columns in the dicts' order."""
+    """L2 distances between encodings, rows and columns in the dicts' order.
+
+    queries, database: {name: encoding, array of shape (1, embedding size)}
+    Returns table: array of shape (len(queries), len(database))
+    """
     q = np.concatenate(list(queries.values()))
     d = np.concatenate(list(database.values()))
     return np.linalg.norm(q[:, None, :] - d[None, :, :], axis=-1)
@@ -68,9 +76,11 @@ def distance_table(queries: dict[str, np.ndarray], database: dict[str, np.ndarra
 
 def plot_distances(queries: dict[str, np.ndarray], database: dict[str, np.ndarray],
                    threshold: float | None = None) -> np.ndarray:
-    """Heat map of ``distance_table`` with the distances written in the cells; returns the table.
+    """Heat map of ``distance_table`` with the distances written in the cells; cells below
+    ``threshold`` (a match) are outlined.
 
-    Cells below ``threshold`` (a match) are outlined.
+    queries, database: {name: encoding, array of shape (1, embedding size)}
+    Returns table: array of shape (len(queries), len(database)), as ``distance_table``
     """
     table = distance_table(queries, database)
     fig, ax = plt.subplots(figsize=(0.7 * len(database) + 2, 0.5 * len(queries) + 1.5))

@@ -61,6 +61,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from utils.checks import helpers_replaced
+from utils.i18n import _
 from utils.mistakes import Mistake, recognised
 from utils.notebook_failures import CheckFailed, without_course_frames
 
@@ -148,15 +149,18 @@ class GradedFunction:
             return  # this version of the function does not call the helper
         namespace = function.__globals__
         if helper not in namespace:
-            raise AssertionError(f"{self.name} calls {helper}, which is not defined: run the "
-                                 f"cell of {helper} first")
+            raise AssertionError(_("{function} calls {helper}, which is not defined: run the "
+                                   "cell of {helper} first").format(function=self.name,
+                                                                    helper=helper))
         try:
             graded._check(namespace[helper], **graded.default_case)
         except Exception as error:  # noqa: BLE001 (a helper that raises is wrong too)
-            why = error if isinstance(error, AssertionError) else (
-                f"{helper} raised {type(error).__name__}: {error}")
-            raise AssertionError(f"{self.name} calls {helper}, which is wrong: fix {helper} "
-                                 f"first (its test fails: {why})") from None
+            why = error if isinstance(error, AssertionError) else _(
+                "{helper} raised {error}: {message}").format(
+                helper=helper, error=type(error).__name__, message=error)
+            raise AssertionError(_("{function} calls {helper}, which is wrong: fix {helper} first "
+                                   "(its test fails: {why})").format(
+                function=self.name, helper=helper, why=why)) from None
 
 
 PUBLIC_ANSWERS = Path(__file__).parent / "public_tests" / "public_answers"
@@ -196,8 +200,9 @@ def public_answer(graded: GradedFunction, case: dict):
     if key in stored:
         return decode(stored[key])
     if hidden_answers is None:
-        raise AssertionError(f"{graded.label(case)}: this case is not one of the notebook's "
-                             "public tests, so there is no answer to compare with")
+        raise AssertionError(_("{label}: this case is not one of the notebook's public tests, "
+                               "so there is no answer to compare with").format(
+            label=graded.label(case)))
     return hidden_answers(graded, case)
 
 
@@ -249,8 +254,9 @@ def run_cases(namespace: dict, request: str) -> None:
         if name in graded.helpers}
     for encoded in spec["cases"]:
         if fn is None:
-            results.append({"error": ["NameError", f"{spec['function']} is not defined: did "
-                                                   "its cell run without an error?"]})
+            results.append({"error": ["NameError", _(
+                "{function} is not defined: did its cell run without an error?").format(
+                function=spec["function"])]})
             continue
         try:
             with helpers_replaced(fn, **stand_ins), _eager_functions(bool(stand_ins)):
@@ -362,8 +368,8 @@ def to_wire(value: Any) -> Any:
         try:
             return {kind: np.asarray(value.numpy())}
         except (AttributeError, NotImplementedError, TypeError, ValueError):
-            raise TypeError("a symbolic tensor (inside a tf.function or a Keras model) cannot "
-                            "be sent to the grader; call the helper eagerly") from None
+            raise TypeError(_("a symbolic tensor (inside a tf.function or a Keras model) "
+                              "cannot be sent to the grader; call the helper eagerly")) from None
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
     if isinstance(value, dict):
@@ -400,7 +406,8 @@ def encode(value: Any) -> str:
         if isinstance(v, np.ndarray) or isinstance(v, np.generic):
             array = np.asarray(v)
             if array.dtype.kind not in _ARRAY_KINDS:
-                raise TypeError(f"an array of dtype {array.dtype} cannot be graded")
+                raise TypeError(_("an array of dtype {dtype} cannot be graded").format(
+                    dtype=array.dtype))
             key = f"a{len(arrays)}"
             arrays[key] = array
             return {"__array__": key}
@@ -410,9 +417,10 @@ def encode(value: Any) -> str:
             return [plain(x) for x in v]
         if isinstance(v, dict) and all(isinstance(k, str) for k in v):
             if "__array__" in v:
-                raise TypeError("the key '__array__' is reserved")
+                raise TypeError(_("the key '__array__' is reserved"))
             return {k: plain(x) for k, x in v.items()}
-        raise TypeError(f"a {type(v).__name__} cannot be graded; return numbers or arrays")
+        raise TypeError(_("a {type} cannot be graded; return numbers or arrays").format(
+            type=type(v).__name__))
 
     tree = plain(value)
     buffer = io.BytesIO()
@@ -431,19 +439,21 @@ def decode(text: str, max_bytes: int = MAX_PAYLOAD_BYTES) -> Any:
     loaded with ``allow_pickle=False`` and only of boolean or numeric dtypes. ValueError
     otherwise (never another exception, however the text was made)."""
     if not isinstance(text, str) or len(text) > max_bytes:
-        raise ValueError(f"an answer larger than {max_bytes / 2 ** 20:g} MiB cannot be graded")
+        raise ValueError(_("an answer larger than {size:g} MiB cannot be graded").format(
+            size=max_bytes / 2 ** 20))
     try:
         message = json.loads(text)
         tree = message["tree"]
         arrays = _arrays(base64.b64decode(message["npz"], validate=True), max_bytes)
     except RecursionError:
-        raise ValueError("malformed answer: nested too deeply") from None
+        raise ValueError(_("malformed answer: nested too deeply")) from None
     except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ValueError(f"malformed answer ({type(error).__name__}: {error})") from None
+        raise ValueError(_("malformed answer ({error}: {message})").format(
+            error=type(error).__name__, message=error)) from None
     try:
         return _restore(tree, arrays)
     except RecursionError:
-        raise ValueError("malformed answer: nested too deeply") from None
+        raise ValueError(_("malformed answer: nested too deeply")) from None
 
 
 def _arrays(npz: bytes, max_bytes: int) -> dict[str, np.ndarray]:
@@ -453,25 +463,27 @@ def _arrays(npz: bytes, max_bytes: int) -> dict[str, np.ndarray]:
         members = archive.infolist()
         names = [m.filename for m in members]
         if len(set(names)) != len(names):
-            raise ValueError("an archive entry is repeated")
+            raise ValueError(_("an archive entry is repeated"))
         if sum(m.file_size for m in members) > max_bytes:
-            raise ValueError(f"larger than {max_bytes / 2 ** 20:g} MiB once decompressed")
+            raise ValueError(_("larger than {size:g} MiB once decompressed").format(
+                size=max_bytes / 2 ** 20))
         for member in members:
             with archive.open(member) as stream:
                 version = np.lib.format.read_magic(stream)
                 read_header = {(1, 0): np.lib.format.read_array_header_1_0,
                                (2, 0): np.lib.format.read_array_header_2_0}.get(version)
                 if read_header is None:
-                    raise ValueError(f"an array in format {version}")
+                    raise ValueError(_("an array in format {version}").format(version=version))
                 shape, fortran_order, dtype = read_header(stream)
                 if dtype.kind not in _ARRAY_KINDS:
-                    raise ValueError(f"a non-numeric array (dtype {dtype})")
+                    raise ValueError(_("a non-numeric array (dtype {dtype})").format(
+                        dtype=dtype))
                 size = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
                 if size > member.file_size:
-                    raise ValueError("an array larger than its stored data")
+                    raise ValueError(_("an array larger than its stored data"))
                 data = bytearray(stream.read(size))  # writable, as np.load's arrays are
             if len(data) != size:
-                raise ValueError("an array shorter than its header says")
+                raise ValueError(_("an array shorter than its header says"))
             arrays[member.filename.removesuffix(".npy")] = np.frombuffer(data, dtype).reshape(
                 shape, order="F" if fortran_order else "C")
     return arrays
@@ -483,11 +495,11 @@ def _restore(v: Any, arrays: dict[str, np.ndarray]) -> Any:
         if set(v) == {"__array__"}:
             array = arrays.get(v["__array__"]) if isinstance(v["__array__"], str) else None
             if not isinstance(array, np.ndarray) or array.dtype.kind not in _ARRAY_KINDS:
-                raise ValueError("malformed answer: a missing or non-numeric array")
+                raise ValueError(_("malformed answer: a missing or non-numeric array"))
             return array
         return {k: _restore(x, arrays) for k, x in v.items()}
     if isinstance(v, list):
         return [_restore(x, arrays) for x in v]
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
-    raise ValueError(f"malformed answer: a {type(v).__name__}")
+    raise ValueError(_("malformed answer: a {type}").format(type=type(v).__name__))

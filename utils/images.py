@@ -14,8 +14,8 @@ def load_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
 
     Converts to RGB (grayscale, palette and RGBA images included), resizes to ``size``
     (height, width) with bilinear filtering, and scales the pixels to [0, 1].
-    Returns a float32 array of shape (1, height, width, 3).
     Raises FileNotFoundError with the path when the file does not exist.
+    Returns image: float32 array of shape (1, height, width, 3)
     """
     path = Path(path)
     if not path.is_file():
@@ -25,9 +25,16 @@ def load_image(path: str | Path, size: tuple[int, int]) -> np.ndarray:
     return (np.asarray(rgb, dtype=np.float32) / 255.0)[None]
 
 
-def show_predictions(probabilities: np.ndarray, images: np.ndarray, labels=None,
-                     classes=None) -> None:
-    """Show images (m, h, w, 3) with the predicted class and its probability (and the label)."""
+def show_predictions(probabilities: np.ndarray, images: np.ndarray,
+                     labels: np.ndarray | None = None,
+                     classes: np.ndarray | None = None) -> None:
+    """Show images with the predicted class and its probability (and the label).
+
+    probabilities: array of shape (m, n_classes)
+    images: array of shape (m, h, w, 3)
+    labels: int array of shape (m,), or None
+    classes: array of shape (n_classes,), the classes' names or values (default 0..n_classes-1)
+    """
     classes = np.arange(probabilities.shape[1]) if classes is None else classes
     m = len(images)
     fig, axes = plt.subplots(1, m, figsize=(2.2 * m, 2.6))

@@ -22,6 +22,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from utils.i18n import _
+
 CAUSE_WIDTH = 80  # the cause must be read in the first characters of a message
 
 
@@ -30,8 +32,9 @@ class Mistake:
     """One classic mistake of a graded function.
 
     ``cause`` says what the code did (``averaged the windows in max mode``), ``fix`` what to do
-    instead; ``seen(inputs, got, expected)`` says whether an answer that failed its check shows
-    this mistake (exceptions of a malformed answer count as no).
+    instead, both in English marked for the catalogue (``N_``: ``utils.i18n``) and translated
+    when the hint is shown; ``seen(inputs, got, expected)`` says whether an answer that failed
+    its check shows this mistake (exceptions of a malformed answer count as no).
     """
 
     name: str
@@ -40,8 +43,10 @@ class Mistake:
     seen: Callable[[dict, Any, Any], bool]
 
     def hint(self, function: str) -> str:
-        """``<function>: <cause>; <fix>.``: one sentence, the cause first."""
-        return f"{function}: {self.cause}; {self.fix}."
+        """``<function>: <cause>; <fix>.``: one sentence, the cause first, in the student's
+        language."""
+        return _("{function}: {cause}; {fix}.").format(function=function, cause=_(self.cause),
+                                                        fix=_(self.fix))
 
     def recognises(self, inputs: dict, got: Any, expected: Any) -> bool:
         try:

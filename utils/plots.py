@@ -6,9 +6,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def show_samples(X: np.ndarray, Y: np.ndarray, classes, n: int = 6, title: str = "") -> None:
-    """Show the first ``n`` images of X (m, height, width, 3) with their labels Y, of shape (1, m)
-    or (m,)."""
+def show_samples(X: np.ndarray, Y: np.ndarray, classes: np.ndarray, n: int = 6,
+                 title: str = "") -> None:
+    """Show the first ``n`` images of X with their labels.
+
+    X: array of shape (m, height, width, 3)
+    Y: int array of shape (1, m) or (m,)
+    classes: array of shape (n_classes,), the label values
+    """
     labels = np.asarray(Y).reshape(-1)
     fig, axes = plt.subplots(1, n, figsize=(2 * n, 2.3))
     for ax, image, label in zip(np.atleast_1d(axes), X[:n], labels[:n]):
@@ -20,9 +25,12 @@ def show_samples(X: np.ndarray, Y: np.ndarray, classes, n: int = 6, title: str =
     plt.show()
 
 
-def plot_costs(costs, learning_rate: float | None = None, ylabel: str = "cost",
-               xlabel: str = "epoch", series: dict | None = None) -> None:
-    """Plot a training curve (one value per epoch); ``series`` adds named curves (e.g. accuracy)."""
+def plot_costs(costs: np.ndarray | list[float], learning_rate: float | None = None,
+               ylabel: str = "cost", xlabel: str = "epoch", series: dict | None = None) -> None:
+    """Plot a training curve; ``series`` adds named curves (e.g. accuracy), one value per epoch.
+
+    costs: array of shape (epochs,) (or a list), one value per epoch
+    """
     plt.figure(figsize=(6, 3.5))
     plt.plot(np.squeeze(costs), label=ylabel)
     for name, values in (series or {}).items():

@@ -42,15 +42,16 @@ def _train_set_from_photographs() -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images)[order], np.array(labels, dtype=np.int64)[order]
 
 
-def load_signs_dataset(verbose: bool = True):
+def load_signs_dataset(verbose: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray, np.ndarray]:
     """Load SIGNS as in the classic course.
 
-    Returns:
-    X_train -- uint8 array (1080, 64, 64, 3)
-    Y_train -- int64 array (1, 1080), labels 0..5
-    X_test -- uint8 array (120, 64, 64, 3)
-    Y_test -- int64 array (1, 120)
-    classes -- int64 array (6,), the label values
+    Returns (X_train, Y_train, X_test, Y_test, classes), arrays of shapes:
+    X_train: uint8 array of shape (1080, 64, 64, 3)
+    Y_train: int64 array of shape (1, 1080), labels 0..5
+    X_test: uint8 array of shape (120, 64, 64, 3)
+    Y_test: int64 array of shape (1, 120)
+    classes: int64 array of shape (6,), the label values
     """
     X_test, Y_test = _read_h5(data.fetch("datasets/test_signs.h5"), "test")
     try:
@@ -65,7 +66,11 @@ def load_signs_dataset(verbose: bool = True):
 
 
 def convert_to_one_hot(Y: np.ndarray, C: int) -> np.ndarray:
-    """One-hot encode integer labels Y (shape (1, m) or (m,)) as an array of shape (C, m)."""
+    """One-hot encode integer labels.
+
+    Y: int array of shape (1, m) or (m,), labels 0..C-1
+    Returns Y_one_hot: array of shape (C, m)
+    """
     Y = np.asarray(Y).reshape(-1)
     if Y.size and (Y.min() < 0 or Y.max() >= C):
         raise ValueError(f"labels must lie in 0..{C - 1}, got values from {Y.min()} to {Y.max()}")
@@ -73,8 +78,12 @@ def convert_to_one_hot(Y: np.ndarray, C: int) -> np.ndarray:
 
 
 def prepare(X_orig: np.ndarray, Y_orig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Model inputs from SIGNS arrays: pixels scaled to [0, 1] as float32 (m, 64, 64, 3), and
-    labels one-hot with one row per example (m, 6)."""
+    """Model inputs from SIGNS arrays: pixels scaled to [0, 1], labels one-hot (a row each).
+
+    X_orig: uint8 array of shape (m, 64, 64, 3)
+    Y_orig: int array of shape (1, m) or (m,), labels 0..5
+    Returns (X, Y): float32 array of shape (m, 64, 64, 3), array of shape (m, 6)
+    """
     return (X_orig / 255.0).astype(np.float32), convert_to_one_hot(Y_orig, len(CLASSES)).T
 
 
@@ -82,9 +91,11 @@ def random_mini_batches(X: np.ndarray, Y: np.ndarray, mini_batch_size: int = 64,
                         seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Shuffle (X, Y) together with a seeded generator and cut them into mini-batches.
 
-    X -- array (m, ...), examples along the first axis; Y -- array (m, ...) of their labels.
-    Returns a list of (mini_batch_X, mini_batch_Y); the last one holds the remaining
-    m % mini_batch_size examples when m is not a multiple of the size.
+    X: array of shape (m, ...), the examples along the first axis
+    Y: array of shape (m, ...), their labels
+    Returns a list of (mini_batch_X, mini_batch_Y), arrays of shape (mini_batch_size, ...);
+    the last pair holds the remaining m % mini_batch_size examples when m is not a multiple
+    of the size.
     """
     if len(X) != len(Y):
         raise ValueError(f"X has {len(X)} examples but Y has {len(Y)}")

@@ -29,8 +29,11 @@ def read_classes(path: str | Path) -> list[str]:
     return [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def read_anchors(text_or_path) -> np.ndarray:
-    """Anchors (n, 2) as (width, height) pairs from "w1,h1, w2,h2, ..." or a file holding it."""
+def read_anchors(text_or_path: str | Path) -> np.ndarray:
+    """Anchors from "w1,h1, w2,h2, ..." or a file holding it.
+
+    Returns anchors: float32 array of shape (n, 2), (width, height) pairs
+    """
     text = str(text_or_path)
     if Path(text).is_file():
         text = Path(text).read_text()
@@ -40,11 +43,17 @@ def read_anchors(text_or_path) -> np.ndarray:
     return np.array(values, dtype=np.float32).reshape(-1, 2)
 
 
-def yolo_head(features, anchors, num_classes: int, class_activation: str = "softmax"):
+def yolo_head(features: tf.Tensor | np.ndarray, anchors: np.ndarray, num_classes: int,
+              class_activation: str = "softmax") -> tuple[tf.Tensor, ...]:
     """Decode one raw output map into (box_xy, box_wh, box_confidence, box_class_probs).
 
-    ``anchors``: (n, 2) widths and heights as fractions of the image. YOLOv2 gives them in
-    grid cells (divide by the grid size), YOLOv3 in pixels (divide by the input size).
+    features: tensor of shape (m, grid_h, grid_w, n * (5 + num_classes)), a raw output map
+    anchors: array of shape (n, 2), widths and heights as fractions of the image (YOLOv2 gives
+        them in grid cells: divide by the grid size; YOLOv3 in pixels: divide by the input size)
+    Returns (box_xy, box_wh, box_confidence, box_class_probs): tensors of shape
+        (m, grid_h, grid_w, n, 2), (m, grid_h, grid_w, n, 2), (m, grid_h, grid_w, n, 1) and
+        (m, grid_h, grid_w, n, num_classes)
+
     Centre: (sigmoid(t_xy) + cell index) / grid size; size: anchor * exp(t_wh); confidence:
     sigmoid; classes: softmax (YOLOv2) or sigmoid (YOLOv3, ``class_activation="sigmoid"``).
     """
@@ -65,24 +74,36 @@ def yolo_head(features, anchors, num_classes: int, class_activation: str = "soft
     return box_xy, box_wh, box_confidence, box_class_probs
 
 
-def yolo_boxes_to_corners(box_xy, box_wh):
-    """Centre (x, y) and size (w, h) -> corners (y_min, x_min, y_max, x_max), same units."""
+def yolo_boxes_to_corners(box_xy: tf.Tensor, box_wh: tf.Tensor) -> tf.Tensor:
+    """Centre (x, y) and size (w, h) -> corners (y_min, x_min, y_max, x_max), same units.
+
+    box_xy: tensor of shape (..., 2), the centres (x, y)
+    box_wh: tensor of shape (..., 2), the sizes (width, height)
+    Returns boxes: tensor of shape (..., 4)
+    """
     box_mins = box_xy - box_wh / 2.0
     box_maxes = box_xy + box_wh / 2.0
     return tf.concat([box_mins[..., 1:2], box_mins[..., 0:1],
                       box_maxes[..., 1:2], box_maxes[..., 0:1]], axis=-1)
 
 
-def scale_boxes(boxes, image_shape):
-    """Corner boxes as fractions of the image -> pixels of an image of (height, width)."""
+def scale_boxes(boxes: tf.Tensor, image_shape: tuple[int, int]) -> tf.Tensor:
+    """Corner boxes as fractions of the image -> pixels of an image of (height, width).
+
+    boxes: tensor of shape (..., 4), corners (y_min, x_min, y_max, x_max)
+    Returns boxes: tensor of shape (..., 4), in pixels
+    """
     height, width = (float(v) for v in image_shape)
     return boxes * tf.constant([height, width, height, width], dtype=boxes.dtype)
 
 
-def preprocess_image(path: str | Path, model_image_size: tuple[int, int]):
-    """Read a picture for the detector: returns (the PIL image in RGB, a (1, h, w, 3) float32
-    array in [0, 1] resized to ``model_image_size`` (height, width)). FileNotFoundError names
-    a missing path."""
+def preprocess_image(path: str | Path,
+                     model_image_size: tuple[int, int]) -> tuple[Image.Image, np.ndarray]:
+    """Read a picture for the detector. FileNotFoundError names a missing path.
+
+    Returns (image, image_data): the PIL image in RGB, and a float32 array of shape
+        (1, h, w, 3) in [0, 1], resized to ``model_image_size`` (h, w)
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no image file at {path}")
@@ -97,9 +118,15 @@ def class_colors(n: int) -> list[tuple[int, int, int]]:
     return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / n, 0.9, 1.0)) for i in range(n)]
 
 
-def draw_boxes(image: Image.Image, scores, boxes, classes, class_names: list[str]) -> Image.Image:
-    """A copy of ``image`` with each box (pixel corners y_min, x_min, y_max, x_max) outlined in
-    its class colour and labelled "class score"."""
+def draw_boxes(image: Image.Image, scores: tf.Tensor | np.ndarray, boxes: tf.Tensor | np.ndarray,
+               classes: tf.Tensor | np.ndarray, class_names: list[str]) -> Image.Image:
+    """A copy of ``image`` with each box outlined in its class colour and labelled
+    "class score".
+
+    scores: array of shape (n,)
+    boxes: array of shape (n, 4), pixel corners (y_min, x_min, y_max, x_max)
+    classes: int array of shape (n,), indices into ``class_names``
+    """
     image = image.copy()
     draw = ImageDraw.Draw(image)
     colors = class_colors(len(class_names))
@@ -119,12 +146,8 @@ def draw_boxes(image: Image.Image, scores, boxes, classes, class_names: list[str
 
 
 class Detector:
-    """A pretrained darknet YOLO detector and the decoding of its outputs.
-
-    ``outputs(image_data)`` runs the network on (1, h, w, 3) images in [0, 1] and returns
-    (box_xy, box_wh, box_confidence, box_class_probs), the boxes of every head flattened into
-    shape (m, boxes, ...), ready for ``yolo_eval``.
-    """
+    """A pretrained darknet YOLO detector and the decoding of its outputs: ``outputs`` runs
+    the network on images and returns the boxes of every head, ready for ``yolo_eval``."""
 
     def __init__(self, cfg_path, weights_path, class_names: list[str]):
         self.model, self.heads = darknet.load_cfg(cfg_path)
@@ -139,7 +162,13 @@ class Detector:
             return anchors[mask] / np.array(self.input_size[::-1], np.float32)
         return anchors / np.array(grid[::-1], np.float32)  # YOLOv2: grid cells
 
-    def outputs(self, image_data):
+    def outputs(self, image_data: np.ndarray) -> tuple[tf.Tensor, ...]:
+        """The decoded boxes of every head, flattened into one axis of boxes.
+
+        image_data: float32 array of shape (m, h, w, 3) in [0, 1], (h, w) = ``input_size``
+        Returns (box_xy, box_wh, box_confidence, box_class_probs): tensors of shape
+            (m, boxes, 2), (m, boxes, 2), (m, boxes, 1) and (m, boxes, classes)
+        """
         maps = self.model(image_data, training=False)
         maps = maps if isinstance(maps, (list, tuple)) else [maps]
         decoded = []

@@ -40,8 +40,10 @@ def new_course(root: Path, assignments: list[Assignment], chinese: bool = False)
         new_gradebook(root / "gradebook.db")
     api = nbgrader_api(root)
     for assignment in assignments:
-        shutil.copytree(COURSE_ROOT / "source" / assignment.id, root / "source" / assignment.id,
-                        dirs_exist_ok=True)
+        for path in assignment.sources:
+            target = root / path.relative_to(COURSE_ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
         if chinese:
             nbformat.write(chinese_source(assignment),
                            root / "source" / assignment.id / assignment.notebook)

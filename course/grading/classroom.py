@@ -61,6 +61,7 @@ from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
 from course.grading.worker import Bundle, Ending, Outcome, Request, code_version, hash_files
+from course.translation import messages
 from course.translation.notebooks import catalogue
 from course.trusted import cases
 from course.trusted.executor import IMPORTS_CELL
@@ -93,10 +94,11 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 
 def _sources_key(a: Assignment) -> str:
-    """A hash of what the course builds ``a`` from: its sources, nbgrader's config, the code."""
+    """A hash of what the course builds ``a`` from: its sources (``Assignment.sources``, not
+    whatever else lies in their folder), nbgrader's config, the code."""
     digest = hashlib.sha256(code_version().encode())
     digest.update((COURSE_ROOT / "nbgrader_config.py").read_bytes())
-    hash_files(digest, _files(COURSE_ROOT / "source" / a.id))
+    hash_files(digest, {str(p.relative_to(COURSE_ROOT)): p.read_bytes() for p in a.sources})
     return digest.hexdigest()
 
 
@@ -159,11 +161,13 @@ RUN_DEMONSTRATIONS = ("\n# grade-class --run-demonstrations: every cell runs, th
 
 def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRecord,
              run_demonstrations: bool, record_folder: Path | None,
-             chinese: list[Assignment] = ()) -> dict[str, Bundle]:
-    """{bundle name: what its grading tasks need}: one per assignment of ``needed``, and one
-    more for the Chinese submissions of each assignment of ``chinese``."""
+             chinese: list[Assignment] = ()) -> tuple[dict[str, Bundle], dict[str, str]]:
+    """({bundle name: what its grading tasks need}: one per assignment of ``needed``, and one
+    more for the Chinese submissions of each assignment of ``chinese``; {assignment id: the
+    status of its submissions} for the assignments whose reference answers need data files
+    this machine lacks: they are not graded)."""
     if not needed:
-        return {}
+        return {}, {}
     empty = _empty_gradebook(course)
     secret = secrets.token_hex(16)  # this run's hidden cases (trusted/cases.py)
     config = (course / "nbgrader_config.py").read_text() + (
@@ -174,15 +178,25 @@ def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRec
     if record_folder is not None:
         config += (f"\n# grade-class --record: what the grader sends into each kernel\n"
                    f"c.TrustedExecute.record_folder = {str(Path(record_folder).resolve())!r}\n")
-    bundles = {a.id: Bundle(
-        a.id, a.notebook, config, empty,
-        {f"{a.id}/{name}": content for name, content in _files(course / "source" / a.id).items()},
-        _expected_answers(course, a, out / "work" / "expected" / record.assignments[a.id][:16],
-                          secret),
-        code_version()) for a in needed}
+    bundles, unavailable = {}, {}
+    for a in needed:
+        try:
+            expected = _expected_answers(
+                course, a, out / "work" / "expected" / record.assignments[a.id][:16], secret)
+        except data.DataFileError as error:
+            missing = {"": [data.dataset_of(p) for p in data.missing_files_named_in(str(error))]}
+            unavailable[a.id] = (f"not graded: the grader's {data_note(missing) or 'data'} "
+                                 f"({error}): fetch it and grade again")
+            continue
+        bundles[a.id] = Bundle(
+            a.id, a.notebook, config, empty,
+            {f"{a.id}/{name}": content
+             for name, content in _files(course / "source" / a.id).items()},
+            expected, code_version())
     for a in chinese:
-        bundles[a.id + submissions.CHINESE_BUNDLE] = _chinese_bundle(bundles[a.id], a)
-    return bundles
+        if a.id in bundles:
+            bundles[a.id + submissions.CHINESE_BUNDLE] = _chinese_bundle(bundles[a.id], a)
+    return bundles, unavailable
 
 
 def _chinese_bundle(bundle: Bundle, a: Assignment) -> Bundle:
@@ -198,8 +212,10 @@ def _chinese_bundle(bundle: Bundle, a: Assignment) -> Bundle:
 
 
 def _chinese_key(a: Assignment, sources_key: str) -> str:
-    """The sources key of ``a``'s Chinese submissions: its sources and its catalogue."""
-    return hashlib.sha256(sources_key.encode() + catalogue(a).read_bytes()).hexdigest()
+    """The sources key of ``a``'s Chinese submissions: its sources, its catalogue and the
+    messages' (the feedback's verdicts)."""
+    return hashlib.sha256(sources_key.encode() + catalogue(a).read_bytes()
+                          + messages.COMPILED.read_bytes()).hexdigest()
 
 
 def _submission_key(notebook: bytes, sources_key: str, limits: Limits, sandboxed: bool,
@@ -401,10 +417,18 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
             # notebook itself, and marked in the status; one failed download per dataset)
         to_grade = {by_request[id(r)][0].assignment.id for _, r in requests}
         chinese = {s.assignment.id for s, _ in by_request.values() if s.chinese}
-        bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record,
-                           run_demonstrations, record_folder,
-                           [a for a in needed if a.id in chinese])
+        bundles, unavailable = _bundles(course, out, [a for a in needed if a.id in to_grade],
+                                        record, run_demonstrations, record_folder,
+                                        [a for a in needed if a.id in chinese])
         with _class_gradebook(course) as gradebook:
+            for bundle, request in list(requests):  # the grader's missing data: not graded
+                submission, key = by_request[id(request)]
+                a = submission.assignment
+                if a.id in unavailable:
+                    requests.remove((bundle, request))
+                    _forget(gradebook, course, a, submission.student)
+                    record.put(Entry(submission.student, a.id, unavailable[a.id], key,
+                                     final=False))
             for s in found:
                 if s.status:
                     if s.assignment and (s.student, s.assignment.id) in record.entries:

@@ -1,4 +1,5 @@
-"""Autograde submissions with nbgrader and read the scores back from its gradebook.
+"""Submissions in nbgrader's layout (the reference solution typed into the release, chosen
+mistakes), and the scores read back from a graded course's gradebook.
 
 Test cells are named ``test_<function>`` (required) or ``extra_<function>`` (extra credit).
 nbgrader's gradebook stays the record of every grade; this module only reads it, and turns it
@@ -18,7 +19,6 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from course.assignments import Assignment
-from course.execution import nbgrader
 from utils import data
 
 REQUIRED_PREFIX = "test_"
@@ -53,30 +53,16 @@ def solved_submission(source_nb: nbformat.NotebookNode, release_nb: nbformat.Not
     return nb
 
 
-def submit(course: Path, student: str, assignment: Assignment, nb: nbformat.NotebookNode) -> Path:
-    """Place ``nb`` as ``student``'s submission in ``course/submitted/``; return its path."""
-    folder = course / "submitted" / student / assignment.id
+def submit(submitted: Path, student: str, assignment: Assignment,
+           nb: nbformat.NotebookNode) -> Path:
+    """Place ``nb`` as ``student``'s submission under ``submitted`` in nbgrader's layout
+    (``<student>/<assignment id>/<notebook>``, what ``grade-class`` takes); return its path."""
+    folder = submitted / student / assignment.id
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / assignment.notebook)
     return folder / assignment.notebook
-
-
-def autograde(course: Path, assignment: Assignment, student: str | None = None,
-              timeout: float | None = None) -> str:
-    """Run ``nbgrader autograde`` for every submitted student (or one); return nbgrader's log."""
-    args = ["autograde", assignment.id, "--create", "--force"]
-    if student:
-        args.append(f"--student={student}")
-    result = nbgrader(args, course, timeout=timeout)
-    return result.stdout + result.stderr
-
-
-def generate_feedback(course: Path, assignment: Assignment) -> list[Path]:
-    """Run ``nbgrader generate_feedback``; return the HTML reports it wrote."""
-    nbgrader(["generate_feedback", assignment.id, "--force"], course)
-    return sorted((course / "feedback").glob(f"*/{assignment.id}/*.html"))
 
 
 @dataclass

@@ -358,11 +358,6 @@ def check() -> list[str]:
     return missing
 
 
-def available() -> bool:
-    """Whether everything ``check`` looks for is there."""
-    return not check()
-
-
 def _probe() -> None:
     """Make the namespaces and pivot into a tmpfs root, in a child; exit 1 with a reason."""
     uid, gid = os.getuid(), os.getgid()

@@ -102,17 +102,21 @@ def read(path: Path) -> Catalog:
         return pofile.read_po(handle, locale=LANGUAGE)
 
 
+def exemptions(message: Message) -> frozenset[str]:
+    """The glossary terms that its translator's comment says are not terms in this entry."""
+    return frozenset(term.strip().lower() for c in message.user_comments
+                     if (m := EXEMPT.match(c)) for term in m.group(1).split(","))
+
+
 def entries(path: Path) -> dict[tuple[str, str], Entry]:
     """{(context, English): entry} of the catalogue's current (not obsolete) entries."""
     result = {}
     for message in read(path):
         if not message.id:
             continue
-        exempt = frozenset(term.strip().lower() for c in message.user_comments
-                           if (m := EXEMPT.match(c)) for term in m.group(1).split(","))
         result[message.context, message.id] = Entry(
             message.context, message.id, message.string or "", FUZZY in message.flags,
-            _previous(message), exempt)
+            _previous(message), exemptions(message))
     return result
 
 
@@ -121,7 +125,7 @@ def translations(path: Path) -> dict[tuple[str, str], str]:
     return {key: e.chinese for key, e in entries(path).items() if e.chinese and not e.fuzzy}
 
 
-def _new_catalogue(what: str) -> Catalog:
+def new_catalogue(what: str) -> Catalog:
     now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
     return Catalog(locale=LANGUAGE, project="cnn-course", version="1",
                    header_comment=HEADER.format(what=what), msgid_bugs_address="",
@@ -146,9 +150,9 @@ def _match(old: dict, unit: Unit, used: set, contexts: dict[str, int]) -> tuple 
 def update(path: Path, units: list[Unit], what: str) -> Status:
     """Write the catalogue at ``path`` in step with ``units`` (see the module docstring);
     return what it then lacks."""
-    catalogue = read(path) if path.is_file() else _new_catalogue(what)
+    catalogue = read(path) if path.is_file() else new_catalogue(what)
     old = {(m.context, m.id): m for m in catalogue if m.id}
-    new = _new_catalogue(what)
+    new = new_catalogue(what)
     new.creation_date, new.revision_date = catalogue.creation_date, catalogue.revision_date
     contexts: dict[str, int] = {}
     for unit in units:
@@ -181,11 +185,13 @@ def update(path: Path, units: list[Unit], what: str) -> Status:
     return status(path, units)
 
 
-def write(path: Path, catalogue: Catalog) -> None:
-    """Write a catalogue as the course keeps them: one line of the file per line of text."""
+def write(path: Path, catalogue: Catalog, include_lineno: bool = True) -> None:
+    """Write a catalogue as the course keeps them: one line of the file per line of text
+    (without the line numbers of the locations, with ``include_lineno`` False)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    pofile.write_po(buffer, catalogue, width=0, include_previous=True)
+    pofile.write_po(buffer, catalogue, width=0, include_previous=True,
+                    include_lineno=include_lineno)
     path.write_bytes(buffer.getvalue())
 
 

@@ -5,11 +5,15 @@ A text whose translation is missing or fuzzy stays English (gettext's rule), so 
 of the English never stops the release; ``python -m course translations --check`` and the
 tests name such texts. Figure links point to the Chinese figure (``images/zh/...``) where one
 is drawn. The notebook's metadata says ``"language": "zh_CN"``: the grader sanitizes such a
-submission against the Chinese release.
+submission against the Chinese release, and grades it in Chinese. Its imports cell (locked, so
+that the grader restores it) says so to the kernel too (``speaking_chinese``): a kernel cannot
+read its notebook's metadata, and the public tests' messages are in the language it is told
+(``utils.i18n``).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -18,6 +22,10 @@ from course.assignments import REPO_ROOT, SOURCE_IMAGE_PREFIX, Assignment
 from course.translation import FOLDER, LANGUAGE, NOTEBOOK_CATALOGUES, catalogues
 from course.translation.units import FIGURE_CONTEXT, translatable
 
+# The imports cell's line that every notebook has, after which the Chinese one sets its language
+TESTS_IMPORT = re.compile(r"^from utils\.public_tests import \w+ as tests\n", re.M)
+LANGUAGE_CALL = ("from utils.i18n import set_notebook_language\n"
+                 f'set_notebook_language("{LANGUAGE}")\n')
 
 
 def catalogue(assignment: Assignment) -> Path:
@@ -48,15 +56,31 @@ def _localise_figures(markdown: str) -> str:
     return SOURCE_IMAGE_PREFIX.join(parts)
 
 
+def is_imports_cell(cell) -> bool:
+    """Whether a cell is a notebook's imports cell, the one that imports its public tests."""
+    return cell.cell_type == "code" and bool(TESTS_IMPORT.search(cell.source))
+
+
+def speaking_chinese(source: str) -> str:
+    """An imports cell's code, with ``LANGUAGE_CALL`` after its import of the public tests."""
+    end = TESTS_IMPORT.search(source).end()
+    return source[:end] + LANGUAGE_CALL + source[end:]
+
+
 def chinese_source(assignment: Assignment) -> nbformat.NotebookNode:
     """The Chinese source notebook of a translated assignment (see the module docstring)."""
     nb = nbformat.read(assignment.source_notebook, as_version=4)
     done = catalogues.translations(catalogue(assignment))
+    imports = [cell for cell in nb.cells if is_imports_cell(cell)]
+    if len(imports) != 1:
+        raise ValueError(f"{assignment.source_notebook.name} has {len(imports)} cells that import "
+                         "its public tests; the Chinese notebook sets its language in the one")
     for cell in nb.cells:
         if translatable(cell):
             cell.source = done.get((cell.get("id"), cell.source), cell.source)
         if cell.cell_type == "markdown":
             cell.source = _localise_figures(cell.source)
+    imports[0].source = speaking_chinese(imports[0].source)
     nb.metadata["language"] = LANGUAGE
     return nb
 

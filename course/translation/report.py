@@ -1,10 +1,11 @@
 """``python -m course translations``: extract the catalogues, and say what is left to translate.
 
 ``extract(assignments)`` updates the catalogue of each translated assignment (and creates the
-catalogue of each assignment named to start one) and the pages' catalogue. ``report()`` gives,
-for every catalogue, its problems (``catalogues.Status`` and, for each translated entry,
-``rules.problems``) and its counts; the assignments without a catalogue are listed as not
-started.
+catalogue of each assignment named to start one), the pages' catalogue and the messages'
+(``course.translation.messages``). ``report()`` gives, for every catalogue, its problems
+(``catalogues.Status`` and, for each translated entry, ``rules.problems``; for the messages,
+``messages.Status`` and ``rules.message_problems``) and its counts; the assignments without a
+catalogue are listed as not started.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.assignments import REPO_ROOT, Assignment
-from course.translation import catalogues, pages, rules
+from course.translation import catalogues, messages, pages, rules
 from course.translation.notebooks import catalogue, translated
 from course.translation.units import Unit, notebook_units, words_of_code
 
@@ -65,21 +66,35 @@ def pages_report(assignments: list[Assignment]) -> Report:
     return _report("pages", pages.CATALOGUE, pages.units(assignments))
 
 
+def messages_report() -> Report:
+    """The messages of the public tests and the grader."""
+    report = Report("messages", messages.CATALOGUE)
+    report.problems = messages.status(messages.extract()).lines() + messages.problems()
+    for english, chinese, _ in messages.translations():
+        report.texts += 1
+        report.english_words += len(re.findall(r"[A-Za-z][A-Za-z'-]*", english[0]))
+        report.chinese_characters += len(CJK.findall(chinese[0]))
+    return report
+
+
 def reports(assignments: list[Assignment]) -> list[Report]:
-    """The report of every translated assignment's catalogue, then the pages'."""
-    return [notebook_report(a) for a in translated(assignments)] + [pages_report(assignments)]
+    """The report of every translated assignment's catalogue, then the pages' and the
+    messages'."""
+    return ([notebook_report(a) for a in translated(assignments)]
+            + [pages_report(assignments), messages_report()])
 
 
 def extract(assignments: list[Assignment], start: list[Assignment] = ()) -> list[Path]:
     """Update the catalogues of the translated assignments, start those of ``start``, update
-    the pages' catalogue; return the files written."""
+    the pages' and the messages' catalogues; return the files written."""
     written = []
     for assignment in dict.fromkeys([*translated(assignments), *start]):
         catalogues.update(catalogue(assignment), notebook_units(assignment),
                           f"notebook {assignment.id}")
         written.append(catalogue(assignment))
     catalogues.update(pages.CATALOGUE, pages.units(assignments), "pages")
-    return [*written, pages.CATALOGUE]
+    messages.update()
+    return [*written, pages.CATALOGUE, messages.CATALOGUE]
 
 
 def format_reports(found: list[Report], assignments: list[Assignment]) -> str:
@@ -87,8 +102,9 @@ def format_reports(found: list[Report], assignments: list[Assignment]) -> str:
     lines = []
     for report in found:
         where = report.path.relative_to(REPO_ROOT)
-        lines.append(f"{report.name} ({where}): {report.texts} texts translated "
-                     f"({report.cells} cells), {report.english_words} English words, "
+        cells = f" ({report.cells} cells)" if report.cells else ""
+        lines.append(f"{report.name} ({where}): {report.texts} texts translated{cells}, "
+                     f"{report.english_words} English words, "
                      f"{report.chinese_characters} Chinese characters"
                      + ("" if report.problems else "; up to date"))
         lines += [f"  {problem}" for problem in report.problems]

@@ -7,6 +7,11 @@
   targets, the same code blocks (a Python block may translate its comments) and the same
   headings (levels, in order: the site's sections and the language switcher rely on it);
 - a figure label or a page's paragraph: the same ``{placeholders}``;
+- a message of the public tests or the grader (``message_problems``): the same ``{fields}``
+  (with their conversions and formats; a field may be used more or fewer times), and every code
+  word of the English (a name with an underscore or a dot, such as ``box_confidence`` or
+  ``tf.maximum``, a CamelCase name such as ``GlorotUniform``, a keyword argument, a number, a
+  quoted string) kept as it is;
 - every text: each English term of the glossary (``locale/zh_CN/glossary.md``) that it uses is
   rendered by the glossary's Chinese term, unless the entry's translator comment
   ``glossary-exempt: term, ...`` says the word is not the term there.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 import textwrap
 import tokenize
 from dataclasses import dataclass
@@ -30,6 +36,16 @@ LINK_TARGET = re.compile(r"\]\(([^)\s]+)[^)]*\)")
 HEADING = re.compile(r"^(#{1,6})\s", re.M)
 HTML_TAG = re.compile(r"<[^>]+>")
 PLACEHOLDER = re.compile(r"\{[A-Za-z_]\w*\}")  # str.format fields of labels and pages
+FIELD = re.compile(r"\{[^{}]*\}")  # a message's str.format field: {name!r}, {value:.4f}
+CODE_WORD = re.compile(
+    r"`[^`]+`"  # code spans
+    r"|\"[^\"\s]+\"|'[^'\s]+'"  # quoted strings: "max", 'mallory'
+    r"|[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+"  # dotted names: tf.maximum
+    r"|[A-Za-z0-9]*_[A-Za-z0-9_]*"  # names with an underscore: box_confidence, n_H, __init__
+    r"|[A-Za-z_][A-Za-z0-9_]*(?==)"  # keyword arguments: strides=(2, 2)
+    r"|\b[A-Z]?[a-z]+[A-Z][A-Za-z0-9]*"  # CamelCase names: GlorotUniform, ReLU, NumPy
+    r"|\b[A-Za-z]+[0-9][A-Za-z0-9]*"  # names with a digit: Conv2D, b3, VGG19
+    r"|(?<![\w.])[0-9]+(?:\.[0-9]+)?")  # numbers
 
 
 @dataclass(frozen=True)
@@ -177,4 +193,23 @@ def problems(unit: Unit, chinese: str, exempt: frozenset[str] = frozenset()) -> 
             sorted(PLACEHOLDER.findall(unit.english)) != sorted(PLACEHOLDER.findall(chinese))):
         found.append(f"placeholders differ: the English has {PLACEHOLDER.findall(unit.english)}")
     found += glossary_problems(_words(unit, unit.english), _words(unit, chinese), exempt)
+    return found
+
+
+def message_problems(english: str, chinese: str, exempt: frozenset[str] = frozenset()
+                     ) -> list[str]:
+    """What a translated message of the public tests or the grader changed that it must keep
+    (see the module docstring), and the glossary terms its words miss."""
+    try:
+        list(string.Formatter().parse(chinese))
+    except ValueError as error:
+        return [f"not a format string ({error}): write a brace as {{{{ or }}}}"]
+    found = []
+    if set(FIELD.findall(english)) != set(FIELD.findall(chinese)):
+        found.append(f"placeholders differ: the English has {sorted(set(FIELD.findall(english)))}")
+    english_words, chinese_words = FIELD.sub(" ", english), FIELD.sub(" ", chinese)
+    lost = [w for w in dict.fromkeys(CODE_WORD.findall(english_words)) if w not in chinese_words]
+    if lost:
+        found.append(f"code words lost: {lost}")
+    found += glossary_problems(CODE_WORD.sub(" ", english_words), chinese, exempt)
     return found

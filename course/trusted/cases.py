@@ -28,6 +28,7 @@ import nbformat
 import numpy as np
 
 from course.grading.nbgrader_course import EXTRA_PREFIX, REQUIRED_PREFIX
+from utils.i18n import _
 
 _HIDDEN = "### BEGIN HIDDEN TESTS"
 _HIDDEN_END = "### END HIDDEN TESTS"
@@ -41,7 +42,7 @@ class Case:
     hidden: bool
 
     def describe(self) -> str:
-        return ", ".join(f"{k}={_short(v)}" for k, v in self.params.items()) or "default case"
+        return ", ".join(f"{k}={_short(v)}" for k, v in self.params.items()) or _("default case")
 
 
 @dataclass

@@ -16,7 +16,9 @@ sandbox when class grading) and replaces ``Execute`` in ``Autograde.autograde_pr
 3. it compares each answer with the reference solution's answer in this process
    (``expected.Reference``) and writes the verdict as the test cell's only output: a line on
    stdout when every case passes, an error naming the first failing case otherwise. nbgrader's
-   SaveAutoGrades then gives the cell full or zero points, as for any test cell.
+   SaveAutoGrades then gives the cell full or zero points, as for any test cell. The verdicts
+   and the failures' messages are in the language of the submission's edition, the source
+   notebook's ``language`` (``utils.i18n.speaking``): the Chinese bundle's sources say zh_CN.
 
 A cell or a graded function that kills the kernel is the submission's own loss: the kernel is
 started again, the cells before it are run again (their outputs kept from the first run), and
@@ -34,6 +36,7 @@ import secrets
 import signal
 import time
 from collections import Counter
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
@@ -54,16 +57,25 @@ from course.trusted.failure import GraderFailure
 from course.trusted.failure import record as record_failure
 from course.trusted.reference_process import ReferenceProcess
 from utils.graded import GradedFunction, decode, encode
+from utils.i18n import ENGLISH, N_, _, ngettext, speaking
 
-NOT_RUN_NOTE = ("[a demonstration: not run when the notebook was graded; no graded function "
-                "needs it]\n")  # the output a demonstration cell shows in the feedback
+NOT_RUN_NOTE = N_("[a demonstration: not run when the notebook was graded; no graded function "
+                  "needs it]\n")  # the output a demonstration cell shows in the feedback
 IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
 MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
-HIDDEN_VALUE = "(value hidden)"  # a number of a hidden case's failure message, as shown
+HIDDEN_VALUE = N_("(value hidden)")  # a number of a hidden case's failure message, as shown
+# A decimal number, not part of a name; ASCII: a Chinese character next to it is not a letter
 _DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:\.\d*)?[eE][-+]?\d+"
-                      r"|\d+\.(?!\d)|nan|inf)(?![\w])")
+                      r"|\d+\.(?!\d)|nan|inf)(?![\w])", re.ASCII)
 _ERROR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,59}$")  # an exception's name, as shown
+
+
+@dataclass(frozen=True)
+class _PastTimeLimit:
+    """The grading harness ran past the time limit of ``seconds`` and was interrupted."""
+
+    seconds: float | None
 
 
 class _KernelDied(Exception):
@@ -160,6 +172,12 @@ class TrustedExecute(Execute):
         info = resources["nbgrader"]
         source = Path(self.source_directory) / info["assignment"] / f"{info['notebook']}.ipynb"
         self._reference = Reference(source, Path(self.expected_cache) / info["assignment"])
+        with speaking(self._reference.source.metadata.get("language", ENGLISH)):
+            return self._grade_notebook(info)
+
+    def _grade_notebook(self, info: dict):
+        """Run the cells and grade the functions (``preprocess``, in the submission's
+        language)."""
         self._tests = cases_module.read(self._reference.source,
                                         self.hidden_case_secret or _PROCESS_SECRET)
         test_cells = {t.cell_id for t in self._tests}
@@ -167,12 +185,12 @@ class TrustedExecute(Execute):
         self._output_used: dict[int, int] = {}
         self._passed: set[str] = set()  # the graded functions that passed every test
         runnable = []
-        for index, cell in enumerate(nb.cells):
+        for index, cell in enumerate(self.nb.cells):
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if cell.cell_type != "code" or grade_id in test_cells:
                 continue
             if grade_id in demos:
-                cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN_NOTE)]
+                cell.outputs = [new_output("stream", name="stdout", text=_(NOT_RUN_NOTE))]
                 cell.execution_count = None
             else:
                 runnable.append(index)
@@ -197,7 +215,7 @@ class TrustedExecute(Execute):
             self._helpers.close()
         self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
                                                       for step, seconds in self._timings.items()))
-        for cell in nb.cells:
+        for cell in self.nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id in verdicts:
                 cell.outputs = [verdicts[grade_id]]
@@ -239,18 +257,21 @@ class TrustedExecute(Execute):
                     skipped.add(died.where)
                     if done < len(runnable) and runnable[done] == died.where:
                         self.nb.cells[died.where].outputs.append(_error(
-                            "DeadKernelError", "the kernel died while running this cell, so "
-                            "the cell was skipped when the notebook was graded"))
+                            "DeadKernelError", _("the kernel died while running this cell, so "
+                                                 "the cell was skipped when the notebook was "
+                                                 "graded")))
                         done += 1
                 else:
                     verdicts[died.where.cell_id] = _error(
-                        "DeadKernelError", f"{died.where.function}: the kernel died while "
-                        "the function ran on its test cases; it gets no points")
+                        "DeadKernelError", _("{function}: the kernel died while the function "
+                                             "ran on its test cases; it gets no points").format(
+                            function=died.where.function))
             if starts >= self.max_kernel_starts:
                 for tests in self._tests:
                     verdicts.setdefault(tests.cell_id, _error(
-                        "DeadKernelError", f"{tests.function}: not graded: the kernel died "
-                        f"{starts} times while this notebook was graded"))
+                        "DeadKernelError", _("{function}: not graded: the kernel died {count} "
+                                             "times while this notebook was graded").format(
+                            function=tests.function, count=starts)))
                 return verdicts
 
     def _step(self, index: int) -> str:
@@ -280,9 +301,9 @@ class TrustedExecute(Execute):
             raise _KernelDied(index) from None
         except CellTimeoutError:  # its output stopped arriving (or was too large to read)
             self.nb.cells[index].outputs.append(_error(
-                "CellTimeoutError", "the cell's output did not arrive in time (or one message "
-                f"of it was over {MAX_OUTPUT_MESSAGE_BYTES // 2 ** 20} MiB), so the rest of "
-                "its output is lost"))
+                "CellTimeoutError", _("the cell's output did not arrive in time (or one message "
+                                      "of it was over {size} MiB), so the rest of its output is "
+                                      "lost").format(size=MAX_OUTPUT_MESSAGE_BYTES // 2 ** 20)))
 
     def _replay(self, index: int) -> None:
         """Run a cell again after a restart, in a scratch cell (its outputs are kept from the
@@ -310,13 +331,13 @@ class TrustedExecute(Execute):
             try:
                 return super().process_message(msg, cell, cell_index)
             except Exception:  # noqa: BLE001 (an output nbformat rejects: the kernel's doing)
-                cell.outputs.append(new_output("stream", name="stdout", text=(
+                cell.outputs.append(new_output("stream", name="stdout", text=_(
                     "\n[an output of this cell was malformed and is not shown]\n")))
                 return None
         if used <= self.max_output_chars:
-            cell.outputs.append(new_output("stream", name="stdout", text=(
-                f"\n[output cut: this cell printed more than {self.max_output_chars:,} "
-                "characters]\n")))
+            cell.outputs.append(new_output("stream", name="stdout", text=_(
+                "\n[output cut: this cell printed more than {count:,} characters]\n").format(
+                count=self.max_output_chars)))
         return None
 
     def _grade(self, tests: cases_module.FunctionTests):
@@ -330,29 +351,37 @@ class TrustedExecute(Execute):
         results = self._converse(
             "from utils.graded import run_cases as _grading_run_cases\n"
             f"_grading_run_cases(globals(), {request!r})", tests, graded, stand_ins)
-        if isinstance(results, str):
-            return _error("GradingError", f"{tests.function}: {results}")
+        if isinstance(results, _PastTimeLimit):
+            return _error("GradingError", _("{function}: ran past the time limit of {seconds} s "
+                                            "on its test cases").format(
+                function=tests.function, seconds=results.seconds))
         if not isinstance(results, list) or len(results) != len(tests.cases):
-            return _error("GradingError", f"{tests.function}: the grader received no answer "
-                          "from the notebook (did the code replace how the kernel sends "
-                          "results?)")
+            return _error("GradingError", _("{function}: the grader received no answer from the "
+                                            "notebook (did the code replace how the kernel sends "
+                                            "results?)").format(function=tests.function))
         counts = (sum(not c.hidden for c in tests.cases), sum(c.hidden for c in tests.cases))
         placeholders = tuple(h for h in stand_ins if h in graded.placeholders)
         for number, (case, case_inputs, result) in enumerate(
                 zip(tests.cases, inputs, results), 1):
             failure = self._failure(graded, case, case_inputs, result, placeholders)
             if failure:
-                kind = "hidden" if case.hidden else "public"
                 if case.hidden:
                     failure = failure[0], without_values(failure[1])
-                position = (sum(c.hidden == case.hidden for c in tests.cases[:number]),
-                            counts[case.hidden])
-                return _error(failure[0], f"{tests.function} fails {kind} test {position[0]} of "
-                              f"{position[1]} ({case.describe()}): {failure[1]}")
+                fails = (_("{function} fails hidden test {number} of {count} ({case}): "
+                           "{failure}") if case.hidden else
+                         _("{function} fails public test {number} of {count} ({case}): "
+                           "{failure}"))
+                return _error(failure[0], fails.format(
+                    function=tests.function, failure=failure[1], case=case.describe(),
+                    number=sum(c.hidden == case.hidden for c in tests.cases[:number]),
+                    count=counts[case.hidden]))
         self._passed.add(tests.function)
-        return new_output("stream", name="stdout", text=(
-            f"{tests.function}: all {len(tests.cases)} tests passed ({counts[0]} public, "
-            f"{counts[1]} hidden), checked by the grader\n"))
+        return new_output("stream", name="stdout", text=ngettext(
+            "{function}: all {count} test passed ({public} public, {hidden} hidden), checked "
+            "by the grader\n", "{function}: all {count} tests passed ({public} public, {hidden} "
+            "hidden), checked by the grader\n", len(tests.cases)).format(
+            function=tests.function, count=len(tests.cases), public=counts[0],
+            hidden=counts[1]))
 
     def _hidden_calls(self, caller: GradedFunction, name: str) -> set[str]:
         """The fingerprints of the calls of the helper ``name`` on its hidden cases, which its
@@ -373,8 +402,9 @@ class TrustedExecute(Execute):
                               stand_ins: list[str]):
         """Run the grading harness ``code`` and answer its requests on the input channel
         (``HelperCalls``: the calls of the helpers ``stand_ins``, by the reference process)
-        until the kernel replies; return the results it sent (anything: not yet trusted), or a
-        string saying why there are none. Output on the other channels is discarded."""
+        until the kernel replies; return the results it sent (anything: not yet trusted), or
+        ``_PastTimeLimit`` when there are none in time. Output on the other channels is
+        discarded."""
         self._record("harness", code)
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=True,
                                  stop_on_error=False)
@@ -411,8 +441,7 @@ class TrustedExecute(Execute):
                         pass
                     elif name == "shell" and message["msg_type"] == "execute_reply":
                         if interrupted:
-                            return (f"ran past the time limit of {timeout} s on its test "
-                                    "cases")
+                            return _PastTimeLimit(timeout)
                         return results
                     elif name == "stdin" and message["msg_type"] == "input_request":
                         asked = time.monotonic()
@@ -434,15 +463,16 @@ class TrustedExecute(Execute):
                  placeholders: tuple) -> tuple | None:
         """(error name, message) when the answer to one case is wrong, else None."""
         if not isinstance(result, dict):
-            return "GradingError", "malformed answer"
+            return "GradingError", _("malformed answer")
         if "error" in result:
             error = result["error"]
             if not (isinstance(error, list) and len(error) == 2
                     and all(isinstance(part, str) for part in error)):
-                return "GradingError", "malformed answer"
+                return "GradingError", _("malformed answer")
             ename, message = error
             ename = ename if _ERROR_NAME.match(ename) else "Error"
-            return ename, f"{graded.name} raised {ename}: {message[:1000]}"
+            return ename, _("{function} raised {error}: {message}").format(
+                function=graded.name, error=ename, message=message[:1000])
         try:
             got = decode(result.get("outputs"))
         except ValueError as error:
@@ -455,8 +485,9 @@ class TrustedExecute(Execute):
         except AssertionError as error:
             return "AssertionError", str(error)
         except Exception as error:  # noqa: BLE001 (an answer of an unexpected form)
-            return "GradingError", (f"the answer could not be compared with the expected one "
-                                    f"({type(error).__name__}: {error})")
+            return "GradingError", _("the answer could not be compared with the expected one "
+                                     "({error}: {message})").format(error=type(error).__name__,
+                                                                    message=error)
         return None
 
 
@@ -482,7 +513,7 @@ def without_values(message: str) -> str:
     """A hidden case's failure message with every decimal number (an expected value, or an
     input that would give the case away) shown as HIDDEN_VALUE; integers (shapes, counts,
     indices) and words (what is wrong) stay."""
-    return _DECIMAL.sub(HIDDEN_VALUE, message)
+    return _DECIMAL.sub(_(HIDDEN_VALUE), message)
 
 
 def _error(ename: str, message: str):

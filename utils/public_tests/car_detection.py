@@ -22,8 +22,10 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from utils.checks import answer, check_close, check_ndarray, check_scalar, check_shape, type_name
+from utils.checks import (answer, check_close, check_ndarray, check_scalar, check_shape,
+                          no_such_case, type_name)
 from utils.graded import GradedFunction, register
+from utils.i18n import N_, _, ngettext
 from utils.mistakes import Mistake, close, numbers
 from utils.student_errors import capture, raised_message, shapes_in
 
@@ -67,21 +69,24 @@ def _shapes(inputs: dict, names) -> str:
 def _compare_detections(label: str, got: dict, expected: dict) -> None:
     """Same boxes, scores and classes, in order of decreasing score."""
     if not got["returns_triple"]:
-        raise AssertionError(f"{label}: should return the tuple (scores, boxes, classes), got "
-                             f"{got['type']}")
+        raise AssertionError(_("{label}: should return the tuple ({names}), got {type}").format(
+            label=label, names=", ".join(DETECTIONS), type=got["type"]))
     for key in DETECTIONS:
         check_ndarray(label, key, got[key])
     n = len(expected["scores"])
     if got["scores"].ndim == 1 and len(got["scores"]) != n:
         best = ", ".join(f"{s:.4g}" for s in np.sort(expected["scores"])[::-1][:8])
-        raise AssertionError(f"{label}: kept {len(got['scores'])} boxes, expected {n} (scores "
-                             f"{best}{', ...' if n > 8 else ''})")
+        kept = len(got["scores"])
+        raise AssertionError(ngettext("{label}: kept {count} box, expected {expected} (scores "
+                                      "{scores})", "{label}: kept {count} boxes, expected "
+                                      "{expected} (scores {scores})", kept).format(
+            label=label, count=kept, expected=n, scores=best + (", ..." if n > 8 else "")))
     check_shape(label, "scores", got["scores"], (n,))
     check_shape(label, "boxes", got["boxes"], (n, 4))
     check_shape(label, "classes", got["classes"], (n,))
     if got["classes"].dtype.kind not in "iu":
-        raise AssertionError(f"{label}: classes should be integers, got dtype "
-                             f"{got['classes'].dtype}")
+        raise AssertionError(_("{label}: classes should be integers, got dtype {dtype}").format(
+            label=label, dtype=got["classes"].dtype))
     order = np.argsort(-got["scores"], kind="stable")
     by_score = np.argsort(-np.asarray(expected["scores"]), kind="stable")
     for key, rtol, atol in (("scores", 1e-5, 1e-6), ("boxes", 1e-5, 1e-4), ("classes", 0, 0)):
@@ -119,9 +124,10 @@ def _filter_causes(inputs: dict, raised: dict) -> str | None:
     table_shape = np.broadcast_shapes(np.shape(inputs["box_confidence"]),
                                       np.shape(inputs["box_class_probs"]))
     if table_shape[1:] in shapes_in(raised["message"]):
-        return (f"a reduction without an axis reduced the first axis: the scores "
-                f"{table_shape} became {table_shape[1:]} (tf.math.argmax reduces axis 0 "
-                "unless told otherwise); take the best class with axis=-1")
+        return _("a reduction without an axis reduced the first axis: the scores {shape} "
+                 "became {reduced} (tf.math.argmax reduces axis 0 unless told otherwise); take "
+                 "the best class with axis=-1").format(shape=table_shape,
+                                                       reduced=table_shape[1:])
     return None
 
 
@@ -142,7 +148,7 @@ class YoloFilterBoxes(GradedFunction):
         elif case is None:
             arrays = random_outputs(seed)
         else:
-            raise ValueError(f"yolo_filter_boxes has no case {case!r}; try 'two_boxes'")
+            raise ValueError(no_such_case(self.name, case, ["two_boxes"]))
         return {**dict(zip(self._INPUTS, arrays)), "threshold": threshold}
 
     def call(self, fn, inputs):
@@ -180,12 +186,12 @@ class YoloFilterBoxes(GradedFunction):
                 < len(wanted))
 
     mistakes = (
-        Mistake("below", "the boxes kept are those below the threshold",
-                "keep those whose best class score is >= threshold", _below),
-        Mistake("no_confidence", "the scores leave out box_confidence",
-                "a box's class scores are box_confidence * box_class_probs", _no_confidence),
-        Mistake("strict", "a box whose score equals the threshold is dropped",
-                "keep the scores >= threshold, not only > threshold", _strict),
+        Mistake("below", N_("the boxes kept are those below the threshold"),
+                N_("keep those whose best class score is >= threshold"), _below),
+        Mistake("no_confidence", N_("the scores leave out box_confidence"),
+                N_("a box's class scores are box_confidence * box_class_probs"), _no_confidence),
+        Mistake("strict", N_("a box whose score equals the threshold is dropped"),
+                N_("keep the scores >= threshold, not only > threshold"), _strict),
     )
 
 
@@ -215,12 +221,11 @@ class Iou(GradedFunction):
             rng = np.random.default_rng(seed)
             corners = rng.uniform(0, 10, (2 * count, 2))
             boxes = np.concatenate([corners, corners + rng.uniform(0.5, 5, (2 * count, 2))], 1)
-            return {"names": [f"random pair {i + 1}" for i in range(count)],
-                    "pairs": boxes.reshape(count, 2, 4).tolist()}
+            return {"names": [None] * count, "pairs": boxes.reshape(count, 2, 4).tolist()}
         names = [case] if case is not None else list(SHOWN_BOXES)
         unknown = [n for n in names if n not in HAND_BOXES]
         if unknown:
-            raise ValueError(f"iou has no case {unknown[0]!r}; try one of {list(HAND_BOXES)}")
+            raise ValueError(no_such_case(self.name, unknown[0], HAND_BOXES))
         return {"names": names, "pairs": [[list(b) for b in HAND_BOXES[n]] for n in names]}
 
     def call(self, fn, inputs):
@@ -231,11 +236,13 @@ class Iou(GradedFunction):
         return {"answers": answers}
 
     def assert_answer(self, case, inputs, got, expected):
-        for name, (box1, box2), result, wanted in zip(inputs["names"], inputs["pairs"],
-                                                      got["answers"], expected["answers"]):
+        for number, (name, (box1, box2), result, wanted) in enumerate(zip(
+                inputs["names"], inputs["pairs"], got["answers"], expected["answers"]), 1):
+            name = name or _("random pair {number}").format(number=number)
             label = f"iou ({name}: {tuple(box1)}, {tuple(box2)})"
             if "raised" in result:
-                raise AssertionError(raised_message(label, "these two boxes", result["raised"]))
+                raise AssertionError(raised_message(label, _("these two boxes"),
+                                                    result["raised"]))
             check_scalar(label, "IoU", result["iou"], float(wanted["iou"]), rtol=1e-6,
                          atol=1e-9)
 
@@ -264,13 +271,15 @@ class Iou(GradedFunction):
         return bool(np.any((values[overlapping] < 0) | (values[overlapping] > 1)))
 
     mistakes = (
-        Mistake("not_clamped", "boxes that do not overlap get an IoU other than 0",
-                "clamp the intersection's width and its height at 0, each on its own",
+        Mistake("not_clamped", N_("boxes that do not overlap get an IoU other than 0"),
+                N_("clamp the intersection's width and its height at 0, each on its own"),
                 _not_clamped),
-        Mistake("union_double_counts", "the union counts the intersection twice",
-                "subtract the intersection from the sum of the two areas", _union_double_counts),
-        Mistake("corners_swapped", "overlapping boxes get an IoU outside [0, 1]",
-                "the intersection's corners are the max of the x1, y1 and the min of the x2, y2",
+        Mistake("union_double_counts", N_("the union counts the intersection twice"),
+                N_("subtract the intersection from the sum of the two areas"),
+                _union_double_counts),
+        Mistake("corners_swapped", N_("overlapping boxes get an IoU outside [0, 1]"),
+                N_("the intersection's corners are the max of the x1, y1 and the min of the "
+                   "x2, y2"),
                 _corners_swapped),
     )
 
@@ -310,8 +319,7 @@ class YoloNonMaxSuppression(GradedFunction):
     def inputs(self, seed=1, max_boxes=10, iou_threshold=0.5, case=None):
         """30 seeded boxes in 3 classes, or a hand-built case of NMS_CASES by name."""
         if case is not None and case not in NMS_CASES:
-            raise ValueError(f"yolo_non_max_suppression has no case {case!r}; try one of "
-                             f"{list(NMS_CASES)}")
+            raise ValueError(no_such_case(self.name, case, NMS_CASES))
         detections = NMS_CASES[case]() if case is not None else _random_detections(seed)
         return {**detections, "max_boxes": max_boxes, "iou_threshold": iou_threshold}
 
@@ -352,16 +360,16 @@ class YoloNonMaxSuppression(GradedFunction):
                 and _same_boxes(got, expected["probes"]["default_iou"], expected))
 
     mistakes = (
-        Mistake("across_classes", "a box suppresses the boxes of other classes",
-                "suppress only within a class: shift each class's boxes apart, or loop over "
-                "the classes", _across_classes),
-        Mistake("too_many", "more than max_boxes boxes are kept",
-                "pass max_boxes to tf.image.non_max_suppression", _too_many),
-        Mistake("no_suppression", "the best boxes are kept but none is suppressed",
-                "remove the boxes that overlap a better one with tf.image.non_max_suppression",
+        Mistake("across_classes", N_("a box suppresses the boxes of other classes"),
+                N_("suppress only within a class: shift each class's boxes apart, or loop over "
+                "the classes"), _across_classes),
+        Mistake("too_many", N_("more than max_boxes boxes are kept"),
+                N_("pass max_boxes to tf.image.non_max_suppression"), _too_many),
+        Mistake("no_suppression", N_("the best boxes are kept but none is suppressed"),
+                N_("remove the boxes that overlap a better one with tf.image.non_max_suppression"),
                 _no_suppression),
-        Mistake("iou_ignored", "the iou_threshold argument is not used",
-                "pass iou_threshold on to tf.image.non_max_suppression", _iou_ignored),
+        Mistake("iou_ignored", N_("the iou_threshold argument is not used"),
+                N_("pass iou_threshold on to tf.image.non_max_suppression"), _iou_ignored),
     )
 
 
@@ -433,17 +441,17 @@ class YoloEval(GradedFunction):
                 and not YoloEval._no_suppression(inputs, got, expected))
 
     mistakes = (
-        Mistake("old_order", "yolo_outputs is unpacked in the old course's order",
-                f"this detector gives ({', '.join(YOLO_OUTPUTS)})",
+        Mistake("old_order", N_("yolo_outputs is unpacked in the old course's order"),
+                N_("this detector gives (box_xy, box_wh, box_confidence, box_class_probs)"),
                 lambda inputs, got, expected: got["runs_in_old_order"]),
-        Mistake("not_scaled", "the boxes are not scaled to the picture",
-                "scale them with scale_boxes(boxes, image_shape) before the suppression",
+        Mistake("not_scaled", N_("the boxes are not scaled to the picture"),
+                N_("scale them with scale_boxes(boxes, image_shape) before the suppression"),
                 _not_scaled),
-        Mistake("no_suppression", "no box is suppressed",
-                "finish with yolo_non_max_suppression(scores, boxes, classes, max_boxes, "
-                "iou_threshold)", _no_suppression),
-        Mistake("too_many", "more than max_boxes boxes are kept",
-                "pass max_boxes on to yolo_non_max_suppression", _too_many),
+        Mistake("no_suppression", N_("no box is suppressed"),
+                N_("finish with yolo_non_max_suppression(scores, boxes, classes, max_boxes, "
+                "iou_threshold)"), _no_suppression),
+        Mistake("too_many", N_("more than max_boxes boxes are kept"),
+                N_("pass max_boxes on to yolo_non_max_suppression"), _too_many),
     )
 
 

@@ -20,13 +20,15 @@ import numpy as np
 from utils.checks import answer, check_close, check_ndarray, check_scalar, check_shape
 from utils.conv_fast import output_size
 from utils.graded import GradedFunction, register
+from utils.i18n import N_, _
 from utils.mistakes import Mistake, close, differs, scalar, scaled_by, shape, unstrided
 from utils.student_errors import capture
 
 
 def _inputs_unchanged(fn: str, got: dict) -> None:
     if not got["inputs_unchanged"]:
-        raise AssertionError(f"{fn}: modified its input in place; work on a copy instead")
+        raise AssertionError(_("{function}: modified its input in place; work on a copy "
+                               "instead").format(function=fn))
 
 
 def _same(before: dict, after: dict) -> bool:
@@ -62,10 +64,13 @@ class ZeroPad(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         _inputs_unchanged("zero_pad", got)
-        check_close(self.label(case), "output", got["X_pad"], expected["X_pad"], rtol=0, atol=0)
+        check_close(self.label(case), _("output"), got["X_pad"], expected["X_pad"], rtol=0,
+                    atol=0)
         if got["X_pad"].dtype != inputs["X"].dtype:
-            raise AssertionError(f"zero_pad: output dtype {got['X_pad'].dtype} differs from "
-                                 f"input dtype {inputs['X'].dtype}")
+            raise AssertionError(_("{function}: output dtype {got} differs from input dtype "
+                                   "{expected}").format(function=self.label(case),
+                                                        got=got["X_pad"].dtype,
+                                                        expected=inputs["X"].dtype))
 
     @staticmethod
     def _other_axes(inputs, got, expected):
@@ -92,15 +97,15 @@ class ZeroPad(GradedFunction):
                 and got["X_pad"].dtype != inputs["X"].dtype)
 
     mistakes = (
-        Mistake("other_axes", "the batch or channel axis is padded too",
-                "pad only the height and width: (0, 0) for the batch and the channels",
+        Mistake("other_axes", N_("the batch or channel axis is padded too"),
+                N_("pad only the height and width: (0, 0) for the batch and the channels"),
                 _other_axes),
-        Mistake("one_side", "only one side of the height and width is padded",
-                "(pad, pad) puts pad zeros before and pad zeros after", _one_side),
-        Mistake("border", "the border is not zeros",
-                'pad with mode="constant", which pads with zeros', _border),
-        Mistake("dtype", "the output's dtype is not the input's",
-                "np.pad keeps X's dtype, and np.zeros needs dtype=X.dtype", _dtype),
+        Mistake("one_side", N_("only one side of the height and width is padded"),
+                N_("(pad, pad) puts pad zeros before and pad zeros after"), _one_side),
+        Mistake("border", N_("the border is not zeros"),
+                N_('pad with mode="constant", which pads with zeros'), _border),
+        Mistake("dtype", N_("the output's dtype is not the input's"),
+                N_("np.pad keeps X's dtype, and np.zeros needs dtype=X.dtype"), _dtype),
     )
 
 
@@ -120,8 +125,8 @@ class ConvSingleStep(GradedFunction):
                 "Z_zero_filter": answer(fn(a_slice, np.zeros_like(W), b))}
 
     def assert_answer(self, case, inputs, got, expected):
-        check_scalar(self.label(case), "result", got["Z"], float(expected["Z"]))
-        check_scalar(self.label(case), "result with all-zero filter (should equal the bias)",
+        check_scalar(self.label(case), _("result"), got["Z"], float(expected["Z"]))
+        check_scalar(self.label(case), _("result with all-zero filter (should equal the bias)"),
                      got["Z_zero_filter"], float(expected["Z_zero_filter"]))
 
     @staticmethod
@@ -147,14 +152,14 @@ class ConvSingleStep(GradedFunction):
         return n > 1 and close(scalar(got["Z"]), (float(expected["Z"]) - bias) / n + bias)
 
     mistakes = (
-        Mistake("no_bias", "the bias b is missing",
-                "add b.item() (b is a (1, 1, 1) array) to the sum", _no_bias),
-        Mistake("array", "the result is an array of shape (1, 1, 1), not a number",
-                "add the bias as a number, b.item()", _array),
-        Mistake("not_summed", "the element-wise products are returned without their sum",
-                "add them all up with np.sum(a_slice_prev * W)", _not_summed),
-        Mistake("mean", "the products are averaged",
-                "a convolution adds them up: np.sum, not np.mean", _mean),
+        Mistake("no_bias", N_("the bias b is missing"),
+                N_("add b.item() (b is a (1, 1, 1) array) to the sum"), _no_bias),
+        Mistake("array", N_("the result is an array of shape (1, 1, 1), not a number"),
+                N_("add the bias as a number, b.item()"), _array),
+        Mistake("not_summed", N_("the element-wise products are returned without their sum"),
+                N_("add them all up with np.sum(a_slice_prev * W)"), _not_summed),
+        Mistake("mean", N_("the products are averaged"),
+                N_("a convolution adds them up: np.sum, not np.mean"), _mean),
     )
 
 
@@ -166,7 +171,8 @@ def _conv_case(m, n_H_prev, n_W_prev, n_C_prev, f, n_C, seed):
 
 
 class ConvForward(GradedFunction):
-    """conv_forward must match the vectorised convolution and return (Z, cache)."""
+    """conv_forward(A_prev, W, b, hparameters): (Z, cache), with the reference solution's Z
+    and cache = (A_prev, W, b, hparameters); the inputs left unchanged."""
 
     name = "conv_forward"
     helpers = ("zero_pad", "conv_single_step")
@@ -195,14 +201,15 @@ class ConvForward(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         if not got["returns_pair"]:
-            raise AssertionError("conv_forward: should return the tuple (Z, cache)")
+            raise AssertionError(_("{function}: should return the tuple ({names})").format(
+                function="conv_forward", names="Z, cache"))
         stride, pad = inputs["hparameters"]["stride"], inputs["hparameters"]["pad"]
         name = f"conv_forward (stride={stride}, pad={pad})"
         _inputs_unchanged("conv_forward", got)
         check_close(name, "Z", got["Z"], expected["Z"])
         if not got["cache_ok"]:
-            raise AssertionError("conv_forward: cache should be the tuple "
-                                 "(A_prev, W, b, hparameters)")
+            raise AssertionError(_("{function}: cache should be the tuple ({names})").format(
+                function="conv_forward", names="A_prev, W, b, hparameters"))
 
     @staticmethod
     def _stride(inputs, got, expected):
@@ -225,19 +232,20 @@ class ConvForward(GradedFunction):
                                                     output_size(n_W_prev, f, h["stride"]), n_C)
 
     mistakes = (
-        Mistake("stride", "the windows move by 1, not by the stride",
-                "window (h, w) starts at row h * stride and column w * stride", _stride),
-        Mistake("padding_unused", "the padding is not used: the windows come from A_prev",
-                "slice them from the padded input that zero_pad(A_prev, pad) returns",
+        Mistake("stride", N_("the windows move by 1, not by the stride"),
+                N_("window (h, w) starts at row h * stride and column w * stride"), _stride),
+        Mistake("padding_unused", N_("the padding is not used: the windows come from A_prev"),
+                N_("slice them from the padded input that zero_pad(A_prev, pad) returns"),
                 _padding_unused),
-        Mistake("size_without_padding", "the output size leaves out the padding",
-                "add 2 * pad to n_H_prev and to n_W_prev in the formula of n_H and n_W",
+        Mistake("size_without_padding", N_("the output size leaves out the padding"),
+                N_("add 2 * pad to n_H_prev and to n_W_prev in the formula of n_H and n_W"),
                 _size_without_padding),
     )
 
 
 class PoolForward(GradedFunction):
-    """pool_forward must match the vectorised pooling and return (A, cache)."""
+    """pool_forward(A_prev, hparameters, mode): (A, cache), with the reference solution's A
+    and cache = (A_prev, hparameters); A_prev left unchanged."""
 
     name = "pool_forward"
 
@@ -262,13 +270,15 @@ class PoolForward(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         if not got["returns_pair"]:
-            raise AssertionError("pool_forward: should return the tuple (A, cache)")
+            raise AssertionError(_("{function}: should return the tuple ({names})").format(
+                function="pool_forward", names="A, cache"))
         _inputs_unchanged("pool_forward", got)
         h = inputs["hparameters"]
         check_close(f"pool_forward (mode={inputs['mode']!r}, f={h['f']}, stride={h['stride']})",
                     "A", got["A"], expected["A"])
         if not got["cache_ok"]:
-            raise AssertionError("pool_forward: cache should be the tuple (A_prev, hparameters)")
+            raise AssertionError(_("{function}: cache should be the tuple ({names})").format(
+                function="pool_forward", names="A_prev, hparameters"))
 
     @staticmethod
     def _mode_swapped(mode: str):
@@ -290,19 +300,20 @@ class PoolForward(GradedFunction):
                 and close(got["A"], np.broadcast_to(across, expected["A"].shape)))
 
     mistakes = (
-        Mistake("max_averaged", "the windows are averaged in max mode",
-                'take np.max of each window when mode == "max"', _mode_swapped("max")),
-        Mistake("average_maxed", "the windows' maximum is taken in average mode",
-                'take np.mean of each window when mode == "average"', _mode_swapped("average")),
-        Mistake("stride", "the windows move by 1, not by the stride",
-                "window (h, w) starts at row h * stride and column w * stride", _stride),
-        Mistake("channels", "each window is pooled over all the channels at once",
-                "pool one channel at a time: A_prev[i, rows, columns, c]", _channels),
+        Mistake("max_averaged", N_("the windows are averaged in max mode"),
+                N_('take np.max of each window when mode == "max"'), _mode_swapped("max")),
+        Mistake("average_maxed", N_("the windows' maximum is taken in average mode"),
+                N_('take np.mean of each window when mode == "average"'), _mode_swapped("average")),
+        Mistake("stride", N_("the windows move by 1, not by the stride"),
+                N_("window (h, w) starts at row h * stride and column w * stride"), _stride),
+        Mistake("channels", N_("each window is pooled over all the channels at once"),
+                N_("pool one channel at a time: A_prev[i, rows, columns, c]"), _channels),
     )
 
 
 class ConvBackward(GradedFunction):
-    """conv_backward's gradients must match central differences of L = sum(Z * dZ)."""
+    """conv_backward(dZ, cache): the reference solution's gradients (dA_prev, dW, db) of
+    L = sum(Z * dZ)."""
 
     name = "conv_backward"
     helpers = ("zero_pad",)
@@ -326,7 +337,8 @@ class ConvBackward(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         if not got["returns_triple"]:
-            raise AssertionError("conv_backward: should return the tuple (dA_prev, dW, db)")
+            raise AssertionError(_("{function}: should return the tuple ({names})").format(
+                function="conv_backward", names="dA_prev, dW, db"))
         h = inputs["hparameters"]
         name = f"conv_backward (stride={h['stride']}, pad={h['pad']})"
         for what in ("dA_prev", "dW", "db"):
@@ -354,16 +366,16 @@ class ConvBackward(GradedFunction):
         return pad > 0 and shape(got["dA_prev"]) == (m, n_H + 2 * pad, n_W + 2 * pad, n_C)
 
     mistakes = (
-        Mistake("db_overwritten", "db holds only the last dZ: it is overwritten",
-                "accumulate db[:, :, :, c] with += over every example and position",
+        Mistake("db_overwritten", N_("db holds only the last dZ: it is overwritten"),
+                N_("accumulate db[:, :, :, c] with += over every example and position"),
                 _db_overwritten),
-        Mistake("averaged", "dW and db are divided by the number of examples m",
-                "the gradients of L = sum(Z * dZ) add up the examples: do not divide",
+        Mistake("averaged", N_("dW and db are divided by the number of examples m"),
+                N_("the gradients of L = sum(Z * dZ) add up the examples: do not divide"),
                 _averaged),
-        Mistake("dW_from_W", "dW adds up W * dZ instead of the input windows",
-                "dW[:, :, :, c] adds up a_slice * dZ[i, h, w, c]", _dW_from_W),
-        Mistake("still_padded", "dA_prev still has the padding",
-                "crop each da_prev_pad to its unpadded rows and columns", _still_padded),
+        Mistake("dW_from_W", N_("dW adds up W * dZ instead of the input windows"),
+                N_("dW[:, :, :, c] adds up a_slice * dZ[i, h, w, c]"), _dW_from_W),
+        Mistake("still_padded", N_("dA_prev still has the padding"),
+                N_("crop each da_prev_pad to its unpadded rows and columns"), _still_padded),
     )
 
 
@@ -384,12 +396,14 @@ class CreateMaskFromWindow(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         x = inputs["x"]
-        check_shape("create_mask_from_window", "mask", got["mask"], x.shape)
+        check_shape("create_mask_from_window", _("mask"), got["mask"], x.shape)
         wrong = np.asarray(got["mask"], dtype=bool) != expected["mask"]
         if wrong.any():
-            raise AssertionError(f"create_mask_from_window: for x =\n{x}\nthe mask should be "
-                                 f"True only where x is at its maximum; {int(wrong.sum())} of "
-                                 f"{wrong.size} entries are wrong; got\n{got['mask']}")
+            raise AssertionError(_(
+                "{function}: for x =\n{x}\nthe mask should be True only where x is at its "
+                "maximum; {count} of {size} entries are wrong; got\n{got}").format(
+                function="create_mask_from_window", x=x, count=int(wrong.sum()),
+                size=wrong.size, got=got["mask"]))
 
     @staticmethod
     def _minimum(inputs, got, expected):
@@ -408,11 +422,12 @@ class CreateMaskFromWindow(GradedFunction):
                 and any(bool(np.all(mask.sum(axis=axis) == 1)) for axis in range(mask.ndim)))
 
     mistakes = (
-        Mistake("minimum", "the mask marks the minimum", "compare x with np.max(x)", _minimum),
-        Mistake("number", "a single number is returned, not a mask",
-                "return an array of x's shape, True where x equals its maximum", _number),
-        Mistake("one_axis", "x is compared with its maximum along one axis",
-                "np.max(x) without an axis gives the whole window's maximum", _one_axis),
+        Mistake("minimum", N_("the mask marks the minimum"), N_("compare x with np.max(x)"),
+                _minimum),
+        Mistake("number", N_("a single number is returned, not a mask"),
+                N_("return an array of x's shape, True where x equals its maximum"), _number),
+        Mistake("one_axis", N_("x is compared with its maximum along one axis"),
+                N_("np.max(x) without an axis gives the whole window's maximum"), _one_axis),
     )
 
 
@@ -429,7 +444,7 @@ class DistributeValue(GradedFunction):
         return {"a": answer(fn(inputs["dz"], tuple(inputs["shape"])))}
 
     def assert_answer(self, case, inputs, got, expected):
-        check_close(self.label(case), "output", got["a"], expected["a"])
+        check_close(self.label(case), _("output"), got["a"], expected["a"])
 
     @staticmethod
     def _one_side(inputs, got, expected):
@@ -447,17 +462,18 @@ class DistributeValue(GradedFunction):
                 and close(scalar(got["a"]), expected["a"].flat[0]))
 
     mistakes = (
-        Mistake("one_side", "dz is divided by one side of the window only",
-                "divide it by n_H * n_W, the number of entries", _one_side),
-        Mistake("copied", "dz is copied into every entry",
-                "share it: each entry gets dz / (n_H * n_W)", _copied),
-        Mistake("number", "a single number is returned",
-                "return an array of the window's shape, every entry that number", _number),
+        Mistake("one_side", N_("dz is divided by one side of the window only"),
+                N_("divide it by n_H * n_W, the number of entries"), _one_side),
+        Mistake("copied", N_("dz is copied into every entry"),
+                N_("share it: each entry gets dz / (n_H * n_W)"), _copied),
+        Mistake("number", N_("a single number is returned"),
+                N_("return an array of the window's shape, every entry that number"), _number),
     )
 
 
 class PoolBackward(GradedFunction):
-    """pool_backward's dA_prev must match central differences of L = sum(A * dA).
+    """pool_backward(dA, cache, mode): the reference solution's dA_prev, the gradient of
+    L = sum(A * dA).
 
     Inputs are random floats, so ties inside a window (where max pooling has no gradient) do
     not occur.
@@ -506,14 +522,14 @@ class PoolBackward(GradedFunction):
         return seen
 
     mistakes = (
-        Mistake("upstream_dropped", "dA_prev does not depend on dA",
-                "multiply the mask by dA[i, h, w, c], or share dA[i, h, w, c] out in average "
-                "mode", _upstream_dropped),
-        Mistake("max_averaged", "the gradient is shared evenly in max mode",
-                "in max mode it goes to the window's maximum: mask * dA[i, h, w, c]",
+        Mistake("upstream_dropped", N_("dA_prev does not depend on dA"),
+                N_("multiply the mask by dA[i, h, w, c], or share dA[i, h, w, c] out in average "
+                "mode"), _upstream_dropped),
+        Mistake("max_averaged", N_("the gradient is shared evenly in max mode"),
+                N_("in max mode it goes to the window's maximum: mask * dA[i, h, w, c]"),
                 _mode_swapped("max")),
-        Mistake("average_maxed", "the gradient goes to the window's maximum in average mode",
-                "in average mode every entry gets its share: distribute_value",
+        Mistake("average_maxed", N_("the gradient goes to the window's maximum in average mode"),
+                N_("in average mode every entry gets its share: distribute_value"),
                 _mode_swapped("average")),
     )
 

@@ -31,9 +31,10 @@ import keras
 import numpy as np
 from PIL import Image
 
-from utils.checks import answer, check_scalar, type_name
+from utils.checks import answer, check_scalar, no_such_case, type_name
 from utils.faces import build_database
 from utils.graded import GradedFunction, register
+from utils.i18n import N_, _, ngettext
 from utils.mistakes import Mistake, close, scalar, shape
 from utils.student_errors import capture, raised_message
 
@@ -90,7 +91,7 @@ class TripletLoss(GradedFunction):
         elif case is None:
             triplets = _triplets(seed)
         else:
-            raise ValueError(f"triplet_loss has no case {case!r}; try 'far_negative'")
+            raise ValueError(no_such_case(self.name, case, ["far_negative"]))
         return {**dict(zip(self.INPUTS, triplets)), "alpha": alpha}
 
     def call(self, fn, inputs):
@@ -120,46 +121,50 @@ class TripletLoss(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         label = self.label(case)
-        what = f"loss for {len(inputs['anchor'])} triplet(s), alpha={inputs['alpha']}"
+        count = len(inputs["anchor"])
+        what = ngettext("loss for {count} triplet, alpha={alpha}",
+                        "loss for {count} triplets, alpha={alpha}", count).format(
+            count=count, alpha=inputs["alpha"])
         if "raised" in got:
             raise AssertionError(raised_message(
-                label, f"anchor, positive and negative of shape {inputs['anchor'].shape}",
-                got["raised"]))
+                label, _("anchor, positive and negative of shape {shape}").format(
+                    shape=inputs["anchor"].shape), got["raised"]))
         check_scalar(label, what, got["loss"], float(expected["loss"]), rtol=1e-4, atol=1e-5)
 
     # The sum of max(b, 0) minus the sum of max(-b, 0) is the sum of the basic losses b.
     mistakes = (
         _triplet_mistake(
-            "summed_all_axes", "the squared distances are summed over every axis",
-            "sum over the last axis only (axis=-1): each example has its own distances",
+            "summed_all_axes", N_("the squared distances are summed over every axis"),
+            N_("sum over the last axis only (axis=-1): each example has its own distances"),
             lambda inputs, expected: expected["probes"]["one_triplet"],
             _probe_is_right("large_alpha", False)),
         _triplet_mistake(
-            "max_after_sum", "the max with 0 is taken after the sum",
-            "take it for each example, then add the results up",
+            "max_after_sum", N_("the max with 0 is taken after the sum"),
+            N_("take it for each example, then add the results up"),
             lambda inputs, expected: max(
                 float(expected["loss"]) - float(expected["probes"]["swapped"]), 0.0),
             _probe_is_right("large_alpha", True)),
         _triplet_mistake(
-            "no_max", "the max with 0 is missing",
-            "an example whose negative is far enough adds 0: tf.maximum(basic_loss, 0)",
+            "no_max", N_("the max with 0 is missing"),
+            N_("an example whose negative is far enough adds 0: tf.maximum(basic_loss, 0)"),
             lambda inputs, expected: (float(expected["loss"])
                                       - float(expected["probes"]["swapped"]))),
         _triplet_mistake(
-            "mean", "the examples' losses are averaged",
-            "the assignment adds them up with tf.reduce_sum",
+            "mean", N_("the examples' losses are averaged"),
+            N_("the assignment adds them up with tf.reduce_sum"),
             lambda inputs, expected: float(expected["loss"]) / len(inputs["anchor"])),
-        Mistake("unsquared", "the distances are not squared",
-                "use the squared L2 distance, tf.reduce_sum(tf.square(...), axis=-1)",
+        Mistake("unsquared", N_("the distances are not squared"),
+                N_("use the squared L2 distance, tf.reduce_sum(tf.square(...), axis=-1)"),
                 lambda inputs, got, expected: (
                     close(scalar(got["probes"]["doubled"]), 2 * scalar(got["loss"]))
                     and not close(scalar(got["loss"]), float(expected["loss"]))
                     and scalar(got["loss"]) > 0)),
         _triplet_mistake(
-            "no_alpha", "alpha is left out", "add the margin: pos_dist - neg_dist + alpha",
+            "no_alpha", N_("alpha is left out"), N_("add the margin: pos_dist - neg_dist + alpha"),
             lambda inputs, expected: expected["probes"]["no_alpha"]),
         _triplet_mistake(
-            "minus_alpha", "alpha is subtracted", "the basic loss is pos_dist - neg_dist + alpha",
+            "minus_alpha", N_("alpha is subtracted"),
+            N_("the basic loss is pos_dist - neg_dist + alpha"),
             lambda inputs, expected: expected["probes"]["minus_alpha"]),
     )
 
@@ -226,15 +231,20 @@ def _check_pair(label: str, names: str, what: str, got: dict) -> None:
     if "raised" in got:
         raise AssertionError(raised_message(label, what, got["raised"]))
     if not got["returns_pair"]:
-        raise AssertionError(f"{label}: should return the tuple ({names}), got {got['type']}")
+        raise AssertionError(_("{label}: should return the tuple ({names}), got {type}").format(
+            label=label, names=names, type=got["type"]))
 
 
 def _check_threshold(label: str, threshold: float, distance: float, above: bool) -> None:
     """The check's threshold lies MARGIN above (or below) the reference's distance."""
     if not np.isclose(threshold - distance, MARGIN if above else -MARGIN, atol=MARGIN / 2):
-        raise AssertionError(f"{label}: the check used threshold {threshold:.6f}, which is not "
-                             f"{MARGIN} {'above' if above else 'below'} the stand-in's "
-                             f"distance {distance:.6f}: was the check changed?")
+        message = (_("{label}: the check used threshold {threshold:.6f}, which is not {margin} "
+                     "above the stand-in's distance {distance:.6f}: was the check changed?")
+                   if above else
+                   _("{label}: the check used threshold {threshold:.6f}, which is not {margin} "
+                     "below the stand-in's distance {distance:.6f}: was the check changed?"))
+        raise AssertionError(message.format(label=label, threshold=threshold, margin=MARGIN,
+                                            distance=distance))
 
 
 def _bracketing_runs(fn, *args) -> dict:
@@ -258,7 +268,8 @@ def _check_runs(label: str, names: str, what: str, distance_name: str, got: dict
     distance, and their thresholds bracket it; returns that distance."""
     distance = float(expected["measured"]["first"])
     for run in (got["measured"], *got["runs"]):
-        _check_pair(label, names, f"{what} and threshold {run.get('threshold', 0.5):.4f}", run)
+        _check_pair(label, names, _("{what} and threshold {threshold:.4f}").format(
+            what=what, threshold=run.get("threshold", 0.5)), run)
         check_scalar(label, distance_name, run["first"], distance, rtol=1e-4, atol=1e-5)
     for run, above in zip(got["runs"], (True, False)):
         _check_threshold(label, run["threshold"], distance, above)
@@ -287,28 +298,39 @@ class Verify(GradedFunction):
         label = self.label(case)
         for name in NAMES:
             runs, wanted = got["runs"][name], expected["runs"][name]
-            distance = _check_runs(label, "dist, door_open",
-                                   f"the visitor's picture, identity {name!r}",
-                                   f"distance between the visitor and {name}", runs, wanted)
+            distance = _check_runs(
+                label, "dist, door_open",
+                _("the visitor's picture, identity {name!r}").format(name=name),
+                _("distance between the visitor and {name}").format(name=name), runs, wanted)
             for run, door_open in zip(runs["runs"], (True, False)):
                 if not isinstance(run["second"], bool):
-                    raise AssertionError(f"{label}: door_open should be True or False, got "
-                                         f"{type_name(run['second'])}")
+                    raise AssertionError(_("{label}: door_open should be True or False, got "
+                                           "{type}").format(label=label,
+                                                            type=type_name(run["second"])))
                 if run["second"] is not door_open:
-                    raise AssertionError(
-                        f"{label}: distance {distance:.4f} with threshold {run['threshold']:.4f}:"
-                        f" door_open should be {door_open}, got {run['second']!r} (the door "
-                        "opens when the distance is below the threshold)")
-        _check_pair(label, "dist, door_open", f"{NAMES[0]}'s own picture", got["own"])
-        check_scalar(label, "distance of a picture to its own encoding", got["own"]["first"],
-                     0.0, atol=1e-5)
+                    raise AssertionError(_(
+                        "{label}: distance {distance:.4f} with threshold {threshold:.4f}: "
+                        "door_open should be {door_open}, got {got!r} (the door opens when the "
+                        "distance is below the threshold)").format(
+                        label=label, distance=distance, threshold=run["threshold"],
+                        door_open=door_open, got=run["second"]))
+        _check_pair(label, "dist, door_open",
+                    _("{name}'s own picture").format(name=NAMES[0]), got["own"])
+        check_scalar(label, _("distance of a picture to its own encoding"),
+                     got["own"]["first"], 0.0, atol=1e-5)
         unknown = got["unknown"]
         if unknown["raised"] not in ("ValueError", "KeyError") or not unknown["names_it"]:
-            raised = (f"raised {unknown['raised']}" + ("" if unknown["names_it"] else
-                                                       " without naming it")
-                      if unknown["raised"] else "raised nothing")
-            raise AssertionError(f"{label}: an identity that is not in the database ('mallory') "
-                                 f"should raise a ValueError naming it; it {raised}")
+            if not unknown["raised"]:
+                message = _("{label}: an identity that is not in the database ('mallory') "
+                            "should raise a ValueError naming it; it raised nothing")
+            elif unknown["names_it"]:
+                message = _("{label}: an identity that is not in the database ('mallory') "
+                            "should raise a ValueError naming it; it raised {error}")
+            else:
+                message = _("{label}: an identity that is not in the database ('mallory') "
+                            "should raise a ValueError naming it; it raised {error} without "
+                            "naming it")
+            raise AssertionError(message.format(label=label, error=unknown["raised"]))
 
     @staticmethod
     def _door_reversed(inputs, got, expected):
@@ -329,13 +351,13 @@ class Verify(GradedFunction):
                    for name in NAMES)
 
     mistakes = (
-        Mistake("door_reversed", "the door opens when the distance is above the threshold",
-                "open it when dist < threshold", _door_reversed),
-        Mistake("squared", "dist is the squared distance",
-                "use the L2 distance itself, np.linalg.norm(encoding - database[identity])",
+        Mistake("door_reversed", N_("the door opens when the distance is above the threshold"),
+                N_("open it when dist < threshold"), _door_reversed),
+        Mistake("squared", N_("dist is the squared distance"),
+                N_("use the L2 distance itself, np.linalg.norm(encoding - database[identity])"),
                 _squared),
-        Mistake("distance_array", "dist is an array of shape (1,), not a number",
-                "take the norm over every axis, or float() of the one distance",
+        Mistake("distance_array", N_("dist is an array of shape (1,), not a number"),
+                N_("take the norm over every axis, or float() of the one distance"),
                 _distance_array),
     )
 
@@ -356,22 +378,25 @@ class WhoIsIt(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         label = self.label(case)
-        distance = _check_runs(label, "min_dist, identity", "the visitor's picture", "min_dist",
-                               got["visitor"], expected["visitor"])
+        distance = _check_runs(label, "min_dist, identity", _("the visitor's picture"),
+                               "min_dist", got["visitor"], expected["visitor"])
         nearest = expected["visitor"]["runs"][0]["second"]  # the reference's, below its threshold
         for run, identity in zip(got["visitor"]["runs"], (nearest, None)):
             if run["second"] != identity:
-                raise AssertionError(
-                    f"{label}: nearest identity {nearest!r} at distance {distance:.4f}, "
-                    f"threshold {run['threshold']:.4f}: identity should be {identity!r}, got "
-                    f"{run['second']!r} (None means 'not in the database')")
+                raise AssertionError(_(
+                    "{label}: nearest identity {nearest!r} at distance {distance:.4f}, threshold "
+                    "{threshold:.4f}: identity should be {identity!r}, got {got!r} (None means "
+                    "'not in the database')").format(
+                    label=label, nearest=nearest, distance=distance, threshold=run["threshold"],
+                    identity=identity, got=run["second"]))
         for name in NAMES:
             run = got["own"][name]
-            _check_pair(label, "min_dist, identity", f"{name}'s own picture", run)
+            _check_pair(label, "min_dist, identity",
+                        _("{name}'s own picture").format(name=name), run)
             if run["second"] != name:
-                raise AssertionError(f"{label}: {name}'s own picture should be recognised as "
-                                     f"{name!r}, got {run['second']!r} at distance "
-                                     f"{float(run['first']):.4f}")
+                raise AssertionError(_("{label}: {name}'s own picture should be recognised as "
+                                       "{name!r}, got {got!r} at distance {distance:.4f}").format(
+                    label=label, name=name, got=run["second"], distance=float(run["first"])))
 
     @staticmethod
     def _never_none(inputs, got, expected):
@@ -393,12 +418,12 @@ class WhoIsIt(GradedFunction):
                 and distance > float(expected["visitor"]["measured"]["first"]) * (1 + 1e-3))
 
     mistakes = (
-        Mistake("never_none", "identity is not None when min_dist >= threshold",
-                "set identity = None when the nearest resident is too far", _never_none),
-        Mistake("starts_at_zero", "min_dist starts at 0, so no distance is ever smaller",
-                "start it above every distance: min_dist = np.inf", _starts_at_zero),
-        Mistake("farthest", "the resident kept is not the nearest one",
-                "keep a resident when dist < min_dist, starting from an infinite min_dist",
+        Mistake("never_none", N_("identity is not None when min_dist >= threshold"),
+                N_("set identity = None when the nearest resident is too far"), _never_none),
+        Mistake("starts_at_zero", N_("min_dist starts at 0, so no distance is ever smaller"),
+                N_("start it above every distance: min_dist = np.inf"), _starts_at_zero),
+        Mistake("farthest", N_("the resident kept is not the nearest one"),
+                N_("keep a resident when dist < min_dist, starting from an infinite min_dist"),
                 _farthest),
     )
 

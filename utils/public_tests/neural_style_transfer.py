@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, check_scalar, check_shape, helpers_replaced
 from utils.graded import GradedFunction, register
+from utils.i18n import N_, _
 from utils.mistakes import Mistake, close, differs, scalar, scaled_by, shape
 from utils.style_transfer import STYLE_LAYERS
 
@@ -89,8 +90,8 @@ class ComputeContentCost(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        check_scalar(name, "cost", got["J"], J, rtol=1e-4)
-        check_scalar(name, "cost of identical activations a_C = a_G", got["J_same"],
+        check_scalar(name, _("cost"), got["J"], J, rtol=1e-4)
+        check_scalar(name, _("cost of identical activations a_C = a_G"), got["J_same"],
                      float(expected["J_same"]), atol=1e-7)
 
     @staticmethod
@@ -100,14 +101,14 @@ class ComputeContentCost(GradedFunction):
                 and close(scalar(got["J_exchanged"]), -J))
 
     mistakes = (
-        Mistake("four_times", "the cost is 4 times too large",
-                "divide the sum of squares by 4 * n_H * n_W * n_C",
+        Mistake("four_times", N_("the cost is 4 times too large"),
+                N_("divide the sum of squares by 4 * n_H * n_W * n_C"),
                 _scaled("J", lambda inputs: 4)),
-        Mistake("not_normalised", "the sum of squares is not divided",
-                "divide it by 4 * n_H * n_W * n_C",
+        Mistake("not_normalised", N_("the sum of squares is not divided"),
+                N_("divide it by 4 * n_H * n_W * n_C"),
                 _scaled("J", lambda inputs: 4 * inputs["a_C"].size)),
-        Mistake("not_squared", "the differences are not squared",
-                "add up tf.square(a_C - a_G), which is never negative", _not_squared),
+        Mistake("not_squared", N_("the differences are not squared"),
+                N_("add up tf.square(a_C - a_G), which is never negative"), _not_squared),
     )
 
 
@@ -146,13 +147,13 @@ class GramMatrix(GradedFunction):
         return A.shape != expected["GA"].shape and close(got["GA"], A * A)
 
     mistakes = (
-        Mistake("transposed", "this is A^T A",
-                "the Gram matrix is A A^T, with one row and one column per channel",
+        Mistake("transposed", N_("this is A^T A"),
+                N_("the Gram matrix is A A^T, with one row and one column per channel"),
                 _transposed),
-        Mistake("normalised", "the Gram matrix is divided by a size",
-                "here it is A A^T as it is: the style cost does the dividing", _normalised),
-        Mistake("elementwise", "A is multiplied by itself element-wise",
-                "the Gram matrix is the matrix product of A and its transpose: tf.matmul",
+        Mistake("normalised", N_("the Gram matrix is divided by a size"),
+                N_("here it is A A^T as it is: the style cost does the dividing"), _normalised),
+        Mistake("elementwise", N_("A is multiplied by itself element-wise"),
+                N_("the Gram matrix is the matrix product of A and its transpose: tf.matmul"),
                 _elementwise),
     )
 
@@ -185,9 +186,9 @@ class ComputeLayerStyleCost(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        check_scalar(name, "cost", got["J"], J, rtol=1e-4)
-        check_scalar(name, "cost of the same activations with their positions and channels "
-                     "laid out differently", got["J_plain_layout"],
+        check_scalar(name, _("cost"), got["J"], J, rtol=1e-4)
+        check_scalar(name, _("cost of the same activations with their positions and channels "
+                             "laid out differently"), got["J_plain_layout"],
                      float(expected["J_plain_layout"]), rtol=1e-4)
 
     @staticmethod
@@ -195,17 +196,17 @@ class ComputeLayerStyleCost(GradedFunction):
         return close(scalar(got["J"]), 0.0, atol=1e-9) and abs(float(expected["J"])) > 1e-9
 
     mistakes = (
-        Mistake("plain_reshape", "a_S and a_G are reshaped straight to (n_C, n_H*n_W)",
-                "that mixes pixels and channels: reshape to (n_H*n_W, n_C), then transpose",
+        Mistake("plain_reshape", N_("a_S and a_G are reshaped straight to (n_C, n_H*n_W)"),
+                N_("that mixes pixels and channels: reshape to (n_H*n_W, n_C), then transpose"),
                 _probe("J", "J_plain_layout")),
-        Mistake("four_times", "the cost is 4 times too large",
-                "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included",
+        Mistake("four_times", N_("the cost is 4 times too large"),
+                N_("divide by 4 * n_C**2 * (n_H * n_W)**2, squares included"),
                 _scaled("J", lambda inputs: 4)),
-        Mistake("positions_not_squared", "the number of positions n_H * n_W is not squared",
-                "divide by 4 * n_C**2 * (n_H * n_W)**2, squares included",
+        Mistake("positions_not_squared", N_("the number of positions n_H * n_W is not squared"),
+                N_("divide by 4 * n_C**2 * (n_H * n_W)**2, squares included"),
                 _scaled("J", lambda inputs: inputs["a_S"].shape[1] * inputs["a_S"].shape[2])),
-        Mistake("same_gram", "both Gram matrices are of the same activations",
-                "GS is the Gram matrix of a_S, GG that of a_G", _same_gram),
+        Mistake("same_gram", N_("both Gram matrices are of the same activations"),
+                N_("GS is the Gram matrix of a_S, GG that of a_G"), _same_gram),
     )
 
 
@@ -238,18 +239,19 @@ class ComputeStyleCost(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         name, J = self.label(case), float(expected["J"])
-        check_scalar(name, "cost", got["J"], J, rtol=1e-4)
-        check_scalar(name, "cost with every layer weight 1", got["J_unit_weights"],
+        check_scalar(name, _("cost"), got["J"], J, rtol=1e-4)
+        check_scalar(name, _("cost with every layer weight 1"), got["J_unit_weights"],
                      float(expected["J_unit_weights"]), rtol=1e-4)
 
     mistakes = (
-        Mistake("unweighted", "the cost is the plain sum of the layer costs",
-                "multiply each layer's cost by its weight from style_layers",
+        Mistake("unweighted", N_("the cost is the plain sum of the layer costs"),
+                N_("multiply each layer's cost by its weight from style_layers"),
                 _probe("J", "J_unit_weights")),
-        Mistake("last_layer", "only the last layer's cost is kept",
-                "add each layer's weighted cost to J_style with +=", _probe("J", "J_last_layer")),
-        Mistake("averaged", "the weighted costs are averaged over the layers",
-                "add them up: the weights already say how much each layer counts",
+        Mistake("last_layer", N_("only the last layer's cost is kept"),
+                N_("add each layer's weighted cost to J_style with +="),
+                _probe("J", "J_last_layer")),
+        Mistake("averaged", N_("the weighted costs are averaged over the layers"),
+                N_("add them up: the weights already say how much each layer counts"),
                 _scaled("J", lambda inputs: 1 / len(inputs["style_layers"]))),
     )
 
@@ -283,19 +285,19 @@ class TotalCost(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         name = self.label(case)
-        check_scalar(name, "total cost", got["J"], float(expected["J"]), rtol=1e-5)
-        check_scalar(name, "total cost with J_content and J_style exchanged",
+        check_scalar(name, _("total cost"), got["J"], float(expected["J"]), rtol=1e-5)
+        check_scalar(name, _("total cost with J_content and J_style exchanged"),
                      got["J_costs_exchanged"], float(expected["J_costs_exchanged"]), rtol=1e-5)
 
     mistakes = (
-        Mistake("swapped", "alpha weighs the style cost and beta the content cost",
-                "alpha multiplies J_content and beta multiplies J_style",
+        Mistake("swapped", N_("alpha weighs the style cost and beta the content cost"),
+                N_("alpha multiplies J_content and beta multiplies J_style"),
                 _probe("J", "J_costs_exchanged")),
-        Mistake("weights_ignored", "the arguments alpha and beta are not used",
-                "use them instead of the numbers of the default weights",
+        Mistake("weights_ignored", N_("the arguments alpha and beta are not used"),
+                N_("use them instead of the numbers of the default weights"),
                 _probe("J", "J_default_weights")),
-        Mistake("unweighted", "the costs are added without their weights",
-                "multiply J_content by alpha and J_style by beta before adding them",
+        Mistake("unweighted", N_("the costs are added without their weights"),
+                N_("multiply J_content by alpha and J_style by beta before adding them"),
                 _probe("J", "J_unit_weights")),
     )
 
@@ -373,14 +375,15 @@ class TrainStep(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         for i in range(TRAIN_STEPS):
-            name = (f"train_step (step {i + 1} with the stand-in extractor, "
-                    f"ALPHA={inputs['alpha']}, BETA={inputs['beta']}, "
-                    f"learning_rate={inputs['learning_rate']})")
-            check_scalar(name, "returned cost J", got["J"][i], float(expected["J"][i]),
+            name = _("train_step (step {step} with the stand-in extractor, ALPHA={alpha}, "
+                     "BETA={beta}, learning_rate={learning_rate})").format(
+                step=i + 1, alpha=inputs["alpha"], beta=inputs["beta"],
+                learning_rate=inputs["learning_rate"])
+            check_scalar(name, _("returned cost J"), got["J"][i], float(expected["J"][i]),
                          rtol=1e-4)
             image = got["images"][i]
-            check_shape(name, "image", image, IMAGE_SHAPE)
-            check_close(name, "updated image", image, expected["images"][i], rtol=1e-4,
+            check_shape(name, _("image"), image, IMAGE_SHAPE)
+            check_close(name, _("updated image"), image, expected["images"][i], rtol=1e-4,
                         atol=1e-5)
 
     @staticmethod
@@ -392,14 +395,14 @@ class TrainStep(GradedFunction):
         return close(got["images"][0], inputs["start"], rtol=0, atol=0)
 
     mistakes = (
-        Mistake("not_clipped", "the image leaves [0, 1]",
-                "clip it after the step: generated_image.assign(clip_0_1(generated_image))",
+        Mistake("not_clipped", N_("the image leaves [0, 1]"),
+                N_("clip it after the step: generated_image.assign(clip_0_1(generated_image))"),
                 _not_clipped),
-        Mistake("not_applied", "the image does not change",
-                "apply the gradient: optimizer.apply_gradients([(grad, generated_image)])",
+        Mistake("not_applied", N_("the image does not change"),
+                N_("apply the gradient: optimizer.apply_gradients([(grad, generated_image)])"),
                 _not_applied),
-        Mistake("weights_exchanged", "ALPHA weighs the style cost and BETA the content cost",
-                "pass J_content first and J_style second to total_cost",
+        Mistake("weights_exchanged", N_("ALPHA weighs the style cost and BETA the content cost"),
+                N_("pass J_content first and J_style second to total_cost"),
                 lambda inputs, got, expected: (
                     differs(scalar(got["J"][0]), float(expected["J"][0]))
                     and close(scalar(got["J"][0]), float(expected["J_weights_exchanged"])))),

@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, type_name
 from utils.graded import GradedFunction, register
+from utils.i18n import N_, _
 from utils.mistakes import Mistake, close, differs
 from utils.student_errors import capture, raised_message
 
@@ -45,13 +46,13 @@ keras = tf.keras
 
 
 def _fail(fn: str, message: str):
-    raise AssertionError(f"{fn}: {message}")
+    raise AssertionError(_("{fn}: {message}").format(fn=fn, message=message))
 
 
-RESIDUAL_ADD = ("the tensors added have different shapes: for a residual block, the main path "
-                "and the shortcut must end with the same shape (check the strides of the first "
-                "conv layer and of the shortcut, the \"same\" padding of the middle one, and "
-                "the number of filters)")
+RESIDUAL_ADD = N_("the tensors added have different shapes: for a residual block, the main "
+                  "path and the shortcut must end with the same shape (check the strides of the "
+                  "first conv layer and of the shortcut, the \"same\" padding of the middle "
+                  "one, and the number of filters)")
 
 
 def _check_raised(label: str, what: str, got: dict) -> None:
@@ -61,14 +62,16 @@ def _check_raised(label: str, what: str, got: dict) -> None:
     main path and shortcut ending with different shapes."""
     if "raised" in got:
         raised = got["raised"]
-        cause = RESIDUAL_ADD if "Inputs have incompatible shapes" in raised["message"] else None
+        cause = (_(RESIDUAL_ADD) if "Inputs have incompatible shapes" in raised["message"]
+                 else None)
         raise AssertionError(raised_message(label, what, raised, cause))
 
 
 def _layer_names(fn: str, names: list[str], required: list[str]) -> None:
     missing = [n for n in required if n not in names]
     if missing:
-        _fail(fn, f"no layer named {missing}; the named layers are {sorted(names)}")
+        _fail(fn, _("no layer named {missing}; the named layers are {names}").format(
+            missing=missing, names=sorted(names)))
 
 
 def _check_kernels(fn: str, got: dict, expected: dict) -> None:
@@ -76,13 +79,15 @@ def _check_kernels(fn: str, got: dict, expected: dict) -> None:
     for name, kernel in expected.items():
         value = got.get(name)
         if not isinstance(value, np.ndarray):
-            _fail(fn, f"layer {name} has no kernel: is it a Conv2D/Dense layer?")
+            _fail(fn, _("layer {name} has no kernel: is it a Conv2D/Dense layer?").format(
+                name=name))
         if value.shape != np.shape(kernel):
-            _fail(fn, f"layer {name}'s kernel has shape {value.shape}, expected "
-                      f"{np.shape(kernel)}: check its number of filters and window size")
+            _fail(fn, _("layer {name}'s kernel has shape {shape}, expected {expected}: check "
+                        "its number of filters and window size").format(
+                name=name, shape=value.shape, expected=np.shape(kernel)))
         if not np.allclose(value, kernel):
-            _fail(fn, f"layer {name}'s kernel is not GlorotUniform(seed=0): pass "
-                      f"kernel_initializer=initializer(seed=0)")
+            _fail(fn, _("layer {name}'s kernel is not GlorotUniform(seed=0): pass "
+                        "kernel_initializer=initializer(seed=0)").format(name=name))
 
 
 def _given_names(model) -> list[str]:
@@ -105,8 +110,9 @@ def _check_bn_axes(fn: str, axes: dict, names: list[str] | None = None) -> None:
     """Batch norm must normalise the channels (axis 3, also written -1)."""
     for name in names if names is not None else sorted(axes):
         if axes.get(name, 3) != 3:
-            _fail(fn, f"layer {name} normalises axis {axes[name]}; batch norm must normalise "
-                      f"the channels: BatchNormalization(axis=3)")
+            _fail(fn, _("layer {name} normalises axis {axis}; batch norm must normalise the "
+                        "channels: BatchNormalization(axis=3)").format(name=name,
+                                                                       axis=axes[name]))
 
 
 # ------------------------------------------------------------------------------------------
@@ -184,22 +190,25 @@ class _Block(GradedFunction):
         fn = self.name
         label = f"{fn} (f={inputs['f']}, filters={list(inputs['filters'])}" + (
             f", s={inputs['s']})" if self.shortcut else ")")
-        _check_raised(label, f"a Keras input of shape {(None, *inputs['X'].shape[1:])}", got)
+        _check_raised(label, _("a Keras input of shape {shape}").format(
+            shape=(None, *inputs["X"].shape[1:])), got)
         conv_base, bn_base = self._names(inputs["stage"], inputs["block"])
         branches = _branches(self.shortcut)
         _layer_names(fn, got["names"], [conv_base + b for b in branches] +
                      [bn_base + b for b in branches])
         _check_bn_axes(fn, got["bn_axes"], [bn_base + b for b in branches])
         _check_kernels(fn, got["kernels"], expected["kernels"])
-        check_close(label, "output", got["output"], expected["output"], rtol=1e-4, atol=1e-4)
+        check_close(label, _("output"), got["output"], expected["output"], rtol=1e-4,
+                    atol=1e-4)
         if not got["accepts_training"]:
-            _fail(fn, "it takes no argument training")
+            _fail(fn, _("it takes no argument training"))
         for mode, training in MODES.items():
             eager = got["eager"][mode]
-            _check_raised(label, f"the batch of shape {inputs['X'].shape}, training={training}",
-                          eager)
-            check_close(f"{label} called with training={training}", "output", eager["output"],
-                        expected["eager"][mode]["output"], rtol=1e-4, atol=1e-4)
+            _check_raised(label, _("the batch of shape {shape}, training={training}").format(
+                shape=inputs["X"].shape, training=training), eager)
+            check_close(_("{label} called with training={training}").format(
+                label=label, training=training), _("output"), eager["output"],
+                expected["eager"][mode]["output"], rtol=1e-4, atol=1e-4)
 
     @staticmethod
     def _no_training(inputs, got, expected):
@@ -244,22 +253,22 @@ class _Block(GradedFunction):
         return conv_base + "1" in got["names"] and bn_base + "1" not in got["names"]
 
     mistakes = (  # in the order the answer is checked: layers, outputs, the two modes
-        Mistake("bn_axis", "batch norm normalises another axis than the channels",
-                "use BatchNormalization(axis=3, ...)", _bn_axis),
-        Mistake("kernel_initializer", "a kernel does not come from GlorotUniform(seed=0)",
-                "pass kernel_initializer=initializer(seed=0) to every Conv2D", _kernels),
-        Mistake("final_relu_missing", "the last ReLU is missing",
-                'apply Activation("relu") after the Add', _final_relu_missing),
-        Mistake("relu_before_add", "the last ReLU comes before the shortcut is added",
-                'add the shortcut first, then apply Activation("relu")', _relu_before_add),
-        Mistake("no_shortcut", "the shortcut is not added",
-                "add it to the main path, Add()([X, X_shortcut]), before the last ReLU",
+        Mistake("bn_axis", N_("batch norm normalises another axis than the channels"),
+                N_("use BatchNormalization(axis=3, ...)"), _bn_axis),
+        Mistake("kernel_initializer", N_("a kernel does not come from GlorotUniform(seed=0)"),
+                N_("pass kernel_initializer=initializer(seed=0) to every Conv2D"), _kernels),
+        Mistake("final_relu_missing", N_("the last ReLU is missing"),
+                N_('apply Activation("relu") after the Add'), _final_relu_missing),
+        Mistake("relu_before_add", N_("the last ReLU comes before the shortcut is added"),
+                N_('add the shortcut first, then apply Activation("relu")'), _relu_before_add),
+        Mistake("no_shortcut", N_("the shortcut is not added"),
+                N_("add it to the main path, Add()([X, X_shortcut]), before the last ReLU"),
                 _no_shortcut),
-        Mistake("no_training", "the block takes no argument training",
-                "add training=True to its arguments and call each batch norm with "
-                "training=training", _no_training),
-        Mistake("training_ignored", "batch norm ignores the training argument",
-                "call each BatchNormalization layer on X with training=training",
+        Mistake("no_training", N_("the block takes no argument training"),
+                N_("add training=True to its arguments and call each batch norm with "
+                "training=training"), _no_training),
+        Mistake("training_ignored", N_("batch norm ignores the training argument"),
+                N_("call each BatchNormalization layer on X with training=training"),
                 _training_ignored),
     )
 
@@ -279,8 +288,8 @@ class ConvolutionalBlock(_Block):
     name = "convolutional_block"
     shortcut = True
     mistakes = _Block.mistakes + (
-        Mistake("shortcut_without_bn", "the shortcut has no batch norm",
-                'follow its Conv2D with BatchNormalization(axis=3, name=bn_name_base + "1")',
+        Mistake("shortcut_without_bn", N_("the shortcut has no batch norm"),
+                N_('follow its Conv2D with BatchNormalization(axis=3, name=bn_name_base + "1")'),
                 _Block._shortcut_without_bn),
     )
 
@@ -360,33 +369,35 @@ class ResNet50Check(GradedFunction):
         _check_raised(self.label(case), f"input_shape={tuple(inputs['input_shape'])}, "
                                         f"classes={classes}", got)
         if not got["is_model"]:
-            _fail(fn, f"should return a keras Model, got {got['type']}")
+            _fail(fn, _("should return a keras Model, got {type}").format(type=got["type"]))
         _check_bn_axes(fn, got["bn_axes"])
         layers = Counter(_layer_key(entry) for entry in got["layers"])
         plan = Counter(_layer_key(entry) for entry in expected["layers"])  # the reference's
         if layers != plan:
             missing, extra = list((plan - layers).elements()), list((layers - plan).elements())
-            _fail(fn, f"the layers differ from ResNet50's (class, output shape, parameters): "
-                      f"missing {missing[:3]}{' ...' if len(missing) > 3 else ''}, "
-                      f"unexpected {extra[:3]}{' ...' if len(extra) > 3 else ''}")
+            _fail(fn, _("the layers differ from ResNet50's (class, output shape, parameters): "
+                        "missing {missing}, unexpected {unexpected}").format(
+                missing=f"{missing[:3]}{' ...' if len(missing) > 3 else ''}",
+                unexpected=f"{extra[:3]}{' ...' if len(extra) > 3 else ''}"))
         if got["count_params"] != expected["count_params"]:
-            _fail(fn, f"{got['count_params']:,} parameters, expected "
-                      f"{expected['count_params']:,}")
+            _fail(fn, _("{count:,} parameters, expected {expected:,}").format(
+                count=got["count_params"], expected=expected["count_params"]))
         head = f"fc{classes}"
         _layer_names(fn, got["names"], ["conv1", "bn_conv1", "avg_pool", head, "res2a_branch1",
                                         "res5c_branch2c"])
         if not got["head_softmax"]:
-            _fail(fn, f"the last layer {head} should use the softmax activation")
+            _fail(fn, _("the last layer {head} should use the softmax activation").format(
+                head=head))
         _check_kernels(fn, {head: got["head_kernel"]}, {head: expected["head_kernel"]})
         probabilities = got["probabilities"]
         if not isinstance(probabilities, np.ndarray) or probabilities.ndim != 2:
-            _fail(fn, f"the output should be a batch of probabilities, got "
-                      f"{type_name(probabilities)}")
-        check_close(fn, "sum of the output probabilities", probabilities.sum(axis=1),
+            _fail(fn, _("the output should be a batch of probabilities, got {type}").format(
+                type=type_name(probabilities)))
+        check_close(fn, _("sum of the output probabilities"), probabilities.sum(axis=1),
                     np.ones(len(inputs["X"])), rtol=1e-4, atol=1e-4)
         # Every kernel is GlorotUniform(seed=0) and batch normalization starts as the identity:
         # the same network gives the same probabilities, however its code is written.
-        check_close(fn, "output probabilities (of the freshly initialised network)",
+        check_close(fn, _("output probabilities (of the freshly initialised network)"),
                     probabilities, expected["probabilities"], rtol=1e-3, atol=1e-5)
 
     @staticmethod
@@ -414,15 +425,17 @@ class ResNet50Check(GradedFunction):
             ResNet50Check._classes(expected)
 
     mistakes = (
-        Mistake("block_count", "a stage has another number of blocks than ResNet50's",
-                "stages 2 to 5 have a convolutional block, then 2, 3, 5 and 2 identity blocks",
+        Mistake("block_count", N_("a stage has another number of blocks than ResNet50's"),
+                N_("stages 2 to 5 have a convolutional block, then 2, 3, 5 and 2 identity "
+                   "blocks"),
                 _block_count),
-        Mistake("stride", "a convolutional block has the wrong stride",
-                "s=1 in stage 2 and s=2 in the three stages after it", _stride),
-        Mistake("no_max_pool", "the max pooling after conv1 is missing",
-                "add MaxPooling2D((3, 3), strides=(2, 2)) after the first ReLU", _no_max_pool),
-        Mistake("no_softmax", "the last layer has no softmax",
-                'give the Dense layer activation="softmax"',
+        Mistake("stride", N_("a convolutional block has the wrong stride"),
+                N_("s=1 in stage 2 and s=2 in the three stages after it"), _stride),
+        Mistake("no_max_pool", N_("the max pooling after conv1 is missing"),
+                N_("add MaxPooling2D((3, 3), strides=(2, 2)) after the first ReLU"),
+                _no_max_pool),
+        Mistake("no_softmax", N_("the last layer has no softmax"),
+                N_('give the Dense layer activation="softmax"'),
                 lambda inputs, got, expected: got["is_model"] and not got["head_softmax"]),
     )
 

@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from utils.checks import answer, check_close, check_scalar, check_shape, type_name
 from utils.graded import GradedFunction, register
+from utils.i18n import N_, _
 from utils.mistakes import Mistake, close, differs, scalar, shape
 from utils.signs import load_signs_dataset, prepare
 from utils.student_errors import capture, raised_message
@@ -144,31 +145,37 @@ class InitializeParameters(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         fn = self.name
-        _check_raised(self.label(case), "no arguments", got)
+        _check_raised(self.label(case), _("no arguments"), got)
         if not got["is_dict"] or set(got["keys"]) != set(PARAMETER_SHAPES):
             keys = got["keys"] if got["is_dict"] else got["type"]
-            raise AssertionError(f"{fn}: should return a dict with keys "
-                                 f"{sorted(PARAMETER_SHAPES)}, got {keys}")
+            raise AssertionError(_("{fn}: should return a dict with keys {keys}, got {got}").format(
+                fn=fn, keys=sorted(PARAMETER_SHAPES), got=keys))
         for name in sorted(PARAMETER_SHAPES):
             facts = got["facts"][name]
             if not facts["variable"]:
-                raise AssertionError(f"{fn}: {name} should be a tf.Variable (so that it can be "
-                                     f"trained), got {facts['dtype']}")
+                raise AssertionError(_("{fn}: {name} should be a tf.Variable (so that it can be "
+                                       "trained), got {type}").format(fn=fn, name=name,
+                                                                      type=facts["dtype"]))
             if facts["dtype"] != "float32":
-                raise AssertionError(f"{fn}: {name} should be float32, got {facts['dtype']}")
+                raise AssertionError(_("{fn}: {name} should be float32, got {dtype}").format(
+                    fn=fn, name=name, dtype=facts["dtype"]))
             if not facts["trainable"]:
-                raise AssertionError(f"{fn}: {name} should be trainable (tf.Variable's default)")
+                raise AssertionError(_("{fn}: {name} should be trainable (tf.Variable's "
+                                       "default)").format(fn=fn, name=name))
             check_close(fn, name, got["values"][name], expected["values"][name], rtol=1e-6,
                         atol=1e-7)
         if not got["distinct"]:
-            raise AssertionError(f"{fn}: W1, W2, W3 and b3 should be four distinct variables")
+            raise AssertionError(_("{fn}: W1, W2, W3 and b3 should be four distinct "
+                                   "variables").format(fn=fn))
         again = got["again"]
         if set(again) != set(PARAMETER_SHAPES) or not all(
                 np.array_equal(np.asarray(again[k]), got["values"][k]) for k in PARAMETER_SHAPES):
-            raise AssertionError(
-                f"{fn}: a second call returned other values after the first call's variables "
-                f"were changed; create new tf.Variables on every call" if inputs["change_first"]
-                else f"{fn}: two calls gave different values; use the fixed seed 1")
+            raise AssertionError((
+                _("{fn}: a second call returned other values after the first call's variables "
+                  "were changed; create new variables (tf.Variable) on every call")
+                if inputs["change_first"]
+                else _("{fn}: two calls gave different values; use the fixed seed 1")).format(
+                fn=fn))
 
     @staticmethod
     def _not_variable(inputs, got, expected):
@@ -194,15 +201,15 @@ class InitializeParameters(GradedFunction):
                    for k, s in PARAMETER_SHAPES.items())
 
     mistakes = (
-        Mistake("not_variable", "a parameter is a tensor, not a tf.Variable",
-                "wrap each one: tf.Variable(initializer(shape=...))", _not_variable),
-        Mistake("other_initializer", "the weights are not GlorotUniform(seed=1)'s",
-                "draw them from tf.keras.initializers.GlorotUniform(seed=1)",
+        Mistake("not_variable", N_("a parameter is a tensor, not a tf.Variable"),
+                N_("wrap each one: tf.Variable(initializer(shape=...))"), _not_variable),
+        Mistake("other_initializer", N_("the weights are not GlorotUniform(seed=1)'s"),
+                N_("draw them from tf.keras.initializers.GlorotUniform(seed=1)"),
                 _other_initializer),
-        Mistake("b3_not_zero", "b3 does not start at zero", "create it with tf.zeros((6,))",
+        Mistake("b3_not_zero", N_("b3 does not start at zero"), N_("create it with tf.zeros((6,))"),
                 _b3_not_zero),
-        Mistake("reversed_shape", "a parameter's shape is reversed",
-                "W3 is (64, 6): the 64 inputs first, then the 6 outputs", _reversed_shape),
+        Mistake("reversed_shape", N_("a parameter's shape is reversed"),
+                N_("W3 is (64, 6): the 64 inputs first, then the 6 outputs"), _reversed_shape),
     )
 
 
@@ -253,10 +260,12 @@ class ForwardPropagation(GradedFunction):
         return None if raised else _plain(value)
 
     def assert_answer(self, case, inputs, got, expected):
-        _check_raised(self.label(case), f"X of shape {inputs['X'].shape}", got)
+        _check_raised(self.label(case), _("X of shape {shape}").format(shape=inputs["X"].shape),
+                      got)
         m = inputs["X"].shape[0]
-        check_shape(self.label(case), "logits", got["Z3"], (m, 6))
-        check_close(self.label(case), "logits", got["Z3"], expected["Z3"], rtol=1e-4, atol=1e-5)
+        check_shape(self.label(case), _("logits"), got["Z3"], (m, 6))
+        check_close(self.label(case), _("logits"), got["Z3"], expected["Z3"], rtol=1e-4,
+                    atol=1e-5)
 
     @staticmethod
     def _no_bias(inputs, got, expected):
@@ -284,17 +293,18 @@ class ForwardPropagation(GradedFunction):
         return seen
 
     mistakes = (
-        Mistake("no_bias", "the bias b3 is missing", "add b3 to the product of F and W3",
+        Mistake("no_bias", N_("the bias b3 is missing"), N_("add b3 to the product of F and W3"),
                 _no_bias),
-        Mistake("softmax", "the result is probabilities (a softmax), not logits",
-                "return Z3 itself: compute_cost applies the softmax", _softmax),
-        Mistake("relu_output", "a ReLU is applied to the logits",
-                "the last layer is linear: no activation after the product and b3", _relu_output),
-        Mistake("relu1_missing", "the first ReLU is missing",
-                "A1 = tf.nn.relu(Z1) comes before the first pooling",
+        Mistake("softmax", N_("the result is probabilities (a softmax), not logits"),
+                N_("return Z3 itself: compute_cost applies the softmax"), _softmax),
+        Mistake("relu_output", N_("a ReLU is applied to the logits"),
+                N_("the last layer is linear: no activation after the product and b3"),
+                _relu_output),
+        Mistake("relu1_missing", N_("the first ReLU is missing"),
+                N_("A1 = tf.nn.relu(Z1) comes before the first pooling"),
                 _relu_missing("relu1", "relu2", 1)),
-        Mistake("relu2_missing", "the second ReLU is missing",
-                "A2 = tf.nn.relu(Z2) comes before the second pooling",
+        Mistake("relu2_missing", N_("the second ReLU is missing"),
+                N_("A2 = tf.nn.relu(Z2) comes before the second pooling"),
                 _relu_missing("relu2", "relu1", -1)),
     )
 
@@ -323,9 +333,9 @@ class ComputeCost(GradedFunction):
         return got
 
     def assert_answer(self, case, inputs, got, expected):
-        _check_raised(self.label(case), f"logits and labels of shape {inputs['logits'].shape}",
-                      got)
-        check_scalar(self.label(case), "cost", got["cost"], float(expected["cost"]),
+        _check_raised(self.label(case), _("logits and labels of shape {shape}").format(
+            shape=inputs["logits"].shape), got)
+        check_scalar(self.label(case), _("cost"), got["cost"], float(expected["cost"]),
                      rtol=1e-4, atol=1e-6)
 
     @staticmethod
@@ -348,14 +358,14 @@ class ComputeCost(GradedFunction):
         return seen
 
     mistakes = (
-        Mistake("summed", "the cost is the sum over the examples", "return their mean, "
-                "tf.reduce_mean", _summed),
-        Mistake("per_example", "one cost per example is returned",
-                "average them into one number with tf.reduce_mean", _per_example),
-        Mistake("arguments_exchanged", "labels and logits are exchanged",
-                "pass labels=Y and logits=Z3", _probe("arguments_exchanged")),
-        Mistake("transposed", "the logits and labels are transposed (the old (6, m) layout)",
-                "here they are (m, 6): pass them as they are", _probe("transposed")),
+        Mistake("summed", N_("the cost is the sum over the examples"), N_("return their mean, "
+                "tf.reduce_mean"), _summed),
+        Mistake("per_example", N_("one cost per example is returned"),
+                N_("average them into one number with tf.reduce_mean"), _per_example),
+        Mistake("arguments_exchanged", N_("labels and logits are exchanged"),
+                N_("pass labels=Y and logits=Z3"), _probe("arguments_exchanged")),
+        Mistake("transposed", N_("the logits and labels are transposed (the old (6, m) layout)"),
+                N_("here they are (m, 6): pass them as they are"), _probe("transposed")),
     )
 
 
@@ -467,53 +477,60 @@ class Model(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
-        _check_raised(fn, f"the first {inputs['n_train']} training and {inputs['n_test']} test "
-                          "photographs of SIGNS", got)
+        _check_raised(fn, _("the first {train} training and {test} test photographs of "
+                            "SIGNS").format(train=inputs["n_train"], test=inputs["n_test"]), got)
         if not got["returns_four"]:
-            raise AssertionError(f"{fn}: should return (train_accuracy, test_accuracy, "
-                                 f"parameters, costs)")
+            raise AssertionError(_("{fn}: should return ({names})").format(
+                fn=fn, names="train_accuracy, test_accuracy, parameters, costs"))
         costs, parameters, initial = got["costs"], got["parameters"], expected["frozen"]
         _check_costs(fn, costs, num_epochs)
-        for what, values in (("the trained parameters", parameters),
-                             ("the parameters with learning_rate=0", got["frozen"])):
+        for what, values in ((_("the trained parameters"), parameters),
+                             (_("the parameters with learning_rate=0"), got["frozen"])):
             if set(values) != set(PARAMETER_SHAPES):
-                raise AssertionError(f"{fn}: {what} should be a dict with keys "
-                                     f"{sorted(PARAMETER_SHAPES)}, got {sorted(values)}")
+                raise AssertionError(_("{fn}: {what} should be a dict with keys {keys}, got "
+                                       "{got}").format(fn=fn, what=what,
+                                                       keys=sorted(PARAMETER_SHAPES),
+                                                       got=sorted(values)))
         frozen_costs = got["frozen_costs"]
-        _check_costs(f"{fn} with learning_rate=0", frozen_costs, 2)
+        _check_costs(_("{fn} with learning_rate=0").format(fn=fn), frozen_costs, 2)
         mean = float(expected["frozen_costs"][0])  # the initial parameters' mean training cost
         if not np.isclose(frozen_costs[0], mean, rtol=1e-2):
-            raise AssertionError(f"{fn}: with learning_rate=0 the epoch cost should be the mean "
-                                 f"cost of the initial parameters over the training set, "
-                                 f"{mean:.4f}; got {frozen_costs[0]:.4f}")
+            raise AssertionError(_("{fn}: with learning_rate=0 the epoch cost should be the mean "
+                                   "cost of the initial parameters over the training set, "
+                                   "{mean:.4f}; got {got:.4f}").format(fn=fn, mean=mean,
+                                                                      got=frozen_costs[0]))
         if all(np.allclose(parameters[k], initial[k]) for k in PARAMETER_SHAPES):
-            raise AssertionError(f"{fn}: the parameters did not change during training")
+            raise AssertionError(_("{fn}: the parameters did not change during training").format(
+                fn=fn))
         if not costs[-1] < costs[0] * (1 - 1e-3):
-            raise AssertionError(f"{fn}: the cost did not fall in {num_epochs} epochs "
-                                 f"(costs {np.round(costs, 4).tolist()}): are the gradients "
-                                 f"applied to the parameters?")
+            raise AssertionError(_("{fn}: the cost did not fall in {epochs} epochs (costs "
+                                   "{costs}): are the gradients applied to the "
+                                   "parameters?").format(fn=fn, epochs=num_epochs,
+                                                         costs=np.round(costs, 4).tolist()))
         if "trained_cost" in got:  # recomputed by the grader
             progress = got["initial_cost"] - got["trained_cost"]
             expected_progress = got["initial_cost"] - got["reference_cost"]
             if not progress >= TRAINING_PROGRESS * expected_progress:
-                raise AssertionError(
-                    f"{fn}: the returned parameters bring the training cost from "
-                    f"{got['initial_cost']:.4f} to {got['trained_cost']:.4f}; {num_epochs} "
-                    f"epochs of Adam on mini-batches of {self.minibatch_size} bring it to about "
-                    f"{got['reference_cost']:.4f}: train as the assignment says and return the "
-                    "trained parameters")
+                raise AssertionError(_(
+                    "{fn}: the returned parameters bring the training cost from {initial:.4f} "
+                    "to {trained:.4f}; {epochs} epochs of Adam on mini-batches of {size} bring "
+                    "it to about {reference:.4f}: train as the assignment says and return the "
+                    "trained parameters").format(
+                    fn=fn, initial=got["initial_cost"], trained=got["trained_cost"],
+                    epochs=num_epochs, size=self.minibatch_size,
+                    reference=got["reference_cost"]))
         if got["accuracies"] is None:
-            raise AssertionError(f"{fn}: the trained parameters should have the shapes "
-                                 f"{PARAMETER_SHAPES}")
+            raise AssertionError(_("{fn}: the trained parameters should have the shapes "
+                                   "{shapes}").format(fn=fn, shapes=PARAMETER_SHAPES))
         # Adam's steps make the parameters of two correct implementations drift apart (by up
         # to 0.2 after 4 epochs when their costs round differently), their costs much less
         # (0.2 %): the epochs' costs must be the reference's within 1 %.
-        check_close(fn, "cost of each epoch", costs, expected["costs"], rtol=1e-2, atol=0)
+        check_close(fn, _("cost of each epoch"), costs, expected["costs"], rtol=1e-2, atol=0)
         for what, accuracy in zip(("train", "test"), got["accuracies"]):
-            check_scalar(fn, f"{what} accuracy", got[f"{what}_accuracy"], accuracy, atol=1e-6)
+            check_scalar(fn, f"{what}_accuracy", got[f"{what}_accuracy"], accuracy, atol=1e-6)
         for name in PARAMETER_SHAPES:
-            check_close(fn, f"{name} after training with learning_rate=0", got["frozen"][name],
-                        initial[name], rtol=1e-6, atol=1e-7)
+            check_close(fn, _("{name} after training with learning_rate=0").format(name=name),
+                        got["frozen"][name], initial[name], rtol=1e-6, atol=1e-7)
 
 
     def _batches(self, inputs) -> int:
@@ -543,17 +560,17 @@ class Model(GradedFunction):
                 and close(scalar(got["test_accuracy"]), train))
 
     mistakes = (
-        Mistake("not_applied", "the parameters never change: the gradients are not applied",
-                "apply them to the variables with optimizer.apply_gradients in train_step",
+        Mistake("not_applied", N_("the parameters never change: the gradients are not applied"),
+                N_("apply them to the variables with optimizer.apply_gradients in train_step"),
                 _not_applied),
-        Mistake("summed_costs", "the epoch cost is the sum of the mini-batch costs",
-                "add cost * len(minibatch_X) / m for each mini-batch, a weighted mean",
+        Mistake("summed_costs", N_("the epoch cost is the sum of the mini-batch costs"),
+                N_("add cost * len(minibatch_X) / m for each mini-batch, a weighted mean"),
                 _epoch_cost(lambda model, inputs: model._batches(inputs))),
-        Mistake("divided_by_m", "each mini-batch cost is divided by m without its size",
-                "add cost * len(minibatch_X) / m: a mini-batch's cost is its mean already",
+        Mistake("divided_by_m", N_("each mini-batch cost is divided by m without its size"),
+                N_("add cost * len(minibatch_X) / m: a mini-batch's cost is its mean already"),
                 _epoch_cost(lambda model, inputs: model._batches(inputs) / inputs["n_train"])),
-        Mistake("accuracies_exchanged", "the train and test accuracies are exchanged",
-                "return train_accuracy, test_accuracy, parameters, costs in this order",
+        Mistake("accuracies_exchanged", N_("the train and test accuracies are exchanged"),
+                N_("return train_accuracy, test_accuracy, parameters, costs in this order"),
                 _accuracies_exchanged),
     )
 
@@ -562,8 +579,8 @@ def _check_costs(fn: str, costs, num_epochs: int) -> None:
     """``costs`` must be one number per epoch."""
     if not isinstance(costs, np.ndarray) or costs.shape != (num_epochs,):
         count = costs.size if isinstance(costs, np.ndarray) else type_name(costs)
-        raise AssertionError(f"{fn}: costs should hold one number per epoch ({num_epochs}), "
-                             f"got {count}")
+        raise AssertionError(_("{fn}: costs should hold one number per epoch ({epochs}), got "
+                               "{count}").format(fn=fn, epochs=num_epochs, count=count))
 
 
 CHECKS = register(InitializeParameters(), ForwardPropagation(), ComputeCost(), Model())
