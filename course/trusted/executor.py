@@ -196,7 +196,7 @@ class TrustedExecute(Execute):
                 runnable.append(index)
         # the release's imports cell first, before any code of the submission: when it fails,
         # the grader's environment failed (course.grading.classroom.imports_failed)
-        runnable.sort(key=lambda i: nb.cells[i].metadata.get("nbgrader", {}).get("grade_id")
+        runnable.sort(key=lambda i: self.nb.cells[i].metadata.get("nbgrader", {}).get("grade_id")
                       != IMPORTS_CELL)
         self._helpers = ReferenceProcess(nbformat.writes(self._reference.source))
         self._timings: Counter[str] = Counter()  # seconds per step, for the log
