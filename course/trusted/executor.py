@@ -44,7 +44,7 @@ import nbformat
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async, run_sync
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
@@ -64,6 +64,7 @@ NOT_RUN_NOTE = N_("[a demonstration: not run when the notebook was graded; no gr
 IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
 MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
+UNREADABLE = "unreadable"  # the type given a message from the kernel that cannot be read
 HIDDEN_VALUE = N_("(value hidden)")  # a number of a hidden case's failure message, as shown
 # A decimal number, not part of a name; ASCII: a Chinese character next to it is not a letter
 _DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:\.\d*)?[eE][-+]?\d+"
@@ -90,7 +91,21 @@ class BoundedKernelClient(AsyncKernelClient):
     """A kernel client whose sockets refuse any message larger than the grader would keep
     (ZeroMQ drops the connection before the message is read into memory): a kernel cannot make
     the grader's process hold more than ``MAX_OUTPUT_MESSAGE_BYTES`` for one output, or
-    ``MAX_REQUEST_CHARS`` for one input request."""
+    ``MAX_REQUEST_CHARS`` for one input request; a message it cannot read (nested too deeply,
+    malformed, signed twice) is dropped, as one that answers nothing the grader asked."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        read = self.session.deserialize
+
+        def readable(msg_list, content=True, copy=True):
+            try:
+                return read(msg_list, content=content, copy=copy)
+            except (ValueError, TypeError, KeyError, RecursionError, MemoryError):
+                return {"header": {}, "msg_id": "", "msg_type": UNREADABLE, "parent_header": {},
+                        "metadata": {}, "content": {}, "buffers": []}
+
+        self.session.deserialize = readable
 
     def _bounded(self, connect, limit: int, identity):
         self.context.setsockopt(zmq.MAXMSGSIZE, limit)  # the default of sockets made now
@@ -231,8 +246,10 @@ class TrustedExecute(Execute):
             starts += 1
             started = time.perf_counter()
             try:
+                ready = False  # the kernel answered, and the submission's code may run
                 with self.setup_kernel():
                     reply = self.wait_for_reply(self.kc.kernel_info())
+                    ready = True
                     self.nb.metadata["language_info"] = reply["content"]["language_info"]
                     started = self._lap("kernel start", started)
                     for index in runnable[:done]:  # after a restart: the cells run before
@@ -249,7 +266,7 @@ class TrustedExecute(Execute):
                     self._lap("graded functions", started)
                 return verdicts
             except RuntimeError as error:  # a kernel that died before answering
-                if starts == 1:  # before any of the submission's code ran: the grader's fault
+                if starts == 1 and not ready:  # no code of the submission ran: the grader's
                     raise GraderFailure(f"the kernel did not start: {error}") from error
                 # a restarted one: again
             except _KernelDied as died:
@@ -316,6 +333,8 @@ class TrustedExecute(Execute):
             self.execute_cell(self.nb.cells[-1], len(self.nb.cells) - 1, store_history=True)
         except DeadKernelError:
             raise _KernelDied(index) from None
+        except CellTimeoutError:  # its output stopped arriving: its first run's outputs stand
+            pass
         finally:
             self.nb.cells.pop()
 
@@ -324,12 +343,19 @@ class TrustedExecute(Execute):
         and display updates all count, against the cell that is running); note once that the
         rest was cut."""
         if msg["msg_type"] not in _OUTPUT_MESSAGES:
-            return super().process_message(msg, cell, cell_index)
+            try:
+                return super().process_message(msg, cell, cell_index)
+            except CellControlSignal:  # the cell is done (its idle status): nbclient's
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError):  # a status or other
+                return None  # message without what it should hold: not one the cell needs
         used = self._output_used.get(cell_index, 0)
         self._output_used[cell_index] = used + _size(msg.get("content", {}))
         if self._output_used[cell_index] <= self.max_output_chars:
             try:
                 return super().process_message(msg, cell, cell_index)
+            except CellControlSignal:
+                raise
             except Exception:  # noqa: BLE001 (an output nbformat rejects: the kernel's doing)
                 cell.outputs.append(new_output("stream", name="stdout", text=_(
                     "\n[an output of this cell was malformed and is not shown]\n")))
@@ -365,7 +391,9 @@ class TrustedExecute(Execute):
                 zip(tests.cases, inputs, results), 1):
             failure = self._failure(graded, case, case_inputs, result, placeholders)
             if failure:
-                if case.hidden:
+                # a hidden case's numbers, and every number of a function that the grader's
+                # stand-ins answered (its answer or message could carry theirs), are hidden
+                if case.hidden or stand_ins:
                     failure = failure[0], without_values(failure[1])
                 fails = (_("{function} fails hidden test {number} of {count} ({case}): "
                            "{failure}") if case.hidden else
@@ -384,12 +412,15 @@ class TrustedExecute(Execute):
             hidden=counts[1]))
 
     def _hidden_calls(self, caller: GradedFunction, name: str) -> set[str]:
-        """The fingerprints of the calls of the helper ``name`` on its hidden cases, which its
-        stand-in refuses to answer (helper_calls.fingerprint)."""
+        """The fingerprints of the calls of the helper ``name`` on its hidden cases that no
+        public case makes too, which its stand-in refuses to answer (helper_calls.fingerprint;
+        a function without arguments has one call for every case)."""
         helper = import_module(type(caller).__module__).CHECKS[name]
-        return set().union(*(call_fingerprints(helper, helper.inputs(**case.params))
-                             for tests in self._tests if tests.function == name
-                             for case in tests.cases if case.hidden))
+        calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**case.params))
+                                       for tests in self._tests if tests.function == name
+                                       for case in tests.cases if case.hidden == hidden))
+                 for hidden in (True, False)}
+        return calls[True] - calls[False]
 
     def _sound(self, name: str, caller: GradedFunction) -> bool:
         """Whether the graded function ``name`` passed every test with the student's own

@@ -136,33 +136,40 @@ class Answers:
 
 def fingerprint(wire: Any) -> str:
     """A hash of a call's arguments as values, as they travel (``[args, kwargs]`` through
-    ``to_wire``, ``encode`` and ``decode``): numbers, arrays, tensors and variables of equal
-    values hash alike, whatever their types; so do lists and tuples."""
-    digest = hashlib.sha256()
+    ``to_wire``, ``encode`` and ``decode``), whatever way they are passed: the multiset of its
+    values, positional or by keyword, in any order; numbers, arrays, tensors and variables of
+    equal values hash alike, and so does a list or tuple of numbers and the array it makes."""
+    leaves: list[bytes] = []
 
     def walk(value: Any) -> None:
         if isinstance(value, dict) and len(value) == 1 and (
                 next(iter(value)) in ("__tensor__", "__variable__")):
             walk(next(iter(value.values())))
         elif isinstance(value, dict):
-            digest.update(b"{%d" % len(value))
-            for key in sorted(value):
-                digest.update(str(key).encode() + b"\0")
-                walk(value[key])
-        elif isinstance(value, list | tuple):
-            digest.update(b"[%d" % len(value))
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple) and not _numbers(value):
             for item in value:
                 walk(item)
         elif value is None or isinstance(value, str):
-            digest.update(repr(value).encode())
+            leaves.append(repr(value).encode())
         else:
             array = np.asarray(value)
             if array.dtype.kind in "biuf":
                 array = array.astype(np.float64)
-            digest.update(repr(array.shape).encode() + array.tobytes())
+            leaves.append(repr(array.shape).encode() + b"\0" + array.tobytes())
 
     walk(wire)
+    digest = hashlib.sha256()
+    for leaf in sorted(hashlib.sha256(leaf).digest() for leaf in leaves):
+        digest.update(leaf)
     return digest.hexdigest()
+
+
+def _numbers(value: list | tuple) -> bool:
+    """Whether a list or tuple holds numbers only, possibly nested (an array's worth)."""
+    return all(isinstance(v, int | float | bool | np.number) or (
+        isinstance(v, list | tuple) and _numbers(v)) for v in value) and bool(value)
 
 
 def call_fingerprints(graded: GradedFunction, inputs: dict) -> set[str]:

@@ -60,22 +60,31 @@ def _run(fn, *args, **kwargs):
 
 @contextlib.contextmanager
 def _glorot_seed(seed: int | None):
-    """While the block runs, a GlorotUniform initializer (Keras's, which tf.keras names too) is
-    made with ``seed`` whatever seed its caller gives; nothing changes when ``seed`` is None."""
+    """While the block runs, every GlorotUniform initializer (Keras's, which tf.keras names
+    too), made before or during the block, draws with ``seed`` whatever seed it was made with;
+    nothing changes when ``seed`` is None."""
     if seed is None:
         yield
         return
     initializer = tf.keras.initializers.GlorotUniform
-    original = initializer.__init__
+    own = initializer.__dict__.get("__call__")  # None: inherited from VarianceScaling
+    draw = initializer.__call__
 
     def seeded(self, *args, **kwargs):
-        original(self, seed=seed)
+        made_with, self.seed = self.seed, seed
+        try:
+            return draw(self, *args, **kwargs)
+        finally:
+            self.seed = made_with
 
-    initializer.__init__ = seeded
+    initializer.__call__ = seeded
     try:
         yield
     finally:
-        initializer.__init__ = original
+        if own is None:
+            del initializer.__call__
+        else:
+            initializer.__call__ = own
 
 
 def _answer_or_raised(answer_of, *args) -> dict:
