@@ -47,6 +47,7 @@ def test_seeded_hidden_cases_get_fresh_seeds_and_the_same_run_the_same():
 def test_a_call_has_one_fingerprint_whatever_the_types_of_its_values():
     as_sent = decode(encode(to_wire([[-3.5, (3, 3)], {}])))
     assert fingerprint(as_sent) == fingerprint([[np.float32(-3.5), [3, 3]], {}])
+    assert fingerprint(as_sent) == fingerprint([[], {"shape": np.array([3, 3]), "dz": -3.5}])
     assert fingerprint(as_sent) != fingerprint([[-3.5000001, [3, 3]], {}])
     assert fingerprint(as_sent) != fingerprint([[-3.5, [3, 3, 1]], {}])
 

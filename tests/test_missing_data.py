@@ -131,3 +131,14 @@ def test_a_submission_that_met_the_graders_missing_data_is_not_graded(tmp_path):
                                               tmp_path / "absent.ipynb", Limits())
     assert status == "not graded: the grader's SIGNS data missing: fetch it and grade again"
     assert not final and not graded
+
+
+@pytest.mark.parametrize("nbgrader", [{}, {"solution": True, "grade_id": "zero_pad"}])
+def test_a_data_error_in_the_students_own_cells_is_not_the_graders(registry, tmp_path, nbgrader):
+    """A cell the student added, or an answer cell, is the student's code: its DataFileError is
+    its own, even about a file of the assignment that the grader lacks."""
+    cell = new_code_cell("", metadata={"nbgrader": nbgrader} if nbgrader else {})
+    message = "DataFileError: 'datasets/train_far.h5' (needed by ...) is not available"
+    cell.outputs = [new_output("error", ename="DataFileError", evalue=message, traceback=[])]
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "autograded.ipynb")
+    assert nbgrader_course.missing_data(tmp_path / "autograded.ipynb", "C4W1A2_signs_cnn") == {}

@@ -148,13 +148,13 @@ def fingerprint(wire: Any) -> str:
         elif isinstance(value, dict):
             for item in value.values():
                 walk(item)
-        elif isinstance(value, list | tuple) and not _numbers(value):
+        elif isinstance(value, list | tuple) and _number_array(value) is None:
             for item in value:
                 walk(item)
         elif value is None or isinstance(value, str):
             leaves.append(repr(value).encode())
         else:
-            array = np.asarray(value)
+            array = _number_array(value) if isinstance(value, list | tuple) else np.asarray(value)
             if array.dtype.kind in "biuf":
                 array = array.astype(np.float64)
             leaves.append(repr(array.shape).encode() + b"\0" + array.tobytes())
@@ -166,10 +166,15 @@ def fingerprint(wire: Any) -> str:
     return digest.hexdigest()
 
 
-def _numbers(value: list | tuple) -> bool:
-    """Whether a list or tuple holds numbers only, possibly nested (an array's worth)."""
-    return all(isinstance(v, int | float | bool | np.number) or (
-        isinstance(v, list | tuple) and _numbers(v)) for v in value) and bool(value)
+def _number_array(value: list | tuple) -> np.ndarray | None:
+    """The array of numbers a non-empty list or tuple makes (nested, rectangular), else None."""
+    if not value:
+        return None
+    try:
+        array = np.asarray(value)
+    except ValueError:  # not rectangular
+        return None
+    return array if array.dtype.kind in "biuf" else None
 
 
 def call_fingerprints(graded: GradedFunction, inputs: dict) -> set[str]:
