@@ -219,11 +219,13 @@ def logistic_verification():
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"wspace": 0.3})
     bins = np.linspace(0, 1, 41)
     left.hist(pairs.unit[impostor], bins, density=True, histtype="step", color="#d62728",
-              label=tr("different people: {n} pairs").format(n=impostor.sum()))
+              label=tr("different people: {n} scorings (each pair in 2 folds)").format(
+                  n=impostor.sum()))
     left.hist(pairs.unit[genuine], bins, density=True, histtype="step", color="#1f77b4",
               label=tr("same person: {n} pairs").format(n=genuine.sum()))
     left.axvline(0.5, color="grey", lw=0.8, ls=":")
     left.set_yscale("log")
+    left.set_ylim(top=30 * left.get_ylim()[1])  # room for the legend above the bars
     left.set_xlabel(tr("the unit's output y-hat (same person if > 0.5)"))
     left.set_ylabel(tr("density (log scale)"))
     left.set_title(tr("pairs of people the unit never saw"), fontsize=10)
