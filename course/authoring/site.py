@@ -46,7 +46,7 @@ from course.assignments import REPO_ROOT
 from course.authoring.release import CHINESE_STUDENT_IMAGE_PREFIX, STUDENT_IMAGE_PREFIX
 from course.execution import execute_notebook
 from course.translation import FOLDER, LANGUAGE, pages
-from course.translation.notebooks import translated
+from course.translation.notebooks import translated, without_language_call
 from course.translation.units import code_tokens
 
 SITE_DIR = REPO_ROOT / "site"  # conf.py, index.md, _static/, package.json, package-lock.json
@@ -89,7 +89,8 @@ def with_reference_outputs(student: nbformat.NotebookNode,
     reference solution; answer and test cells carry none.
 
     The two notebooks must have the same cells in the same order: every demonstration cell must
-    match its source cell by id and by code (its comments and docstrings may be translated).
+    match its source cell by id and by code (its comments and docstrings may be translated, and a
+    Chinese imports cell sets its language).
     ValueError names the first cell that does not.
     """
     result = nbformat.from_dict(student)
@@ -104,7 +105,7 @@ def with_reference_outputs(student: nbformat.NotebookNode,
         if kind != "demo":
             continue
         if (cell.get("id") != source.get("id") or cell_kind(source) != "demo"
-                or code_tokens(cell.source) != code_tokens(source.source)):
+                or code_tokens(without_language_call(cell.source)) != code_tokens(source.source)):
             raise ValueError(f"cell {index} ({cell.get('id')}) of the student notebook does not "
                              "match the source notebook's cell")
         cell.outputs = source.outputs

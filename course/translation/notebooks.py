@@ -67,6 +67,11 @@ def speaking_chinese(source: str) -> str:
     return source[:end] + LANGUAGE_CALL + source[end:]
 
 
+def without_language_call(source: str) -> str:
+    """An imports cell's code as the English notebook has it (``speaking_chinese`` undone)."""
+    return source.replace(LANGUAGE_CALL, "", 1)
+
+
 def chinese_source(assignment: Assignment) -> nbformat.NotebookNode:
     """The Chinese source notebook of a translated assignment (see the module docstring)."""
     nb = nbformat.read(assignment.source_notebook, as_version=4)
