@@ -42,6 +42,7 @@ from course import assignments
 from course.authoring import expected_outputs, release
 from course.execution import execute_notebook
 from course.grading import nbgrader_course
+from course.grading.limits import Limits
 from utils import data
 
 
@@ -174,7 +175,7 @@ def cmd_benchmark(args) -> int:
 def cmd_grade_class(args) -> int:
     from course.grading import classroom
 
-    limits = classroom.Limits(args.cell_timeout, args.notebook_timeout, args.memory_mb)
+    limits = Limits(args.cell_timeout, args.notebook_timeout, args.memory_mb)
     try:
         rows = classroom.grade_class(
             args.submissions, args.out, args.assignment, args.workers, limits,
@@ -302,9 +303,12 @@ def main(argv: list[str] | None = None) -> int:
                             "grades")
     grade.add_argument("--regrade", action="store_true",
                        help="grade every submission again, changed or not")
-    grade.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell")
-    grade.add_argument("--notebook-timeout", type=int, default=900, help="seconds per notebook")
-    grade.add_argument("--memory-mb", type=int, default=6144, help="memory cap per kernel")
+    grade.add_argument("--cell-timeout", type=int, default=Limits.cell_timeout,
+                       help="seconds per cell")
+    grade.add_argument("--notebook-timeout", type=int, default=Limits.notebook_timeout,
+                       help="seconds per notebook")
+    grade.add_argument("--memory-mb", type=int, default=Limits.memory_mb,
+                       help="memory cap per submission (all its processes)")
     grade.add_argument("--run-demonstrations", action="store_true",
                        help="run the demonstration cells too (the feedback shows their outputs; "
                             "grading then costs a whole run of each notebook, and training cells "

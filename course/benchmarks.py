@@ -168,7 +168,8 @@ def grading(assignment_id: str = "C4W1A1_conv_step_by_step", students: int | Non
     plain kernel, public tests included). Prints the wall times, the cores kept busy, the
     speed-up and where a submission's time goes on a worker (from the grading logs); returns
     {"times": {name: s}, "speed-up": x, "steps": {step: median s}, "beyond": s beyond the
-    graded functions}."""
+    graded functions}. ``grade-class`` runs twice, with its fork server (the default) and
+    without (a new interpreter per kernel, which imports its libraries itself)."""
     a = assignments.get(assignment_id)
     students = students or CLASS_SIZES.get(a.id, DEFAULT_CLASS_SIZE)
     class_ = _synthetic_class(a, students)
@@ -183,11 +184,15 @@ def grading(assignment_id: str = "C4W1A1_conv_step_by_step", students: int | Non
         start = time.perf_counter()
         execute_notebook(solved, a.source_notebook.parent)
         own = time.perf_counter() - start
-        start, cpu_start = time.perf_counter(), _cpu()
-        classroom.grade_class(scratch / "submitted", scratch / "parallel", progress=False)
-        name = f"grade-class, local Dask cluster of {os.cpu_count()} workers, sandboxed"
-        times[name], cpu[name] = time.perf_counter() - start, _cpu() - cpu_start
-        steps = _steps(scratch / "parallel" / "logs")
+        for fork_server in (True, False):
+            out = scratch / f"parallel-{fork_server}"
+            start, cpu_start = time.perf_counter(), _cpu()
+            classroom.grade_class(scratch / "submitted", out, progress=False,
+                                  fork_server=fork_server)
+            name = (f"grade-class, local Dask cluster of {os.cpu_count()} workers, sandboxed"
+                    + ("" if fork_server else ", no fork server"))
+            times[name], cpu[name] = time.perf_counter() - start, _cpu() - cpu_start
+        steps = _steps(scratch / "parallel-True" / "logs")
         course = release.new_course(scratch / "serial", [a])
         with open(course / "nbgrader_config.py", "a") as config:
             config.write("\n# The baseline runs every cell, as plain nbgrader does\n"
@@ -203,8 +208,9 @@ def grading(assignment_id: str = "C4W1A1_conv_step_by_step", students: int | Non
     for name, seconds in times.items():
         print(f"  {name:60s} {seconds:6.1f} s wall, {cpu[name] / seconds:.2f} cores busy, "
               f"{seconds / students:5.2f} s per submission")
-    parallel, serial = times.values()
-    print(f"  speed-up: {serial / parallel:.2f}x")
+    parallel, without_fork_server, serial = times.values()
+    print(f"  speed-up: {serial / parallel:.2f}x (without the fork server: "
+          f"{serial / without_fork_server:.2f}x)")
     median = {step: float(np.median(values)) for step, values in steps.items()}
     print("  one submission on a grading worker (median seconds):")
     for step in [s for s in STEPS if s in median] + [s for s in median if s not in STEPS]:

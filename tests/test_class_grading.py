@@ -22,7 +22,8 @@ from browser import chromium, needs_chromium, what_ran
 from course import assignments
 from course.assignments import REPO_ROOT
 from course.grading import nbgrader_course, sandbox
-from course.grading.classroom import FORMULA_STARTS, Limits, Row, grade_class, write_csv
+from course.grading.classroom import FORMULA_STARTS, Row, grade_class, write_csv
+from course.grading.limits import Limits
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 HIDDEN_LINES = [line.strip() for cell in nbformat.read(A1.source_notebook, as_version=4).cells

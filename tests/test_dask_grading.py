@@ -255,14 +255,17 @@ def _student_of(key):
 
 
 def _kernel_running(pid):
-    """Whether the process ``pid`` has a sandboxed kernel running (it is mid-notebook)."""
+    """Whether the process ``pid`` has a sandboxed kernel running (it is mid-notebook): the
+    sandbox's supervisor, or the fork server's client, is one of its children."""
     try:
         children = psutil.Process(pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return False
     for child in children:
         try:
-            if "course.grading.sandbox" in " ".join(child.cmdline()):
+            command = " ".join(child.cmdline())
+            if any(name in command for name in ("course.grading.sandbox",
+                                                "course.grading.forkserver connect")):
                 return True
         except psutil.Error:
             continue

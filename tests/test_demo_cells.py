@@ -9,7 +9,8 @@ import pytest
 
 from course import assignments
 from course.grading import demo_cells
-from course.grading.classroom import Limits, grade_class
+from course.grading.classroom import grade_class
+from course.grading.limits import Limits
 from course.trusted import cases, executor
 
 AVAILABLE = assignments.available()

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from course import assignments
 from course.grading import nbgrader_course
-from course.grading.classroom import Limits, grade_class
+from course.grading.classroom import grade_class
+from course.grading.limits import Limits
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 RELEASE = json.loads(A1.release_notebook.read_text())

@@ -6,6 +6,7 @@ them. Downloads go to a closed port of the loopback interface, so they fail at o
 """
 
 import csv
+import json
 import hashlib
 
 import nbformat
@@ -77,7 +78,8 @@ def _autograded(tmp_path, ename: str, evalue: str):
 
 def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
     message = "model raised DataFileError: 'datasets/train_far.h5' (needed by ...) is not available"
-    missing = nbgrader_course.missing_data(_autograded(tmp_path, "DataFileError", message))
+    missing = nbgrader_course.missing_data(_autograded(tmp_path, "DataFileError", message),
+                                           "C4W1A2_signs_cnn")
     assert missing == {"test_model": ["FAR"]}
     score = nbgrader_course.Score("reference", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
                           missing_data=missing)
@@ -85,37 +87,58 @@ def test_a_cell_that_failed_for_want_of_data_is_marked(registry, tmp_path):
     assert "0/45 (FAR data missing)" in table and "graded (FAR data missing)" in table
 
 
-@pytest.mark.parametrize("ename, path", [
-    ("AssertionError", "datasets/train_far.h5"),  # another failure that names a file
-    ("DataFileError", "datasets/here.bin"),  # the grader has the file: not a data problem
+@pytest.mark.parametrize("ename, path, assignment", [
+    ("AssertionError", "datasets/train_far.h5", "C4W1A2_signs_cnn"),  # another failure
+    ("DataFileError", "datasets/here.bin", "C4W1A2_signs_cnn"),  # the grader has the file
+    ("DataFileError", "datasets/train_far.h5", "C4W1A1_conv_step_by_step"),  # not its data
 ])
-def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path):
+def test_other_failures_are_not_blamed_on_data(registry, tmp_path, ename, path, assignment):
     autograded = _autograded(tmp_path, ename, f"model raised {ename}: '{path}' is not available")
-    assert nbgrader_course.missing_data(autograded) == {}
+    assert nbgrader_course.missing_data(autograded, assignment) == {}
 
 
 @pytest.mark.slow
 def test_a_function_that_met_missing_data_is_marked_in_the_score_table(tmp_path, monkeypatch):
-    """Graded as a class is (grade-class: sandboxed, trusted grading): zero_pad reads a data
-    file that the grader's (empty) course folder lacks; its test cell reads
-    '0/N (SIGNS data missing)', and the status asks for the data and another run."""
+    """Graded as a class is (grade-class: sandboxed, trusted grading): the grader's course folder
+    lacks SIGNS, which the reference answers of assignment 2 need (model trains on it); no
+    submission of the assignment gets a score, each says why, and is graded again next run."""
     monkeypatch.setenv(data.HOME_ENV, str(tmp_path / "empty-home"))
     monkeypatch.delenv(data.MIRROR_ENV, raising=False)
-    assignment = assignments.get("C4W1A1_conv_step_by_step")
+    assignment = assignments.get("C4W1A2_signs_cnn")
     source = nbformat.read(assignment.source_notebook, as_version=4)
     release_nb = nbformat.read(assignment.release_notebook, as_version=4)
-    reads_data = ("from utils import data\n\n\ndef zero_pad(X, pad):\n"
-                  "    data.fetch('datasets/test_signs.h5', download=False)\n")
-    nbgrader_course.submit(tmp_path / "submitted", "reads-data", assignment,
-                           nbgrader_course.solved_submission(source, release_nb,
-                                                             {"zero_pad": reads_data}))
+    nbgrader_course.submit(tmp_path / "submitted", "reference", assignment,
+                           nbgrader_course.solved_submission(source, release_nb))
     [row] = grade_class(tmp_path / "submitted", tmp_path / "out", workers=1, progress=False,
                         sandboxed=not sandbox.check())
-    score = row.score
-    points = score.cells["test_zero_pad"]
-    assert points[0] == 0 < points[1] and score.cells["test_conv_forward"][0] > 0
-    assert score.missing_data["test_zero_pad"] == ["SIGNS"]  # and the cells that call zero_pad
-    table = nbgrader_course.format_table([score])
-    assert f"0/{points[1]:g} (SIGNS data missing)" in table
-    assert "graded (SIGNS data missing)" in table
-    assert "the grader's SIGNS data missing: fetch it and grade again" in row.status
+    assert row.score is None
+    assert row.status.startswith("not graded: the grader's SIGNS data missing"), row.status
+    assert row.status.endswith("fetch it and grade again")
+    record = json.loads((tmp_path / "out" / "grading.json").read_text())
+    assert [e["final"] for e in record["submissions"]] == [False]
+
+
+def test_a_submission_that_met_the_graders_missing_data_is_not_graded(tmp_path):
+    """Missing data is the grader's failure: no score, 'not graded' with the reason, and graded
+    again on the next run (never a 0 with status 'graded')."""
+    from course.grading import classroom
+    from course.grading.limits import Limits
+    from course.grading.worker import Ending, Outcome
+
+    score = nbgrader_course.Score("student", "C4W1A2_signs_cnn", {"test_model": (0, 45)},
+                                  status="graded", missing_data={"test_model": ["SIGNS"]})
+    status, final, graded = classroom._status(Outcome(Ending.GRADED), (), score,
+                                              tmp_path / "absent.ipynb", Limits())
+    assert status == "not graded: the grader's SIGNS data missing: fetch it and grade again"
+    assert not final and not graded
+
+
+@pytest.mark.parametrize("nbgrader", [{}, {"solution": True, "grade_id": "zero_pad"}])
+def test_a_data_error_in_the_students_own_cells_is_not_the_graders(registry, tmp_path, nbgrader):
+    """A cell the student added, or an answer cell, is the student's code: its DataFileError is
+    its own, even about a file of the assignment that the grader lacks."""
+    cell = new_code_cell("", metadata={"nbgrader": nbgrader} if nbgrader else {})
+    message = "DataFileError: 'datasets/train_far.h5' (needed by ...) is not available"
+    cell.outputs = [new_output("error", ename="DataFileError", evalue=message, traceback=[])]
+    nbformat.write(new_notebook(cells=[cell]), tmp_path / "autograded.ipynb")
+    assert nbgrader_course.missing_data(tmp_path / "autograded.ipynb", "C4W1A2_signs_cnn") == {}

@@ -81,6 +81,9 @@ class GradedFunction:
     stand_ins: tuple[str, ...] = ()  # the notebook's names ``call`` replaces while it runs
     default_case: dict = {}  # the case a caller's check uses to test this function first
     mistakes: tuple[Mistake, ...] = ()  # the exercise's classic mistakes, in the order tried
+    # parameters whose numbers the grader scales afresh in each run's hidden cases (hand-built
+    # cases: signs, zeros and order kept), so that their answers cannot be learnt
+    varied: tuple[str, ...] = ()
 
     def inputs(self, **case) -> dict:
         raise NotImplementedError

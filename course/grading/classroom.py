@@ -56,10 +56,11 @@ from course import assignments
 from course.assignments import COURSE_ROOT, Assignment
 from course.authoring import release
 from course.grading import engine, sandbox, submissions
+from course.grading.limits import Limits
 from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
-from course.grading.worker import Bundle, Ending, Limits, Outcome, Request, code_version, hash_files
+from course.grading.worker import Bundle, Ending, Outcome, Request, code_version, hash_files
 from course.translation import messages
 from course.translation.notebooks import catalogue
 from course.trusted import cases
@@ -160,11 +161,13 @@ RUN_DEMONSTRATIONS = ("\n# grade-class --run-demonstrations: every cell runs, th
 
 def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRecord,
              run_demonstrations: bool, record_folder: Path | None,
-             chinese: list[Assignment] = ()) -> dict[str, Bundle]:
-    """{bundle name: what its grading tasks need}: one per assignment of ``needed``, and one
-    more for the Chinese submissions of each assignment of ``chinese``."""
+             chinese: list[Assignment] = ()) -> tuple[dict[str, Bundle], dict[str, str]]:
+    """({bundle name: what its grading tasks need}: one per assignment of ``needed``, and one
+    more for the Chinese submissions of each assignment of ``chinese``; {assignment id: the
+    status of its submissions} for the assignments whose reference answers need data files
+    this machine lacks: they are not graded)."""
     if not needed:
-        return {}
+        return {}, {}
     empty = _empty_gradebook(course)
     secret = secrets.token_hex(16)  # this run's hidden cases (trusted/cases.py)
     config = (course / "nbgrader_config.py").read_text() + (
@@ -175,15 +178,25 @@ def _bundles(course: Path, out: Path, needed: list[Assignment], record: ClassRec
     if record_folder is not None:
         config += (f"\n# grade-class --record: what the grader sends into each kernel\n"
                    f"c.TrustedExecute.record_folder = {str(Path(record_folder).resolve())!r}\n")
-    bundles = {a.id: Bundle(
-        a.id, a.notebook, config, empty,
-        {f"{a.id}/{name}": content for name, content in _files(course / "source" / a.id).items()},
-        _expected_answers(course, a, out / "work" / "expected" / record.assignments[a.id][:16],
-                          secret),
-        code_version()) for a in needed}
+    bundles, unavailable = {}, {}
+    for a in needed:
+        try:
+            expected = _expected_answers(
+                course, a, out / "work" / "expected" / record.assignments[a.id][:16], secret)
+        except data.DataFileError as error:
+            missing = {"": [data.dataset_of(p) for p in data.missing_files_named_in(str(error))]}
+            unavailable[a.id] = (f"not graded: the grader's {data_note(missing) or 'data'} "
+                                 f"({error}): fetch it and grade again")
+            continue
+        bundles[a.id] = Bundle(
+            a.id, a.notebook, config, empty,
+            {f"{a.id}/{name}": content
+             for name, content in _files(course / "source" / a.id).items()},
+            expected, code_version())
     for a in chinese:
-        bundles[a.id + submissions.CHINESE_BUNDLE] = _chinese_bundle(bundles[a.id], a)
-    return bundles
+        if a.id in bundles:
+            bundles[a.id + submissions.CHINESE_BUNDLE] = _chinese_bundle(bundles[a.id], a)
+    return bundles, unavailable
 
 
 def _chinese_bundle(bundle: Bundle, a: Assignment) -> Bundle:
@@ -267,15 +280,17 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
             autograded: Path, limits: Limits) -> tuple[str, bool, bool]:
     """(status, final, graded) of a graded or failed submission (see
     ``class_record.Entry``)."""
-    if sandbox.WALL_TIME in outcome.limits:
+    if sandbox.Limit.WALL_TIME in outcome.limits:
         return f"timeout: the notebook ran over {limits.notebook_timeout} s", True, False
-    if outcome.ending in (Ending.TASK_FAILED, Ending.WORKERS_DIED):  # no outcome came back
+    if outcome.ending in (Ending.TASK_FAILED, Ending.WORKERS_DIED, Ending.GRADER_FAILED):
         return outcome.error, outcome.ending.final, False
     if outcome.ending is not Ending.GRADED or score is None or score.status != "graded":
         return f"nbgrader failed: {outcome.error or 'no result'}", outcome.ending.final, False
     if failed := imports_failed(autograded):
         return (f"not graded: the grader's environment could not run the notebook's imports "
                 f"({failed}); fix it and grade again"), False, False
+    if missing := data_note(score.missing_data):
+        return f"not graded: the grader's {missing}: fetch it and grade again", False, False
     notes = list(notes)
     if outcome.limits:
         notes.append(f"limits hit: {', '.join(outcome.limits)}")
@@ -283,10 +298,7 @@ def _status(outcome: Outcome, notes: tuple[str, ...], score: Score | None,
         notes.append(f"files not kept: {', '.join(outcome.left_out)}")
     if autograded.is_file():
         notes += cell_errors(autograded)
-    missing = data_note(score.missing_data)
-    if missing:
-        notes.append(f"the grader's {missing}: fetch it and grade again")
-    return "graded" + (f" ({'; '.join(notes)})" if notes else ""), not missing, True
+    return "graded" + (f" ({'; '.join(notes)})" if notes else ""), True, True
 
 
 @contextlib.contextmanager
@@ -355,7 +367,7 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
                 sandboxed: bool = True, scheduler: str | None = None,
                 students: list[str] | None = None, regrade: bool = False,
                 progress: bool = True, run_demonstrations: bool = False,
-                record_folder: Path | None = None) -> list[Row]:
+                record_folder: Path | None = None, fork_server: bool = True) -> list[Row]:
     """Grade the new and changed submissions (all with ``regrade``; only ``students`` when
     given) on a Dask cluster (``scheduler``'s, or a local one of ``workers`` processes);
     write ``out/course``, ``out/scores.csv``, ``out/logs`` and ``out/grading.json``; return
@@ -363,7 +375,9 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
     not run (``course.grading.demo_cells``) unless ``run_demonstrations``: then the feedback
     shows their outputs, and grading costs what a whole run of each notebook costs. With
     ``record_folder``, every message the grader sends into a kernel is kept there (an audit,
-    ``TrustedExecute.record_folder``; the folder must be on the workers' machines)."""
+    ``TrustedExecute.record_folder``; the folder must be on the workers' machines). Sandboxed
+    kernels start from each worker's fork server (``course.grading.forkserver``) unless not
+    ``fork_server``: the grades are the same, the libraries are imported once per worker."""
     if sandboxed and (missing := sandbox.check()):
         raise RuntimeError("The student code cannot be sandboxed on this machine: "
                            + "; ".join(missing) + ". Grade on a machine that has these, or "
@@ -391,7 +405,7 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
             sources_key = _chinese_key(s.assignment, sources_key)
         key = _submission_key(notebook, sources_key, limits, sandboxed, run_demonstrations)
         if regrade or not record.keeps(s.student, s.assignment.id, key):
-            request = Request(s.student, notebook, limits, sandboxed)
+            request = Request(s.student, notebook, limits, sandboxed, fork_server)
             requests.append((s.bundle, request))
             by_request[id(request)] = s, key
     # The cluster starts (its workers import nbgrader) while this process builds the course.
@@ -403,10 +417,18 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
             # notebook itself, and marked in the status; one failed download per dataset)
         to_grade = {by_request[id(r)][0].assignment.id for _, r in requests}
         chinese = {s.assignment.id for s, _ in by_request.values() if s.chinese}
-        bundles = _bundles(course, out, [a for a in needed if a.id in to_grade], record,
-                           run_demonstrations, record_folder,
-                           [a for a in needed if a.id in chinese])
+        bundles, unavailable = _bundles(course, out, [a for a in needed if a.id in to_grade],
+                                        record, run_demonstrations, record_folder,
+                                        [a for a in needed if a.id in chinese])
         with _class_gradebook(course) as gradebook:
+            for bundle, request in list(requests):  # the grader's missing data: not graded
+                submission, key = by_request[id(request)]
+                a = submission.assignment
+                if a.id in unavailable:
+                    requests.remove((bundle, request))
+                    _forget(gradebook, course, a, submission.student)
+                    record.put(Entry(submission.student, a.id, unavailable[a.id], key,
+                                     final=False))
             for s in found:
                 if s.status:
                     if s.assignment and (s.student, s.assignment.id) in record.entries:

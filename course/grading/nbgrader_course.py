@@ -91,20 +91,27 @@ class Score:
         return (sum(s for s, _ in self.cells.values()), sum(m for _, m in self.cells.values()))
 
 
-def missing_data(autograded: Path) -> dict[str, list[str]]:
-    """{cell id: datasets} of the cells of an autograded notebook that raised a DataFileError
-    (in the cell or, for a test cell, in the function it grades) about files that are missing
-    from the grader's course folder. Cells without a grade id are keyed by their index."""
+def missing_data(autograded: Path, assignment_id: str) -> dict[str, list[str]]:
+    """{cell id: datasets} of the cells of an autograded notebook of ``assignment_id`` that
+    raised a DataFileError (a read-only cell of the release, or a test cell: in the function
+    it grades) about files of that assignment that are missing from the grader's course
+    folder. An answer cell's or a cell the student added are the student's own code, and a
+    file of another assignment is not the grader's to have."""
     nb = nbformat.read(autograded, as_version=4)
+    registry = data.load_registry()
     found = {}
-    for index, cell in enumerate(nb.cells):
+    for cell in nb.cells:
+        info = cell.metadata.get("nbgrader", {})
+        if not (info.get("grade") or info.get("locked")) or info.get("solution"):
+            continue
         for output in cell.get("outputs", []):
             if (output.output_type == "error"
                     and output.ename.split(".")[-1] == data.DataFileError.__name__):
-                paths = data.missing_files_named_in(output.evalue)
+                paths = [p for p in data.missing_files_named_in(output.evalue)
+                         if assignment_id in registry[p].assignments]
                 if paths:
-                    cell_id = cell.metadata.get("nbgrader", {}).get("grade_id", str(index))
-                    found[cell_id] = list(dict.fromkeys(data.dataset_of(p) for p in paths))
+                    found[info["grade_id"]] = list(dict.fromkeys(data.dataset_of(p)
+                                                                 for p in paths))
     return found
 
 
@@ -134,7 +141,7 @@ def read_scores(course: Path, assignment: Assignment, students: list[str]) -> li
                     score.cells[grade.name] = (grade.score, grade.max_score)
             autograded = course / "autograded" / student / assignment.id / assignment.notebook
             if autograded.is_file():
-                score.missing_data = missing_data(autograded)
+                score.missing_data = missing_data(autograded, assignment.id)
             scores.append(score)
     return scores
 

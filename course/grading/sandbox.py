@@ -47,7 +47,10 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+
+from course.grading.limits import Limits
 
 KERNEL_NAME = "cnn-course-sandbox"
 HELPERS = Path(__file__).resolve().parents[2] / "utils"  # the course's helpers, read-only inside
@@ -88,12 +91,12 @@ class Settings:
     env: dict[str, str] = field(default_factory=dict)  # the command's whole environment
     inherit: list[str] = field(  # plus these variables of the supervisor's, when set
         default_factory=lambda: ["NBGRADER_EXECUTION", "NBGRADER_VALIDATING"])
-    memory_mb: int = 6144  # all processes together; also the address space of each
-    max_processes: int = 1024  # processes and threads together
-    disk_mb: int = 512  # working folder, /tmp, /dev/shm and runtime folder together
-    output_mb: int = 16  # bytes written to stdout and stderr together
+    memory_mb: int = Limits.memory_mb  # all processes together; also the address space of each
+    max_processes: int = Limits.max_processes  # processes and threads together
+    disk_mb: int = Limits.disk_mb  # working folder, /tmp, /dev/shm and runtime folder together
+    output_mb: int = Limits.output_mb  # bytes written to stdout and stderr together
     output_file: str = ""  # where that output goes (never visible inside); "" for our own
-    wall_s: float = 900  # seconds from the first start under these settings to kill
+    wall_s: float = Limits.notebook_timeout  # seconds from the first start to the kill
 
     def write(self, path: Path) -> Path:
         """Save as JSON at ``path``; return it."""
@@ -106,15 +109,22 @@ class Settings:
         return cls(**json.loads(Path(path).read_text()))
 
 
-WALL_TIME = "wall time"  # the limit of a whole notebook's time (the others: memory, ...)
+class Limit(str, Enum):
+    """A limit the supervisor enforces by ending the whole submission."""
+
+    MEMORY = "memory"
+    PROCESSES = "processes"
+    DISK = "disk"
+    OUTPUT = "output"
+    WALL_TIME = "wall time"  # the whole notebook's time
 
 
 @dataclass(frozen=True)
 class LimitHit:
-    """A limit the supervisor enforced: which ("memory", "processes", "disk", "output" or
-    "wall time"), a sentence saying so, and the command's working folder."""
+    """A limit the supervisor enforced, a sentence saying so, and the command's working
+    folder."""
 
-    limit: str
+    limit: Limit
     message: str
     cwd: str
 
@@ -124,18 +134,22 @@ def limits_hit(settings: Settings) -> list[LimitHit]:
     path = Path(settings.markers) / f"{settings.name}.jsonl"
     if not path.exists():
         return []
-    return [LimitHit(**json.loads(line)) for line in path.read_text().splitlines() if line]
+    return [LimitHit(**{**hit, "limit": Limit(hit["limit"])})
+            for hit in map(json.loads, path.read_text().splitlines()) if hit]
 
 
-def kernelspec(folder: Path, settings_path: Path) -> Path:
+def kernelspec(folder: Path, settings_path: Path, fork_server: Path | None = None) -> Path:
     """Write the sandboxed Python kernelspec under ``folder``/kernels/ (put ``folder`` on
     JUPYTER_PATH), running kernels under the settings file ``settings_path``; return the
-    kernelspec's folder."""
+    kernelspec's folder. ``fork_server``: the socket of a fork server that starts the kernels
+    with their libraries already imported (``course.grading.forkserver``)."""
     spec = Path(folder) / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "course.grading.sandbox", "--settings", str(settings_path),
-            "--connection-file", "{connection_file}", "--",
-            sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    launcher = ([sys.executable, "-m", "course.grading.forkserver", "connect",
+                 "--socket", str(fork_server)] if fork_server
+                else [sys.executable, "-m", "course.grading.sandbox"])
+    argv = [*launcher, "--settings", str(settings_path), "--connection-file", "{connection_file}",
+            "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python"}))
     return spec
@@ -502,23 +516,34 @@ def _etc(root: str, home: str) -> None:
     Path(f"{root}/etc/group").write_text(f"student:x:{SANDBOX_UID}:\n")
 
 
-def _environment(settings: Settings, cwd: str) -> dict[str, str]:
+PER_KERNEL_VARIABLES = ("HOME", "MPLCONFIGDIR")  # set by ``environment`` for each command
+
+
+def environment(settings: Settings, cwd: str, outside: dict[str, str]) -> dict[str, str]:
+    """The command's whole environment: ``settings.env``, the variables of ``settings.inherit``
+    that are set in ``outside`` (the environment the sandbox was started from), and a home and
+    a matplotlib folder of its own."""
     env = dict(settings.env)
-    env.update({k: os.environ[k] for k in settings.inherit if k in os.environ})
+    env.update({k: outside[k] for k in settings.inherit if k in outside})
     env.update(HOME=cwd, MPLCONFIGDIR="/tmp/matplotlib")
     return env
 
 
-def _init(settings: Settings, cwd: str, files: list[str], command: list[str]) -> None:
+def _init(settings: Settings, cwd: str, files: list[str], command: list[str],
+          env: dict[str, str], in_process: dict[str, str] | None) -> None:
     """PID 1 of the sandbox: build the root, lock it, start ``command``, pass signals on to it,
-    reap orphans, and exit with its status (which ends every process in the namespace)."""
+    reap orphans, and exit with its status (which ends every process in the namespace).
+    ``in_process``: None, or this process already holds the command's libraries (a fork of
+    the fork server), and the command runs in its fork instead of a new interpreter, with the
+    environment variables those libraries set when they were imported (``in_process``)."""
     uid, gid = os.getuid(), os.getgid()
-    env = _environment(settings, cwd)
     _build_root(settings, cwd, files)
     _unshare(CLONE_NEWUSER | CLONE_NEWNS)  # locks the mounts; no privilege over them
     _map_ids(SANDBOX_UID, uid, gid)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     memory = settings.memory_mb * 2 ** 20
+    if in_process is not None:  # the address space the libraries already take comes on top
+        memory += int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     child = os.fork()
@@ -527,6 +552,8 @@ def _init(settings: Settings, cwd: str, files: list[str], command: list[str]) ->
             for sig in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(sig, signal.SIG_DFL)
             os.chdir(cwd)
+            if in_process is not None:
+                _run_module_here(command, {**in_process, **env})
             os.execvpe(command[0], command, env)
         except OSError as error:
             print(f"sandbox: cannot run {command[0]}: {error}", file=sys.stderr, flush=True)
@@ -539,6 +566,37 @@ def _init(settings: Settings, cwd: str, files: list[str], command: list[str]) ->
             os._exit(os.waitstatus_to_exitcode(status) % 256)
 
 
+def _run_module_here(command: list[str], env: dict[str, str]) -> None:
+    """Run ``command``, ``python -m MODULE ARGS...``, in this process, as a new interpreter
+    would: with ``env`` as its environment, its arguments, the working folder first on its path,
+    a fresh seed for numpy's global generator, and none of the grader's modules. Exits with the
+    module's status."""
+    import atexit
+    import runpy
+
+    os.environ.clear()
+    os.environ.update(env)
+    for name in [n for n in sys.modules if n == "course" or n.startswith("course.")]:
+        del sys.modules[name]
+    module = command[2]
+    sys.argv = [module, *command[3:]]
+    sys.path[0] = os.getcwd()
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed()
+    code = 0
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (exit_.code is not None)
+    except BaseException:  # noqa: BLE001 (the module failed: say why, as python -m would)
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def _signal(pid: int, number: int) -> None:
     """Pass signal ``number`` on to ``pid`` (0: not started yet) unless it is gone."""
     try:
@@ -549,10 +607,14 @@ def _signal(pid: int, number: int) -> None:
 
 
 def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[str],
-                cgroup: Cgroup, report: int) -> None:
+                env: dict[str, str], in_process: dict[str, str] | None, cgroup: Cgroup,
+                report: int) -> None:
     """The supervisor's child: join the cgroup, make the namespaces, start PID 1, report its
     pid on ``report``, wait for it and exit with its status."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if in_process is not None:  # no exec will close the supervisor's other files: close them now
+        os.closerange(3, report)
+        os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
     os.setsid()  # signals to the supervisor's process group do not reach the sandbox
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
@@ -564,8 +626,9 @@ def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[st
     init = os.fork()
     if init == 0:
         try:
+            os.close(report)  # only this process reports
             _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-            _init(settings, cwd, files, command)
+            _init(settings, cwd, files, command, env, in_process)
         except BaseException:  # noqa: BLE001 (any failure: say it and end the sandbox)
             traceback.print_exc()
         os._exit(126)
@@ -616,11 +679,11 @@ class _Supervisor:
 
     def __init__(self, settings: Settings, cwd: str):
         self.settings, self.cwd = settings, cwd
-        self.hit: tuple[str, str] | None = None
+        self.hit: tuple[Limit, str] | None = None
         self.init = 0  # the host pid of the sandbox's PID 1
         self.output = 0  # bytes of stdout and stderr so far
 
-    def kill(self, limit: str, message: str) -> None:
+    def kill(self, limit: Limit, message: str) -> None:
         """End every process of the submission because of ``limit``."""
         if self.hit is None:
             self.hit = (limit, message)
@@ -646,16 +709,16 @@ class _Supervisor:
     def check_limits(self, started: float) -> None:
         s = self.settings
         if time.monotonic() - started > self.budget:
-            self.kill(WALL_TIME, f"killed after {s.wall_s:g} s")
+            self.kill(Limit.WALL_TIME, f"killed after {s.wall_s:g} s")
         elif self.cgroup.out_of_memory():
-            self.kill("memory", f"its processes together used more than {s.memory_mb} MiB")
+            self.kill(Limit.MEMORY, f"its processes together used more than {s.memory_mb} MiB")
         elif self.cgroup.fork_refusals():
-            self.kill("processes", f"it tried to run more than {s.max_processes} processes "
+            self.kill(Limit.PROCESSES, f"it tried to run more than {s.max_processes} processes "
                                    "and threads")
         elif self.output > s.output_mb * 2 ** 20:
-            self.kill("output", f"it wrote more than {s.output_mb} MiB to stdout and stderr")
+            self.kill(Limit.OUTPUT, f"it wrote more than {s.output_mb} MiB to stdout and stderr")
         elif self.init and self._disk_full():
-            self.kill("disk", f"it filled its {s.disk_mb} MiB of writable space")
+            self.kill(Limit.DISK, f"it filled its {s.disk_mb} MiB of writable space")
 
     def _disk_full(self) -> bool:
         try:
@@ -666,11 +729,15 @@ class _Supervisor:
             return False  # not the sandbox's tmpfs yet
         return stats.f_bavail == 0 or stats.f_favail == 0
 
-    def run(self, command: list[str], files: list[str], sockets: list[str]) -> int:
+    def run(self, command: list[str], files: list[str], sockets: list[str],
+            env: dict[str, str], in_process: dict[str, str] | None = None,
+            watch: int | None = None) -> int:
+        """Run the sandbox to its end; return its exit status. ``watch``: a connection whose
+        closing ends the sandbox (the fork server's client, killed)."""
         s = self.settings
         self.budget = self.wall_budget()
         if self.budget <= 0:
-            self._record(WALL_TIME, f"not started: its {s.wall_s:g} s were used up")
+            self._record(Limit.WALL_TIME, f"not started: its {s.wall_s:g} s were used up")
             return 128 + signal.SIGKILL
         self.cgroup = Cgroup.create(s.name, (s.memory_mb + s.disk_mb) * 2 ** 20,
                                     s.max_processes)
@@ -685,7 +752,8 @@ class _Supervisor:
                 null = os.open("/dev/null", os.O_RDONLY)
                 for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
                     os.dup2(fd, target)
-                _namespaces(s, self.cwd, files, command, self.cgroup, report_w)
+                _namespaces(s, self.cwd, files, command, env, in_process, self.cgroup,
+                            report_w)
             except BaseException:  # noqa: BLE001 (any failure: say it and end the child)
                 traceback.print_exc()
             os._exit(126)
@@ -704,7 +772,7 @@ class _Supervisor:
             if s.output_file:
                 out = err = os.open(s.output_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND
                                     | os.O_NOFOLLOW, 0o600)
-            status = self._copy_output(child, started, {out_r: out, err_r: err})
+            status = self._copy_output(child, started, {out_r: out, err_r: err}, watch)
         finally:
             if s.output_file and out != 1:
                 os.close(out)
@@ -714,15 +782,26 @@ class _Supervisor:
             self.cgroup.remove()
         if self.hit:
             self._record(*self.hit)
+        if watch is not None:  # not this process's parent's child: say what it cost
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            with open(Path(s.markers) / f"{s.name}.cpu", "a") as handle:
+                handle.write(f"{usage.ru_utime + usage.ru_stime}\n")
         return status
 
-    def _copy_output(self, child: int, started: float, pipes: dict[int, int]) -> int:
+    def _copy_output(self, child: int, started: float, pipes: dict[int, int],
+                     watch: int | None) -> int:
         """Copy the sandbox's stdout and stderr while checking the limits; return the exit
         status of the sandbox."""
         status = None
         while status is None or pipes:
-            ready, _, _ = select.select(list(pipes), [], [], POLL_S)
-            for fd in ready:
+            ready, _, _ = select.select([*pipes, *([watch] if watch is not None else [])],
+                                        [], [], POLL_S)
+            if watch in ready and not os.read(watch, 1024):  # the client is gone
+                watch = None
+                if self.init:
+                    os.kill(self.init, signal.SIGKILL)
+                self.cgroup.kill()
+            for fd in (fd for fd in ready if fd in pipes):
                 data = os.read(fd, 65536)
                 if not data:
                     del pipes[fd]
@@ -738,7 +817,7 @@ class _Supervisor:
                 self.check_limits(started)
         return status
 
-    def _record(self, limit: str, message: str) -> None:
+    def _record(self, limit: Limit, message: str) -> None:
         markers = Path(self.settings.markers)
         markers.mkdir(parents=True, exist_ok=True)
         with open(markers / f"{self.settings.name}.jsonl", "a") as handle:
@@ -747,15 +826,26 @@ class _Supervisor:
 
 
 def run(settings: Settings, command: list[str], connection_file: str | None = None,
-        settings_path: str | None = None) -> int:
+        settings_path: str | None = None, outside: dict[str, str] | None = None,
+        in_process: dict[str, str] | None = None, watch: int | None = None) -> int:
     """Run ``command`` in the sandbox from this process's working folder; return its exit
-    status (negative: the signal that ended it). Raises SandboxError when it cannot."""
+    status (negative: the signal that ended it). Raises SandboxError when it cannot.
+    ``outside``: the environment it is started from (this process's by default); the fork
+    server's ``in_process`` and ``watch``: see ``_init`` and ``_Supervisor.run``."""
     cwd = os.path.realpath(os.getcwd())
     settings = dataclasses.replace(settings, runtime=os.path.realpath(settings.runtime))
     files = [connection_file] if connection_file else []
     _validate(settings, settings_path, cwd, files)
     sockets = _socket_paths(connection_file, settings.runtime)
-    return _Supervisor(settings, cwd).run(command, files, sockets)
+    env = environment(settings, cwd, dict(os.environ) if outside is None else outside)
+    return _Supervisor(settings, cwd).run(command, files, sockets, env, in_process, watch)
+
+
+def cpu_seconds(settings: Settings) -> float:
+    """CPU seconds of the sandboxes run under ``settings`` by the fork server (whose processes
+    are not children of the process that asked for them)."""
+    path = Path(settings.markers) / f"{settings.name}.cpu"
+    return sum(float(line) for line in path.read_text().split()) if path.exists() else 0.0
 
 
 def main(args: list[str]) -> None:

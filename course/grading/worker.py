@@ -30,28 +30,23 @@ import warnings
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from course.grading.limits import Limits
+from course.trusted import failure
+
+if TYPE_CHECKING:
+    from course.grading.sandbox import Limit
 
 # How many threads numpy's BLAS, OpenMP and TensorFlow use (they would take every core each,
 # and kernels graded side by side would fight over them).
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 MAX_RETURNED_BYTES = 64 * 2 ** 20  # largest autograded notebook or feedback file returned
+FAILURE_FILE = "grader-failure.json"  # in the scratch course (course.trusted.failure)
 _EXCEPTION_LINE = re.compile(r"^\s*[A-Za-z_.]*(Error|Exception): ")  # a traceback's last line
 _REPO = Path(__file__).resolve().parents[2]
 _CODE = (_REPO / "utils", _REPO / "course")  # the helpers and the grader
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits: seconds per cell and per notebook, memory and disk in MiB (all of
-    the submission's processes together), and the number of its processes and threads."""
-
-    cell_timeout: int = 120
-    notebook_timeout: int = 900
-    memory_mb: int = 6144
-    disk_mb: int = 1024
-    max_processes: int = 512
-    threads: int = 1  # of the kernel's numerical libraries (a worker per core: one each)
 
 
 @dataclass(frozen=True)
@@ -92,6 +87,7 @@ class Request:
     notebook: bytes
     limits: Limits = Limits()
     sandboxed: bool = True
+    fork_server: bool = True  # sandboxed kernels start from the worker's fork server
 
 
 
@@ -100,6 +96,7 @@ class Ending(str, Enum):
 
     GRADED = "graded"  # nbgrader ran to the end: the grades are the submission's
     NBGRADER_FAILED = "nbgrader failed"  # nbgrader stopped on this notebook: final
+    GRADER_FAILED = "grader failed"  # the grader itself failed on it (trusted.failure): again
     WORKER_UNFIT = "worker unfit"  # another code version, or no sandbox: graded again
     TASK_FAILED = "task failed"  # the task raised (not the notebook): graded again
     WORKERS_DIED = "workers died"  # every worker that tried it died (KilledWorker): final
@@ -122,7 +119,7 @@ class Outcome:
 
     ending: Ending
     error: str = ""  # why it did not end GRADED, in words (for the status)
-    limits: list[str] = field(default_factory=list)
+    limits: list[Limit] = field(default_factory=list)
     grades: dict[str, tuple] = field(default_factory=dict)
     timestamp: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
@@ -170,10 +167,37 @@ def _unpacked(bundle: Bundle) -> Path:
     return root
 
 
+def kernel_environment(limits: Limits) -> dict[str, str]:
+    """The whole environment of a sandboxed kernel (before the sandbox adds its own folders)."""
+    from course.execution import GRADING
+    from utils import data
+
+    return {**GRADING, "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            data.HOME_ENV: str(data.course_home()),
+            **dict.fromkeys(THREAD_VARIABLES, str(limits.threads))}
+
+
+_fork_server = None  # this worker's ForkServer (course.grading.forkserver), started once
+
+
+def fork_server(env: dict[str, str]) -> Path:
+    """The socket of this worker's fork server for kernels of environment ``env``: started
+    the first time, and again when it died or when another environment is asked for."""
+    global _fork_server
+    from course.grading.forkserver import ForkServer
+
+    if _fork_server is not None and _fork_server.env != env:
+        _fork_server.stop()
+        _fork_server = None
+    if _fork_server is None:
+        _fork_server = ForkServer(env)
+    _fork_server.restart_if_dead()
+    return _fork_server.socket
+
+
 def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path) -> Path:
     """A scratch course for one submission in ``root``: sources, an empty gradebook, the
     notebook, a config with the limits and (when sandboxed) the kernel's sandbox."""
-    from course.execution import GRADING
     from course.grading import sandbox
     from utils import data
 
@@ -188,19 +212,18 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
         f"c.CourseDirectory.root = {str(root)!r}\n"
         f"c.Execute.timeout = {limits.cell_timeout}\n"
         f"c.TrustedExecute.source_directory = {str(root / 'source')!r}\n"
-        f"c.TrustedExecute.expected_cache = {str(shared / 'expected')!r}\n")
+        f"c.TrustedExecute.expected_cache = {str(shared / 'expected')!r}\n"
+        f"c.TrustedExecute.failure_file = {str(root / FAILURE_FILE)!r}\n")
     if request.sandboxed:
         settings = sandbox.Settings(
             name=request.student, runtime=str(runtime), markers=str(root / "markers"),
-            readonly=[str(p) for p in data.data_folders()],
-            env={**GRADING, "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                 "LANG": "C.UTF-8", data.HOME_ENV: str(data.course_home()),
-                 **dict.fromkeys(THREAD_VARIABLES, str(limits.threads))},
+            readonly=[str(p) for p in data.data_folders()], env=kernel_environment(limits),
             memory_mb=limits.memory_mb, max_processes=limits.max_processes,
-            disk_mb=limits.disk_mb, wall_s=limits.notebook_timeout,
+            disk_mb=limits.disk_mb, output_mb=limits.output_mb, wall_s=limits.notebook_timeout,
             output_file=str(root / "kernel.log"))
         settings.write(root / "sandbox.json")
-        sandbox.kernelspec(root / "jupyter", root / "sandbox.json")
+        sandbox.kernelspec(root / "jupyter", root / "sandbox.json",
+                           fork_server(settings.env) if request.fork_server else None)
         config += (f"c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}\n"
                    "c.TrustedExecute.terminate_kernel = True\n"
                    "c.KernelManager.transport = 'ipc'\n"
@@ -295,6 +318,8 @@ def dask_setup(worker=None) -> None:
     import course.trusted.executor  # noqa: F401
 
     code_version()
+    if not _sandbox_missing():  # its libraries are imported while the class is prepared
+        fork_server(kernel_environment(Limits()))
 
 
 def grade(bundle: Bundle, request: Request) -> Outcome:
@@ -323,13 +348,18 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
             graded = time.perf_counter()
             outcome.ending = Ending.GRADED if ok else Ending.NBGRADER_FAILED
             outcome.error = "" if ok else _last_error(outcome.log)
+            if failed := failure.read(root / FAILURE_FILE):
+                outcome.ending = Ending.GRADER_FAILED
+                outcome.error = (f"not graded: the grader failed on it ({failed}); it is "
+                                 "graded again on the next run")
             kernel_log = root / "kernel.log"
             if kernel_log.is_file():  # what the kernel printed outside its cells
                 outcome.log += "\n--- the kernel's own output ---\n" + kernel_log.read_text(
                     errors="replace")[-20000:]
             if request.sandboxed:
-                hit = sandbox.limits_hit(sandbox.Settings.read(root / "sandbox.json"))
-                outcome.limits = list(dict.fromkeys(h.limit for h in hit))
+                settings = sandbox.Settings.read(root / "sandbox.json")
+                outcome.limits = list(dict.fromkeys(h.limit for h in sandbox.limits_hit(settings)))
+                cpu -= sandbox.cpu_seconds(settings)  # the fork server's kernels
             outcome.grades, outcome.timestamp = _grades(root, a, student)
             outcome.files, outcome.left_out = _regular_files(root, a, student)
             outcome.log += (f"[grading_worker] scratch course {prepared - started:.2f} s, "

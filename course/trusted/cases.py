@@ -10,9 +10,11 @@ Values are Python literals, or ``np.<dtype name>`` for a numpy dtype. Anything e
 error here, so a test cell cannot hold a check the grader would not run.
 
 When grading, a hidden case's ``seed`` (the seed of its random inputs) is drawn afresh from a
-secret made for each grading run (``read(source, secret)``); its other parameters (shapes,
-modes, hand-built cases) are the test cell's. What a student learns about a hidden case in one
-run is then worthless in the next.
+secret made for each grading run (``read(source, secret)``), and so is a factor between 0.5
+and 2 that scales the numbers of the parameters a check names in ``GradedFunction.varied``
+(the hand-built cases: a window of negative numbers keeps its signs and order, a zero stays
+zero); the other parameters (shapes, modes, thresholds) are the test cell's. What a student
+learns about a hidden case in one run is then worthless in the next.
 """
 
 from __future__ import annotations
@@ -119,15 +121,38 @@ def parse_test_cell(source: str, function: str, where: str) -> list[Case]:
     return cases
 
 
-def fresh_seed(secret: str, function: str, number: int) -> int:
-    """The seed of the hidden case ``number`` of ``function`` in the grading run ``secret``."""
-    digest = hashlib.sha256(f"{secret}\0{function}\0{number}".encode()).digest()
+def fresh_seed(secret: str, function: str, number: int, what: str = "seed") -> int:
+    """The seed of the hidden case ``number`` of ``function`` in the grading run ``secret``
+    (``what``: another number drawn for the case, e.g. the factor of a parameter)."""
+    text = f"{secret}\0{function}\0{number}" + ("" if what == "seed" else f"\0{what}")
+    digest = hashlib.sha256(text.encode()).digest()
     return int.from_bytes(digest[:4], "big") % 2 ** 31
+
+
+def _scaled(value, factor: float):
+    """``value`` with each of its floats times ``factor`` (integers, booleans, strings kept)."""
+    if isinstance(value, float):
+        return round(value * factor, 6)
+    if isinstance(value, list | tuple):
+        return type(value)(_scaled(v, factor) for v in value)
+    return value
+
+
+def _fresh(case: Case, secret: str, function: str, number: int, varied: tuple) -> Case:
+    """A hidden case with a fresh seed and fresh factors for its ``varied`` parameters."""
+    params = dict(case.params)
+    if "seed" in params:
+        params["seed"] = fresh_seed(secret, function, number)
+    for name in varied:
+        if name in params:
+            factor = 0.5 + 1.5 * fresh_seed(secret, function, number, name) / 2 ** 31
+            params[name] = _scaled(params[name], factor)
+    return replace(case, params=params)
 
 
 def read(source_nb: nbformat.NotebookNode, secret: str | None = None) -> list[FunctionTests]:
     """The tests of every graded function of a source notebook, helpers before callers; with
-    ``secret``, each hidden case that names a seed gets a fresh one (``fresh_seed``)."""
+    ``secret``, each hidden case gets a fresh seed and fresh factors (``_fresh``)."""
     from importlib import import_module
 
     module = _module_of(source_nb)
@@ -143,8 +168,8 @@ def read(source_nb: nbformat.NotebookNode, secret: str | None = None) -> list[Fu
             raise ValueError(f"test cell {cell_id}: {module} has no check of {function}")
         cases = parse_test_cell(cell.source, function, f"test cell {cell_id}")
         if secret is not None:
-            cases = [replace(c, params={**c.params, "seed": fresh_seed(secret, function, n)})
-                     if c.hidden and "seed" in c.params else c for n, c in enumerate(cases)]
+            cases = [_fresh(c, secret, function, n, checks[function].varied) if c.hidden else c
+                     for n, c in enumerate(cases)]
         found[function] = FunctionTests(function, cell_id, module, cases)
     order = TopologicalSorter({name: [h for h in checks[name].helpers if h in found]
                                for name in found})

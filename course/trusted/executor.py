@@ -44,15 +44,17 @@ import nbformat
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_core.utils import ensure_async, run_sync
-from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
 
 from course.grading import demo_cells
 from course.trusted import cases as cases_module
-from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
+from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls, call_fingerprints
 from course.trusted.reference_answers import Reference
+from course.trusted.failure import GraderFailure
+from course.trusted.failure import record as record_failure
 from course.trusted.reference_process import ReferenceProcess
 from utils.graded import GradedFunction, decode, encode
 from utils.i18n import ENGLISH, N_, _, ngettext, speaking
@@ -62,6 +64,7 @@ NOT_RUN_NOTE = N_("[a demonstration: not run when the notebook was graded; no gr
 IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
 MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
+UNREADABLE = "unreadable"  # the type given a message from the kernel that cannot be read
 HIDDEN_VALUE = N_("(value hidden)")  # a number of a hidden case's failure message, as shown
 # A decimal number, not part of a name; ASCII: a Chinese character next to it is not a letter
 _DECIMAL = re.compile(r"(?<![\w.])[-+]?(?:\d*\.\d+(?:[eE][-+]?\d+)?|\d+(?:\.\d*)?[eE][-+]?\d+"
@@ -88,7 +91,21 @@ class BoundedKernelClient(AsyncKernelClient):
     """A kernel client whose sockets refuse any message larger than the grader would keep
     (ZeroMQ drops the connection before the message is read into memory): a kernel cannot make
     the grader's process hold more than ``MAX_OUTPUT_MESSAGE_BYTES`` for one output, or
-    ``MAX_REQUEST_CHARS`` for one input request."""
+    ``MAX_REQUEST_CHARS`` for one input request; a message it cannot read (nested too deeply,
+    malformed, signed twice) is dropped, as one that answers nothing the grader asked."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        read = self.session.deserialize
+
+        def readable(msg_list, content=True, copy=True):
+            try:
+                return read(msg_list, content=content, copy=copy)
+            except (ValueError, TypeError, KeyError, RecursionError, MemoryError):
+                return {"header": {}, "msg_id": "", "msg_type": UNREADABLE, "parent_header": {},
+                        "metadata": {}, "content": {}, "buffers": []}
+
+        self.session.deserialize = readable
 
     def _bounded(self, connect, limit: int, identity):
         self.context.setsockopt(zmq.MAXMSGSIZE, limit)  # the default of sockets made now
@@ -136,6 +153,11 @@ class TrustedExecute(Execute):
                  "kept, one JSON line each ({kind, text}; kind: cell (the submission's own "
                  "code), harness or reply), in <assignment>-<student>.jsonl: an audit of what "
                  "a kernel received.").tag(config=True)
+
+    failure_file = Unicode(
+        "", help="When set, the file where a failure of the grader itself (the kernel did not "
+                 "start, the reference solution could not run) is recorded before nbgrader "
+                 "stops on the notebook (course/trusted/failure.py).").tag(config=True)
 
     terminate_kernel = Bool(
         False, help="End the kernel with SIGTERM once the notebook is graded, instead of "
@@ -187,6 +209,10 @@ class TrustedExecute(Execute):
                 cell.execution_count = None
             else:
                 runnable.append(index)
+        # the release's imports cell first, before any code of the submission: when it fails,
+        # the grader's environment failed (course.grading.classroom.imports_failed)
+        runnable.sort(key=lambda i: self.nb.cells[i].metadata.get("nbgrader", {}).get("grade_id")
+                      != IMPORTS_CELL)
         self._helpers = ReferenceProcess(nbformat.writes(self._reference.source))
         self._timings: Counter[str] = Counter()  # seconds per step, for the log
         self._record_path = None
@@ -196,6 +222,10 @@ class TrustedExecute(Execute):
             self._record_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             verdicts = self._run(runnable)
+        except GraderFailure as failure:
+            if self.failure_file:
+                record_failure(Path(self.failure_file), failure)
+            raise
         finally:
             self._helpers.close()
         self.log.info("Grading times: %s", ", ".join(f"{step} {seconds:.2f} s"
@@ -216,8 +246,10 @@ class TrustedExecute(Execute):
             starts += 1
             started = time.perf_counter()
             try:
+                ready = False  # the kernel answered, and the submission's code may run
                 with self.setup_kernel():
                     reply = self.wait_for_reply(self.kc.kernel_info())
+                    ready = True
                     self.nb.metadata["language_info"] = reply["content"]["language_info"]
                     started = self._lap("kernel start", started)
                     for index in runnable[:done]:  # after a restart: the cells run before
@@ -233,9 +265,10 @@ class TrustedExecute(Execute):
                             verdicts[tests.cell_id] = self._grade(tests)
                     self._lap("graded functions", started)
                 return verdicts
-            except RuntimeError:  # a restarted kernel that died before answering: again
-                if starts == 1:
-                    raise  # the first kernel must start, or the grader itself is broken
+            except RuntimeError as error:  # a kernel that died before answering
+                if starts == 1 and not ready:  # no code of the submission ran: the grader's
+                    raise GraderFailure(f"the kernel did not start: {error}") from error
+                # a restarted one: again
             except _KernelDied as died:
                 if isinstance(died.where, int):  # a cell: skip it from now on
                     skipped.add(died.where)
@@ -300,6 +333,8 @@ class TrustedExecute(Execute):
             self.execute_cell(self.nb.cells[-1], len(self.nb.cells) - 1, store_history=True)
         except DeadKernelError:
             raise _KernelDied(index) from None
+        except CellTimeoutError:  # its output stopped arriving: its first run's outputs stand
+            pass
         finally:
             self.nb.cells.pop()
 
@@ -308,11 +343,23 @@ class TrustedExecute(Execute):
         and display updates all count, against the cell that is running); note once that the
         rest was cut."""
         if msg["msg_type"] not in _OUTPUT_MESSAGES:
-            return super().process_message(msg, cell, cell_index)
+            try:
+                return super().process_message(msg, cell, cell_index)
+            except CellControlSignal:  # the cell is done (its idle status): nbclient's
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError):  # a status or other
+                return None  # message without what it should hold: not one the cell needs
         used = self._output_used.get(cell_index, 0)
         self._output_used[cell_index] = used + _size(msg.get("content", {}))
         if self._output_used[cell_index] <= self.max_output_chars:
-            return super().process_message(msg, cell, cell_index)
+            try:
+                return super().process_message(msg, cell, cell_index)
+            except CellControlSignal:
+                raise
+            except Exception:  # noqa: BLE001 (an output nbformat rejects: the kernel's doing)
+                cell.outputs.append(new_output("stream", name="stdout", text=_(
+                    "\n[an output of this cell was malformed and is not shown]\n")))
+                return None
         if used <= self.max_output_chars:
             cell.outputs.append(new_output("stream", name="stdout", text=_(
                 "\n[output cut: this cell printed more than {count:,} characters]\n").format(
@@ -344,7 +391,9 @@ class TrustedExecute(Execute):
                 zip(tests.cases, inputs, results), 1):
             failure = self._failure(graded, case, case_inputs, result, placeholders)
             if failure:
-                if case.hidden:
+                # a hidden case's numbers, and every number of a function that the grader's
+                # stand-ins answered (its answer or message could carry theirs), are hidden
+                if case.hidden or stand_ins:
                     failure = failure[0], without_values(failure[1])
                 fails = (_("{function} fails hidden test {number} of {count} ({case}): "
                            "{failure}") if case.hidden else
@@ -361,6 +410,17 @@ class TrustedExecute(Execute):
             "hidden), checked by the grader\n", len(tests.cases)).format(
             function=tests.function, count=len(tests.cases), public=counts[0],
             hidden=counts[1]))
+
+    def _hidden_calls(self, caller: GradedFunction, name: str) -> set[str]:
+        """The fingerprints of the calls of the helper ``name`` on its hidden cases that no
+        public case makes too, which its stand-in refuses to answer (helper_calls.fingerprint;
+        a function without arguments has one call for every case)."""
+        helper = import_module(type(caller).__module__).CHECKS[name]
+        calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**case.params))
+                                       for tests in self._tests if tests.function == name
+                                       for case in tests.cases if case.hidden == hidden))
+                 for hidden in (True, False)}
+        return calls[True] - calls[False]
 
     def _sound(self, name: str, caller: GradedFunction) -> bool:
         """Whether the graded function ``name`` passed every test with the student's own
@@ -382,7 +442,8 @@ class TrustedExecute(Execute):
         timeout = self._get_timeout(None)
         deadline = None if timeout is None else time.monotonic() + timeout
         helpers = HelperCalls(graded, stand_ins, self._helpers, lambda: (
-            float("inf") if deadline is None else deadline - time.monotonic()))
+            float("inf") if deadline is None else deadline - time.monotonic()),
+            hidden={name: self._hidden_calls(graded, name) for name in stand_ins})
         channels = {"stdin": self.kc.get_stdin_msg, "shell": self.kc.get_shell_msg,
                     "iopub": self.kc.get_iopub_msg}
         waiting = {asyncio.ensure_future(get()): name for name, get in channels.items()}
@@ -414,7 +475,10 @@ class TrustedExecute(Execute):
                             return _PastTimeLimit(timeout)
                         return results
                     elif name == "stdin" and message["msg_type"] == "input_request":
+                        asked = time.monotonic()
                         reply, sent = helpers.handle(str(message["content"].get("prompt", "")))
+                        if deadline is not None:  # the time the grader takes to answer is its
+                            deadline += time.monotonic() - asked  # own, not the function's
                         results = sent if sent is not None else results
                         text = json.dumps(reply)
                         self._record("reply", text)
@@ -432,10 +496,14 @@ class TrustedExecute(Execute):
         if not isinstance(result, dict):
             return "GradingError", _("malformed answer")
         if "error" in result:
-            ename, message = (list(result["error"]) + ["", ""])[:2]
-            ename = str(ename) if _ERROR_NAME.match(str(ename)) else "Error"
+            error = result["error"]
+            if not (isinstance(error, list) and len(error) == 2
+                    and all(isinstance(part, str) for part in error)):
+                return "GradingError", _("malformed answer")
+            ename, message = error
+            ename = ename if _ERROR_NAME.match(ename) else "Error"
             return ename, _("{function} raised {error}: {message}").format(
-                function=graded.name, error=ename, message=str(message)[:1000])
+                function=graded.name, error=ename, message=message[:1000])
         try:
             got = decode(result.get("outputs"))
         except ValueError as error:
@@ -480,5 +548,9 @@ def without_values(message: str) -> str:
 
 
 def _error(ename: str, message: str):
+    """An error output; text the notebook's JSON cannot hold (lone surrogates from the
+    student's exception) is replaced."""
+    ename, message = (text.encode("utf-8", "replace").decode("utf-8")
+                      for text in (ename, message))
     return new_output("error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 

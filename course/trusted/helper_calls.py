@@ -15,6 +15,10 @@ verdicts are decided already (helpers are graded first).
 A gradient request names the call it differentiates (one of the last ``KEPT_CALLS``, whose
 arguments ``Answers`` keeps) instead of sending its arguments again.
 
+The grader never answers a helper's hidden test case: a call whose arguments are, as values,
+those the helper's own hidden cases were called with (``fingerprint``) is refused, so that a
+caller cannot ask the stand-in for the answers the helper was graded against.
+
 The arguments come from the student's code, so a call is bounded: its encoded arguments
 (``MAX_ARGUMENT_BYTES``), the number of requests per graded function (``max_calls``), the
 memory the reference may take (``MAX_CALL_MEMORY_BYTES``) and its time. A call over a bound, or
@@ -24,9 +28,12 @@ student's code.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import resource
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
+
+import numpy as np
 
 from utils.graded import MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire, to_wire
 
@@ -34,6 +41,7 @@ MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1
 MAX_REQUEST_CHARS = MAX_ARGUMENT_BYTES + 2 ** 20
 MAX_CALL_MEMORY_BYTES = 2 * 2 ** 30
 KEPT_CALLS = 4  # calls whose arguments are kept for a gradient request (a training step: 2)
+REQUEST_KEYS = ("call", "gradient", "args", "of_call", "wrt", "upstream")  # of a stand-in
 _PAGE = resource.getpagesize()
 
 
@@ -45,9 +53,10 @@ class HelperCalls:
     def __init__(self, graded: GradedFunction, stand_ins: list[str],
                  answers: Callable[[dict, float], dict],
                  seconds_left: Callable[[], float] = lambda: float("inf"),
-                 max_calls: int = 200_000):
+                 max_calls: int = 200_000, hidden: dict[str, set[str]] | None = None):
         self.graded = graded
         self.stand_ins = stand_ins  # the helpers answered here
+        self.hidden = hidden or {}  # {helper: fingerprints of its hidden cases' arguments}
         self.answers = answers
         self.seconds_left = seconds_left
         self.max_calls = max_calls
@@ -76,7 +85,9 @@ class HelperCalls:
             return {"error": f"the grader answers only for the helpers of {self.graded.name} "
                              "that failed their tests "
                              f"({', '.join(self.stand_ins) or 'none here'})"}, None
-        reply = self.answers(message, max(self.seconds_left(), 1.0))
+        forwarded = {k: message[k] for k in REQUEST_KEYS if k in message}
+        forwarded["refused"] = sorted(self.hidden.get(name, ()))
+        reply = self.answers(forwarded, max(self.seconds_left(), 1.0))
         if "error" in reply:
             reply = {"error": f"{name} (the grader's, standing in for yours while "
                               f"{self.graded.name} is graded) could not answer this call: "
@@ -103,7 +114,11 @@ class Answers:
                 args, kwargs = self._recent[message["of_call"]]
                 return _reply(encode(to_wire(_gradient(self.reference(name), args, kwargs,
                                                        message))))
-            args, kwargs = from_wire(decode(message.get("args"), MAX_ARGUMENT_BYTES))
+            wire = decode(message.get("args"), MAX_ARGUMENT_BYTES)
+            if fingerprint(wire) in message.get("refused", ()):
+                raise ValueError("these are the arguments of one of its hidden test cases, "
+                                 "which the grader does not answer")
+            args, kwargs = from_wire(wire)
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise ValueError("malformed arguments")
             value = self.reference(name)(*args, **kwargs)
@@ -117,6 +132,66 @@ class Answers:
             return {"error": "its arguments need more memory than the grader gives one call"}
         except Exception as error:  # noqa: BLE001 (the reference cannot work on these arguments)
             return {"error": f"{type(error).__name__}: {str(error)[:500]}"}
+
+
+def fingerprint(wire: Any) -> str:
+    """A hash of a call's arguments as values, as they travel (``[args, kwargs]`` through
+    ``to_wire``, ``encode`` and ``decode``), whatever way they are passed: the multiset of its
+    values, positional or by keyword, in any order; numbers, arrays, tensors and variables of
+    equal values hash alike, and so does a list or tuple of numbers and the array it makes."""
+    leaves: list[bytes] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict) and len(value) == 1 and (
+                next(iter(value)) in ("__tensor__", "__variable__")):
+            walk(next(iter(value.values())))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list | tuple) and _number_array(value) is None:
+            for item in value:
+                walk(item)
+        elif value is None or isinstance(value, str):
+            leaves.append(repr(value).encode())
+        else:
+            array = _number_array(value) if isinstance(value, list | tuple) else np.asarray(value)
+            if array.dtype.kind in "biuf":
+                array = array.astype(np.float64)
+            leaves.append(repr(array.shape).encode() + b"\0" + array.tobytes())
+
+    walk(wire)
+    digest = hashlib.sha256()
+    for leaf in sorted(hashlib.sha256(leaf).digest() for leaf in leaves):
+        digest.update(leaf)
+    return digest.hexdigest()
+
+
+def _number_array(value: list | tuple) -> np.ndarray | None:
+    """The array of numbers a non-empty list or tuple makes (nested, rectangular), else None."""
+    if not value:
+        return None
+    try:
+        array = np.asarray(value)
+    except ValueError:  # not rectangular
+        return None
+    return array if array.dtype.kind in "biuf" else None
+
+
+def call_fingerprints(graded: GradedFunction, inputs: dict) -> set[str]:
+    """The fingerprints of the arguments of every call ``graded.call`` makes of its function
+    for ``inputs`` (a function that returns None stands in for the graded one)."""
+    seen = []
+
+    def recorder(*args, **kwargs):
+        seen.append([list(args), kwargs])
+
+    with contextlib.suppress(Exception):  # what call makes of None does not matter here
+        graded.call(recorder, inputs)
+    prints = set()
+    for call in seen:
+        with contextlib.suppress(TypeError, ValueError):  # arguments no stand-in could send
+            prints.add(fingerprint(decode(encode(to_wire(call)))))
+    return prints
 
 
 def _reply(value: str, call: int | None = None) -> dict:

@@ -23,9 +23,12 @@ import subprocess
 import sys
 import time
 
+from course.trusted.failure import GraderFailure
 from course.trusted.helper_calls import MAX_CALL_MEMORY_BYTES, Answers
 
 _LENGTH = 8
+READY = b"ready"  # the child's first message: it has run the reference solution
+STARTUP_S = 600  # the longest a child may take to run the reference solution
 
 
 class ReferenceProcess:
@@ -36,24 +39,46 @@ class ReferenceProcess:
         self.child: subprocess.Popen | None = None
 
     def __call__(self, message: dict, seconds: float) -> dict:
-        """The child's reply to ``message`` within ``seconds``, or an error saying why not."""
-        deadline = time.monotonic() + seconds
+        """The child's reply to ``message`` within ``seconds``, or an error saying why not.
+        A child that ends while it answers (killed, out of memory) is started again for a
+        second try; one that ends twice on the same call was ended by that call's arguments.
+        GraderFailure when the child cannot run the reference solution at all. The time a new
+        child takes to start is not the call's: ``seconds`` counts from its start."""
+        for attempt in (1, 2):
+            try:
+                if self.child is None:
+                    self._start()
+                deadline = time.monotonic() + seconds
+                _send(self.child.stdin, json.dumps(message).encode())
+                reply = _receive(self.child.stdout, deadline)
+            except (OSError, EOFError):
+                self.close()
+                if attempt == 2:
+                    return {"error": "the grader's reference process ended twice while "
+                                     "answering this call"}
+                continue
+            if reply is None:
+                self.close()
+                return {"error": f"it took more than the {seconds:.0f} s left to the grading "
+                                 "of the function"}
+            return json.loads(reply)
+        raise AssertionError("unreachable")
+
+    def _start(self) -> None:
+        """A new child, once it has run the reference solution (GraderFailure if it could
+        not, or not within ``STARTUP_S``)."""
+        deadline = time.monotonic() + STARTUP_S
+        self.child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
-            if self.child is None:
-                self.child = subprocess.Popen(
-                    [sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                _send(self.child.stdin, self.source_text.encode())
-            _send(self.child.stdin, json.dumps(message).encode())
-            reply = _receive(self.child.stdout, deadline)
+            _send(self.child.stdin, self.source_text.encode())
+            ready = _receive(self.child.stdout, deadline)
         except (OSError, EOFError):
+            ready = None
+        if ready != READY:
             self.close()
-            return {"error": "the grader's reference process ended while answering"}
-        if reply is None:
-            self.close()
-            return {"error": f"it took more than the {seconds:.0f} s left to the grading of "
-                             "the function"}
-        return json.loads(reply)
+            raise GraderFailure("the grader's reference process could not run the reference "
+                                "solution")
 
     def close(self) -> None:
         """End the child (a later call starts another)."""
@@ -95,6 +120,7 @@ def _serve() -> None:
     requests, replies = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the reference's prints: not replies
     namespace = run_reference(nbformat.reads(_receive(requests).decode(), as_version=4))
+    _send(replies, READY)
     with open("/proc/self/statm") as statm:
         mapped = int(statm.read().split()[0]) * resource.getpagesize()
     hard = resource.getrlimit(resource.RLIMIT_AS)[1]

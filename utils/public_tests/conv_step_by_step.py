@@ -383,6 +383,7 @@ class CreateMaskFromWindow(GradedFunction):
     """The mask must be True exactly where the window holds its maximum."""
 
     name = "create_mask_from_window"
+    varied = ("window",)
 
     def inputs(self, shape=(2, 3), seed=1, window=None):
         if window is not None:
@@ -434,6 +435,7 @@ class DistributeValue(GradedFunction):
     """dz must be spread evenly over a matrix of ``shape``."""
 
     name = "distribute_value"
+    varied = ("dz",)
 
     def inputs(self, dz=2.0, shape=(2, 2)):
         return {"dz": dz, "shape": list(shape)}

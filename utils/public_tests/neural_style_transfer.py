@@ -264,6 +264,7 @@ class TotalCost(GradedFunction):
     reference answer is what swapped weights give."""
 
     name = "total_cost"
+    varied = ("J_content", "J_style", "alpha", "beta")
 
     def inputs(self, J_content=2.0, J_style=3.0, alpha=None, beta=None, tensors=False):
         return {"J_content": J_content, "J_style": J_style, "tensors": tensors,

@@ -58,6 +58,35 @@ def _run(fn, *args, **kwargs):
     return result
 
 
+@contextlib.contextmanager
+def _glorot_seed(seed: int | None):
+    """While the block runs, every GlorotUniform initializer (Keras's, which tf.keras names
+    too), made before or during the block, draws with ``seed`` whatever seed it was made with;
+    nothing changes when ``seed`` is None."""
+    if seed is None:
+        yield
+        return
+    initializer = tf.keras.initializers.GlorotUniform
+    own = initializer.__dict__.get("__call__")  # None: inherited from VarianceScaling
+    draw = initializer.__call__
+
+    def seeded(self, *args, **kwargs):
+        made_with, self.seed = self.seed, seed
+        try:
+            return draw(self, *args, **kwargs)
+        finally:
+            self.seed = made_with
+
+    initializer.__call__ = seeded
+    try:
+        yield
+    finally:
+        if own is None:
+            del initializer.__call__
+        else:
+            initializer.__call__ = own
+
+
 def _answer_or_raised(answer_of, *args) -> dict:
     """``answer_of(*args)``, or ``{"raised": error}`` when the student's function raised."""
     try:
@@ -92,12 +121,15 @@ class InitializeParameters(GradedFunction):
 
     name = "initialize_parameters"
 
-    def inputs(self, change_first=False):
-        """``change_first``: set the first call's variables to zero before the second call."""
-        return {"change_first": change_first}
+    def inputs(self, change_first=False, seed=None):
+        """``change_first``: set the first call's variables to zero before the second call;
+        ``seed``: every GlorotUniform made during the calls uses this seed instead of its own
+        (the values then follow the seed, which a copy of the public answer cannot)."""
+        return {"change_first": change_first, "seed": seed}
 
     def call(self, fn, inputs):
-        return _answer_or_raised(self._answer, fn, inputs["change_first"])
+        with _glorot_seed(inputs.get("seed")):
+            return _answer_or_raised(self._answer, fn, inputs["change_first"])
 
     @staticmethod
     def _answer(fn, change_first: bool) -> dict:

@@ -167,3 +167,139 @@ def backward_overlap():
     grid(axes[1], counts, shades.astype(object),
          tr("windows that read each input position\n(f = 3, stride 1, 4 x 4 output)"))
     return fig
+
+
+SCHARR_X = np.array([[3, 0, -3], [10, 0, -10], [3, 0, -3]], dtype=float)
+STEP_EDGE = np.repeat([[10, 10, 10, 0, 0, 0]], 6, axis=0).astype(float)  # the lecture's 6x6
+GRATING_WAVELENGTH = 4  # pixels: a fine pattern, where the filters' direction errors show
+SIGNAL_ROW = 150  # the row of the grey Louvre picture used as a 1D signal
+VIDEO_FRAMES = [f"images/road/{i:04d}.jpg" for i in range(13, 18)]  # consecutive pictures
+VIDEO_SIZE = (90, 160)  # (height, width) of the frames for the 3D convolution
+TIME_DERIVATIVE = np.stack([-np.ones((3, 3)), np.zeros((3, 3)), np.ones((3, 3))]) / 9
+
+
+def edge_polarity():
+    """The lecture's 6x6 step edge, light on the left and then dark on the left, through the
+    same vertical-edge filter: +30 for a light-to-dark edge, -30 for dark-to-light."""
+    fig, axes = plt.subplots(2, 3, figsize=(9, 6.2), gridspec_kw={"width_ratios": [6, 3, 4]})
+    for row, (image, title) in enumerate(((STEP_EDGE, tr("light to dark (10 | 0)")),
+                                          (STEP_EDGE[:, ::-1], tr("dark to light (0 | 10)")))):
+        out = _correlate(image, VERTICAL)
+        shades = np.where(image > 0, "#f7f7f7", "#969696").astype(object)
+        grid(axes[row, 0], image, shades, title)
+        grid(axes[row, 1], VERTICAL, WINDOW_COLOUR, tr("vertical-edge filter"))
+        out_colours = np.where(out > 0, "#fc9272", np.where(out < 0, "#9ecae1", OUT_COLOUR))
+        grid(axes[row, 2], out, out_colours.astype(object),
+             tr("output: {value:+g} on the edge").format(value=out[:, 1:3].mean()))
+    return fig
+
+
+def _direction_errors(kernel: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """For a grating of GRATING_WAVELENGTH pixels turned by each angle (radians), the RMS error
+    in degrees of the edge direction that ``kernel`` (x derivative) and its transpose (y) give,
+    weighted by the gradient's strength."""
+    rows, cols = np.mgrid[0:64, 0:64].astype(float)
+    errors = []
+    for angle in angles:
+        image = np.sin(2 * np.pi * (cols * np.cos(angle) + rows * np.sin(angle))
+                       / GRATING_WAVELENGTH)
+        gx, gy = -_correlate(image, kernel), -_correlate(image, kernel.T)
+        # an edge's direction is defined up to a half turn: compare angles modulo 180 degrees
+        error = np.angle(np.exp(2j * (np.arctan2(gy, gx) - angle))) / 2
+        errors.append(np.degrees(np.sqrt(np.average(error ** 2, weights=np.hypot(gx, gy)))))
+    return np.array(errors)
+
+
+def sobel_scharr():
+    """Three hand-designed vertical-edge filters and the error of the edge direction they
+    estimate (with their transposes for the other direction) on a fine grating turned from 0
+    to 90 degrees."""
+    filters = {tr("vertical edge"): VERTICAL, "Sobel": SOBEL_X, "Scharr": SCHARR_X}
+    angles = np.radians(np.arange(0, 91))
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.0), gridspec_kw={"width_ratios": [3, 3, 3, 6],
+                                                                   "wspace": 0.45})
+    for ax, (name, kernel) in zip(axes, filters.items()):
+        grid(ax, kernel, WINDOW_COLOUR, name)
+        errors = _direction_errors(kernel, angles)
+        axes[3].plot(np.degrees(angles), errors,
+                     label=tr("{name}: at most {error:.1f} degrees").format(name=name,
+                                                                            error=errors.max()))
+    axes[3].set_xlabel(tr("direction of the edges (degrees)"))
+    axes[3].set_ylabel(tr("direction error (degrees)"))
+    axes[3].set_ylim(0, 1.5 * axes[3].get_ylim()[1])
+    axes[3].set_title(tr("on a grating of period {period} pixels").format(
+        period=GRATING_WAVELENGTH), fontsize=9)
+    axes[3].legend(fontsize=8, loc="upper center")
+    return fig
+
+
+def dense_versus_conv():
+    """Parameters of a fully connected layer of 1000 units against a convolution layer of 10
+    3x3 filters, for a 32x32, a 64x64 and a 1000x1000 RGB picture."""
+    sizes = [32, 64, 1000]
+    dense = [(n * n * 3 + 1) * 1000 for n in sizes]
+    conv = [(3 * 3 * 3 + 1) * 10 for _ in sizes]
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    x = np.arange(len(sizes))
+    for offset, counts, colour, label in ((-0.2, dense, WINDOW_COLOUR,
+                                           tr("fully connected, 1000 units")),
+                                          (0.2, conv, OUT_COLOUR,
+                                           tr("convolution, 10 filters 3x3"))):
+        bars = ax.bar(x + offset, counts, 0.38, color=colour, edgecolor="black", label=label)
+        for bar, count in zip(bars, counts):
+            ax.text(bar.get_x() + bar.get_width() / 2, count * 1.6, f"{count:,}", ha="center",
+                    fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylim(10, 1e11)
+    ax.set_xticks(x, [tr("{n} x {n} x 3 picture").format(n=n) for n in sizes])
+    ax.set_ylabel(tr("parameters (log scale)"))
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def _grey_louvre() -> np.ndarray:
+    return load_image(data.fetch(EDGE_PICTURE), (300, 400))[0].mean(axis=-1)
+
+
+def conv_1d_3d():
+    """A 1D convolution (a row of the grey Louvre picture and the filter [1, 0, -1]) and a 3D
+    convolution (five consecutive road pictures and a 3x3x3 filter that subtracts the picture
+    before from the picture after)."""
+    from scipy.signal import correlate
+
+    signal = _grey_louvre()[SIGNAL_ROW]
+    edges = correlate(signal, np.array([1.0, 0.0, -1.0]), mode="valid")
+    frames = np.stack([load_image(data.fetch(path), VIDEO_SIZE)[0].mean(axis=-1)
+                       for path in VIDEO_FRAMES])
+    change = correlate(frames, TIME_DERIVATIVE, mode="valid")
+    fig = plt.figure(figsize=(12, 5.6))
+    top = fig.add_gridspec(2, 1, height_ratios=[1, 1.15], hspace=0.45)
+    line = top[0].subgridspec(1, 2, wspace=0.25)
+    ax = fig.add_subplot(line[0])
+    ax.plot(signal, color="black", lw=0.8)
+    ax.set_title(tr("1D input: row {row} of the grey Louvre picture, {n} values").format(
+        row=SIGNAL_ROW, n=len(signal)), fontsize=9)
+    ax = fig.add_subplot(line[1])
+    ax.plot(edges, color=WINDOW_COLOUR, lw=0.8)
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_title(tr("1D output with the filter [1, 0, -1]: {n} values").format(n=len(edges)),
+                 fontsize=9)
+    pictures = top[1].subgridspec(1, 4, wspace=0.05)
+    middle = len(VIDEO_FRAMES) // 2
+    for k, offset in enumerate((-1, 0, 1)):
+        ax = fig.add_subplot(pictures[k])
+        ax.imshow(frames[middle + offset], cmap="gray")
+        ax.set_title(tr("picture t{offset:+d} of {n}").format(offset=offset, n=len(frames))
+                     if offset else tr("picture t of {n}").format(n=len(frames)), fontsize=9)
+        ax.axis("off")
+    ax = fig.add_subplot(pictures[3])
+    out = change[middle - 1]
+    limit = np.percentile(np.abs(out), 99.5)
+    ax.imshow(out, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_title(tr("3D output at t: {shape}").format(
+        shape=" x ".join(str(n) for n in change.shape)), fontsize=9)
+    ax.axis("off")
+    fig.text(0.5, 0.49, tr("3D input: {t} pictures of {h} x {w} grey levels; filter 3 x 3 x 3 "
+                           "(the mean of 3 x 3 pixels at t+1 minus the same at t-1)").format(
+        t=len(frames), h=VIDEO_SIZE[0], w=VIDEO_SIZE[1]), ha="center", fontsize=9)
+    return fig

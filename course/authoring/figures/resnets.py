@@ -1,6 +1,13 @@
-"""Diagrams of assignment 3 (ResNets): the skip connection, the two blocks, ResNet-50's stages."""
+"""Figures of assignment 3 (ResNets): the skip connection, the two blocks, ResNet-50's stages,
+and vanishing gradients measured in a plain and a residual network trained briefly on SIGNS."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import matplotlib.pyplot as plt
+import numpy as np
 
 from course.authoring.figures.common import (
     DATA_COLOUR,
@@ -96,4 +103,143 @@ def resnet50_stages():
     ax.text(13, -1.6, tr("1 + 3 x (3 + 4 + 6 + 3) + 1 = 50 layers with weights "
                          "(convolutions and the dense layer); stage 1's output is 15x15x64"),
             ha="center", fontsize=8.5)
+    return fig
+
+
+# The gradient measurement: two networks with the same layers and the same initial weights
+# (Keras's default initialisation, no batch normalisation), one plain and one with a shortcut
+# around every pair of convolutions, trained with the same mini-batches.
+DEPTH = 20  # 3x3 convolutions between the stem and the classifier (10 residual blocks)
+WIDTH = 16  # channels of every convolution
+STEPS = 300  # Adam steps of 32 SIGNS pictures: about 9 epochs of the 1080 training pictures
+BATCH = 32
+LEARNING_RATE = 3e-4
+SEED = 0  # initial weights and mini-batches
+LAST_STEPS = 10  # "after training": the mean over the last steps
+
+
+@dataclass(frozen=True)
+class GradientRun:
+    """What one network's training measured, step by step (rows) and layer by layer (columns,
+    the stem's convolution first): the root mean square of the gradient of the loss with
+    respect to each convolution layer's output (after its ReLU), the norm of the gradient with
+    respect to each convolution's kernel, the loss of each mini-batch, and the accuracies
+    after training."""
+
+    residual: bool
+    output_gradients: np.ndarray  # (steps, DEPTH + 1)
+    kernel_gradients: np.ndarray  # (steps, DEPTH + 1)
+    losses: np.ndarray  # (steps,)
+    train_accuracy: float
+    test_accuracy: float
+
+
+def gradient_network(residual: bool, depth: int = DEPTH, seed: int = SEED):
+    """A SIGNS classifier of ``depth`` + 1 convolutions and a softmax layer whose outputs are
+    the class probabilities followed by every convolution layer's output: a 5x5 convolution
+    with stride 2 and 2x2 max pooling (16x16x16), then ``depth`` 3x3 convolutions with ReLU,
+    with (``residual``) or without a shortcut around each pair: a = ReLU(z + a_before)."""
+    import keras
+
+    layers = keras.layers
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((64, 64, 3))
+    x = layers.Conv2D(WIDTH, 5, strides=2, padding="same", activation="relu", name="conv_0")(inputs)
+    outputs = [x]
+    x = layers.MaxPooling2D(2)(x)
+    for block in range(depth // 2):
+        y = layers.Conv2D(WIDTH, 3, padding="same", activation="relu",
+                          name=f"conv_{2 * block + 1}")(x)
+        outputs.append(y)
+        y = layers.Conv2D(WIDTH, 3, padding="same", name=f"conv_{2 * block + 2}")(y)
+        x = layers.Activation("relu")(layers.Add()([x, y]) if residual else y)
+        outputs.append(x)
+    probabilities = layers.Dense(6, activation="softmax", name="dense")(layers.Flatten()(x))
+    return keras.Model(inputs, [probabilities] + outputs,
+                       name="residual" if residual else "plain")
+
+
+@lru_cache(maxsize=1)
+def _signs() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """SIGNS as the notebook prepares it (``utils.signs``): X_train, Y_train, X_test, Y_test."""
+    from utils.signs import load_signs_dataset, prepare
+
+    X_train_orig, Y_train_orig, X_test_orig, Y_test_orig, _ = load_signs_dataset(verbose=False)
+    return (*prepare(X_train_orig, Y_train_orig), *prepare(X_test_orig, Y_test_orig))
+
+
+def measure_gradients(residual: bool, steps: int = STEPS, depth: int = DEPTH,
+                      seed: int = SEED) -> GradientRun:
+    """Train ``gradient_network(residual, depth, seed)`` for ``steps`` Adam steps on SIGNS
+    (``utils.signs.load_signs_dataset``) and record its gradients (``GradientRun``)."""
+    import keras
+    import tensorflow as tf
+
+    X_train, Y_train, X_test, Y_test = _signs()
+    model = gradient_network(residual, depth, seed)
+    kernels = [layer.kernel for layer in model.layers
+               if isinstance(layer, keras.layers.Conv2D)]
+    optimizer = keras.optimizers.Adam(LEARNING_RATE)
+    cross_entropy = keras.losses.CategoricalCrossentropy()
+
+    @tf.function
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            probabilities, *activations = model(x, training=True)
+            loss = cross_entropy(y, probabilities)
+        gradients, to_outputs = tape.gradient(loss, [model.trainable_variables, activations])
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        by_variable = {id(v): g for v, g in zip(model.trainable_variables, gradients)}
+        return (loss, tf.stack([tf.sqrt(tf.reduce_mean(tf.square(g))) for g in to_outputs]),
+                tf.stack([tf.norm(by_variable[id(k)]) for k in kernels]))
+
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(steps):
+        batch = rng.choice(len(X_train), BATCH, replace=False)
+        records.append([np.asarray(t) for t in step(X_train[batch], Y_train[batch])])
+    losses, to_outputs, to_kernels = (np.stack(column) for column in zip(*records))
+
+    def accuracy(X, Y):
+        probabilities = model.predict(X, batch_size=120, verbose=0)[0]
+        return float(np.mean(probabilities.argmax(1) == Y.argmax(1)))
+
+    return GradientRun(residual, to_outputs, to_kernels, losses, accuracy(X_train, Y_train),
+                       accuracy(X_test, Y_test))
+
+
+def vanishing_gradients():
+    """The gradient that reaches each layer of a plain and a residual network, at the first step
+    and after training; the first layer's gradient step by step; the training loss."""
+    runs = [measure_gradients(residual) for residual in (False, True)]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), gridspec_kw={"wspace": 0.4})
+    colours = {False: "#d62728", True: "#1f77b4"}
+    names = {False: tr("plain"), True: tr("residual")}
+    layers = np.arange(1, DEPTH + 2)
+    for run in runs:
+        colour, name = colours[run.residual], names[run.residual]
+        axes[0].semilogy(layers, run.output_gradients[0], "--", color=colour,
+                         label=tr("{name}, step 1").format(name=name))
+        axes[0].semilogy(layers, run.output_gradients[-LAST_STEPS:].mean(0), "-", color=colour,
+                         label=tr("{name}, steps {first}-{last}").format(
+                             name=name, first=STEPS - LAST_STEPS + 1, last=STEPS))
+        axes[1].semilogy(np.arange(1, STEPS + 1), run.kernel_gradients[:, 0], color=colour,
+                         lw=0.8, label=name)
+        smooth = np.convolve(run.losses, np.ones(LAST_STEPS) / LAST_STEPS, mode="valid")
+        axes[2].plot(np.arange(LAST_STEPS, STEPS + 1), smooth, color=colour,
+                     label=tr("{name}: test accuracy {accuracy:.2f}").format(
+                         name=name, accuracy=run.test_accuracy))
+    axes[0].set_xlabel(tr("layer (1 = nearest the input)"))
+    axes[0].set_ylabel(tr("gradient of the loss w.r.t.\nthe layer's output (RMS)"))
+    axes[0].set_title(tr("the gradient that reaches each layer"), fontsize=10)
+    axes[1].set_xlabel(tr("training step"))
+    axes[1].set_ylabel(tr("norm of the gradient of\nthe first layer's kernel"))
+    axes[1].set_title(tr("how fast the first layer learns"), fontsize=10)
+    axes[2].set_xlabel(tr("training step"))
+    axes[2].set_ylabel(tr("training loss (mean of 10 steps)"))
+    axes[2].axhline(np.log(6), color="grey", lw=0.6, ls=":")
+    axes[2].set_title(tr("training ({depth} + 1 convolutions, Adam)").format(depth=DEPTH),
+                      fontsize=10)
+    for ax in axes:
+        ax.legend(fontsize=7.5)
     return fig

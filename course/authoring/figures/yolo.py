@@ -1,15 +1,20 @@
-"""Figures of assignment 4 (YOLO): the box encoding, anchor boxes, IoU, and the post-processing
-of the YOLOv3-tiny detector on the road picture, step by step."""
+"""Figures of assignment 4 (YOLO): the box encoding, anchor boxes, IoU, the post-processing
+of the YOLOv3-tiny detector on the road picture, step by step, and the picture patches that
+most activate units of a shallow, a middle and a deep layer of the detector."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Patch, Rectangle
+from PIL import Image
 
 from course.authoring.figures.common import (
     DATA_COLOUR,
+    DPI,
     NOTE_COLOUR,
     OUT_COLOUR,
     WINDOW_COLOUR,
@@ -187,4 +192,120 @@ def filtering_steps():
         ax.set_ylim(image.height, 0)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
+    return fig
+
+
+# The units' favourite patches: every course picture of a scene (the road, the style pictures,
+# the faces; a picture stored at two sizes once) through the detector; for each unit its
+# largest activation in each picture, and the 9 pictures where it is largest, each cut to the
+# unit's receptive field.
+UNIT_PICTURES = ("images/road/", "images/style/", "images/faces/")
+COPIES = ("images/style/content300.jpg", "images/style/louvre_small.jpg",  # smaller copies,
+          "images/style/monet_800600.jpg", "images/style/claude-monet.jpg")  # counted once
+UNIT_LAYERS = ("leaky_2", "leaky_6", "leaky_10")  # after convolutions 2, 4 and 6 of 13
+UNITS = range(6)  # the first six units (channels) of each layer: not chosen by their looks
+TOP = 9
+PATCH = 40  # pixels of a patch in the figure
+
+
+@dataclass(frozen=True)
+class TopPatches:
+    """The most activating patches of some units of one layer: ``patches[u]`` holds the TOP
+    patches (PATCH x PATCH x 3, uint8, strongest first) of unit ``UNITS[u]``; the receptive
+    field is ``field`` x ``field`` pixels of the 416x416 input."""
+
+    layer: str
+    convolution: int  # its rank among the detector's convolutions, from 1
+    convolutions: int  # how many the detector has
+    field: int
+    patches: np.ndarray  # (len(UNITS), TOP, PATCH, PATCH, 3)
+
+
+def receptive_field(model, layer: str) -> tuple[int, int, int]:
+    """(first row, last row, stride) of the input pixels that the unit at row 0 of ``layer``
+    reads, measured: the rows where the gradient of a unit in the middle of the map with
+    respect to the input is not zero, shifted to row 0 (columns are the same)."""
+    import keras
+    import tensorflow as tf
+
+    probe = keras.Model(model.input, model.get_layer(layer).output)
+    size = model.input_shape[1]
+    image = tf.Variable(np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32))
+    with tf.GradientTape() as tape:
+        maps = probe(image, training=False)
+        centre = maps.shape[1] // 2
+        unit = maps[0, centre, centre, 0]
+    rows = np.nonzero(np.abs(np.asarray(tape.gradient(unit, image))[0]).sum(axis=(1, 2)))[0]
+    stride = size // maps.shape[1]
+    return int(rows[0]) - centre * stride, int(rows[-1]) - centre * stride, stride
+
+
+def _cut(picture: np.ndarray, top: int, left: int, field: int) -> np.ndarray:
+    """The field x field patch of ``picture`` at (top, left), grey outside the picture, resized
+    to PATCH x PATCH."""
+    patch = np.full((field, field, 3), 128, np.uint8)
+    rows = slice(max(top, 0), min(top + field, picture.shape[0]))
+    cols = slice(max(left, 0), min(left + field, picture.shape[1]))
+    patch[rows.start - top:rows.stop - top, cols.start - left:cols.stop - left] = \
+        picture[rows, cols]
+    resample = Image.NEAREST if field < PATCH else Image.BILINEAR
+    return np.asarray(Image.fromarray(patch).resize((PATCH, PATCH), resample))
+
+
+def top_patches() -> list[TopPatches]:
+    """The TOP patches of UNITS of every layer of UNIT_LAYERS over the UNIT_PICTURES."""
+    import keras
+
+    detector = load_yolov3_tiny()
+    model = detector.model
+    probe = keras.Model(model.input, [model.get_layer(name).output for name in UNIT_LAYERS])
+    paths = sorted(path for path in data.load_registry()
+                   if path.startswith(UNIT_PICTURES) and path not in COPIES)
+    pictures, best = [], []  # best[picture][layer]: (value, flat position) per unit
+    for path in paths:
+        _, image_data = preprocess_image(data.fetch(path), detector.input_size)
+        pictures.append((image_data[0] * 255).round().astype(np.uint8))
+        maps = [np.asarray(m)[0][..., list(UNITS)] for m in probe(image_data, training=False)]
+        best.append([(m.reshape(-1, len(UNITS)).max(0), m.reshape(-1, len(UNITS)).argmax(0),
+                      m.shape[1]) for m in maps])
+    convolutions = sorted(int(layer.name.split("_")[1]) for layer in model.layers
+                          if isinstance(layer, keras.layers.Conv2D))
+    results = []
+    for k, layer in enumerate(UNIT_LAYERS):
+        first, last, stride = receptive_field(model, layer)
+        field = last - first + 1
+        patches = np.zeros((len(UNITS), TOP, PATCH, PATCH, 3), np.uint8)
+        for u in range(len(UNITS)):
+            values = np.array([b[k][0][u] for b in best])
+            for rank, i in enumerate(np.argsort(-values, kind="stable")[:TOP]):
+                row, col = divmod(int(best[i][k][1][u]), best[i][k][2])
+                patches[u, rank] = _cut(pictures[i], first + row * stride,
+                                        first + col * stride, field)
+        results.append(TopPatches(layer, convolutions.index(int(layer.split("_")[1])) + 1,
+                                  len(convolutions), field, patches))
+    return results
+
+
+def unit_patches():
+    """For six units of a shallow, a middle and a deep layer of YOLOv3-tiny, the 9 patches of
+    the course's pictures that activate each unit most, cut to its receptive field."""
+    layers = top_patches()
+    inches = 3 * PATCH / DPI  # a mosaic of 3 x 3 patches at its own size
+    fig, axes = plt.subplots(len(layers), len(UNITS),
+                             figsize=((inches + 0.1) * len(UNITS) + 0.6,
+                                      (inches + 0.3) * len(layers)),
+                             gridspec_kw={"wspace": 0.08, "hspace": 0.3})
+    for row, found in zip(axes, layers):
+        for u, ax in enumerate(row):
+            tiles = np.pad(found.patches[u], ((0, 0), (1, 1), (1, 1), (0, 0)),
+                           constant_values=255)  # a white line between the patches
+            side = int(np.sqrt(TOP))
+            mosaic = np.concatenate([np.concatenate(list(tiles[r * side:(r + 1) * side]), axis=1)
+                                     for r in range(side)], axis=0)
+            ax.imshow(mosaic)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(tr("unit {unit}").format(unit=UNITS[u]), fontsize=8)
+        row[0].set_ylabel(tr("convolution {n} of {total}\nfield {field} x {field}").format(
+            n=found.convolution, total=found.convolutions, field=found.field), fontsize=8)
     return fig

@@ -1,0 +1,294 @@
+"""A fork server for sandboxed kernels: TensorFlow and the kernel's libraries are imported once
+per grading worker, not once per submission.
+
+Starting a kernel costs a new Python, ipykernel's imports and then the notebook's own imports:
+TensorFlow alone takes seconds of CPU, the same for every submission, and as much as the graded
+functions of most assignments. The worker starts one fork server (``ForkServer``) with exactly
+the environment its kernels get; the server imports ``PRELOAD`` and waits. The kernelspec then
+starts ``python -m course.grading.forkserver connect ...``, a small client, instead of the
+sandbox's supervisor: the client hands the server its request and its standard streams, and the
+server forks. The fork runs the sandbox's supervisor as ``python -m course.grading.sandbox``
+would (``sandbox.run``: the submission's cgroup, namespaces, allowlist root and limits), except
+that the sandboxed process runs ``python -m ipykernel_launcher`` in itself instead of starting a
+new interpreter: the libraries are already in its memory, copied on write from the server.
+
+What the kernel inherits is a copy of the server's memory and of its supervisor's: the libraries
+of ``PRELOAD`` and the request (the sandbox's settings file, the connection file, the command,
+the working folder and the variables of ``Settings.inherit``; never the rest of the worker's
+environment). The server is a fresh interpreter (started with ``subprocess``, never forked from
+the worker, whose memory holds reference answers) and reads nothing but ``PRELOAD``; the
+grader's modules are removed from ``sys.modules`` before the kernel starts
+(``sandbox._run_module_here``), and every file descriptor but the standard streams is closed in
+the sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is
+killed, the supervisor sees its connection close and ends the sandbox. A request the server
+cannot serve the same way as a new interpreter (another environment or Python, another
+command) runs the usual way, by exec; so does every request when the server is not there.
+
+Protocol: the client connects to the server's Unix socket and sends one JSON request
+(``settings``, ``connection_file``, ``command``, ``cwd``, ``environ``) with its file
+descriptors 0, 1 and 2 (SCM_RIGHTS); the supervisor answers with its pid, the client with
+``GO`` (a client that gave up has closed the connection instead, and nothing starts), and the
+supervisor, when the sandbox has ended, with its exit status; each on a line of its own.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# What the server imports before it serves: the kernel's own libraries and the modules of every
+# notebook's imports cell that are slow to import. Not matplotlib: its backend and its cache
+# folder are chosen at import time, and a kernel must choose them itself.
+PRELOAD = ("numpy", "scipy", "h5py", "PIL.Image", "tensorflow", "keras", "zmq", "IPython",
+           "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded")
+MAX_REQUEST = 1 << 16  # bytes of one request
+STARTUP_S = 30  # how long the worker waits for a new server to listen
+ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
+GO = b"go\n"  # the client's word that it still waits: only then does the supervisor start
+
+
+class ForkServer:
+    """The worker's side: one fork server process, started with ``env`` (the environment of the
+    kernels it will serve), which dies with the worker."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = dict(env)
+        self.folder = Path(tempfile.mkdtemp(prefix="cnn-forkserver-"))  # mode 0700
+        self.socket = self.folder / "socket"
+        self.process = self._start()
+        atexit.register(self.stop)  # reaped by its worker: its CPU time is counted there
+
+    def _start(self) -> subprocess.Popen:
+        """Start the server and wait until it listens (it imports its libraries after that:
+        the first requests wait in its queue)."""
+        env = {**self.env, "HOME": str(self.folder)}  # where Keras writes its config at import
+        with open(self.folder / "server.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "course.grading.forkserver", "serve", str(self.socket)],
+                env=env, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=log, preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + STARTUP_S
+        while not self.socket.exists() and process.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        return process  # a server that did not come up: the clients start kernels by exec
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def restart_if_dead(self) -> None:
+        """A server that died (killed, out of memory) is started again."""
+        if not self.alive():
+            if self.socket.exists():
+                self.socket.unlink()
+            self.process = self._start()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+# --- the server -----------------------------------------------------------------------------
+
+def serve(path: str) -> None:
+    """Listen on ``path``, import ``PRELOAD``, then fork a supervisor for each request."""
+    import importlib
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)  # requests wait here while the libraries are imported
+    started = dict(os.environ)
+    for module in PRELOAD:
+        importlib.import_module(module)
+    imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
+    if "tensorflow" in sys.modules and len(os.listdir("/proc/self/task")) > 1:
+        sys.exit("the preloaded libraries started threads: forking would be unsafe")
+    listener.settimeout(1.0)
+    while True:
+        _reap()
+        try:
+            connection, _ = listener.accept()
+        except TimeoutError:
+            continue
+        try:
+            request, fds = _receive(connection)
+        except (OSError, ValueError) as error:
+            print(f"forkserver: bad request: {error}", file=sys.stderr, flush=True)
+            connection.close()
+            continue
+        if os.fork() == 0:
+            listener.close()
+            _supervise(connection, request, fds, started, imported)  # never returns
+        connection.close()
+        for fd in fds:
+            os.close(fd)
+
+
+def _reap() -> None:
+    """Collect the supervisors that have ended."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
+    """One request and its three file descriptors."""
+    connection.settimeout(10)
+    message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
+    if len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
+    request = json.loads(message)
+    if not isinstance(request, dict) or set(request) != {"settings", "connection_file",
+                                                         "command", "cwd", "environ"}:
+        raise ValueError("not a request")
+    return request, fds
+
+
+def _supervise(connection: socket.socket, request: dict, fds: list[int],
+               server_env: dict[str, str], imported: dict[str, str]) -> None:
+    """In the fork: become the sandbox's supervisor for the client's request; tell the client
+    this process's pid, then the sandbox's exit status; exit. ``server_env``: the server's
+    environment before it imported ``PRELOAD``; ``imported``: the variables those imports set."""
+    from course.grading import sandbox
+
+    code = 126
+    try:
+        # no death signal from the server: the sandbox lives as long as its client (``watch``),
+        # so a server that dies (killed, out of memory) takes no running kernel with it
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+            signal.signal(sig, signal.SIG_DFL)
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(request["cwd"])
+        connection.settimeout(None)
+        connection.sendall(f"{os.getpid()}\n".encode())
+        if _read_exactly(connection, len(GO)) != GO:  # the client gave up: start nothing
+            os._exit(0)
+        settings = sandbox.Settings.read(request["settings"])
+        code = sandbox.run(settings, request["command"], request["connection_file"],
+                           request["settings"], outside=request["environ"],
+                           in_process=(imported if _served_here(settings, request, server_env)
+                                       else None),
+                           watch=connection.fileno())
+    except sandbox.SandboxError as error:
+        print(f"sandbox: {error}", file=sys.stderr, flush=True)
+    except BaseException:  # noqa: BLE001 (any failure: tell the client, end the fork)
+        import traceback
+
+        traceback.print_exc()
+    try:
+        connection.sendall(f"{code}\n".encode())
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _read_exactly(connection: socket.socket, size: int) -> bytes:
+    """``size`` bytes, or fewer when the connection ends first."""
+    data = b""
+    while len(data) < size and (chunk := connection.recv(size - len(data))):
+        data += chunk
+    return data
+
+
+def _served_here(settings, request: dict, server_env: dict[str, str]) -> bool:
+    """Whether the sandboxed process may run the command in the memory of this server (whose
+    environment is ``server_env``): the command is ``python -m ipykernel_launcher`` of this
+    Python, and the kernel's environment is the server's, but for the variables set for each
+    kernel (its folders, nbgrader's mode), which the preloaded libraries do not read."""
+    from course.grading import sandbox
+
+    if request["command"][:3] != [sys.executable, "-m", "ipykernel_launcher"]:
+        return False
+    wanted = sandbox.environment(settings, request["cwd"], request["environ"])
+    own = {*sandbox.PER_KERNEL_VARIABLES, *settings.inherit}
+    return all(wanted.get(k) == server_env.get(k) for k in {*wanted, *server_env} - own)
+
+
+# --- the client -----------------------------------------------------------------------------
+
+def connect(args: list[str]) -> None:
+    """The kernelspec's command: ``--socket PATH`` then the sandbox's own arguments. Runs the
+    sandbox through the server; without a server, or when the server does not start a
+    supervisor within ``ANSWER_S`` seconds (hung, or still importing), runs it here
+    (``sandbox.main``)."""
+    _die_with_parent()  # the kernel manager's process: the worker
+    if args[:1] != ["--socket"] or "--" not in args:
+        sys.exit("usage: python -m course.grading.forkserver connect --socket PATH "
+                 "--settings FILE [--connection-file FILE] -- COMMAND...")
+    path, rest = args[1], args[2:]
+    options, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
+    settings = os.path.abspath(options[options.index("--settings") + 1])
+    inherit = json.loads(Path(settings).read_text()).get("inherit", [])
+    request = {"settings": settings,
+               "connection_file": (os.path.abspath(options[options.index("--connection-file")
+                                                           + 1])
+                                   if "--connection-file" in options else None),
+               "command": command, "cwd": os.getcwd(),
+               # only what the sandbox passes on: the rest of this environment (the grader's)
+               # would be in the memory the kernel is forked from
+               "environ": {k: os.environ[k] for k in inherit if k in os.environ}}
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(ANSWER_S)
+    try:
+        client.connect(path)
+        socket.send_fds(client, [json.dumps(request).encode()], [0, 1, 2])
+        replies = client.makefile("rb")
+        line = replies.readline()
+        if not line.strip().isdigit():
+            raise OSError("no supervisor")
+        client.sendall(GO)
+    except OSError:  # no server, or no answer in time (TimeoutError): the usual way
+        client.close()  # a supervisor started after this sees its client gone and ends
+        from course.grading import sandbox
+
+        sandbox.main(rest)
+        return
+    client.settimeout(None)
+    supervisor = int(line)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, _: _forward(supervisor, number))
+    line = replies.readline()
+    code = int(line) if line.strip().lstrip(b"-").isdigit() else 1
+    sys.exit(code if code >= 0 else 128 - code)
+
+
+def _forward(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2])
+    elif sys.argv[1:2] == ["connect"]:
+        connect(sys.argv[2:])
+    else:
+        sys.exit("usage: python -m course.grading.forkserver serve PATH | connect ...")

@@ -1,0 +1,233 @@
+"""The fork server (course/grading/forkserver.py): kernels that start with TensorFlow imported
+are sandboxed exactly as the others, inherit nothing of the grader, and end with their client."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course.grading import sandbox
+from course.grading.forkserver import ForkServer, _served_here
+from course.grading.limits import Limits
+from course.grading.worker import kernel_environment
+
+MISSING = sandbox.check()
+pytestmark = pytest.mark.skipif(bool(MISSING), reason="; ".join(MISSING))
+
+REPORT = """
+import json, os, sys
+fds = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        pass
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines()
+              if ":\\t" in line)
+print(json.dumps({
+    "preloaded": "tensorflow" in sys.modules,
+    "grader": sorted(m for m in sys.modules if m == "course" or m.startswith("course.")),
+    "uid": os.getuid(), "no_new_privs": status["NoNewPrivs"].strip(),
+    "home": os.environ["HOME"], "cwd": os.getcwd(), "sees_server": os.path.exists(SERVER),
+    "fds": fds, "random": __import__("numpy").random.rand(),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A fork server with the environment of a grading kernel."""
+    fork_server = ForkServer(kernel_environment(Limits()))
+    yield fork_server
+    fork_server.stop()
+
+
+class Kernel:
+    """A sandboxed kernel started through ``socket`` (or directly when it is None)."""
+
+    def __init__(self, folder: Path, socket: Path | None, memory_mb: int = 3072,
+                 disk_mb: int = 512):
+        from jupyter_client import KernelManager
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        self.folders = {n: folder / n for n in ("cwd", "runtime", "markers")}
+        for path in self.folders.values():
+            path.mkdir(parents=True)
+        self.settings = sandbox.Settings(
+            name="student", runtime=str(self.folders["runtime"]),
+            markers=str(self.folders["markers"]), memory_mb=memory_mb, disk_mb=disk_mb,
+            env=kernel_environment(Limits()))
+        self.settings.write(folder / "settings.json")
+        sandbox.kernelspec(folder / "jupyter", folder / "settings.json", socket)
+        self.manager = KernelManager(
+            kernel_name=sandbox.KERNEL_NAME, transport="ipc",
+            ip=str(self.folders["runtime"] / "k"),
+            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(folder / "jupyter/kernels")]))
+        self.manager.start_kernel(cwd=str(self.folders["cwd"]))
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=120)
+
+    def run(self, code: str, timeout: float = 60) -> tuple[str, dict]:
+        """(stdout, the execute reply's content)."""
+        shown = []
+        reply = self.client.execute_interactive(
+            code, timeout=timeout, output_hook=lambda m: shown.append(m["content"].get("text", "")))
+        return "".join(shown), reply["content"]
+
+    def report(self, server_socket: Path) -> dict:
+        import json
+
+        text, reply = self.run(f"SERVER = {str(server_socket)!r}\n" + REPORT)
+        assert reply["status"] == "ok", reply
+        return json.loads(text.strip().splitlines()[-1])
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:"):
+            inodes.add(target)
+    return inodes
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in os.listdir(f"/proc/{pid}/task")
+            for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+
+
+def test_a_kernel_from_the_fork_server_is_sandboxed_and_inherits_nothing(server, tmp_path):
+    kernel = Kernel(tmp_path / "a", server.socket)
+    other = Kernel(tmp_path / "b", server.socket)
+    try:
+        supervisors = _children(server.process.pid)
+        assert len(supervisors) == 2, "each kernel has a supervisor forked by the server"
+        grader_sockets = _socket_inodes(server.process.pid).union(
+            *(_socket_inodes(pid) for pid in supervisors))
+        seen = kernel.report(server.socket)
+        assert seen["preloaded"], "the kernel did not start from the server's memory"
+        assert seen["grader"] == []
+        assert seen["uid"] == sandbox.SANDBOX_UID and seen["no_new_privs"] == "1"
+        assert seen["home"] == seen["cwd"] == str(kernel.folders["cwd"])
+        assert seen["sees_server"] is False
+        leaked = grader_sockets & set(seen["fds"].values())
+        assert not leaked, f"the kernel holds the grader's sockets: {leaked}"
+        assert seen["random"] != other.report(server.socket)["random"], \
+            "two kernels drew the same numbers: numpy's generator was not seeded again"
+    finally:
+        kernel.close()
+        other.close()
+
+
+LEAK_CHECK = """
+import gc, json, os, sys
+name = "CNN_COURSE_" + "TEST_CANARY"
+# every container reachable from the frames of every thread (dicts of strings alone are not
+# tracked by the garbage collector) and every object the collector tracks
+todo = gc.get_objects()
+for frame in sys._current_frames().values():
+    while frame is not None:
+        todo.append(frame.f_locals)
+        frame = frame.f_back
+seen, holders = set(), 0
+while todo and len(seen) < 2_000_000:
+    item = todo.pop()
+    if id(item) in seen or not isinstance(item, (dict, list, tuple, set, frozenset)):
+        continue
+    seen.add(id(item))
+    if isinstance(item, dict):
+        holders += name in item
+        todo.extend(item.values())
+    else:
+        todo.extend(item)
+print(json.dumps([holders, name in os.environ]))
+"""
+
+
+def test_the_workers_environment_stays_out_of_the_kernels_memory(server, tmp_path,
+                                                                   monkeypatch):
+    import json
+
+    monkeypatch.setenv("CNN_COURSE_TEST_CANARY", "a secret of the instructor's shell")
+    kernel = Kernel(tmp_path / "k", server.socket)  # its client inherits this environment
+    try:
+        text, reply = kernel.run(LEAK_CHECK)
+        assert reply["status"] == "ok", reply
+        assert json.loads(text.strip().splitlines()[-1]) == [0, False]
+        assert kernel.report(server.socket)["preloaded"]
+    finally:
+        kernel.close()
+
+
+def test_interrupt_reaches_the_kernel_and_a_killed_client_ends_the_sandbox(server, tmp_path):
+    kernel = Kernel(tmp_path / "k", server.socket)
+    try:
+        [supervisor] = _children(server.process.pid)
+        sleeping = kernel.client.execute("import time; time.sleep(60)")
+        time.sleep(1)
+        kernel.manager.interrupt_kernel()
+        reply = kernel.client.get_shell_msg(timeout=10)
+        while reply["parent_header"].get("msg_id") != sleeping:
+            reply = kernel.client.get_shell_msg(timeout=10)
+        assert reply["content"].get("ename") == "KeyboardInterrupt", reply["content"]
+    finally:
+        kernel.client.stop_channels()
+        kernel.manager.shutdown_kernel(now=True)  # SIGKILL to the client, nothing else
+    deadline = time.monotonic() + 10
+    while supervisor in _children(server.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert supervisor not in _children(server.process.pid), "the sandbox outlived its client"
+
+
+def test_the_limits_hold_in_a_kernel_from_the_fork_server(server, tmp_path):
+    kernel = Kernel(tmp_path / "m", server.socket, memory_mb=1024, disk_mb=64)
+    try:
+        assert kernel.report(server.socket)["preloaded"]
+        # six processes of 250 MiB: each under its address-space limit, together over the
+        # cgroup's 1 GiB + 64 MiB
+        kernel.client.execute("import os, time\nfor _ in range(6):\n    if os.fork() == 0:\n"
+                              "        block = b'x' * (250 * 2 ** 20); time.sleep(60)\n"
+                              "time.sleep(60)")
+        deadline = time.monotonic() + 30
+        while kernel.manager.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not kernel.manager.is_alive()
+    finally:
+        kernel.close()
+    assert "memory" in [hit.limit for hit in sandbox.limits_hit(kernel.settings)]
+    assert sandbox.cpu_seconds(kernel.settings) > 0
+
+
+def test_without_a_server_the_kernel_starts_the_usual_way(tmp_path):
+    kernel = Kernel(tmp_path / "k", tmp_path / "no-server")
+    try:
+        seen = kernel.report(tmp_path / "no-server")
+        assert seen["preloaded"] is False and seen["uid"] == sandbox.SANDBOX_UID
+    finally:
+        kernel.close()
+
+
+def test_only_a_kernel_of_the_servers_environment_runs_in_its_memory(tmp_path):
+    env = kernel_environment(Limits())
+    server_env = {**env, "HOME": "/server"}
+    settings = sandbox.Settings(name="s", runtime=str(tmp_path), markers=str(tmp_path), env=env)
+    request = {"command": [sys.executable, "-m", "ipykernel_launcher", "-f", "c.json"],
+               "cwd": str(tmp_path), "environ": {"NBGRADER_EXECUTION": "autograde"}}
+    assert _served_here(settings, request, server_env)
+    assert not _served_here(settings, {**request, "command": ["python", "-c", "1"]}, server_env)
+    threads = sandbox.Settings(**{**settings.__dict__,
+                                  "env": kernel_environment(Limits(threads=2))})
+    assert not _served_here(threads, request, server_env)
+    assert not _served_here(settings, request, {**server_env, "PYTHONHASHSEED": "0"})
