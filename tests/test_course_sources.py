@@ -35,8 +35,9 @@ def _key_and_bundle(tmp_path):
     course = release.new_course(out / "course", [A1])
     record = ClassRecord(out)
     record.assignments[A1.id] = key
-    bundle = classroom._bundles(course, out, [A1], record, run_demonstrations=False,
-                                record_folder=None)[A1.id]
+    bundles, _unavailable = classroom._bundles(course, out, [A1], record, run_demonstrations=False,
+                                               record_folder=None)
+    bundle = bundles[A1.id]
     return key, bundle.sources
 
 
