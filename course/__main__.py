@@ -15,9 +15,13 @@ benchmark grading [--assignment ID|all --students N]
                              grade a synthetic class on Dask vs serial nbgrader autograde
 grade-class SUBMISSIONS      autograde a class on Dask, sandboxed: scores, feedback, gradebook
                              (again: only new or changed submissions)
-site [--instructor]          the course site: student notebooks with the reference outputs (or the
-                             executed reference solutions with hidden tests, for instructors only)
+site [--execute [ID ...]] [--instructor]
+                             the course site: student notebooks with the stored outputs of the
+                             reference solutions (or the reference solutions with hidden tests,
+                             for instructors only); --execute first runs the stale (or named)
+                             source notebooks in full mode and stores their outputs
 train-resnet [--epochs N]    train the reference ResNet50 on SIGNS into pretrained-model/
+                             (students: python -m utils.train_resnet, with their own)
 translations [extract [ID]] [--check]
                              the Chinese edition's catalogues (locale/zh_CN/: the notebooks, the
                              pages, the messages of the tests and the grader): update them from
@@ -27,6 +31,7 @@ translations [extract [ID]] [--check]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -187,24 +192,42 @@ def cmd_grade_class(args) -> int:
 
 
 def cmd_site(args) -> int:
-    from course.authoring import site
+    import time
 
-    if args.instructor:
-        pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
-    else:
-        timings = {}
-        pages = site.build_student_site(args.out or Path("build/site"), timings=timings)
-        print(f"executed the reference notebooks in {timings['execution']:.0f} s, built the "
-              f"English site in {timings['en']:.0f} s and the Chinese site (zh/) in "
-              f"{timings['zh']:.0f} s")
+    from course.authoring import executions, site
+
+    if args.execute is not None:
+        chosen = ([assignments.get(i) for i in args.execute] if args.execute
+                  else [a for a in assignments.available() if executions.stale(a)])
+        for assignment in chosen:
+            print(f"executing {assignment.id} in full mode ...", flush=True)
+            start = time.perf_counter()
+            stored = executions.store(assignment)
+            print(f"stored {stored.relative_to(assignments.REPO_ROOT)} "
+                  f"({(time.perf_counter() - start) / 60:.1f} min)", flush=True)
+    try:
+        if args.instructor:
+            pages = site.build_instructor_site(args.out or Path("build/instructor-site"))
+        else:
+            timings = {}
+            pages = site.build_student_site(args.out or Path("build/site"), timings=timings)
+            print(f"built the English site in {timings['en']:.0f} s and the Chinese site (zh/) "
+                  f"in {timings['zh']:.0f} s")
+    except executions.StaleExecution as error:
+        print(f"site: {error}", file=sys.stderr)
+        return 2
     print(f"wrote the landing page and {len(pages) - 1} assignment pages; open {pages[0]}")
     return 0
 
 
 def cmd_train_resnet(args) -> int:
-    from course.authoring import train_resnet
+    from course.execution import QUIET_TENSORFLOW
+    from course.trusted.reference_solution import reference_functions
+    from utils import train_resnet
 
-    train_resnet.train(epochs=args.epochs)
+    os.environ.update(QUIET_TENSORFLOW)
+    train_resnet.train(reference_functions("C4W2A1_resnets", ["ResNet50"])["ResNet50"],
+                       epochs=args.epochs)
     return 0
 
 
@@ -300,9 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     site.add_argument("--instructor", action="store_true",
                       help="the executed reference solutions (default build/instructor-site)")
     site.add_argument("--out", type=Path, help="output folder (default build/site)")
+    site.add_argument("--execute", nargs="*", metavar="ID",
+                      help="first run the source notebooks whose stored outputs are stale (or "
+                           "those named) in full mode and store their outputs in site/executed/")
     site.set_defaults(run=cmd_site)
     resnet = commands.add_parser("train-resnet", help="train ResNet50 on SIGNS and save it")
-    resnet.add_argument("--epochs", type=int, default=12)
+    resnet.add_argument("--epochs", type=int, help="default 12 (1 in fast mode)")
     resnet.set_defaults(run=cmd_train_resnet)
     translations = commands.add_parser(
         "translations", help="the Chinese edition's catalogues: extract, or say what is left")

@@ -18,6 +18,7 @@ QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
 # When grading, Python warnings (deprecations in a student's code) must not cost points either,
 # and the kernel downloads nothing (the grader fetches the course data before it grades).
 GRADING = {**QUIET_TENSORFLOW, "PYTHONWARNINGS": "ignore", data.NO_DOWNLOAD_ENV: "1"}
+CELL_TIMEOUT = 600  # seconds a cell of a notebook the course runs may take
 
 
 
@@ -81,7 +82,7 @@ ANSWER_HIDDEN_CASES = ("import utils.graded\n"
                        "utils.graded.hidden_answers = reference_answer\n")
 
 
-def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, cell_timeout: int = 600,
+def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, cell_timeout: int = CELL_TIMEOUT,
                      hidden_answers: bool = False) -> nbformat.NotebookNode:
     """Run every cell of ``nb`` in a fresh kernel started in ``cwd``; return the executed copy.
     ``hidden_answers``: ``nb`` is a source notebook, whose hidden checks the kernel can answer.

@@ -47,6 +47,9 @@ html_theme_options = {
     "use_repository_button": False,
     "navigation_with_keys": False,
 }
+# Without a default mode the theme's script logs "Got invalid theme mode" on a first visit; the
+# notebooks' figures are drawn on white.
+html_context = {"default_mode": "light"}
 html_show_sourcelink = False
 html_copy_source = False
 

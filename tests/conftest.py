@@ -1,6 +1,6 @@
 """Shared fixtures: one class of submissions of every assignment, graded once per test session
 by ``grade_class`` as an instructor grades a class (Dask workers, sandboxed kernels, trusted
-grading, demonstrations skipped); and the source notebooks executed whole, as the site shows them.
+grading, demonstrations skipped); and the source notebooks executed whole.
 
 For every assignment with a source notebook, the class holds these submissions:
   reference      the reference solution typed into the release notebook
@@ -22,7 +22,7 @@ import pytest
 from mistakes import MISTAKES
 
 from course import assignments
-from course.authoring import site
+from course.authoring import executions
 from course.grading import nbgrader_course
 from course.grading.classroom import grade_class
 from utils import i18n
@@ -88,5 +88,6 @@ def graded_course(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def executed_references() -> dict[str, nbformat.NotebookNode]:
     """{assignment id: its source notebook executed from the top (reference solution, hidden
-    tests, demonstrations)}: what the site shows, and what the expected outputs must match."""
-    return {a.id: site.execute_reference(a) for a in assignments.available()}
+    tests, demonstrations), in fast mode unless CNN_COURSE_FAST says otherwise}: what the
+    expected outputs must match."""
+    return {a.id: executions.execute_reference(a) for a in assignments.available()}

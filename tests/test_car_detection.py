@@ -180,6 +180,17 @@ def test_preprocess_and_draw(tmp_path):
         yolo.preprocess_image(tmp_path / "missing.jpg", (32, 32))
 
 
+def test_labels_stay_readable_when_a_road_picture_is_scaled_to_a_page():
+    """On a 1280x720 road picture shown 700 px wide (a desktop page), a label's letters are at
+    least 12 px high; its box holds the text."""
+    image = Image.new("RGB", (1280, 720), (90, 90, 90))
+    drawn = np.asarray(yolo.draw_boxes(image, [0.73], [[300, 100, 500, 400]], [0], ["car"]))
+    label = np.argwhere((drawn[:300, 100:400] == yolo.class_colors(1)[0]).all(axis=-1))
+    text = np.argwhere((drawn[:300, 100:400] == 0).all(axis=-1))  # black letters
+    assert len(text) and label[:, 0].min() <= text[:, 0].min() <= text[:, 0].max() <= 300
+    assert (text[:, 0].max() - text[:, 0].min() + 1) * 700 / 1280 >= 12
+
+
 # The checks of the graded functions (utils/public_tests/car_detection.py).
 
 ASSIGNMENT = "C4W3A1_car_detection"

@@ -15,7 +15,7 @@ from course import assignments
 from course.grading.nbgrader_course import reference_answers
 from course.trusted import cases
 from course.trusted.reference_solution import run_reference
-from utils import data, style_transfer
+from utils import data, style_transfer, yolo
 from utils.checks import helpers_replaced
 from utils.graded import decode, encode
 from utils.public_tests import neural_style_transfer as checks
@@ -303,3 +303,30 @@ def test_vgg19_feature_extractor_with_the_published_weights():
         (1, 64, 96, 64), (1, 32, 48, 128), (1, 16, 24, 256), (1, 8, 12, 512), (1, 4, 6, 512),
         (1, 4, 6, 512)]
     assert not vgg.trainable
+
+
+def test_without_vgg19_the_yolov3_tiny_backbone_paints_with_the_detectors_weights(monkeypatch):
+    """The fallback network: VGG19's weights missing, load_painting_network says so and returns
+    YOLOv3-tiny's backbone at the image's size, whose layers compute what the detector's own
+    layers compute on a 416x416 image; its style layers weigh as VGG19's."""
+    monkeypatch.setattr(style_transfer, "VGG19_WEIGHTS", "pretrained-model/not-registered.h5")
+    try:
+        network = style_transfer.load_painting_network((60, 80))
+    except data.DataFileError as error:
+        if "yolov3-tiny" not in str(error):
+            raise
+        pytest.skip(str(error))
+    assert network.name == "the YOLOv3-tiny backbone"
+    assert "not-registered.h5" in network.fallback_reason
+    assert "YOLOv3-tiny" in network.fallback_reason
+    assert [w for _, w in network.style_layers] == [w for _, w in style_transfer.STYLE_LAYERS]
+    outputs = network.extractor()(np.zeros((1, 60, 80, 3), np.float32))
+    assert [tuple(o.shape) for o in outputs] == [
+        (1, 60, 80, 16), (1, 30, 40, 32), (1, 15, 20, 64), (1, 8, 10, 128), (1, 4, 5, 256),
+        (1, 2, 3, 1024)]
+    assert not network.model.trainable
+    detector = yolo.load_yolov3_tiny().model
+    image = np.random.default_rng(0).uniform(size=(1, 416, 416, 3)).astype(np.float32)
+    expected = keras.Model(detector.input, detector.get_layer("leaky_12").output)(image)
+    backbone = style_transfer.load_yolov3_tiny_backbone((416, 416))
+    np.testing.assert_allclose(backbone(image), expected, rtol=1e-5, atol=1e-5)

@@ -1,8 +1,14 @@
 """The student distribution (`python -m course student-release DIR`) and the notebooks'
-guard against a student's own `utils` hiding the course's helpers."""
+guard against a student's own `utils` hiding the course's helpers; every command the
+distribution tells a student to run exists in it and works from a fresh copy, in a virtual
+environment that has the course's pinned packages but not the repository."""
 
+import os
 import re
 import shutil
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import nbformat
@@ -12,6 +18,8 @@ from nbclient.exceptions import CellExecutionError
 
 from course import assignments
 from course.authoring import student_release
+from course.grading.nbgrader_course import solved_submission
+from utils import data
 from course.translation.notebooks import translated
 
 AVAILABLE = assignments.available()
@@ -158,3 +166,94 @@ def test_a_students_own_utils_is_named_by_the_first_cell(tmp_path, shadow):
         _run(nb, tmp_path)
     message = str(error.value)
     assert str(tmp_path / shadow) in message and "rename your utils file or folder" in message
+
+
+# --- the commands a student is told to run ----------------------------------------------------
+
+PYTHON_MODULE = re.compile(r"python(?:3(?:\.\d+)?)? -m ([\w.]+)")
+
+
+def _student_texts(distribution: Path) -> dict[str, str]:
+    """{file: text} of what a student reads: the README, the notebooks' cells, the helpers."""
+    texts = {}
+    for path in sorted(distribution.rglob("*")):
+        if path.suffix == ".ipynb":
+            texts[str(path.relative_to(distribution))] = "\n".join(
+                cell.source for cell in nbformat.read(path, as_version=4).cells)
+        elif path.suffix in (".md", ".py", ".yml", ".txt", ".csv"):
+            texts[str(path.relative_to(distribution))] = path.read_text()
+    return texts
+
+
+@pytest.mark.parametrize("which", ["distribution", "chinese_distribution"])
+def test_every_command_a_student_is_told_to_run_is_in_the_distribution(which, request):
+    distribution = request.getfixturevalue(which)
+    texts = _student_texts(distribution)
+    assert any("python -m utils.train_resnet" in text for text in texts.values())
+    for name, text in texts.items():
+        assert "python -m course" not in text and "make setup" not in text, name
+        for module in PYTHON_MODULE.findall(text):
+            if module.startswith("utils"):
+                assert (distribution / (module.replace(".", "/") + ".py")).is_file(), \
+                    (name, module)
+            else:
+                assert module in ("venv", "pip", "nbgrader"), (name, module)
+
+
+@pytest.fixture(scope="module")
+def student_venv(tmp_path_factory) -> Path:
+    """A virtual environment with the course's pinned packages (those of this environment, which
+    ``pip install -r requirements.txt`` installed) but not the repository: its site-packages
+    folder is on the path, its .pth files (the editable install of the repository) are not
+    run. Returns its python."""
+    venv = tmp_path_factory.mktemp("venv") / "student"
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv",
+                    "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site_packages = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    (Path(site_packages) / "course_packages.pth").write_text(sysconfig.get_paths()["purelib"])
+    return python
+
+
+def _student_run(python: Path, folder: Path, *args: str, **env: str):
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    environment.update(env)
+    return subprocess.run([python, *args], cwd=folder, env=environment, capture_output=True,
+                          text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_the_student_commands_work_from_a_fresh_copy(distribution, student_venv, tmp_path):
+    """`python -m utils.fetch`, `python -m utils.train_resnet` (fast mode: 1 epoch on 64
+    images) on a notebook with the three functions written and on the blank one, and
+    `nbgrader validate`, run as the README says, in a copy of the distribution."""
+    folder = tmp_path / "cnn-course"
+    shutil.copytree(distribution, folder)
+    no_repository = _student_run(student_venv, folder, "-c", "import course")
+    assert "No module named 'course'" in no_repository.stderr
+    mirror = {data.MIRROR_ENV: os.environ.get(data.MIRROR_ENV, "")}
+    fetched = _student_run(student_venv, folder, "-m", "utils.fetch", "C4W2A1_resnets", **mirror)
+    assert (folder / "datasets" / "test_signs.h5").is_file(), fetched.stdout + fetched.stderr
+
+    blank = _student_run(student_venv, folder, "-m", "utils.train_resnet", CNN_COURSE_FAST="1")
+    assert blank.returncode == 1 and "write identity_block, convolutional_block and ResNet50" \
+        in blank.stderr, blank.stderr
+    resnets = assignments.get("C4W2A1_resnets")
+    solved = solved_submission(nbformat.read(resnets.source_notebook, as_version=4),
+                               nbformat.read(folder / "C4W2A1_resnets.ipynb", as_version=4))
+    nbformat.write(solved, folder / "C4W2A1_resnets.ipynb")
+    trained = _student_run(student_venv, folder, "-m", "utils.train_resnet", CNN_COURSE_FAST="1")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "trained 1 epoch(s) on 64 images" in trained.stdout, trained.stdout
+    assert (folder / "pretrained-model" / "resnet50_signs.keras").is_file()
+
+    nb = nbformat.read(folder / "C4W1A1_conv_step_by_step.ipynb", as_version=4)
+    nbformat.write(solved_submission(nbformat.read(
+        assignments.get("C4W1A1_conv_step_by_step").source_notebook, as_version=4), nb),
+        folder / "C4W1A1_conv_step_by_step.ipynb")
+    validated = _student_run(student_venv, folder, "-m", "nbgrader", "validate",
+                             "C4W1A1_conv_step_by_step.ipynb")
+    assert "Success! Your notebook passes all the tests." in validated.stdout, (
+        validated.stdout[-2000:], validated.stderr[-2000:])

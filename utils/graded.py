@@ -26,9 +26,9 @@ answers wrong.
 
 In a student's notebook, ``check(fn, **case)`` runs the three steps in the kernel for immediate
 feedback, with the reference answers of the public cases, which are stored with the course
-(``public_answers/<assignment>.json``, written by ``python -m course public-answers``). A failed
-check raises ``utils.notebook_failures.CheckFailed``, which the notebook shows as its message
-alone, in short lines.
+(``public_answers/<assignment>.json``, written by the instructor's tooling from the reference
+solution). A failed check raises ``utils.notebook_failures.CheckFailed``, which the notebook
+shows as its message alone, in short lines.
 Nothing a student can import computes the answer to any other case: no reference code, and no
 independent method that would do the student's work.
 

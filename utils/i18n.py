@@ -4,9 +4,9 @@ grader's verdicts.
 Every message goes through gettext: ``_("...")`` (``ngettext`` where a count decides the
 English form), with ``{placeholders}`` filled by ``.format`` after the translation, and
 ``N_("...")`` marks a text that is translated where it is shown (a mistake's cause and fix,
-kept in a table). The translations are those of ``locale/zh_CN/messages.po``, compiled into
-``utils/locale/<language>/LC_MESSAGES/cnn_course.mo`` by ``python -m course release``; a
-message without a translation stays English.
+kept in a table). The translations are those of the course's ``locale/zh_CN/messages.po``,
+compiled into ``utils/locale/<language>/LC_MESSAGES/cnn_course.mo`` when the instructor makes
+the release; a message without a translation stays English.
 
 The language, first that applies:
 

@@ -20,7 +20,7 @@ from utils import data
 CLASSES = np.arange(6)
 JPEG_TRAIN_SPLITS = ("train_signs", "val_signs")
 PHOTOGRAPH_ORDER_SEED = 0
-# Where `python -m course train-resnet` saves the ResNet50 trained on SIGNS (under the
+# Where `python -m utils.train_resnet` saves the ResNet50 trained on SIGNS (under the
 # course folder, utils.data.course_home()); assignment 3 loads it from there.
 PRETRAINED_RESNET50 = "pretrained-model/resnet50_signs.keras"
 

@@ -1,4 +1,4 @@
-"""Neural style transfer helpers: the VGG19 feature extractor, images in and out, figures.
+"""Neural style transfer helpers: the networks to paint with, images in and out, figures.
 
 Images are float32 arrays or tensors of shape (1, height, width, 3), RGB, values in [0, 1].
 As in the classic assignment, VGG19 sees these [0, 1] images directly, not the mean-subtracted
@@ -6,10 +6,15 @@ As in the classic assignment, VGG19 sees these [0, 1] images directly, not the m
 of the assignment belong to that scale. With Keras's ``vgg19.preprocess_input`` the activations
 would be about 255 times larger, which multiplies the style cost (4th power of the activations)
 by about 255^2 relative to the content cost (2nd power), and the weights would need retuning.
+
+VGG19 is the course's network. When its weights are missing, ``load_painting_network`` paints
+with another network trained on real photographs that the course data holds: the backbone of
+the YOLOv3-tiny detector of assignment 4 (darknet also takes RGB images in [0, 1]).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -18,13 +23,38 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from utils import data
+from utils import data, yolo
+from utils.i18n import _
 from utils.images import load_image
 
 VGG19_WEIGHTS = "pretrained-model/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"
 STYLE_LAYERS = [("block1_conv1", 0.2), ("block2_conv1", 0.2), ("block3_conv1", 0.2),
                 ("block4_conv1", 0.2), ("block5_conv1", 0.2)]  # (layer name, weight)
 CONTENT_LAYER = "block5_conv4"
+# YOLOv3-tiny's backbone (darknet layers 0 to 12): the leaky-ReLU outputs of its first five
+# convolutions (16, 32, 64, 128, 256 channels at strides 1, 2, 4, 8, 16; a 2x2 max-pool between
+# them), with the weights of STYLE_LAYERS, and its last convolution (1024 channels, stride 32).
+BACKBONE_STYLE_LAYERS = [("leaky_0", 0.2), ("leaky_2", 0.2), ("leaky_4", 0.2), ("leaky_6", 0.2),
+                         ("leaky_8", 0.2)]
+BACKBONE_CONTENT_LAYER = "leaky_12"
+
+
+@dataclass(frozen=True)
+class PaintingNetwork:
+    """A frozen pretrained network to paint with: its name for a reader, the Keras model, its
+    style layers ((name, weight) pairs) and its content layer; ``fallback_reason`` says why it
+    is not VGG19 (empty for VGG19)."""
+
+    name: str
+    model: keras.Model
+    style_layers: list[tuple[str, float]]
+    content_layer: str
+    fallback_reason: str = ""
+
+    def extractor(self):
+        """The model from an image to the style layers' activations, then the content layer's."""
+        return feature_extractor(self.model,
+                                 [name for name, _ in self.style_layers] + [self.content_layer])
 
 
 def load_vgg19(image_size: tuple[int, int]):
@@ -42,10 +72,47 @@ def load_vgg19(image_size: tuple[int, int]):
     return vgg
 
 
-def feature_extractor(vgg, layer_names: list[str]):
-    """A model mapping (1, h, w, 3) images in [0, 1] to the outputs of ``layer_names`` (a list)."""
-    return keras.Model(vgg.input, [vgg.get_layer(n).output for n in layer_names],
-                       name="vgg19_features")
+def load_yolov3_tiny_backbone(image_size: tuple[int, int]):
+    """The backbone of YOLOv3-tiny (darknet layers 0 to 12: seven 3x3 convolutions with batch
+    normalisation and leaky ReLU, six max-pools) with the YOLO authors' COCO weights, frozen,
+    for images of ``image_size`` (height, width).
+
+    The detector reads its weights at its own size, 416x416; the backbone is a plain chain of
+    layers, so each one is re-created (same name and weights) on an input of ``image_size``:
+    the detector itself does not take a 300x400 image (its route joins an upsampled 10x13 map
+    with a 19x25 one). Raises ``utils.data.DataFileError`` when the detector's files are missing.
+    """
+    detector = yolo.load_yolov3_tiny().model
+    x = inputs = keras.Input(shape=(*image_size, 3), name="image")
+    for layer in detector.layers[1:]:  # pad_i, conv_i, bn_i, leaky_i, maxpool_i in order
+        clone = layer.__class__.from_config(layer.get_config())
+        x = clone(x)
+        clone.set_weights(layer.get_weights())
+        if layer.name == BACKBONE_CONTENT_LAYER:
+            break
+    backbone = keras.Model(inputs, x, name="yolov3_tiny_backbone")
+    backbone.trainable = False
+    return backbone
+
+
+def load_painting_network(image_size: tuple[int, int]) -> PaintingNetwork:
+    """VGG19 when its weights are there; otherwise YOLOv3-tiny's backbone, saying why in
+    ``fallback_reason``. Raises ``utils.data.DataFileError`` when neither can be loaded."""
+    try:
+        return PaintingNetwork("VGG19", load_vgg19(image_size), STYLE_LAYERS, CONTENT_LAYER)
+    except data.DataFileError as error:
+        reason = "\n".join([str(error), _(
+            "Without VGG19's weights, this notebook paints with the backbone of the YOLOv3-tiny "
+            "detector of assignment 4 instead (see section 0).")])
+    return PaintingNetwork("the YOLOv3-tiny backbone", load_yolov3_tiny_backbone(image_size),
+                           BACKBONE_STYLE_LAYERS, BACKBONE_CONTENT_LAYER, reason)
+
+
+def feature_extractor(network, layer_names: list[str]):
+    """A model mapping (1, h, w, 3) images in [0, 1] to the outputs of ``layer_names`` (a list)
+    of ``network``."""
+    return keras.Model(network.input, [network.get_layer(n).output for n in layer_names],
+                       name=f"{network.name}_features")
 
 
 def load_pair(content_path, style_path, image_size: tuple[int, int]):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from utils import darknet, data
 
@@ -118,6 +118,13 @@ def class_colors(n: int) -> list[tuple[int, int, int]]:
     return [tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / n, 0.9, 1.0)) for i in range(n)]
 
 
+def label_size(width: int) -> int:
+    """The font size of the labels drawn on a picture ``width`` pixels wide: 1/40 of it (32 px
+    on a 1280-pixel road picture), so that a label stays readable when the picture is shown
+    scaled down to the width of a page, and at least 11 px."""
+    return max(11, width // 40)
+
+
 def draw_boxes(image: Image.Image, scores: tf.Tensor | np.ndarray, boxes: tf.Tensor | np.ndarray,
                classes: tf.Tensor | np.ndarray, class_names: list[str]) -> Image.Image:
     """A copy of ``image`` with each box outlined in its class colour and labelled
@@ -131,17 +138,19 @@ def draw_boxes(image: Image.Image, scores: tf.Tensor | np.ndarray, boxes: tf.Ten
     draw = ImageDraw.Draw(image)
     colors = class_colors(len(class_names))
     thickness = max(2, (image.size[0] + image.size[1]) // 500)
+    font = ImageFont.load_default(size=label_size(image.size[0]))
     for score, box, c in zip(np.asarray(scores), np.asarray(boxes), np.asarray(classes)):
         top, left, bottom, right = (float(v) for v in box)
         top, left = max(0.0, top), max(0.0, left)
         bottom, right = min(image.size[1] - 1.0, bottom), min(image.size[0] - 1.0, right)
         label = f"{class_names[int(c)]} {float(score):.2f}"
         draw.rectangle([left, top, right, bottom], outline=colors[int(c)], width=thickness)
-        text_box = draw.textbbox((left, top), label)
-        y = top - (text_box[3] - text_box[1]) - 4 if top > 20 else top + 1
-        draw.rectangle([left, y, left + text_box[2] - text_box[0] + 4,
-                        y + text_box[3] - text_box[1] + 4], fill=colors[int(c)])
-        draw.text((left + 2, y + 1), label, fill=(0, 0, 0))
+        text_left, text_top, text_right, text_bottom = draw.textbbox((0, 0), label, font=font)
+        height = text_bottom + text_top // 2 + 4  # the label's box, a margin above and below
+        y = top - height if top >= height else top + thickness
+        draw.rectangle([left, y, left + text_right - text_left + 6, y + height],
+                       fill=colors[int(c)])
+        draw.text((left + 3, y + 2 - text_top // 2), label, fill=(0, 0, 0), font=font)
     return image
 
 

@@ -1,6 +1,7 @@
 """The "Expected output" blocks of the source notebooks, kept equal to what the solution prints.
 
-Convention: a markdown cell that starts with ``**Expected output:**`` and holds one fenced
+Convention: a markdown cell that starts with ``**Expected output:**`` (in a Chinese notebook
+``**预期输出：**``) and holds one fenced
 ```text block shows what the code cell just above it prints when run with the reference
 solution. ``refresh`` rewrites those blocks from an executed source notebook; ``mismatches``
 lists the blocks that differ from it (tests/test_autograde.py).
@@ -18,6 +19,7 @@ import re
 import nbformat
 
 MARKER = "**Expected output:**"
+CHINESE_MARKER = "**预期输出：**"  # its translation in the Chinese notebooks (locale/zh_CN/)
 _BLOCK = re.compile(r"```text\n(.*?)\n?```", re.S)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 RTOL = 1e-4  # the loosest tolerance the checks use for TensorFlow's floats
@@ -32,7 +34,7 @@ def _stdout(cell) -> str:
 def expected_pairs(nb: nbformat.NotebookNode):
     """Yield (index of expected-output cell, the code cell it describes)."""
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "markdown" and cell.source.startswith(MARKER):
+        if cell.cell_type == "markdown" and cell.source.startswith((MARKER, CHINESE_MARKER)):
             previous = nb.cells[index - 1]
             if previous.cell_type != "code":
                 raise ValueError(f"cell {index}: an expected output must follow a code cell")
@@ -53,17 +55,17 @@ def refresh(source: nbformat.NotebookNode, executed: nbformat.NotebookNode) -> i
     return count
 
 
-def mismatches(executed: nbformat.NotebookNode) -> list[str]:
-    """Describe every expected block of an executed notebook that differs from the output above."""
-    problems = []
+def blocks(executed: nbformat.NotebookNode):
+    """Yield (index of expected-output cell, the text it shows, what the cell above printed)."""
     for index, code_cell in expected_pairs(executed):
         match = _BLOCK.search(executed.cells[index].source)
-        shown = match.group(1).strip("\n") if match else ""
-        printed = _stdout(code_cell)
-        if not agree(shown, printed):
-            problems.append(f"cell {index}: the notebook shows\n{shown}\nbut the solution prints\n"
-                            f"{printed}")
-    return problems
+        yield index, match.group(1).strip("\n") if match else "", _stdout(code_cell)
+
+
+def mismatches(executed: nbformat.NotebookNode) -> list[str]:
+    """Describe every expected block of an executed notebook that differs from the output above."""
+    return [f"cell {index}: the notebook shows\n{shown}\nbut the solution prints\n{printed}"
+            for index, shown, printed in blocks(executed) if not agree(shown, printed)]
 
 
 def _unit(number: str) -> float:

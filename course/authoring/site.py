@@ -4,9 +4,14 @@
 as an instructor, one card per assignment with its figure) and one page per student notebook of
 ``notebooks/``, as released: explanations, code with the graded functions still stubs, and under
 the demonstration cells the outputs that the reference solution produces (figures, printed
-results, detection pictures, training curves). The outputs come from executing the reference
-solutions (fast mode) and are copied onto the student notebook's demonstration cells only:
-answer cells and test cells keep no outputs, so no solution and no hidden test reaches the site.
+results, detection pictures, training curves, the painting). The outputs come from the stored
+full-mode executions of the reference solutions (``course/authoring/executions.py``; the build
+runs no notebook and refuses a stale execution) and are copied onto the student notebook's
+demonstration cells only: answer cells and test cells keep no outputs, so no solution and no
+hidden test reaches the site. Each page says when and in which mode its outputs were computed;
+outputs read as on a terminal, and an "Expected output" block that repeats the output above it
+is left out (``readable_outputs``). The landing page shows the student README's own set-up and
+work sections.
 
 The student site is built in both languages: English at the root, the Chinese edition under
 ``zh/`` (the Chinese student notebooks of the translated assignments, with the same reference
@@ -14,9 +19,9 @@ outputs: their code is the English code, ``course.translation``), each page with
 same page, and section, in the other language (``site/_static/languages.js``), and search in
 Chinese (Sphinx's Chinese search splits words with jieba).
 
-``build_instructor_site(out)``: the reference solutions, executed (fast mode), with their
-outputs and hidden tests, marked "instructors only" on every page. It is written to its own
-folder, never inside a student site.
+``build_instructor_site(out)``: the reference solutions with their stored outputs and hidden
+tests, marked "instructors only" on every page. It is written to its own folder, never inside a
+student site.
 
 Both are Sphinx builds (the book theme: table of contents, previous/next, full-text search) of a
 staging folder made from ``site/`` (``conf.py``, the landing page, the style sheet). MathJax is
@@ -29,7 +34,6 @@ from __future__ import annotations
 import base64
 import filecmp
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -43,8 +47,9 @@ import nbformat
 
 from course import assignments
 from course.assignments import REPO_ROOT
+from course.authoring import executions, student_release
+from course.authoring.readable_outputs import readable, without_repeated_expected_outputs
 from course.authoring.release import CHINESE_STUDENT_IMAGE_PREFIX, STUDENT_IMAGE_PREFIX
-from course.execution import execute_notebook
 from course.translation import FOLDER, LANGUAGE, pages
 from course.translation.notebooks import translated, without_language_call
 from course.translation.units import code_tokens
@@ -62,10 +67,9 @@ class NpmMissing(RuntimeError):
 
 INSTRUCTOR_INDEX = """# Reference solutions (instructors only)
 
-**Do not publish.** These pages are the course's source notebooks, executed in fast mode: the
-reference solutions of every graded function and the hidden tests of every test cell, with their
-outputs. Students get the separate student site (`python -m course site`), which has
-neither.
+**Do not publish.** These pages are the course's source notebooks, executed: the reference
+solutions of every graded function and the hidden tests of every test cell, with their outputs.
+Students get the separate student site (`python -m course site`), which has neither.
 """
 INSTRUCTOR_BANNER = "Instructors only: reference solutions and hidden tests. Do not publish."
 
@@ -83,33 +87,79 @@ def cell_kind(cell: nbformat.NotebookNode) -> str:
     return "demo"
 
 
-def with_reference_outputs(student: nbformat.NotebookNode,
-                           executed_source: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of the student notebook whose demonstration cells carry the outputs of the executed
-    reference solution; answer and test cells carry none.
+def _english(words: str, context: str = pages.SITE) -> str:
+    return words
 
-    The two notebooks must have the same cells in the same order: every demonstration cell must
-    match its source cell by id and by code (its comments and docstrings may be translated, and a
-    Chinese imports cell sets its language).
-    ValueError names the first cell that does not.
+
+def _chinese(words: str, context: str = pages.SITE) -> str:
+    return pages.words(words, context)
+
+
+def with_reference_outputs(nb: nbformat.NotebookNode, executed_source: nbformat.NotebookNode,
+                           kinds: tuple[str, ...] = ("demo",)) -> nbformat.NotebookNode:
+    """A copy of the notebook ``nb`` (a student notebook, English or Chinese, or the source
+    notebook itself) whose code cells of ``kinds`` (``cell_kind``) carry the outputs of the
+    executed source notebook; its other code cells carry none.
+
+    The code cells of the two notebooks are paired in order, and each cell that gets outputs
+    must match its executed cell by id and by code (its comments and docstrings may be
+    translated, and a Chinese imports cell sets its language): ValueError names the first that
+    does not.
     """
-    result = nbformat.from_dict(student)
-    if len(result.cells) != len(executed_source.cells):
-        raise ValueError(f"the student notebook has {len(result.cells)} cells, "
-                         f"the source notebook {len(executed_source.cells)}")
-    for index, (cell, source) in enumerate(zip(result.cells, executed_source.cells)):
-        kind = cell_kind(cell)
-        if kind == "markdown":
+    result = nbformat.from_dict(nb)
+    executed = [cell for cell in executed_source.cells if cell.cell_type == "code"]
+    code = [cell for cell in result.cells if cell.cell_type == "code"]
+    if len(code) != len(executed):
+        raise ValueError(f"the notebook has {len(code)} code cells, the executed source "
+                         f"notebook {len(executed)}")
+    pairs = iter(executed)
+    for index, cell in enumerate(result.cells):
+        if cell.cell_type != "code":
             continue
+        source = next(pairs)
         cell.outputs, cell.execution_count = [], None
-        if kind != "demo":
+        if cell_kind(cell) not in kinds:
             continue
-        if (cell.get("id") != source.get("id") or cell_kind(source) != "demo"
-                or code_tokens(without_language_call(cell.source)) != code_tokens(source.source)):
-            raise ValueError(f"cell {index} ({cell.get('id')}) of the student notebook does not "
-                             "match the source notebook's cell")
+        if (cell.get("id") != source.get("id") or cell_kind(source) != cell_kind(cell)
+                or code_tokens(without_language_call(cell.source))
+                != code_tokens(source.source)):
+            raise ValueError(f"cell {index} ({cell.get('id')}) of the notebook does not match "
+                             "the executed source notebook's cell")
         cell.outputs = source.outputs
         cell.execution_count = source.execution_count
+    return result
+
+
+def execution_note(execution: executions.Execution, say: Callable = _english) -> str:
+    """The note under a page's title: when, in which mode and with which versions its outputs
+    were computed, in ``say``'s words."""
+    mode = say("fast mode (`CNN_COURSE_FAST=1`: less training, smaller images)" if execution.fast
+               else "full mode (the notebook's own settings: full training, full-size images)")
+    took = (say("{seconds} seconds").format(seconds=round(execution.minutes * 60))
+            if execution.minutes < 1
+            else say("{minutes} minutes").format(minutes=f"{execution.minutes:g}"))
+    text = say("The outputs on this page are those of the reference solution, computed on {date} "
+               "in {mode}, with TensorFlow {tensorflow} and Keras {keras}; the notebook ran from "
+               "the top in {took}.").format(
+        date=execution.date, mode=mode, tensorflow=execution.versions["tensorflow"],
+        keras=execution.versions["keras"], took=took)
+    return f":::{{note}}\n{text}\n:::\n"
+
+
+def page(nb: nbformat.NotebookNode, executed_source: nbformat.NotebookNode,
+         kinds: tuple[str, ...] = ("demo",), say: Callable = _english) -> nbformat.NotebookNode:
+    """The notebook as its page shows it: the stored outputs on the cells of ``kinds``, read as
+    on a terminal, no expected-output block that repeats the output above it, and the note of
+    when and how the outputs were computed under the title, in ``say``'s words."""
+    result = with_reference_outputs(nb, executed_source, kinds)
+    for cell in result.cells:
+        if cell.cell_type == "code":
+            readable(cell)
+    without_repeated_expected_outputs(result)
+    title = result.cells[0]
+    heading, _, rest = title.source.partition("\n")
+    note = execution_note(executions.execution(executed_source), say)
+    title.source = "\n\n".join([heading, note, rest.lstrip("\n")])
     return result
 
 
@@ -150,14 +200,15 @@ def install_mathjax(static: Path) -> Path:
     return target
 
 
-def _first_figure(nb: nbformat.NotebookNode) -> bytes | None:
-    """The first PNG output of a demonstration cell, if any."""
+def _first_figure(nb: nbformat.NotebookNode) -> tuple[bytes, str] | None:
+    """The first image output of a demonstration cell, if any: (its bytes, its file suffix)."""
     for cell in nb.cells:
         if cell_kind(cell) == "demo":
             for output in cell.get("outputs", []):
-                png = output.get("data", {}).get("image/png")
-                if png:
-                    return base64.b64decode(png)
+                for mime, suffix in (("image/png", ".png"), ("image/jpeg", ".jpg")):
+                    image = output.get("data", {}).get(mime)
+                    if image:
+                        return base64.b64decode(image), suffix
     return None
 
 
@@ -165,14 +216,6 @@ def _graded_functions(nb: nbformat.NotebookNode) -> list[str]:
     """The names of the notebook's graded functions (its answer cells' grade ids), in order."""
     return [cell.metadata["nbgrader"]["grade_id"] for cell in nb.cells
             if cell_kind(cell) == "answer"]
-
-
-def _english(words: str, context: str = pages.SITE) -> str:
-    return words
-
-
-def _chinese(words: str, context: str = pages.SITE) -> str:
-    return pages.words(words, context)
 
 
 def _card(assignment: assignments.Assignment, doc: str, figure: str | None,
@@ -194,8 +237,8 @@ def _stage(stage: Path, notebooks: list[tuple[assignments.Assignment, Path,
     """Fill ``stage`` with the Sphinx sources: site/, each notebook at its path relative to the
     repository with the figures it links to, the card figures, MathJax, and the landing page
     (``index_text``, then the cards and the table of contents, in ``say``'s words)."""
-    shutil.copytree(SITE_DIR, stage, ignore=shutil.ignore_patterns("index.md", "package*.json",
-                                                                   "__pycache__"))
+    shutil.copytree(SITE_DIR, stage, ignore=shutil.ignore_patterns(
+        "index.md", "package*.json", "__pycache__", executions.EXECUTED_DIR.name))
     install_mathjax(stage / "_static")
     cards, docs = [], []
     for assignment, path, nb in notebooks:
@@ -210,11 +253,11 @@ def _stage(stage: Path, notebooks: list[tuple[assignments.Assignment, Path,
             shutil.copy(image, stage / image.relative_to(REPO_ROOT))
         doc = relative.with_suffix("").as_posix()
         docs.append(doc)
-        figure, png = None, _first_figure(nb)
-        if png is not None:
-            figure = f"_cards/{assignment.id}.png"
+        figure, found = None, _first_figure(nb)
+        if found is not None:
+            figure = f"_cards/{assignment.id}{found[1]}"
             (stage / "_cards").mkdir(exist_ok=True)
-            (stage / figure).write_bytes(png)
+            (stage / figure).write_bytes(found[0])
         elif markdown_images(nb):
             figure = (relative.parent / markdown_images(nb)[0]).as_posix()
         cards.append(_card(assignment, doc, figure, nb, say))
@@ -242,14 +285,6 @@ def _pages(out: Path, notebooks) -> list[Path]:
 
 def _selected(assignment_ids: list[str] | None) -> list[assignments.Assignment]:
     return [a for a in assignments.available() if assignment_ids is None or a.id in assignment_ids]
-
-
-def execute_reference(assignment: assignments.Assignment) -> nbformat.NotebookNode:
-    """The source notebook of ``assignment`` (reference solution, hidden tests), executed in fast
-    mode unless CNN_COURSE_FAST says otherwise."""
-    os.environ.setdefault("CNN_COURSE_FAST", "1")
-    source = nbformat.read(assignment.source_notebook, as_version=4)
-    return execute_notebook(source, assignment.source_notebook.parent, hidden_answers=True)
 
 
 def _fresh(out: Path) -> Path:
@@ -280,39 +315,44 @@ def _languages(stage: Path, language: str, other: dict) -> None:
                                                       ensure_ascii=False))
 
 
+def landing_page(chinese: bool = False) -> str:
+    """The landing page's text (site/index.md, in Chinese with ``chinese``) with the student
+    README's set-up and work sections in it, so that a student reads the same steps in both."""
+    text = (SITE_DIR / "index.md").read_text()
+    if chinese:
+        text = pages.translate(text, pages.LANDING)
+    return text.replace(pages.STUDENT_GUIDE, student_release.student_guide("###", chinese))
+
+
 def build_student_site(out: Path, assignment_ids: list[str] | None = None,
-                       executed: dict[str, nbformat.NotebookNode] | None = None,
+                       executed_folder: Path = executions.EXECUTED_DIR,
                        timings: dict[str, float] | None = None) -> list[Path]:
-    """Execute the reference solutions (fast mode; ``executed`` gives those already executed by
-    ``execute_reference``, by assignment id), put their demonstration outputs on the student
-    notebooks and build the student site into ``out`` (emptied first) and its Chinese edition
-    into ``out/zh/``, for every assignment or those named; return the landing page and the
-    assignment pages of the English site. ``timings`` gets the seconds of the execution and of
-    each language's build."""
+    """Put the stored outputs of the reference solutions (``executed_folder``) on the
+    demonstration cells of the student notebooks and build the student site into ``out``
+    (emptied first) and its Chinese edition into ``out/zh/``, for every assignment or those
+    named; return the landing page and the assignment pages of the English site. StaleExecution
+    when a stored execution is missing or stale. ``timings`` gets the seconds of each
+    language's build."""
+    selected = _selected(assignment_ids)
+    stored = {a.id: executions.load(a, executed_folder) for a in selected}
     out = _fresh(out)
-    executed, timings = dict(executed or {}), timings if timings is not None else {}
-    started = time.perf_counter()
-    notebooks = []
-    for assignment in _selected(assignment_ids):
-        student = nbformat.read(assignment.student_notebook, as_version=4)
-        executed[assignment.id] = executed.get(assignment.id) or execute_reference(assignment)
-        notebooks.append((assignment, assignment.student_notebook,
-                          with_reference_outputs(student, executed[assignment.id])))
-    chinese = [(a, a.student_notebook, with_reference_outputs(_chinese_page(a), executed[a.id]))
-               for a in translated(_selected(assignment_ids))]
-    timings["execution"] = time.perf_counter() - started
+    timings = timings if timings is not None else {}
+    notebooks = [(a, a.student_notebook,
+                  page(nbformat.read(a.student_notebook, as_version=4), stored[a.id]))
+                 for a in selected]
+    chinese = [(a, a.student_notebook, page(_chinese_page(a), stored[a.id], say=_chinese))
+               for a in translated(selected)]
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
         stage = Path(scratch) / "en"
-        _stage(stage, notebooks, (SITE_DIR / "index.md").read_text())
+        _stage(stage, notebooks, landing_page())
         _languages(stage, "en", {"prefix": f"{FOLDER}/", "label": "中文", "lang": "zh-CN",
                                  "docs": ["index", *(_doc(p) for _, p, _ in chinese)]})
         _build(stage, out, "Convolutional networks")
         timings["en"] = time.perf_counter() - started
         started = time.perf_counter()
         stage = Path(scratch) / FOLDER
-        _stage(stage, chinese, pages.translate((SITE_DIR / "index.md").read_text(),
-                                               pages.LANDING), _chinese)
+        _stage(stage, chinese, landing_page(chinese=True), _chinese)
         _languages(stage, LANGUAGE, {"prefix": "../", "label": "English", "lang": "en",
                                      "docs": ["index", *(_doc(p) for _, p, _ in notebooks)]})
         _build(stage, out / FOLDER, _chinese("Convolutional networks"))
@@ -320,12 +360,18 @@ def build_student_site(out: Path, assignment_ids: list[str] | None = None,
     return _pages(out, notebooks)
 
 
-def build_instructor_site(out: Path, assignment_ids: list[str] | None = None) -> list[Path]:
-    """Execute the reference solutions (fast mode) of every assignment, or of those named, and
-    build them, hidden tests included, into ``out`` (emptied first), every page marked
+def build_instructor_site(out: Path, assignment_ids: list[str] | None = None,
+                          executed_folder: Path = executions.EXECUTED_DIR) -> list[Path]:
+    """Build the source notebooks of every assignment, or of those named, with their stored
+    outputs, hidden tests included, into ``out`` (emptied first), every page marked
     "instructors only"; return the landing page and the assignment pages."""
+    selected = _selected(assignment_ids)
+    stored = {a.id: executions.load(a, executed_folder) for a in selected}
     out = _fresh(out)
-    notebooks = [(a, a.source_notebook, execute_reference(a)) for a in _selected(assignment_ids)]
+    notebooks = [(a, a.source_notebook,
+                  page(nbformat.read(a.source_notebook, as_version=4), stored[a.id],
+                       ("demo", "test", "answer")))
+                 for a in selected]
     with tempfile.TemporaryDirectory() as scratch:
         stage = Path(scratch) / "src"
         _stage(stage, notebooks, INSTRUCTOR_INDEX)

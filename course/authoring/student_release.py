@@ -2,13 +2,15 @@
 
 ``python -m course student-release DIR`` writes into DIR:
 
-    README.md                 how to set up, start JupyterLab, fill in, test, validate
+    README.md                 how to set up, start JupyterLab, fill in, test, validate, and
+                              train the ResNet50 of assignment 3 (``python -m utils.train_resnet``)
     requirements.txt          the course's pinned packages
     environment.yml           the same pins for conda
     <id>.ipynb                the student notebooks, their figure links pointing to images/
     images/                   the figures the notebooks link to
     utils/                    the helper package: the public tests and the data registry, with
-                              ``python -m utils.fetch`` to fetch the data (the instructor's
+                              ``python -m utils.fetch`` to fetch the data and
+                              ``python -m utils.train_resnet`` (the instructor's
                               tooling, course/, is a package of its own and never copied)
 
 The notebooks sit next to utils/, so a notebook's kernel (started in the notebook's folder)
@@ -37,18 +39,10 @@ from course.translation.notebooks import translated
 DISTRIBUTION_IMAGE_PREFIX = "](images/"
 _FIGURE_LINK = re.compile(r"!\[[^\]]*\]\(images/([^)]+)\)")
 
-README = """\
-# Convolutional networks: the student notebooks
-
-Six graded notebooks; in each one you write the functions that the text asks for.
-
-| notebook | what you build |
-|---|---|
-{table}
-
+GUIDE = """\
 ## Set up (once)
 
-With Python 3.11:
+With Python 3.11, in this folder:
 
 ```bash
 python3.11 -m venv .venv
@@ -66,17 +60,45 @@ your course gives you a copy of the data, set `CNN_COURSE_MIRROR` to its folder 
 ## Work on a notebook
 
 1. Start JupyterLab in this folder: `.venv/bin/jupyter lab` (or `jupyter lab` in the conda
-   environment) and open a notebook. Keep the notebooks next to the `utils/` folder: it holds
-   the course's helpers and tests. Do not name a file or folder of your own `utils`.
+   environment) and open a notebook, `C4W1A1_conv_step_by_step.ipynb` first. Keep the notebooks
+   next to the `utils/` folder: it holds the course's helpers and tests. Do not name a file or
+   folder of your own `utils`.
 2. Run the cells from the top. Write your code between `### START CODE HERE ###` and
    `### END CODE HERE ###`, in place of the `raise NotImplementedError` line.
 3. Run the test cell below each function. Public tests say exactly what is wrong; when every
    one passes, the cell prints `<function>: all public tests passed`. The grader also runs
    hidden tests with other shapes and parameters, and grades each function on its own.
 4. Before you hand a notebook in, restart the kernel and run all cells (Kernel > Restart Kernel
-   and Run All Cells), then validate it: `.venv/bin/nbgrader validate <notebook>.ipynb`. Do not
-   delete or edit the test cells: the grader restores them.
+   and Run All Cells), save it, then validate it: press **Validate** in the notebook's toolbar,
+   or run `.venv/bin/nbgrader validate <notebook>.ipynb`. Do not delete or edit the test cells:
+   the grader restores them.
+
+## A ResNet50 trained longer (assignment 3)
+
+The notebook of assignment 3 trains its ResNet50 for 2 epochs, then loads one trained for 12
+epochs from `pretrained-model/resnet50_signs.keras`. Make it from your own functions: once
+`identity_block`, `convolutional_block` and `ResNet50` pass their tests, save the notebook and
+run `.venv/bin/python -m utils.train_resnet` in this folder (about 10 minutes on 2 CPU cores).
 """
+README = """\
+# Convolutional networks: the student notebooks
+
+Six graded notebooks; in each one you write the functions that the text asks for.
+
+| notebook | what you build |
+|---|---|
+{table}
+
+"""
+
+
+def student_guide(heading: str = "##", chinese: bool = False) -> str:
+    """The README's sections on setting up, working on a notebook and training the ResNet50
+    (in Chinese with ``chinese``), their headings made ``heading`` (the landing page of the site
+    shows them too)."""
+    guide = pages.translate(GUIDE, pages.README) if chinese else GUIDE
+    return "\n".join(f"{heading} {line[3:]}" if line.startswith("## ") else line
+                     for line in guide.splitlines()) + "\n"
 
 
 def _student_notebook(assignment: Assignment, chinese: bool) -> nbformat.NotebookNode:
@@ -127,5 +149,5 @@ def build(out: Path, assignments: list[Assignment], chinese: bool = False) -> li
     title = (lambda a: pages.words(a.title, pages.TITLES)) if chinese else (lambda a: a.title)
     table = "\n".join(f"| [{a.id}.ipynb]({a.id}.ipynb) | {title(a)} |" for a in assignments)
     readme = pages.translate(README, pages.README) if chinese else README
-    (out / "README.md").write_text(readme.format(table=table))
+    (out / "README.md").write_text(readme.format(table=table) + student_guide(chinese=chinese))
     return sorted(p for p in out.rglob("*") if p.is_file())

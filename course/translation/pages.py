@@ -20,9 +20,20 @@ LANDING = "site/index.md"  # the contexts of the entries
 README = "student README"
 TITLES = "assignment title"
 SITE = "site"
-# The site's own words: its title, the landing page's cards and table of contents.
+# The landing page's place for the student README's set-up and work sections (translated as the
+# README's paragraphs), which the site puts there.
+STUDENT_GUIDE = "<!-- the student README's set-up and work sections -->"
+# The site's own words: its title, the landing page's cards and table of contents, the note of
+# when the outputs were computed.
 SITE_WORDS = ("Convolutional networks", "Assignments", "Graded functions: {functions}",
-              "a figure of {title}")
+              "a figure of {title}",
+              # the note under an assignment page's title (course/authoring/site.py)
+              "The outputs on this page are those of the reference solution, computed on {date} "
+              "in {mode}, with TensorFlow {tensorflow} and Keras {keras}; the notebook ran from "
+              "the top in {took}.",
+              "full mode (the notebook's own settings: full training, full-size images)",
+              "fast mode (`CNN_COURSE_FAST=1`: less training, smaller images)",
+              "{minutes} minutes", "{seconds} seconds")
 _BLANK = re.compile(r"^\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
@@ -45,14 +56,15 @@ def paragraphs(text: str) -> list[str]:
 
 
 def _readme() -> str:
-    from course.authoring.student_release import README
+    from course.authoring.student_release import GUIDE, README
 
-    return README
+    return README + GUIDE
 
 
 def units(assignments: list[Assignment]) -> list[Unit]:
     """The entries the pages' catalogue needs."""
-    found = [Unit(LANDING, block, "page") for block in paragraphs(LANDING_PAGE.read_text())]
+    found = [Unit(LANDING, block, "page") for block in paragraphs(LANDING_PAGE.read_text())
+             if block != STUDENT_GUIDE]
     found += [Unit(README, block, "page") for block in paragraphs(_readme())]
     found += [Unit(TITLES, a.title, "page") for a in assignments]
     found += [Unit(SITE, words, "page") for words in SITE_WORDS]

@@ -23,11 +23,15 @@ from course.authoring.figures.common import save, translated
 class Figure:
     draw: Callable
     quick: bool  # True: computed numbers only; False: reads course data or runs a network
+    palette: bool = False  # stored in 256 colours (paintings: common.save)
 
 
-def _folder(name: str, quick: dict, slow: dict) -> dict[str, Figure]:
+def _folder(name: str, quick: dict, slow: dict, paintings: dict | None = None
+            ) -> dict[str, Figure]:
     figures = {f"{name}/{file}": Figure(fn, True) for file, fn in quick.items()}
     figures.update({f"{name}/{file}": Figure(fn, False) for file, fn in slow.items()})
+    figures.update({f"{name}/{file}": Figure(fn, False, True)
+                    for file, fn in (paintings or {}).items()})
     return figures
 
 
@@ -60,14 +64,17 @@ FIGURES: dict[str, Figure] = {
                "recognition_errors.png": faces.recognition_errors}),
     **_folder(style.FOLDER, {
         "unrolling.png": style.unrolling, "algorithm.png": style.algorithm,
-    }, {"content_and_style.png": style.content_and_style, "gram_matrix.png": style.gram_colours}),
+    }, {"content_and_style.png": style.content_and_style, "gram_matrix.png": style.gram_colours},
+        {"effect_alpha_beta.png": style.effect_of_alpha_beta,
+         "effect_style_layers.png": style.effect_of_style_layers}),
 }
 
 
 def draw(names: list[str] | None = None, images_root: Path = REPO_ROOT / "images") -> list[Path]:
     """Draw the figures ``names`` (keys of FIGURES; all by default) under ``images_root``;
     return the files written."""
-    return [save(FIGURES[name].draw(), images_root / name) for name in (names or FIGURES)]
+    return [save(FIGURES[name].draw(), images_root / name, FIGURES[name].palette)
+            for name in (names or FIGURES)]
 
 
 def draw_chinese(labels: dict[str, dict[str, str]], names: list[str] | None = None,
@@ -80,5 +87,6 @@ def draw_chinese(labels: dict[str, dict[str, str]], names: list[str] | None = No
         folder = name.split("/")[0]
         if folder in labels:
             with translated(labels[folder]):
-                written.append(save(FIGURES[name].draw(), images_root / FOLDER / name))
+                written.append(save(FIGURES[name].draw(), images_root / FOLDER / name,
+                                    FIGURES[name].palette))
     return written

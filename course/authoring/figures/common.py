@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle
+from PIL import Image, PngImagePlugin
 
 PAD_COLOUR, DATA_COLOUR, WINDOW_COLOUR, OUT_COLOUR = "#eeeeee", "#9ecae1", "#fd8d3c", "#74c476"
 NOTE_COLOUR, SHORTCUT_COLOUR = "#fff7bc", "#d62728"
@@ -63,9 +64,11 @@ def translated(labels: dict[str, str]):
             _translation = None
 
 
-def save(fig, path: Path) -> Path:
+def save(fig, path: Path, palette: bool = False) -> Path:
     """Write ``fig`` as a PNG at ``path`` (folders created) and close it; a translated figure
-    records the labels it was drawn with."""
+    records the labels it was drawn with. ``palette``: in 256 colours (a picture of photographs
+    or paintings, which a full-colour PNG stores in several times the bytes, and which looks the
+    same)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     metadata = {"Software": None}
     if _translation is not None:
@@ -73,6 +76,14 @@ def save(fig, path: Path) -> Path:
         _used.clear()
     fig.savefig(path, dpi=DPI, bbox_inches="tight", metadata=metadata)
     plt.close(fig)
+    if palette:
+        with Image.open(path) as image:
+            info = PngImagePlugin.PngInfo()
+            for key, value in image.text.items():  # the labels of a translated figure
+                info.add_text(key, value)
+            picture = image.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT,
+                                                    dither=Image.Dither.FLOYDSTEINBERG)
+        picture.save(path, optimize=True, pnginfo=info)
     return path
 
 

@@ -1,11 +1,23 @@
 """Figures of assignment 6 (neural style transfer): the content and style pictures, unrolling a
-volume, Gram matrices of real pictures, and the algorithm."""
+volume, Gram matrices of real pictures, the algorithm, and the measured effect of the cost
+weights and of the style layers on the painting.
+
+The paintings are made by the reference solution's own ``train_step`` with the notebook's
+settings (the course's pictures at 300x400, 300 Adam steps with learning rate 0.01, from the
+content image with noise), on the network the notebook paints with (VGG19 when its weights are
+there, otherwise YOLOv3-tiny's backbone); each figure names the network.
+"""
 
 from __future__ import annotations
 
+import functools
+
+import keras
 import matplotlib.pyplot as plt
+import nbformat
 import numpy as np
 
+from course import assignments
 from course.authoring.figures.common import (
     DATA_COLOUR,
     NOTE_COLOUR,
@@ -17,13 +29,17 @@ from course.authoring.figures.common import (
     grid,
     tr,
 )
+from course.trusted.reference_solution import run_reference
 from utils import data
 from utils.images import load_image
+from utils.style_transfer import feature_extractor, load_painting_network, noisy_image
 
 FOLDER = "neural_style_transfer"  # images/<FOLDER>/: the notebook these figures belong to
 
 PICTURES = {"content C": "images/style/louvre_small.jpg", "style S": "images/style/monet.jpg"}
 CHANNEL_COLOURS = ["#fcbba1", "#c7e9c0", "#c6dbef"]
+PAINTING_SIZE, PAINTING_STEPS, LEARNING_RATE = (300, 400), 300, 0.01  # the notebook's full mode
+ALPHA, BETA = 10, 40  # the notebook's cost weights
 
 
 def _pictures() -> dict[str, np.ndarray]:
@@ -102,3 +118,74 @@ def algorithm():
                           "(the network's weights never change)"),
             ha="center", color="#d62728", fontsize=9)
     return fig
+
+
+@functools.cache
+def _network():
+    return load_painting_network(PAINTING_SIZE)
+
+
+@functools.cache
+def painting(beta: float = BETA, style_layers: tuple | None = None) -> np.ndarray:
+    """The course's pictures painted by the reference ``train_step`` (module docstring) with
+    ALPHA and ``beta``, and ``style_layers`` ((name, weight) pairs; the network's own by
+    default); the (h, w, 3) image in [0, 1]."""
+    network = _network()
+    layers = list(style_layers or network.style_layers)
+    content, style = (load_image(data.fetch(path), PAINTING_SIZE) for path in PICTURES.values())
+    # A fresh namespace of the reference solution: train_step is traced for these settings.
+    reference = run_reference(nbformat.read(
+        assignments.get("C4W4A2_neural_style_transfer").source_notebook, as_version=4))
+    extractor = feature_extractor(network.model,
+                                  [name for name, _ in layers] + [network.content_layer])
+    reference.update(
+        vgg_model_outputs=extractor, a_C=extractor(content), a_S=extractor(style), ALPHA=ALPHA,
+        BETA=beta, optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
+        compute_style_cost=functools.partial(reference["compute_style_cost"],
+                                             style_layers=layers))
+    image = noisy_image(content, noise=0.25, seed=0)
+    for _ in range(PAINTING_STEPS):
+        reference["train_step"](image)
+    return image.numpy()[0]
+
+
+def _network_name() -> str:
+    """The name of the network that painted, in the figure's language."""
+    return tr("the YOLOv3-tiny backbone") if _network().fallback_reason else tr("VGG19")
+
+
+def _paintings(panels: dict[str, np.ndarray], columns: int, setting: str):
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.55 * rows + 0.45))
+    for ax, (title, picture) in zip(np.ravel(axes), panels.items()):
+        ax.imshow(picture)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    height, width = PAINTING_SIZE
+    fig.suptitle(tr("Painted by {network}, {steps} steps at {height}x{width}: {setting}").format(
+        network=_network_name(), steps=PAINTING_STEPS, height=height, width=width,
+        setting=setting), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def effect_of_alpha_beta():
+    """The same painting for four ratios beta / alpha, the course's (40 / 10) among them."""
+    betas = {0.1: "0.01", 1: "0.1", BETA: tr("4, the course's"), 40_000: "4000"}
+    return _paintings({tr("beta = {beta}: beta / alpha = {ratio}").format(beta=f"{beta:g}",
+                                                                          ratio=ratio):
+                       painting(beta) for beta, ratio in betas.items()}, 2,
+                      tr("alpha = {alpha}, every style layer").format(alpha=ALPHA))
+
+
+def effect_of_style_layers():
+    """The course's painting with its five style layers, with the two shallowest only and with
+    the three deepest only (the weights of each set add up to 1)."""
+    names = [name for name, _ in _network().style_layers]
+    sets = {tr("all five: {layers}").format(layers=", ".join(names)): None,
+            tr("shallow: {layers}").format(layers=", ".join(names[:2])):
+                tuple((n, 1 / 2) for n in names[:2]),
+            tr("deep: {layers}").format(layers=", ".join(names[2:])):
+                tuple((n, 1 / 3) for n in names[2:])}
+    return _paintings({title: painting(BETA, layers) for title, layers in sets.items()}, 3,
+                      tr("alpha = {alpha}, beta = {beta}").format(alpha=ALPHA, beta=BETA))
