@@ -231,3 +231,31 @@ def test_only_a_kernel_of_the_servers_environment_runs_in_its_memory(tmp_path):
                                   "env": kernel_environment(Limits(threads=2))})
     assert not _served_here(threads, request, server_env)
     assert not _served_here(settings, request, {**server_env, "PYTHONHASHSEED": "0"})
+
+
+@pytest.mark.parametrize("through_server", [True, False])
+def test_a_launcher_whose_kernel_manager_died_before_it_started_starts_nothing(
+        server, tmp_path, through_server):
+    """A grading worker killed while its kernel's launcher starts (before the launcher armed its
+    death signal) would leave the launcher to init, and the kernel it started running forever:
+    the launcher ends at once when its parent is no longer the kernel manager named in its
+    kernelspec (``--parent``)."""
+    import subprocess
+
+    folders = {n: tmp_path / n for n in ("cwd", "runtime", "markers")}
+    for path in folders.values():
+        path.mkdir()
+    settings = sandbox.Settings(name="s", runtime=str(folders["runtime"]),
+                                markers=str(folders["markers"]), env=kernel_environment(Limits()))
+    settings.write(tmp_path / "settings.json")
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()  # a kernel manager that has died: its pid is no one's parent
+    launcher = (["-m", "course.grading.forkserver", "connect", "--socket", str(server.socket)]
+                if through_server else ["-m", "course.grading.sandbox"])
+    command = [sys.executable, *launcher, "--settings", str(tmp_path / "settings.json"),
+               "--parent", str(dead.pid), "--", sys.executable, "-c", "raise SystemExit(3)"]
+    orphan = subprocess.run(command, capture_output=True, timeout=120, cwd=folders["cwd"])
+    assert orphan.returncode == 128 + 9, orphan  # ended before it ran the command
+    command[command.index("--parent") + 1] = str(os.getpid())
+    started = subprocess.run(command, capture_output=True, timeout=120, cwd=folders["cwd"])
+    assert started.returncode == 3, started  # the same command, from its kernel manager: it ran

@@ -34,6 +34,7 @@ supervisor, when the sandbox has ended, with its exit status; each on a line of 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import shutil
@@ -70,12 +71,14 @@ class ForkServer:
     def _start(self) -> subprocess.Popen:
         """Start the server and wait until it listens (it imports its libraries after that:
         the first requests wait in its queue)."""
+        from course.grading import sandbox
+
         env = {**self.env, "HOME": str(self.folder)}  # where Keras writes its config at import
         with open(self.folder / "server.log", "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "course.grading.forkserver", "serve", str(self.socket)],
                 env=env, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=log, preexec_fn=_die_with_parent)
+                stderr=log, preexec_fn=functools.partial(sandbox.die_with, os.getpid()))
         deadline = time.monotonic() + STARTUP_S
         while not self.socket.exists() and process.poll() is None:
             if time.monotonic() > deadline:
@@ -98,12 +101,6 @@ class ForkServer:
             self.process.kill()
         self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def _die_with_parent() -> None:
-    import ctypes
-
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
 # --- the server -----------------------------------------------------------------------------
@@ -237,18 +234,20 @@ def connect(args: list[str]) -> None:
     sandbox through the server; without a server, or when the server does not start a
     supervisor within ``ANSWER_S`` seconds (hung, or still importing), runs it here
     (``sandbox.main``)."""
-    _die_with_parent()  # the kernel manager's process: the worker
-    if args[:1] != ["--socket"] or "--" not in args:
-        sys.exit("usage: python -m course.grading.forkserver connect --socket PATH "
-                 "--settings FILE [--connection-file FILE] -- COMMAND...")
+    from course.grading import sandbox
+
+    if args[:1] != ["--socket"] or "--" not in args or "--settings" not in args:
+        sys.exit(f"usage: python -m course.grading.forkserver connect --socket PATH "
+                 f"{sandbox.USAGE}")
     path, rest = args[1], args[2:]
     options, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
-    settings = os.path.abspath(options[options.index("--settings") + 1])
+    parent = sandbox.option(options, "--parent")
+    sandbox.die_with(int(parent) if parent else None)  # the kernel manager's process: the worker
+    settings = os.path.abspath(sandbox.option(options, "--settings"))
+    connection_file = sandbox.option(options, "--connection-file")
     inherit = json.loads(Path(settings).read_text()).get("inherit", [])
     request = {"settings": settings,
-               "connection_file": (os.path.abspath(options[options.index("--connection-file")
-                                                           + 1])
-                                   if "--connection-file" in options else None),
+               "connection_file": os.path.abspath(connection_file) if connection_file else None,
                "command": command, "cwd": os.getcwd(),
                # only what the sandbox passes on: the rest of this environment (the grader's)
                # would be in the memory the kernel is forked from
@@ -265,8 +264,6 @@ def connect(args: list[str]) -> None:
         client.sendall(GO)
     except OSError:  # no server, or no answer in time (TimeoutError): the usual way
         client.close()  # a supervisor started after this sees its client gone and ends
-        from course.grading import sandbox
-
         sandbox.main(rest)
         return
     client.settimeout(None)

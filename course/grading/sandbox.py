@@ -140,15 +140,19 @@ def limits_hit(settings: Settings) -> list[LimitHit]:
 
 def kernelspec(folder: Path, settings_path: Path, fork_server: Path | None = None) -> Path:
     """Write the sandboxed Python kernelspec under ``folder``/kernels/ (put ``folder`` on
-    JUPYTER_PATH), running kernels under the settings file ``settings_path``; return the
-    kernelspec's folder. ``fork_server``: the socket of a fork server that starts the kernels
-    with their libraries already imported (``course.grading.forkserver``)."""
+    JUPYTER_PATH), running kernels under the settings file ``settings_path``, for kernel
+    managers of this process only; return the kernelspec's folder. ``fork_server``: the socket
+    of a fork server that starts the kernels with their libraries already imported
+    (``course.grading.forkserver``)."""
     spec = Path(folder) / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     launcher = ([sys.executable, "-m", "course.grading.forkserver", "connect",
                  "--socket", str(fork_server)] if fork_server
                 else [sys.executable, "-m", "course.grading.sandbox"])
+    # the kernel manager is this process: a launcher whose kernel manager died before it armed
+    # its death signal ends at once (``die_with``)
     argv = [*launcher, "--settings", str(settings_path), "--connection-file", "{connection_file}",
+            "--parent", str(os.getpid()),
             "--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     (spec / "kernel.json").write_text(json.dumps(
         {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python"}))
@@ -179,6 +183,15 @@ def _unshare(flags: int) -> None:
 
 def _prctl(option: int, value: int) -> None:
     _check(_libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0), f"prctl {option}")
+
+
+def die_with(parent: int | None) -> None:
+    """Have this process killed (SIGKILL) when its parent dies. ``parent``: the pid of the
+    process that started this one; when it has died already, before the death signal was armed
+    (this process then belongs to init or a subreaper, and nothing would ever end it), exit now."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os._exit(128 + signal.SIGKILL)
 
 
 def _map_ids(inside: int, outside_uid: int, outside_gid: int) -> None:
@@ -611,7 +624,6 @@ def _namespaces(settings: Settings, cwd: str, files: list[str], command: list[st
                 report: int) -> None:
     """The supervisor's child: join the cgroup, make the namespaces, start PID 1, report its
     pid on ``report``, wait for it and exit with its status."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if in_process is not None:  # no exec will close the supervisor's other files: close them now
         os.closerange(3, report)
         os.closerange(report + 1, os.sysconf("SC_OPEN_MAX"))
@@ -745,9 +757,11 @@ class _Supervisor:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         started = time.monotonic()
+        supervisor = os.getpid()
         child = os.fork()
         if child == 0:
             try:
+                die_with(supervisor)
                 os.close(report_r)
                 null = os.open("/dev/null", os.O_RDONLY)
                 for fd, target in ((null, 0), (out_w, 1), (err_w, 2)):
@@ -848,20 +862,27 @@ def cpu_seconds(settings: Settings) -> float:
     return sum(float(line) for line in path.read_text().split()) if path.exists() else 0.0
 
 
+USAGE = "--settings FILE [--connection-file FILE] [--parent PID] -- COMMAND..."
+
+
+def option(options: list[str], name: str) -> str | None:
+    """The value after ``name`` in a launcher's ``options``, or None."""
+    return options[options.index(name) + 1] if name in options[:-1] else None
+
+
 def main(args: list[str]) -> None:
-    """``--probe`` | ``--settings FILE [--connection-file FILE] -- COMMAND...``"""
+    """``--probe`` | ``USAGE``"""
     if args == ["--probe"]:
         _probe()
     if "--" not in args or "--settings" not in args:
-        sys.exit("usage: python -m course.grading.sandbox --settings FILE "
-                 "[--connection-file FILE] -- COMMAND...")
+        sys.exit(f"usage: python -m course.grading.sandbox {USAGE}")
     options, command = args[:args.index("--")], args[args.index("--") + 1:]
-    settings_path = options[options.index("--settings") + 1]
-    connection_file = (options[options.index("--connection-file") + 1]
-                       if "--connection-file" in options else None)
+    settings_path, connection_file = option(options, "--settings"), option(options,
+                                                                           "--connection-file")
     # A grading worker that dies (killed, out of memory) takes its sandbox with it (the
     # sandbox's processes have the same death signal; its empty cgroup is removed later).
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    parent = option(options, "--parent")
+    die_with(int(parent) if parent else None)
     try:
         code = run(Settings.read(settings_path), command, connection_file, settings_path)
     except SandboxError as error:
