@@ -191,10 +191,10 @@ def _submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
     return class_notebooks
 
 
-@pytest.fixture(scope="module")
-def red_class(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("red_team")
-    notebooks = _submissions()
+def grade_red_class(root: Path, notebooks: dict) -> dict:
+    """Grade ``notebooks`` ({(student, assignment id): notebook}) as one class in ``root`` with
+    ``grade_class`` (every message sent into a kernel recorded in ``root``/sent); what the tests
+    read of it."""
     for (student, a_id), nb in notebooks.items():
         folder = root / "submitted" / student / a_id
         folder.mkdir(parents=True)
@@ -211,21 +211,31 @@ def red_class(tmp_path_factory) -> dict:
             "sent": root / "sent"}
 
 
-def _row(red_class, student: str, a_id: str = A1.id) -> dict:
+@pytest.fixture(scope="module")
+def red_class(tmp_path_factory) -> dict:
+    return grade_red_class(tmp_path_factory.mktemp("red_team"), _submissions())
+
+
+def row_of(red_class, student: str, a_id: str = A1.id) -> dict:
+    """The scores.csv row of a submission (the test skips when the class has none)."""
     if (student, a_id) not in red_class["submitted"]:
         pytest.skip(f"no submission {student} of {a_id} in this class")
     return red_class["table"][student, a_id]
 
 
-@pytest.mark.parametrize("key", sorted(EXPECTED), ids="-".join)
-def test_score_and_status(red_class, key):
+def check_score_and_status(red_class, key: tuple[str, str], expected: tuple) -> None:
     """Each submission scores what its honest code deserves, with a status saying how it was
     graded, and is not graded again on the next run (nothing here is the grader's fault)."""
-    total, status = EXPECTED[key]
-    row = _row(red_class, *key)
+    total, status = expected
+    row = row_of(red_class, *key)
     assert row["status"].startswith(status), row["status"]
     assert row["total"] == f"{float(total)}", row
     assert red_class["final"][key], f"{key} would be graded again: {row['status']}"
+
+
+@pytest.mark.parametrize("key", sorted(EXPECTED), ids="-".join)
+def test_score_and_status(red_class, key):
+    check_score_and_status(red_class, key, EXPECTED[key])
 
 
 def _feedback(red_class, student: str) -> str:
@@ -252,7 +262,7 @@ def test_a_stand_in_answers_no_hidden_case_of_its_helper(red_class):
     """"[The kernel] never receives ... the reference's answer to any case", and a feedback
     page never shows one: a failed helper's stand-in must not answer its own hidden cases when
     the caller asks for them (the hand-built ones are the same in every run)."""
-    _row(red_class, "oracle")
+    row_of(red_class, "oracle")
     answers = _hidden_answers(red_class, "distribute_value")
     arrays = {np.asarray(a["a"], np.float64).tobytes() for a in answers}
     replies = [json.loads(line) for line in
@@ -271,7 +281,7 @@ def test_a_stand_in_answers_no_hidden_case_of_its_helper(red_class):
 def test_a_cell_before_the_imports_cannot_make_a_submission_not_graded(red_class):
     """A failed imports cell means the grader's environment failed, only when no code of the
     submission ran before it."""
-    row = _row(red_class, "breaks_the_imports")
+    row = row_of(red_class, "breaks_the_imports")
     assert not row["status"].startswith("not graded"), row["status"]
     assert red_class["final"]["breaks_the_imports", A1.id]
 
@@ -279,21 +289,21 @@ def test_a_cell_before_the_imports_cannot_make_a_submission_not_graded(red_class
 def test_a_submission_cannot_blame_the_graders_data(red_class):
     """A DataFileError the submission raises itself, about a file its assignment does not
     use, is the submission's error, not missing data of the grader's."""
-    row = _row(red_class, "fake_missing_data")
+    row = row_of(red_class, "fake_missing_data")
     assert "data missing" not in row["status"], row["status"]
     assert red_class["final"]["fake_missing_data", A1.id]
 
 
 def test_malformed_kernel_data_costs_the_function_not_the_notebook(red_class):
     for student in ("malformed_result", "invalid_output", "surrogate_in_verdict"):
-        row = _row(red_class, student)
+        row = row_of(red_class, student)
         assert not row["status"].startswith("nbgrader failed"), (student, row["status"])
 
 
 def test_the_public_answers_answer_no_graded_function(red_class):
     """"Nothing a student can import computes the answer to any other case": a function that
     takes no argument has one answer, and the public answers must not hold it."""
-    row = _row(red_class, "public_answer_lookup", A2.id)
+    row = row_of(red_class, "public_answer_lookup", A2.id)
     assert row["test_initialize_parameters"] == "0.0", row
 
 
@@ -304,7 +314,7 @@ def test_a_verdicts_markup_is_shown_as_text(red_class):
 
 
 def test_an_exception_named_like_a_formula_is_no_formula(red_class):
-    row = _row(red_class, "formula_in_ename")
+    row = row_of(red_class, "formula_in_ename")
     assert "HYPERLINK" in row["status"]
     with open(red_class["root"] / "out" / "scores.csv", newline="") as handle:
         for sep in (",", ";"):

@@ -27,19 +27,17 @@ fails while its attack works:
 from __future__ import annotations
 
 import copy
-import csv
 import json
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from test_red_team import (LIMITS, MISSING, ORACLE_DISTRIBUTE_VALUE,
-                           _hidden_answers)
+from test_red_team import (MISSING, ORACLE_DISTRIBUTE_VALUE, _hidden_answers,
+                           check_score_and_status, grade_red_class, row_of)
 
 from course import assignments
 from course.grading import nbgrader_course
-from course.grading.classroom import grade_class
 from utils import data, graded
 
 pytestmark = pytest.mark.skipif(bool(MISSING), reason="; ".join(MISSING))
@@ -161,45 +159,18 @@ def _submissions() -> dict[tuple[str, str], nbformat.NotebookNode]:
 
 @pytest.fixture(scope="module")
 def red_class(tmp_path_factory) -> dict:
-    root = tmp_path_factory.mktemp("red_team_2")
-    notebooks = _submissions()
-    for (student, a_id), nb in notebooks.items():
-        folder = root / "submitted" / student / a_id
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / assignments.get(a_id).notebook)
-    grade_class(root / "submitted", root / "out", limits=LIMITS, progress=False,
-                record_folder=root / "sent")
-    with open(root / "out" / "scores.csv") as handle:
-        table = {(row["student"], row["assignment"]): row for row in csv.DictReader(handle)}
-    record = json.loads((root / "out" / "grading.json").read_text())
-    return {"root": root, "table": table, "submitted": set(notebooks),
-            "final": {(e["student"], e["assignment"]): e["final"]
-                      for e in record["submissions"]},
-            "course": root / "out" / "course", "expected": root / "out" / "work" / "expected",
-            "sent": root / "sent"}
-
-
-def _row(red_class, student: str, a_id: str) -> dict:
-    if (student, a_id) not in red_class["submitted"]:
-        pytest.skip(f"no submission {student} of {a_id} in this class")
-    return red_class["table"][student, a_id]
+    return grade_red_class(tmp_path_factory.mktemp("red_team_2"), _submissions())
 
 
 @pytest.mark.parametrize("key", sorted(EXPECTED), ids="-".join)
 def test_score_and_status(red_class, key):
-    """Each submission scores what its honest code deserves, with a status saying how it was
-    graded, and is not graded again on the next run (nothing here is the grader's fault)."""
-    total, status = EXPECTED[key]
-    row = _row(red_class, *key)
-    assert row["status"].startswith(status), row["status"]
-    assert row["total"] == f"{float(total)}", row
-    assert red_class["final"][key], f"{key} would be graded again: {row['status']}"
+    check_score_and_status(red_class, key, EXPECTED[key])
 
 
 def test_a_stand_in_answers_no_hidden_case_by_keyword(red_class):
     """"[The kernel] never receives ... the reference's answer to any case": a stand-in that
     refuses its helper's hidden cases refuses them however the arguments are passed."""
-    _row(red_class, "keyword_oracle", A1.id)
+    row_of(red_class, "keyword_oracle", A1.id)
     answers = _hidden_answers(red_class, "distribute_value")
     arrays = {np.asarray(a["a"], np.float64).tobytes() for a in answers}
     replies = [json.loads(line) for line in
@@ -219,20 +190,20 @@ def test_a_stand_in_answers_no_hidden_case_by_keyword(red_class):
 def test_a_wrong_helper_without_arguments_costs_its_caller_nothing(red_class):
     """"A wrong helper therefore costs its own points only": model, right but for its wrong
     initialize_parameters, keeps its 45 points with the grader's initialize_parameters."""
-    row = _row(red_class, "wrong_initializer", A2.id)
+    row = row_of(red_class, "wrong_initializer", A2.id)
     assert row["test_model"] == "45.0", row
 
 
 def test_a_kernel_message_cannot_make_a_submission_not_graded(red_class):
     """Only the grader's own failures are "not graded" (graded again on the next run): a
     message the kernel sends is the submission's doing, never a kernel that did not start."""
-    row = _row(red_class, "deep_message", A1.id)
+    row = row_of(red_class, "deep_message", A1.id)
     assert not row["status"].startswith("not graded"), row["status"]
     assert red_class["final"]["deep_message", A1.id]
 
 
 def test_a_malformed_status_message_costs_the_cell_not_the_notebook(red_class):
-    row = _row(red_class, "status_without_state", A1.id)
+    row = row_of(red_class, "status_without_state", A1.id)
     assert not row["status"].startswith("nbgrader failed"), row["status"]
 
 
@@ -240,6 +211,6 @@ def test_a_submission_cannot_claim_its_own_assignments_data_is_missing(red_class
     """A DataFileError the submission raises itself, about a file of its own assignment that
     no graded function needed (the grader computed every reference answer without it), is
     the submission's error, not missing data of the grader's."""
-    row = _row(red_class, "own_missing_data", A2.id)
+    row = row_of(red_class, "own_missing_data", A2.id)
     assert "data missing" not in row["status"], row["status"]
     assert red_class["final"]["own_missing_data", A2.id]
