@@ -39,8 +39,10 @@ def english_notebook():
     i18n.set_notebook_language(None)
 
 SLOW_FIXTURES = {"graded_course", "executed_references", "graded_class", "student_site",
-                 "local_run", "loopback_cluster", "mixed_class"}
-SLOW_MODULES = {"test_dask_grading", "test_hostile_class", "test_student_client", "test_site"}
+                 "local_run", "loopback_cluster", "mixed_class", "verdicts", "red_class"}
+# the red-team modules grade classes and kill fork servers and reference processes mid-grading
+SLOW_MODULES = {"test_dask_grading", "test_hostile_class", "test_student_client", "test_site",
+                "test_red_team", "test_red_team_2"}
 
 
 def pytest_collection_modifyitems(items):
