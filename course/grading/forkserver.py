@@ -241,8 +241,7 @@ def connect(args: list[str]) -> None:
                  f"{sandbox.USAGE}")
     path, rest = args[1], args[2:]
     options, command = rest[:rest.index("--")], rest[rest.index("--") + 1:]
-    parent = sandbox.option(options, "--parent")
-    sandbox.die_with(int(parent) if parent else None)  # the kernel manager's process: the worker
+    sandbox.die_with_kernel_manager(options)  # the kernel manager's process: the worker
     settings = os.path.abspath(sandbox.option(options, "--settings"))
     connection_file = sandbox.option(options, "--connection-file")
     inherit = json.loads(Path(settings).read_text()).get("inherit", [])

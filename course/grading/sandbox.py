@@ -870,6 +870,12 @@ def option(options: list[str], name: str) -> str | None:
     return options[options.index(name) + 1] if name in options[:-1] else None
 
 
+def die_with_kernel_manager(options: list[str]) -> None:
+    """A launcher's death signal: ``die_with`` the kernel manager its ``--parent`` names."""
+    parent = option(options, "--parent")
+    die_with(int(parent) if parent else None)
+
+
 def main(args: list[str]) -> None:
     """``--probe`` | ``USAGE``"""
     if args == ["--probe"]:
@@ -881,8 +887,7 @@ def main(args: list[str]) -> None:
                                                                            "--connection-file")
     # A grading worker that dies (killed, out of memory) takes its sandbox with it (the
     # sandbox's processes have the same death signal; its empty cgroup is removed later).
-    parent = option(options, "--parent")
-    die_with(int(parent) if parent else None)
+    die_with_kernel_manager(options)
     try:
         code = run(Settings.read(settings_path), command, connection_file, settings_path)
     except SandboxError as error:
