@@ -111,18 +111,25 @@ def test_the_reference_model_has_the_checked_properties(model_answers):
     mean cost of those values over the training set, its accuracies are those of its
     parameters (Keras layers and numpy), and its cost falls."""
     glorot = seeded_glorot_values()
-    X_train, Y_train, X_test, Y_test, _ = load_signs_dataset(verbose=False)
-    (X_train, Y_train), (X_test, Y_test) = prepare(X_train, Y_train), prepare(X_test, Y_test)
-    X_train, X_test = X_train - 0.5, X_test - 0.5  # centred, as in the notebook
+    X_all, Y_all, X_all_test, Y_all_test, _ = load_signs_dataset(verbose=False)
+    (X_all, Y_all), (X_all_test, Y_all_test) = (prepare(X_all, Y_all),
+                                                prepare(X_all_test, Y_all_test))
+    graded = t.CHECKS["model"]
     for case, answer in model_answers:
         what = f"model {case.params}"
-        n_train, n_test = case.params.get("n_train", 1080), case.params.get("n_test", 120)
+        X_train, Y_train, X_test, Y_test = graded._data(graded.inputs(**case.params))
+        # the case's photographs: those of the dataset, centred as in the notebook
+        for X, Y, every, labels in ((X_train, Y_train, X_all, Y_all),
+                                    (X_test, Y_test, X_all_test, Y_all_test)):
+            index = {(x - 0.5).tobytes(): i for i, x in enumerate(every)}
+            rows = [index[x.tobytes()] for x in X]
+            assert np.array_equal(labels[rows], Y), what
         for name, value in glorot.items():
             close(answer["frozen"][name], value, f"{what} {name} with learning_rate=0")
-        mean = numpy_cost(keras_forward(X_train[:n_train], glorot), Y_train[:n_train])
-        np.testing.assert_allclose(answer["frozen_costs"], [mean, mean], rtol=1e-4, err_msg=what)
-        for kind, X, Y in (("train", X_train[:n_train], Y_train[:n_train]),
-                           ("test", X_test[:n_test], Y_test[:n_test])):
+        mean = numpy_cost(keras_forward(X_train, glorot), Y_train)
+        np.testing.assert_allclose(answer["frozen_costs"], [mean] * graded.frozen_epochs,
+                                   rtol=1e-4, err_msg=what)
+        for kind, X, Y in (("train", X_train, Y_train), ("test", X_test, Y_test)):
             logits = keras_forward(X, answer["parameters"])
             accuracy = float(np.mean(np.argmax(logits, 1) == np.argmax(Y, 1)))
             close(answer[f"{kind}_accuracy"], accuracy, f"{what} {kind} accuracy")
@@ -336,3 +343,19 @@ def test_the_grader_recomputes_a_models_accuracies_and_cost_itself(ref, model_an
     assert recomputed["trained_cost"] < recomputed["initial_cost"]  # it did lower the cost
     with pytest.raises(AssertionError, match="wrong cost of each epoch values"):
         graded.compare(case.params, inputs, recomputed, honest)
+
+
+@needs_signs
+def test_a_seeded_model_case_draws_its_photographs_afresh():
+    """Without a seed, a model case trains on the first photographs; with one, on photographs
+    that seed draws (a hidden case's seed is fresh on every grading run), the same for the
+    kernel and the grader."""
+    graded = t.CHECKS["model"]
+    first = graded._data(graded.inputs(n_train=200, n_test=40))
+    drawn = [graded._data(graded.inputs(n_train=200, n_test=40, seed=seed)) for seed in (5, 5, 6)]
+    X_train, _, X_test, _ = t._signs()
+    assert np.array_equal(first[0], X_train[:200]) and np.array_equal(first[2], X_test[:40])
+    assert all(np.array_equal(a, b) for a, b in zip(drawn[0], drawn[1]))
+    assert not np.array_equal(drawn[0][0], drawn[2][0])
+    assert not np.array_equal(drawn[0][0], first[0])
+    assert [part.shape[0] for part in drawn[2]] == [200, 200, 40, 40]

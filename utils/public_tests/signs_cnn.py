@@ -401,7 +401,10 @@ def _signs() -> tuple[np.ndarray, ...]:
 
 
 class Model(GradedFunction):
-    """A short training run on the first ``n_train`` / ``n_test`` SIGNS photographs.
+    """A short training run on ``n_train`` training and ``n_test`` test SIGNS photographs: the
+    first ones, or, with ``seed``, ones drawn with that seed (a hidden case's are fresh on every
+    grading run). The run is short on purpose: 300 photographs and 4 epochs show every checked
+    property, and a grader runs it once per submission.
 
     Checked properties: 4 return values; one cost per epoch, within 1 % of the reference's; the
     cost falls; the parameters changed; the accuracies are those of the returned parameters
@@ -419,16 +422,26 @@ class Model(GradedFunction):
     helpers = ("initialize_parameters", "forward_propagation", "compute_cost")
     helper_gradients = True  # model differentiates the cost through its helpers
     minibatch_size = 64  # model's default
+    frozen_epochs = 1  # of the run with learning rate 0
 
-    def inputs(self, n_train=1080, n_test=120, num_epochs=4, learning_rate=0.009):
+    def inputs(self, n_train=300, n_test=60, num_epochs=4, learning_rate=0.009, seed=None):
         return {"n_train": n_train, "n_test": n_test, "num_epochs": num_epochs,
-                "learning_rate": learning_rate}
+                "learning_rate": learning_rate, "seed": seed}
 
     @staticmethod
     def _data(inputs) -> tuple[np.ndarray, ...]:
+        """X_train, Y_train, X_test, Y_test of the case: the first photographs, or those its
+        seed draws (in their order in the dataset)."""
         X_train, Y_train, X_test, Y_test = _signs()
-        n_train, n_test = inputs["n_train"], inputs["n_test"]
-        return X_train[:n_train], Y_train[:n_train], X_test[:n_test], Y_test[:n_test]
+        rng = None if inputs.get("seed") is None else np.random.default_rng(inputs["seed"])
+
+        def chosen(total: int, count: int) -> np.ndarray:
+            if rng is None:
+                return np.arange(min(count, total))
+            return np.sort(rng.choice(total, min(count, total), replace=False))
+        train, test = chosen(len(X_train), inputs["n_train"]), chosen(len(X_test),
+                                                                      inputs["n_test"])
+        return X_train[train], Y_train[train], X_test[test], Y_test[test]
 
     def call(self, fn, inputs):
         return _answer_or_raised(self._answer, fn, self._data(inputs), inputs["learning_rate"],
@@ -441,7 +454,8 @@ class Model(GradedFunction):
         if not (isinstance(result, tuple) and len(result) == 4):
             return {"returns_four": False}
         train_accuracy, test_accuracy, parameters, costs = result
-        frozen = _run(fn, *data, learning_rate=0.0, num_epochs=2, print_cost=False)
+        frozen = _run(fn, *data, learning_rate=0.0, num_epochs=Model.frozen_epochs,
+                      print_cost=False)
         return {"returns_four": True, "train_accuracy": _plain(train_accuracy),
                 "test_accuracy": _plain(test_accuracy), "parameters": _values(parameters),
                 "accuracies": Model._accuracies(fn, parameters, data),
@@ -486,8 +500,10 @@ class Model(GradedFunction):
 
     def assert_answer(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
-        _check_raised(fn, _("the first {train} training and {test} test photographs of "
-                            "SIGNS").format(train=inputs["n_train"], test=inputs["n_test"]), got)
+        _check_raised(fn, (_("the first {train} training and {test} test photographs of SIGNS")
+                           if inputs.get("seed") is None else
+                           _("{train} training and {test} test photographs of SIGNS")).format(
+            train=inputs["n_train"], test=inputs["n_test"]), got)
         if not got["returns_four"]:
             raise AssertionError(_("{fn}: should return ({names})").format(
                 fn=fn, names="train_accuracy, test_accuracy, parameters, costs"))
@@ -501,7 +517,8 @@ class Model(GradedFunction):
                                                        keys=sorted(PARAMETER_SHAPES),
                                                        got=sorted(values)))
         frozen_costs = got["frozen_costs"]
-        _check_costs(_("{fn} with learning_rate=0").format(fn=fn), frozen_costs, 2)
+        _check_costs(_("{fn} with learning_rate=0").format(fn=fn), frozen_costs,
+                     self.frozen_epochs)
         mean = float(expected["frozen_costs"][0])  # the initial parameters' mean training cost
         if not np.isclose(frozen_costs[0], mean, rtol=1e-2):
             raise AssertionError(_("{fn}: with learning_rate=0 the epoch cost should be the mean "
