@@ -3,13 +3,16 @@ are sandboxed exactly as the others, inherit nothing of the grader, and end with
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from course import assignments
 from course.grading import sandbox
 from course.grading.forkserver import ForkServer, _served_here
 from course.grading.limits import Limits
@@ -40,8 +43,8 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def server():
-    """A fork server with the environment of a grading kernel."""
-    fork_server = ForkServer(kernel_environment(Limits()))
+    """A fork server with the environment of a grading kernel of a TensorFlow assignment."""
+    fork_server = ForkServer(kernel_environment(Limits()), ("tensorflow", "keras"))
     yield fork_server
     fork_server.stop()
 
@@ -259,3 +262,22 @@ def test_a_launcher_whose_kernel_manager_died_before_it_started_starts_nothing(
     command[command.index("--parent") + 1] = str(os.getpid())
     started = subprocess.run(command, capture_output=True, timeout=120, cwd=folders["cwd"])
     assert started.returncode == 3, started  # the same command, from its kernel manager: it ran
+
+
+def test_the_servers_import_only_the_libraries_an_assignment_uses():
+    """A numpy assignment's kernels (and its reference server) do not wait for TensorFlow to
+    be imported; a TensorFlow assignment's find it imported (in a fresh interpreter: this
+    one has imported TensorFlow already)."""
+    code = ("import json, sys, nbformat\n"
+            "from course.grading.forkserver import libraries_used\n"
+            "cells = nbformat.read(sys.argv[1], as_version=4).cells\n"
+            "print(json.dumps(libraries_used(next(c.source for c in cells "
+            "if c.cell_type == 'code'))))\n")
+    used = {a.id: json.loads(subprocess.run(
+        [sys.executable, "-c", code, str(a.source_notebook)], capture_output=True, text=True,
+        check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout)
+        for a in (assignments.get("C4W1A1_conv_step_by_step"),
+                  assignments.get("C4W3A1_car_detection"))}
+    assert "matplotlib.pyplot" in used["C4W1A1_conv_step_by_step"]
+    assert "tensorflow" not in used["C4W1A1_conv_step_by_step"]
+    assert {"tensorflow", "keras", "matplotlib.pyplot"} <= set(used["C4W3A1_car_detection"])

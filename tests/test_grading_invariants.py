@@ -3,7 +3,7 @@ away: no line of a solution or hidden-test block, no reference answer to a hidde
 
 The session's class (tests/conftest.py) is graded with ``grade_class(record_folder=...)``,
 which keeps every message the grader sent into each kernel: the submission's own cells, the
-grading harness (the cases' inputs) and the replies on the input channel (the answers of a
+grading harness and the replies on the input channel (the harness's cases, the answers of a
 failed helper's stand-in). Here every message of the reference solutions and blank releases of
 all six assignments, and every feedback file of the class, is read against the sources and
 against this run's reference answers to the hidden cases.
@@ -11,7 +11,6 @@ against this run's reference answers to the hidden cases.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from html import unescape
@@ -23,7 +22,7 @@ import pytest
 
 from course import assignments
 from course.trusted import cases
-from course.trusted.executor import without_values
+from course.trusted.executor import HARNESS, without_values
 from course.trusted.reference_answers import Reference
 from utils import graded
 
@@ -129,17 +128,18 @@ def _array_bytes(encoded: str) -> list[bytes]:
 
 
 def _sent_data(message: dict) -> list[bytes]:
-    """The raw data of every array a reply (a stand-in's answer) sent into the kernel. A
-    harness call holds only the module, the function, the helpers answered by the grader and
-    the cases' inputs (checked here): nothing computed from the reference."""
+    """The raw data of every array a reply (a stand-in's answer) sent into the kernel. The
+    harness is always the same code, and the reply that carries its cases holds only the
+    module, the function, the helpers answered by the grader and the cases' inputs (checked
+    here): nothing computed from the reference."""
     if message["kind"] == "harness":
-        request = re.search(r"_grading_run_cases\(globals\(\), '([A-Za-z0-9+/=]+)'\)",
-                            message["text"])
-        assert request, message["text"][:200]
-        spec = json.loads(base64.b64decode(request.group(1)))
-        assert set(spec) == {"module", "function", "answered_by_grader", "cases"}, set(spec)
+        assert message["text"] == HARNESS, message["text"][:200]
         return []
     reply = json.loads(message["text"]) if message["kind"] == "reply" else {}
+    if "cases" in reply:
+        assert set(reply) == {"cases"}, set(reply)
+        assert set(reply["cases"]) == {"module", "function", "answered_by_grader", "cases"}
+        return []
     return _array_bytes(reply["value"]) if "value" in reply else []
 
 

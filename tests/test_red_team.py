@@ -81,14 +81,18 @@ FAKE_DATA_ERROR = ("from utils.data import DataFileError\n"
 
 # zero_pad's grading harness answers with an error whose name is not a pair of strings.
 MALFORMED_RESULT = """
-import base64, json
 import utils.graded as _graded
-_real_run_cases = _graded.run_cases
-def _run_cases(namespace, request):
-    spec = json.loads(base64.b64decode(request))
-    if spec["function"] != "zero_pad":
-        return _real_run_cases(namespace, request)
-    _graded.ask_grader({"results": [{"error": 5}] * len(spec["cases"])})
+_real_ask_grader, _real_run_cases = _graded.ask_grader, _graded.run_cases
+def _run_cases(namespace):
+    spec = _real_ask_grader({"cases": True})["cases"]
+    if spec["function"] != "zero_pad":  # the real harness, given the cases it asked for
+        _graded.ask_grader = lambda message: ({"cases": spec} if "cases" in message
+                                              else _real_ask_grader(message))
+        try:
+            return _real_run_cases(namespace)
+        finally:
+            _graded.ask_grader = _real_ask_grader
+    _real_ask_grader({"results": [{"error": 5}] * len(spec["cases"])})
 _graded.run_cases = _run_cases
 """
 
@@ -353,9 +357,10 @@ def _cmdline(pid: int) -> str:
 
 
 def _kill_when(target: str, ready, killed: list, stop: threading.Event,
-               number: int = signal.SIGKILL) -> None:
+               number: int = signal.SIGKILL, last: bool = False) -> None:
     """Send signal ``number`` (once) to the process below this one whose command line holds
-    ``target``, when ``ready(processes below this one)`` is true."""
+    ``target`` (the first one, or with ``last`` the last one, a child of the others), when
+    ``ready(processes below this one)`` is true."""
     while not stop.wait(0.1):
         try:
             pids = _descendants(os.getpid())
@@ -363,19 +368,21 @@ def _kill_when(target: str, ready, killed: list, stop: threading.Event,
             continue
         targets = [p for p in pids if target in _cmdline(p)]
         if targets and ready(pids):
-            os.kill(targets[0], number)
-            killed.append(targets[0])
+            os.kill(targets[-1 if last else 0], number)
+            killed.append(targets[-1 if last else 0])
             return
 
 
-def _graded_while_killing(tmp_path, nb, target: str, ready, number: int = signal.SIGKILL):
-    """(row, final) of ``nb`` graded alone, with signal ``number`` sent to ``target`` once
-    when ``ready``."""
+def _graded_while_killing(tmp_path, nb, target: str, ready, number: int = signal.SIGKILL,
+                          last: bool = False):
+    """(row, final) of ``nb`` graded alone, with signal ``number`` sent to ``target`` (the
+    first or ``last`` process of that name) once when ``ready``."""
     folder = tmp_path / "submitted" / "victim" / A1.id
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / A1.notebook)
     killed, stop = [], threading.Event()
-    killer = threading.Thread(target=_kill_when, args=(target, ready, killed, stop, number))
+    killer = threading.Thread(target=_kill_when, args=(target, ready, killed, stop, number,
+                                                       last))
     killer.start()
     try:
         [row] = grade_class(tmp_path / "submitted", tmp_path / "out", limits=LIMITS, workers=1,
@@ -415,16 +422,27 @@ def test_the_fork_server_dying_costs_no_student_points(tmp_path):
         row.status.startswith("not graded") and not final), (row.status, row.score.total)
 
 
-def test_the_graders_reference_process_dying_costs_no_student_points(tmp_path):
-    """The same for the grader's reference process, which answers a failed helper's stand-in:
-    killed while conv_forward is graded with the grader's conv_single_step, it must not cost
+REFERENCE = "course.trusted.reference_process"  # the reference server and its children
+
+
+@pytest.mark.parametrize("which", ["server", "child"])
+def test_the_graders_reference_process_dying_costs_no_student_points(tmp_path, which):
+    """The same for the grader's reference processes, which answer a failed helper's
+    stand-in: the worker's reference server, or the child it forked to answer this submission,
+    killed while conv_forward is graded with the grader's conv_single_step, must not cost
     conv_forward its points (only conv_single_step, which is wrong, loses its 10)."""
     source = nbformat.read(A1.source_notebook, as_version=4)
     release_nb = nbformat.read(A1.release_notebook, as_version=4)
+    answers = nbgrader_course.reference_answers(source)
+    header, body = answers["conv_forward"].split(":\n", 1)
+    waits = ("    conv_single_step(np.ones((2, 2, 1)), np.ones((2, 2, 1)), np.ones((1, 1, 1)))\n"
+             "    import time\n    time.sleep(5)  # the grader's child answers meanwhile\n")
     victim = nbgrader_course.solved_submission(source, release_nb, {
-        "conv_single_step": "def conv_single_step(a_slice_prev, W, b):\n    return 0.0\n"})
-    row, final = _graded_while_killing(tmp_path, victim, "course.trusted.reference_process",
-                                       lambda pids: True)
+        "conv_single_step": "def conv_single_step(a_slice_prev, W, b):\n    return 0.0\n",
+        "conv_forward": f"{header}:\n{waits}{body}"})
+    row, final = _graded_while_killing(
+        tmp_path, victim, REFERENCE, (lambda pids: True) if which == "server" else
+        lambda pids: sum(REFERENCE in _cmdline(p) for p in pids) >= 2, last=which == "child")
     assert (row.score is not None and row.score.total[0] == 90) or (
         row.status.startswith("not graded") and not final), (row.status, row.score.total)
 
@@ -475,7 +493,7 @@ def test_a_forked_kernel_holds_no_pipe_of_its_supervisor(tmp_path):
     from course.grading.forkserver import ForkServer
     from course.grading.worker import kernel_environment
 
-    server = ForkServer(kernel_environment(Limits()))
+    server = ForkServer(kernel_environment(Limits()), ("tensorflow",))
     try:
         kernel = Kernel(tmp_path / "k", server.socket)
         try:

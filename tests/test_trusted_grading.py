@@ -3,10 +3,12 @@ submissions it makes well-formed, and the student-visible code that must hold no
 
 import base64
 import copy
+import os
 import io
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -347,7 +349,11 @@ def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: l
         namespace[name] = lambda *args, **kwargs: (_ for _ in ()).throw(
             NotImplementedError("broken"))
     reference = reference_answers.Reference(assignments.get(assignment_id).source_notebook)
-    calls = helper_calls.HelperCalls(graded_fn, broken, helper_calls.Answers(reference.function))
+    inputs = graded_fn.inputs(**params)
+    spec = {"module": module, "function": function, "cases": [graded.encode(inputs)],
+            "answered_by_grader": broken}
+    calls = helper_calls.HelperCalls(graded_fn, broken, helper_calls.Answers(reference.function),
+                                     cases=spec)
     sent, results = [], []
 
     def grader(prompt):
@@ -357,10 +363,7 @@ def _graded_in_process(monkeypatch, assignment_id: str, function: str, broken: l
         return json.dumps(reply)
 
     monkeypatch.setattr("builtins.input", grader)
-    inputs = graded_fn.inputs(**params)
-    spec = {"module": module, "function": function, "cases": [graded.encode(inputs)],
-            "answered_by_grader": broken}
-    graded.run_cases(namespace, base64.b64encode(json.dumps(spec).encode()).decode())
+    graded.run_cases(namespace)
     assert "outputs" in results[0], results[0]
     return (graded.decode(results[0]["outputs"]), reference.answer(graded_fn, params, inputs),
             sent)
@@ -392,7 +395,10 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     conv_forward = __import__("utils.public_tests.conv_step_by_step",
                               fromlist=["CHECKS"]).CHECKS["conv_forward"]
     functions = {"zero_pad": lambda x, pad: np.pad(x, pad), "conv_single_step": None}
-    calls = HelperCalls(conv_forward, ["zero_pad"], Answers(functions.get), max_calls=9)
+    calls = HelperCalls(conv_forward, ["zero_pad"], Answers(functions.get), max_calls=11,
+                        cases={"function": "conv_forward"})
+    assert calls.handle('{"cases": true}') == ({"cases": {"function": "conv_forward"}}, None)
+    assert "sent already" in calls.handle('{"cases": true}')[0]["error"]  # once only
 
     def ask(name, *args):
         return calls.handle(json.dumps({"call": name, "args": graded.encode(graded.to_wire(
@@ -408,18 +414,91 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     assert "reads only its own requests" in calls.handle("[" * 100_000)[0]["error"]
     assert calls.handle('{"results": [1]}') == ({"received": True}, [1])
     assert "sent already" in calls.handle('{"results": [2]}')[0]["error"]
-    assert "more than 9 requests" in ask("zero_pad", np.ones(2), 1)["error"]
+    assert "more than 11 requests" in ask("zero_pad", np.ones(2), 1)["error"]
 
 
 def _call(name: str, *args) -> dict:
     return {"call": name, "args": graded.encode(graded.to_wire([list(args), {}]))}
 
 
+@pytest.fixture(params=["new interpreter", "reference server"])
+def reference_children(request):
+    """How ReferenceProcess starts its children: new interpreters, or forks of a reference
+    server that has imported TensorFlow (as a grading worker's)."""
+    from course.execution import GRADING
+    from course.trusted import reference_process
+
+    if request.param == "reference server":
+        reference_process.use_server({**os.environ, **GRADING, "OMP_NUM_THREADS": "1",
+                                      "OPENBLAS_NUM_THREADS": "1"}, ("tensorflow",))
+    yield request.param
+    if reference_process._server is not None:
+        reference_process._server.stop()
+        reference_process._server = None
+
+
+def test_reference_server_children_are_fresh_processes_that_end(reference_children):
+    """Each ReferenceProcess has a child of its own (another pid, nothing left by the last
+    one's calls), which answers as the reference does and ends with close(); a server that
+    died is replaced by new interpreters, which answer the same."""
+    from course.trusted import reference_process
+    from course.trusted.reference_process import ReferenceProcess
+
+    source = nbformat.writes(SOURCES["C4W1A1_conv_step_by_step"])
+    pids = []
+    for _ in range(2):
+        process = ReferenceProcess(source)
+        try:  # a gradient of the call the last child answered: unknown to a fresh child
+            assert "unknown or old call" in process({"gradient": "zero_pad", "of_call": 1,
+                                                     "wrt": [0], "upstream": ""}, 60)["error"]
+            padded = process(_call("zero_pad", np.ones((1, 2, 2, 1)), 1), 60)
+            assert graded.decode(padded["value"]).shape == (1, 4, 4, 1)
+            assert padded["call"] == 1
+            pids.append(process.child.pid)
+        finally:
+            process.close()
+        assert not _alive(pids[-1]), "close() ends the child"
+    assert len(set(pids)) == 2
+    server = reference_process._server
+    if server is not None:
+        assert all(_parent(pid) in (server.process.pid, None) for pid in pids)
+        server.process.kill()
+        server.process.wait()
+        process = ReferenceProcess(source)
+        try:
+            assert "value" in process(_call("zero_pad", np.ones((1, 2, 2, 1)), 1), 60)
+            assert _parent(process.child.pid) == os.getpid()  # a new interpreter
+        finally:
+            process.close()
+
+
+def _alive(pid: int) -> bool:
+    import time
+
+    for _ in range(50):
+        try:
+            status = Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0]
+        except (FileNotFoundError, IndexError):
+            return False
+        if status == "Z":
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1])
+    except (FileNotFoundError, IndexError):
+        return None
+
+
 @pytest.mark.slow  # waits for the time bound
-def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call():
+def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call(reference_children):
     """A stand-in call whose arguments would make the reference take 29 GB, or minutes (the
     non-max suppression of 30,000 boxes that do not overlap), is answered with an error, and
-    the grader's own process neither holds the memory nor waits."""
+    the grader's own process neither holds the memory nor waits; from a reference server's
+    fork as from a new interpreter."""
     import time
 
     import tensorflow as tf

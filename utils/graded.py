@@ -234,18 +234,18 @@ def register(*graded: GradedFunction) -> dict[str, GradedFunction]:
     return checks
 
 
-def run_cases(namespace: dict, request: str) -> None:
-    """The grading harness, run in the student's kernel: call one graded function on the
-    grader's cases, its failed helpers answered by the grader (or replaced by the function's
-    public placeholders), and send the grader the plain results.
+def run_cases(namespace: dict) -> None:
+    """The grading harness, run in the student's kernel: ask the grader for its cases, call
+    one graded function on them, its failed helpers answered by the grader (or replaced by the
+    function's public placeholders), and send the grader the plain results.
 
-    ``request`` (base64 JSON) names the public test module, the function, the encoded inputs
-    of each case and the helpers the grader answers for (``answered_by_grader``: those that
-    failed their tests). Everything else travels through :func:`ask_grader`.
+    The grader's cases name the public test module, the function, the encoded inputs of each
+    case and the helpers the grader answers for (``answered_by_grader``: those that failed
+    their tests). Everything travels through :func:`ask_grader`.
     """
     import importlib
 
-    spec = json.loads(base64.b64decode(request))
+    spec = ask_grader({"cases": True})["cases"]
     graded = importlib.import_module(spec["module"]).CHECKS[spec["function"]]
     results = []
     fn = namespace.get(spec["function"])
@@ -289,7 +289,8 @@ class HelperError(Exception):
 def ask_grader(message: dict) -> dict:
     """Send ``message`` to the grader over the kernel's input channel; return its reply.
 
-    Requests: ``{"call": helper, "args": ...}`` (encoded; the reply numbers the call),
+    Requests: ``{"cases": true}`` once, first (the reply carries them),
+    ``{"call": helper, "args": ...}`` (encoded; the reply numbers the call),
     ``{"gradient": helper, "of_call": number, "wrt": [...], "upstream": ...}``, and
     ``{"results": [...]}`` once, at the end.
     Raises HelperError with the grader's reason when it does not answer.

@@ -409,7 +409,9 @@ def grade_class(submissions_folder: Path, out: Path, assignment_id: str | None =
             requests.append((s.bundle, request))
             by_request[id(request)] = s, key
     # The cluster starts (its workers import nbgrader) while this process builds the course.
-    with (engine.cluster(scheduler, workers) if requests
+    with (engine.cluster(scheduler, workers, [
+            a.source_notebook for a in {s.assignment.id: s.assignment for s, _ in
+                                        by_request.values()}.values()]) if requests
           else contextlib.nullcontext()) as connect:
         course = _build_course(out, record, needed, keys)
         for a in needed:  # the kernels only read the data: fetch it first (missing files are

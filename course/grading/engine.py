@@ -21,6 +21,7 @@ import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from course.grading import worker
 from course.grading.worker import Bundle, Ending, Outcome, Request
@@ -28,7 +29,7 @@ from course.grading.worker import Bundle, Ending, Outcome, Request
 LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
 
 
-def _local_cluster(workers: int | None):
+def _local_cluster(workers: int | None, env: dict[str, str]):
     import dask
     from distributed import LocalCluster
 
@@ -38,21 +39,24 @@ def _local_cluster(workers: int | None):
                           "distributed.scheduler.worker-saturation": 1.0}):
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                             processes=True, dashboard_address=None,
-                            silence_logs=logging.ERROR, preload=[worker.__name__])
+                            silence_logs=logging.ERROR, preload=[worker.__name__], env=env)
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None = None, workers: int | None = None):
+def cluster(scheduler: str | None = None, workers: int | None = None,
+            notebooks: list[Path] = ()):
     """Yield ``connect()``, which returns a ``distributed.Client`` on the cluster at
     ``scheduler`` or on a new local one of ``workers`` processes (default: one per core).
 
     A local cluster starts in the background as soon as this is entered (its workers import
-    nbgrader meanwhile), so the caller can prepare its tasks while it starts; everything is
-    closed on exit."""
+    nbgrader, and start their servers for the source ``notebooks`` to be graded,
+    meanwhile), so the caller can prepare its tasks while it starts; everything is closed on
+    exit."""
     from distributed import Client
 
     starter = ThreadPoolExecutor(1)
-    local = None if scheduler else starter.submit(_local_cluster, workers)
+    local = None if scheduler else starter.submit(_local_cluster, workers, {
+        worker.NOTEBOOKS_ENV: os.pathsep.join(str(path) for path in notebooks)})
     starter.shutdown(wait=False)
     client = None
 

@@ -4,7 +4,8 @@ per grading worker, not once per submission.
 Starting a kernel costs a new Python, ipykernel's imports and then the notebook's own imports:
 TensorFlow alone takes seconds of CPU, the same for every submission, and as much as the graded
 functions of most assignments. The worker starts one fork server (``ForkServer``) with exactly
-the environment its kernels get; the server imports ``PRELOAD`` and waits. The kernelspec then
+the environment its kernels get; the server imports ``PRELOAD`` and the libraries of
+``LIBRARIES`` that the assignment's checks use (``libraries_used``), and waits. The kernelspec then
 starts ``python -m course.grading.forkserver connect ...``, a small client, instead of the
 sandbox's supervisor: the client hands the server its request and its standard streams, and the
 server forks. The fork runs the sandbox's supervisor as ``python -m course.grading.sandbox``
@@ -46,11 +47,12 @@ import tempfile
 import time
 from pathlib import Path
 
-# What the server imports before it serves: the kernel's own libraries and the modules of every
-# notebook's imports cell that are slow to import. Not matplotlib: its backend and its cache
-# folder are chosen at import time, and a kernel must choose them itself.
-PRELOAD = ("numpy", "scipy", "h5py", "PIL.Image", "tensorflow", "keras", "zmq", "IPython",
-           "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded")
+# What the server imports before it serves: the kernel's own libraries, and those of
+# LIBRARIES (slow to import) that the assignment's notebook imports: a numpy assignment does
+# not wait for TensorFlow. pyplot chooses its backend when a kernel first draws (TensorFlow
+# imports it too).
+PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded")
+LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras")
 MAX_REQUEST = 1 << 16  # bytes of one request
 STARTUP_S = 30  # how long the worker waits for a new server to listen
 ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
@@ -61,8 +63,9 @@ class ForkServer:
     """The worker's side: one fork server process, started with ``env`` (the environment of the
     kernels it will serve), which dies with the worker."""
 
-    def __init__(self, env: dict[str, str]):
+    def __init__(self, env: dict[str, str], libraries: tuple[str, ...] = ()):
         self.env = dict(env)
+        self.libraries = libraries  # of LIBRARIES, imported besides PRELOAD
         self.folder = Path(tempfile.mkdtemp(prefix="cnn-forkserver-"))  # mode 0700
         self.socket = self.folder / "socket"
         self.process = self._start()
@@ -76,7 +79,8 @@ class ForkServer:
         env = {**self.env, "HOME": str(self.folder)}  # where Keras writes its config at import
         with open(self.folder / "server.log", "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "course.grading.forkserver", "serve", str(self.socket)],
+                [sys.executable, "-m", "course.grading.forkserver", "serve", str(self.socket),
+                 *self.libraries],
                 env=env, cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=log, preexec_fn=functools.partial(sandbox.die_with, os.getpid()))
         deadline = time.monotonic() + STARTUP_S
@@ -105,22 +109,47 @@ class ForkServer:
 
 # --- the server -----------------------------------------------------------------------------
 
-def serve(path: str) -> None:
-    """Listen on ``path``, import ``PRELOAD``, then fork a supervisor for each request."""
+def libraries_used(imports_cell: str) -> tuple[str, ...]:
+    """The libraries of ``LIBRARIES`` that a source notebook's imports cell (its code: the
+    course's own) imports, found by importing its modules here, or that this process has
+    imported already."""
+    import ast
+    import contextlib
+    import importlib
+
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                     for line in imports_cell.splitlines())
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            # a name imported from a package may be a module of it
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for name in names:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+    return tuple(name for name in LIBRARIES if name in sys.modules)
+
+
+def serve(path: str, libraries: list[str]) -> None:
+    """Listen on ``path``, import ``PRELOAD`` and ``libraries``, then fork a supervisor for
+    each request."""
     import importlib
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)  # requests wait here while the libraries are imported
     started = dict(os.environ)
-    for module in PRELOAD:
+    for module in (*PRELOAD, *libraries):
         importlib.import_module(module)
     imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
     if "tensorflow" in sys.modules and len(os.listdir("/proc/self/task")) > 1:
         sys.exit("the preloaded libraries started threads: forking would be unsafe")
     listener.settimeout(1.0)
     while True:
-        _reap()
+        reap()
         try:
             connection, _ = listener.accept()
         except TimeoutError:
@@ -139,8 +168,8 @@ def serve(path: str) -> None:
             os.close(fd)
 
 
-def _reap() -> None:
-    """Collect the supervisors that have ended."""
+def reap() -> None:
+    """Collect the children (supervisors) that have ended."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -283,7 +312,7 @@ def _forward(pid: int, number: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        serve(sys.argv[2])
+        serve(sys.argv[2], sys.argv[3:])
     elif sys.argv[1:2] == ["connect"]:
         connect(sys.argv[2:])
     else:

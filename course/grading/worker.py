@@ -177,27 +177,37 @@ def kernel_environment(limits: Limits) -> dict[str, str]:
             **dict.fromkeys(THREAD_VARIABLES, str(limits.threads))}
 
 
+# The source notebooks of the class to be graded (separated by os.pathsep), when the worker is
+# started for it (engine.cluster): it starts its servers for them while the class is prepared.
+NOTEBOOKS_ENV = "CNN_COURSE_GRADING_NOTEBOOKS"
 _fork_server = None  # this worker's ForkServer (course.grading.forkserver), started once
+_WORKER_ENV = dict(os.environ)  # before any task sets its variables (_run_nbgrader)
 
 
-def fork_server(env: dict[str, str]) -> Path:
-    """The socket of this worker's fork server for kernels of environment ``env``: started
-    the first time, and again when it died or when another environment is asked for."""
+def fork_server(env: dict[str, str], libraries: tuple[str, ...]) -> Path:
+    """The socket of this worker's fork server for kernels of environment ``env`` that use
+    ``libraries`` (``forkserver.libraries_used``): started the first time, and again when it
+    died, when another environment is asked for, or when it lacks one of the libraries (the
+    new one imports those it had too)."""
     global _fork_server
     from course.grading.forkserver import ForkServer
 
-    if _fork_server is not None and _fork_server.env != env:
+    if _fork_server is not None and (_fork_server.env != env
+                                     or not set(libraries) <= set(_fork_server.libraries)):
+        libraries = tuple(dict.fromkeys((*_fork_server.libraries, *libraries)))
         _fork_server.stop()
         _fork_server = None
     if _fork_server is None:
-        _fork_server = ForkServer(env)
+        _fork_server = ForkServer(env, libraries)
     _fork_server.restart_if_dead()
     return _fork_server.socket
 
 
-def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path) -> Path:
+def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path,
+                    libraries: tuple[str, ...]) -> Path:
     """A scratch course for one submission in ``root``: sources, an empty gradebook, the
-    notebook, a config with the limits and (when sandboxed) the kernel's sandbox."""
+    notebook, a config with the limits and (when sandboxed) the kernel's sandbox, whose
+    kernel uses ``libraries``."""
     from course.grading import sandbox
     from utils import data
 
@@ -223,7 +233,8 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path)
             output_file=str(root / "kernel.log"))
         settings.write(root / "sandbox.json")
         sandbox.kernelspec(root / "jupyter", root / "sandbox.json",
-                           fork_server(settings.env) if request.fork_server else None)
+                           fork_server(settings.env, libraries) if request.fork_server
+                           else None)
         config += (f"c.Execute.kernel_name = {sandbox.KERNEL_NAME!r}\n"
                    "c.TrustedExecute.terminate_kernel = True\n"
                    "c.KernelManager.transport = 'ipc'\n"
@@ -310,6 +321,26 @@ def _cpu_seconds() -> float:
     return time.thread_time() + children.ru_utime + children.ru_stime
 
 
+def _servers(source: str, limits: Limits) -> tuple[str, ...]:
+    """Import what the imports cell of ``source`` (a source notebook's text) imports (its
+    public tests among them: the grader's checks) and start this worker's reference server for
+    it (``trusted.reference_process``); return the libraries the notebook uses, which the
+    servers import before they fork (``forkserver.libraries_used``)."""
+    import nbformat
+
+    from course.execution import GRADING
+    from course.grading.forkserver import libraries_used
+    from course.trusted import reference_process
+
+    cells = nbformat.reads(source, as_version=4).cells
+    libraries = libraries_used(next(c.source for c in cells if c.cell_type == "code"))
+    # the worker's own environment (not what a task set in it), with one thread, as the
+    # kernel it answers and which it runs beside
+    reference_process.use_server({**_WORKER_ENV, **GRADING, **dict.fromkeys(
+        THREAD_VARIABLES, str(limits.threads))}, libraries)
+    return libraries
+
+
 def dask_setup(worker=None) -> None:
     """Dask's preload hook (``dask worker --preload course.grading.worker``): import what
     a task needs while the worker starts, not in its first task."""
@@ -318,8 +349,10 @@ def dask_setup(worker=None) -> None:
     import course.trusted.executor  # noqa: F401
 
     code_version()
-    if not _sandbox_missing():  # its libraries are imported while the class is prepared
-        fork_server(kernel_environment(Limits()))
+    for path in filter(None, os.environ.get(NOTEBOOKS_ENV, "").split(os.pathsep)):
+        libraries = _servers(Path(path).read_text(), Limits())
+        if not _sandbox_missing():
+            fork_server(kernel_environment(Limits()), libraries)
 
 
 def grade(bundle: Bundle, request: Request) -> Outcome:
@@ -341,7 +374,8 @@ def grade(bundle: Bundle, request: Request) -> Outcome:
             # the socket folder's path must be short (107 bytes at most)
             root, runtime = Path(scratch) / "course", Path(scratch) / "r"
             runtime.mkdir()
-            _scratch_course(bundle, request, root, runtime)
+            source = bundle.sources[f"{bundle.assignment_id}/{bundle.notebook}"].decode()
+            _scratch_course(bundle, request, root, runtime, _servers(source, request.limits))
             a, student = bundle.assignment_id, request.student
             prepared = time.perf_counter()
             ok, outcome.log = _run_nbgrader(root, a, student)

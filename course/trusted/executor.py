@@ -29,7 +29,6 @@ not graded.
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import secrets
@@ -62,6 +61,10 @@ from utils.i18n import ENGLISH, N_, _, ngettext, speaking
 NOT_RUN_NOTE = N_("[a demonstration: not run when the notebook was graded; no graded function "
                   "needs it]\n")  # the output a demonstration cell shows in the feedback
 IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
+# The code the grader runs in the kernel to grade one function: the harness asks for its cases
+# on the input channel (``HelperCalls``), runs them and sends the results the same way.
+HARNESS = ("from utils.graded import run_cases as _grading_run_cases\n"
+           "_grading_run_cases(globals())")
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
 MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
 UNREADABLE = "unreadable"  # the type given a message from the kernel that cannot be read
@@ -371,12 +374,9 @@ class TrustedExecute(Execute):
         graded: GradedFunction = import_module(tests.module).CHECKS[tests.function]
         inputs = [graded.inputs(**case.params) for case in tests.cases]
         stand_ins = [h for h in graded.helpers if not self._sound(h, graded)]  # failed ones
-        request = base64.b64encode(json.dumps({
-            "module": tests.module, "function": tests.function, "answered_by_grader": stand_ins,
-            "cases": [encode(i) for i in inputs]}).encode()).decode()
-        results = self._converse(
-            "from utils.graded import run_cases as _grading_run_cases\n"
-            f"_grading_run_cases(globals(), {request!r})", tests, graded, stand_ins)
+        cases = {"module": tests.module, "function": tests.function,
+                 "answered_by_grader": stand_ins, "cases": [encode(i) for i in inputs]}
+        results = self._converse(HARNESS, tests, graded, stand_ins, cases)
         if isinstance(results, _PastTimeLimit):
             return _error("GradingError", _("{function}: ran past the time limit of {seconds} s "
                                             "on its test cases").format(
@@ -430,12 +430,12 @@ class TrustedExecute(Execute):
                                             for h in checks[name].helpers)
 
     async def _async_converse(self, code: str, tests, graded: GradedFunction,
-                              stand_ins: list[str]):
+                              stand_ins: list[str], cases: dict):
         """Run the grading harness ``code`` and answer its requests on the input channel
-        (``HelperCalls``: the calls of the helpers ``stand_ins``, by the reference process)
-        until the kernel replies; return the results it sent (anything: not yet trusted), or
-        ``_PastTimeLimit`` when there are none in time. Output on the other channels is
-        discarded."""
+        (``HelperCalls``: its ``cases``, then the calls of the helpers ``stand_ins``, by the
+        reference process) until the kernel replies; return the results it sent (anything:
+        not yet trusted), or ``_PastTimeLimit`` when there are none in time. Output on the
+        other channels is discarded."""
         self._record("harness", code)
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=True,
                                  stop_on_error=False)
@@ -443,7 +443,8 @@ class TrustedExecute(Execute):
         deadline = None if timeout is None else time.monotonic() + timeout
         helpers = HelperCalls(graded, stand_ins, self._helpers, lambda: (
             float("inf") if deadline is None else deadline - time.monotonic()),
-            hidden={name: self._hidden_calls(graded, name) for name in stand_ins})
+            hidden={name: self._hidden_calls(graded, name) for name in stand_ins},
+            cases=cases)
         channels = {"stdin": self.kc.get_stdin_msg, "shell": self.kc.get_shell_msg,
                     "iopub": self.kc.get_iopub_msg}
         waiting = {asyncio.ensure_future(get()): name for name, get in channels.items()}

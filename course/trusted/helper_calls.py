@@ -46,15 +46,19 @@ _PAGE = resource.getpagesize()
 
 
 class HelperCalls:
-    """Answers the requests of one graded function's run on its cases: its failed helpers'
+    """Answers the requests of one graded function's run on its cases: the harness's request
+    for its cases (``cases``: the harness's specification, sent once), its failed helpers'
     calls (by ``answers(message, seconds)``, with the seconds the harness has left), and the
-    results at the end."""
+    results at the end. The cases travel on the input channel, not in the harness's code: a
+    kernel takes about a second to compile a cell that holds 4 MB of inputs as a literal."""
 
     def __init__(self, graded: GradedFunction, stand_ins: list[str],
                  answers: Callable[[dict, float], dict],
                  seconds_left: Callable[[], float] = lambda: float("inf"),
-                 max_calls: int = 200_000, hidden: dict[str, set[str]] | None = None):
+                 max_calls: int = 200_000, hidden: dict[str, set[str]] | None = None,
+                 cases: dict | None = None):
         self.graded = graded
+        self.cases = cases  # the harness's specification, until it is sent
         self.stand_ins = stand_ins  # the helpers answered here
         self.hidden = hidden or {}  # {helper: fingerprints of its hidden cases' arguments}
         self.answers = answers
@@ -75,6 +79,11 @@ class HelperCalls:
         if message is None:
             return {"error": "the grader reads only its own requests (a JSON object of at "
                              f"most {MAX_REQUEST_CHARS // 2 ** 20} MiB)"}, None
+        if "cases" in message:
+            if self.cases is None:
+                return {"error": "the cases were sent already"}, None
+            cases, self.cases = self.cases, None
+            return {"cases": cases}, None
         if "results" in message:
             if self.results is not None:
                 return {"error": "the results were sent already"}, None

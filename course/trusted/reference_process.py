@@ -11,17 +11,33 @@ been answered when the harness's time is up is answered with an error and the ch
 (a later call starts a new one). Messages are JSON, each preceded by its length (8 bytes, big
 endian), on the child's standard input and output; what the reference code prints goes to its
 standard error.
+
+A new Python that imports TensorFlow takes seconds, as much as a whole submission's grading, and
+a third of a class has a failed helper. So each grading worker starts a reference server
+(``ReferenceServer``): a fresh interpreter that imports ``PRELOAD`` and the assignment's
+libraries (those of ``forkserver.LIBRARIES`` its checks use) once and then, for each
+``ReferenceProcess``, forks a child, which runs the reference solution (milliseconds) and
+answers as a new process would, on the connection instead of its standard streams. Each
+submission still gets a child of its own: nothing one submission's calls leave behind reaches
+another's. Without a server (serial nbgrader, or a server that died), the child is a new
+interpreter, as before.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
 import select
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from course.trusted.failure import GraderFailure
 from course.trusted.helper_calls import MAX_CALL_MEMORY_BYTES, Answers
@@ -29,6 +45,61 @@ from course.trusted.helper_calls import MAX_CALL_MEMORY_BYTES, Answers
 _LENGTH = 8
 READY = b"ready"  # the child's first message: it has run the reference solution
 STARTUP_S = 600  # the longest a child may take to run the reference solution
+# What a reference server imports before it forks, besides the assignment's libraries: the
+# grader's modules a child needs.
+PRELOAD = ("numpy", "nbformat", "course.trusted.reference_solution",
+           "course.trusted.helper_calls")
+SERVER_STARTUP_S = 30  # how long a worker waits for a new server to listen
+
+_server: ReferenceServer | None = None  # this process's server, when it has one
+
+
+class ReferenceServer:
+    """A worker's reference server: a process that has imported ``PRELOAD`` and
+    ``libraries`` and forks a child for each ``ReferenceProcess`` of this process
+    (``use_server``), dying with this process."""
+
+    def __init__(self, env: dict[str, str], libraries: tuple[str, ...] = ()):
+        from course.grading import sandbox
+
+        self.env, self.libraries = dict(env), libraries
+        self.folder = Path(tempfile.mkdtemp(prefix="cnn-reference-"))  # mode 0700
+        self.socket = self.folder / "socket"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, "serve", str(self.socket), *libraries], env=env,
+            cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, preexec_fn=functools.partial(sandbox.die_with,
+                                                                    os.getpid()))
+        deadline = time.monotonic() + SERVER_STARTUP_S
+        while not self.socket.exists() and self.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def use_server(env: dict[str, str], libraries: tuple[str, ...] = ()) -> None:
+    """Have this process's ReferenceProcess children forked by a reference server of
+    environment ``env`` that has imported ``libraries``: the one running, or a new one when
+    there is none, when it died, or when it lacks one of them (the new one imports those it
+    had too)."""
+    global _server
+    if _server is not None and (not _server.alive() or _server.env != env
+                                or not set(libraries) <= set(_server.libraries)):
+        libraries = tuple(dict.fromkeys((*_server.libraries, *libraries)))
+        _server.stop()
+        _server = None
+    if _server is None:
+        _server = ReferenceServer(env, libraries)
+        import atexit
+
+        atexit.register(_server.stop)
 
 
 class ReferenceProcess:
@@ -36,7 +107,7 @@ class ReferenceProcess:
 
     def __init__(self, source_text: str):
         self.source_text = source_text
-        self.child: subprocess.Popen | None = None
+        self.child: _Child | None = None
 
     def __call__(self, message: dict, seconds: float) -> dict:
         """The child's reply to ``message`` within ``seconds``, or an error saying why not.
@@ -49,8 +120,8 @@ class ReferenceProcess:
                 if self.child is None:
                     self._start()
                 deadline = time.monotonic() + seconds
-                _send(self.child.stdin, json.dumps(message).encode())
-                reply = _receive(self.child.stdout, deadline)
+                _send(self.child.requests, json.dumps(message).encode())
+                reply = _receive(self.child.replies, deadline)
             except (OSError, EOFError):
                 self.close()
                 if attempt == 2:
@@ -68,11 +139,11 @@ class ReferenceProcess:
         """A new child, once it has run the reference solution (GraderFailure if it could
         not, or not within ``STARTUP_S``)."""
         deadline = time.monotonic() + STARTUP_S
-        self.child = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.child = (_server is not None and _server.alive() and _Child.forked(_server.socket)
+                      or _Child.started())
         try:
-            _send(self.child.stdin, self.source_text.encode())
-            ready = _receive(self.child.stdout, deadline)
+            _send(self.child.requests, self.source_text.encode())
+            ready = _receive(self.child.replies, deadline)
         except (OSError, EOFError):
             ready = None
         if ready != READY:
@@ -83,11 +154,57 @@ class ReferenceProcess:
     def close(self) -> None:
         """End the child (a later call starts another)."""
         if self.child is not None:
-            self.child.kill()
-            self.child.wait()
-            for stream in (self.child.stdin, self.child.stdout):
-                stream.close()
+            self.child.end()
             self.child = None
+
+
+class _Child:
+    """A running child: its pid, the streams of its requests and replies, and how to end it."""
+
+    def __init__(self, pid: int, requests, replies, end):
+        self.pid, self.requests, self.replies, self._end = pid, requests, replies, end
+
+    def end(self) -> None:
+        self._end()
+        for stream in (self.requests, self.replies):
+            stream.close()
+
+    @classmethod
+    def started(cls) -> _Child:
+        """A new interpreter."""
+        process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+        def end():
+            process.kill()
+            process.wait()
+        return cls(process.pid, process.stdin, process.stdout, end)
+
+    @classmethod
+    def forked(cls, path: Path) -> _Child | None:
+        """A fork of the server listening at ``path``; None when it does not answer. The
+        child's first line is its pid, held as a pidfd, so that ending it can never signal
+        another process that took the number after it ended."""
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(SERVER_STARTUP_S)
+        try:
+            connection.connect(str(path))
+            replies = connection.makefile("rb")
+            pid = int(replies.readline())
+            pidfd = os.pidfd_open(pid)
+        except (OSError, ValueError):
+            connection.close()
+            return None
+        connection.settimeout(None)
+
+        def end():
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.close(pidfd)
+            connection.close()
+        return cls(pid, connection.makefile("wb"), replies, end)
 
 
 def _send(stream, data: bytes) -> None:
@@ -111,13 +228,49 @@ def _receive(stream, deadline: float = float("inf")) -> bytes | None:
     return data
 
 
-def _serve() -> None:
-    """The child: read the source notebook, then answer requests until the input ends."""
+def serve(path: str, libraries: list[str]) -> None:
+    """The reference server: listen on ``path``, import ``PRELOAD`` and ``libraries``, then
+    fork a child for each connection (``_serve`` on it). A server whose imports started threads
+    exits (forking would be unsafe): its clients then start new interpreters."""
+    import importlib
+
+    from course.grading import sandbox
+    from course.grading.forkserver import reap
+
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)  # requests wait here while the libraries are imported
+    for module in (*PRELOAD, *libraries):
+        importlib.import_module(module)
+    if len(os.listdir("/proc/self/task")) > 1:
+        sys.exit("the preloaded libraries started threads: forking would be unsafe")
+    server = os.getpid()
+    listener.settimeout(1.0)
+    while True:
+        reap()  # the children that have ended: their CPU time counts in this server's
+        try:
+            connection, _ = listener.accept()
+        except TimeoutError:
+            continue
+        connection.settimeout(None)
+        if os.fork() == 0:
+            listener.close()
+            sandbox.die_with(server)
+            try:
+                connection.sendall(f"{os.getpid()}\n".encode())
+                _serve(connection.makefile("rb"), connection.makefile("wb"))
+            finally:
+                os._exit(0)
+        connection.close()
+
+
+def _serve(requests, replies) -> None:
+    """The child: read the source notebook from ``requests``, then answer each request on
+    ``replies`` until the requests end."""
     import nbformat
 
     from course.trusted.reference_solution import run_reference
 
-    requests, replies = sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the reference's prints: not replies
     namespace = run_reference(nbformat.reads(_receive(requests).decode(), as_version=4))
     _send(replies, READY)
@@ -137,4 +290,7 @@ def _serve() -> None:
 
 
 if __name__ == "__main__":
-    _serve()
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2], sys.argv[3:])
+    else:
+        _serve(sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
