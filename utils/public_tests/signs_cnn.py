@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import logging
 
 import numpy as np
 import tensorflow as tf
@@ -85,6 +86,20 @@ def _glorot_seed(seed: int | None):
             del initializer.__call__
         else:
             initializer.__call__ = own
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    """While the block runs, TensorFlow does not warn that a tf.function is traced again:
+    the notebook's model makes its train_step anew on each call, and a check calls model
+    several times in a row (the warning is about the check, not about the student's code)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _answer_or_raised(answer_of, *args) -> dict:
@@ -444,8 +459,9 @@ class Model(GradedFunction):
         return X_train[train], Y_train[train], X_test[test], Y_test[test]
 
     def call(self, fn, inputs):
-        return _answer_or_raised(self._answer, fn, self._data(inputs), inputs["learning_rate"],
-                                 inputs["num_epochs"])
+        with _quiet_retracing():
+            return _answer_or_raised(self._answer, fn, self._data(inputs),
+                                     inputs["learning_rate"], inputs["num_epochs"])
 
     @staticmethod
     def _answer(fn, data, learning_rate, num_epochs) -> dict:
