@@ -233,6 +233,63 @@ time.sleep(60)
     assert run.hits == ["processes"]  # not "wall time": killed before its sleep ended
 
 
+def _cpu_controller() -> bool:
+    cgroup = sandbox.Cgroup.create("cpu-probe", 2 ** 30, 64, cpus=1)
+    try:
+        return "cpu" in cgroup.folders
+    finally:
+        cgroup.remove()
+
+
+def test_the_cgroup_caps_cpu_time_where_the_controller_is_there():
+    cgroup = sandbox.Cgroup.create("cpu-probe", 2 ** 30, 64, cpus=1)
+    try:
+        if "cpu" not in cgroup.folders:
+            pytest.skip("no cpu controller in a writable cgroup here")
+        folder = cgroup.folders["cpu"]
+        if cgroup.v2:
+            assert (folder / "cpu.max").read_text().split() == ["100000", "100000"]
+        else:
+            assert (folder / "cpu.cfs_quota_us").read_text().strip() == "100000"
+            assert (folder / "cpu.cfs_period_us").read_text().strip() == "100000"
+    finally:
+        cgroup.remove()
+
+
+SPIN = """
+import json, os, time
+children = []
+for _ in range(4):
+    pid = os.fork()
+    if pid == 0:
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            pass
+        os._exit(0)
+    children.append(pid)
+for pid in children:
+    os.waitpid(pid, 0)
+times = os.times()
+print(json.dumps(times.children_user + times.children_system))
+"""
+
+
+def test_busy_processes_get_one_cores_worth_of_cpu_together(box):
+    """A submission whose processes all spin gets ``cpus`` cores' worth of CPU time, so it
+    cannot starve the kernel another worker runs beside it: four processes spinning for 3 s
+    take every core of the machine without the cap, one core's worth with it."""
+    if not _cpu_controller():
+        pytest.skip("no cpu controller in a writable cgroup here")
+    uncapped = box(SPIN, cpus=0)
+    assert uncapped.code == 0, uncapped.stderr
+    if uncapped.report < 3 * 1.6:
+        pytest.skip(f"uncapped, the processes got {uncapped.report / 3:.1f} cores: too few "
+                    "free cores here to tell a cap")
+    capped = box(SPIN, cpus=1)
+    assert capped.code == 0, capped.stderr
+    assert capped.report <= 3 * 1.25, f"{capped.report:.1f} s of CPU in 3 s: over one core"
+
+
 def test_memory_is_capped_for_all_processes_together(box):
     code = """
 import os, time

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 class Limits:
     """Per-submission limits: seconds per cell and per notebook, memory and disk in MiB (all of
     the submission's processes together), the number of its processes and threads, the output
-    its processes may write outside the notebook, and the threads of its numerical libraries."""
+    its processes may write outside the notebook, the threads of its numerical libraries and the
+    CPU time of its processes."""
 
     cell_timeout: int = 120
     notebook_timeout: int = 900
@@ -22,3 +23,6 @@ class Limits:
     max_processes: int = 512
     output_mb: int = 16  # stdout and stderr of its processes (not the notebook's outputs)
     threads: int = 1  # of the kernel's numerical libraries (a worker per core: one each)
+    # cores' worth of CPU time all its processes together may use (a worker per core: one
+    # each), so that a kernel's busy threads cannot starve another submission's kernel
+    cpus: int = 1

@@ -7,7 +7,9 @@ The process started is a *supervisor*; it stays outside the sandbox, as the grad
 - creates a cgroup for the submission (cgroup v2 where a writable subtree with the memory and
   pids controllers exists, else cgroup v1 ``memory`` and ``pids``): all its processes together
   get ``memory_mb`` + ``disk_mb`` MiB of memory (its writable folders are tmpfs, charged to the
-  same cgroup) and ``max_processes`` tasks (processes and threads);
+  same cgroup), ``max_processes`` tasks (processes and threads) and, where the cpu controller
+  is there too, ``cpus`` cores' worth of CPU time (so that busy threads slow only their own
+  submission);
 - starts the command in new user, mount, PID, network, IPC and UTS namespaces, in a new root
   (``pivot_root``) that holds only: read-only, the system folders (/usr, /bin, /lib, ...), a few
   files of /etc, the Python installations, the course helpers ``<repo>/utils`` (not the grader,
@@ -32,6 +34,7 @@ connects as usual. ``check()`` lists the Linux features that are missing here.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import errno
@@ -97,6 +100,7 @@ class Settings:
     output_mb: int = Limits.output_mb  # bytes written to stdout and stderr together
     output_file: str = ""  # where that output goes (never visible inside); "" for our own
     wall_s: float = Limits.notebook_timeout  # seconds from the first start to the kill
+    cpus: int = Limits.cpus  # cores' worth of CPU time, all processes together
 
     def write(self, path: Path) -> Path:
         """Save as JSON at ``path``; return it."""
@@ -207,35 +211,50 @@ def _map_ids(inside: int, outside_uid: int, outside_gid: int) -> None:
 # --- cgroups --------------------------------------------------------------------------------
 
 class Cgroup:
-    """The submission's cgroup: one folder (v2) or one per controller (v1 memory and pids)."""
+    """The submission's cgroup: one folder (v2) or one per controller (v1 memory, pids and,
+    when there, cpu)."""
 
     ROOT = Path("/sys/fs/cgroup")
+    CPU_PERIOD_US = 100_000  # the period of the CPU quota
 
     def __init__(self, folders: dict[str, Path], v2: bool):
         self.folders, self.v2 = folders, v2
 
     @classmethod
-    def create(cls, name: str, memory_bytes: int, max_tasks: int) -> Cgroup:
-        """A new cgroup with the limits set, beside the cgroups of earlier supervisors that
-        died without removing theirs (removed now); SandboxError if no writable cgroup has the
+    def create(cls, name: str, memory_bytes: int, max_tasks: int, cpus: int = 0) -> Cgroup:
+        """A new cgroup with the limits set (``cpus``: cores' worth of CPU time, where the cpu
+        controller can be had; 0: none), beside the cgroups of earlier supervisors that died
+        without removing theirs (removed now); SandboxError if no writable cgroup has the
         memory and pids controllers."""
         suffix = f"cnn-sandbox-{name}-{os.getpid()}"
         if (cls.ROOT / "cgroup.controllers").exists():
-            parent = _v2_parent(cls.ROOT / _own_cgroup(""))
-            cgroup = cls({"memory": parent / suffix, "pids": parent / suffix}, v2=True)
+            parent, cpu = _v2_parent(cls.ROOT / _own_cgroup(""))
+            cgroup = cls({c: parent / suffix for c in ("memory", "pids", "cpu")[:3 if cpu else 2]},
+                         v2=True)
         else:
             cgroup = cls({c: cls.ROOT / c / _own_cgroup(c) / suffix
                           for c in ("memory", "pids")}, v2=False)
+            with contextlib.suppress(SandboxError):
+                cpu_folder = cls.ROOT / "cpu" / _own_cgroup("cpu")
+                if os.access(cpu_folder, os.W_OK):
+                    cgroup.folders["cpu"] = cpu_folder / suffix
         try:
             for folder in set(cgroup.folders.values()):
                 _remove_stale(folder.parent)
                 folder.mkdir(exist_ok=True)
         except OSError as error:
             raise SandboxError(f"cannot create a cgroup: {error}") from None
-        cgroup._limit(memory_bytes, max_tasks)
+        cgroup._limit(memory_bytes, max_tasks, cpus)
         return cgroup
 
-    def _limit(self, memory_bytes: int, max_tasks: int) -> None:
+    def _limit(self, memory_bytes: int, max_tasks: int, cpus: int) -> None:
+        if cpus and "cpu" in self.folders:
+            quota = cpus * self.CPU_PERIOD_US
+            if self.v2:
+                (self.folders["cpu"] / "cpu.max").write_text(f"{quota} {self.CPU_PERIOD_US}")
+            else:
+                (self.folders["cpu"] / "cpu.cfs_period_us").write_text(str(self.CPU_PERIOD_US))
+                (self.folders["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
         memory, pids = self.folders["memory"], self.folders["pids"]
         if self.v2:
             (memory / "memory.max").write_text(str(memory_bytes))
@@ -318,19 +337,22 @@ def _own_cgroup(controller: str) -> str:
     raise SandboxError(f"this process is in no {controller or 'v2'} cgroup")
 
 
-def _v2_parent(own: Path) -> Path:
+def _v2_parent(own: Path) -> tuple[Path, bool]:
     """Where to create submission cgroups on cgroup v2: this process's cgroup, or its parent
     (when this process runs in a leaf of a delegated cgroup), whichever gives its children
-    the memory and pids controllers (enabling them if it may)."""
+    the memory and pids controllers (enabling them if it may); and whether it gives them the
+    cpu controller too (enabled if it may)."""
     for parent in (own, own.parent):
-        enabled = set((parent / "cgroup.subtree_control").read_text().split())
-        if {"memory", "pids"} <= enabled:
-            return parent
-        try:
-            (parent / "cgroup.subtree_control").write_text("+memory +pids")
-            return parent
-        except OSError:
-            continue
+        control = parent / "cgroup.subtree_control"
+        if not {"memory", "pids"} <= set(control.read_text().split()):
+            try:
+                control.write_text("+memory +pids")
+            except OSError:
+                continue
+        if "cpu" not in control.read_text().split():
+            with contextlib.suppress(OSError):
+                control.write_text("+cpu")
+        return parent, "cpu" in control.read_text().split()
     raise SandboxError(f"cgroup v2: neither {own} nor its parent can give its children the "
                        "memory and pids controllers")
 
@@ -752,7 +774,7 @@ class _Supervisor:
             self._record(Limit.WALL_TIME, f"not started: its {s.wall_s:g} s were used up")
             return 128 + signal.SIGKILL
         self.cgroup = Cgroup.create(s.name, (s.memory_mb + s.disk_mb) * 2 ** 20,
-                                    s.max_processes)
+                                    s.max_processes, s.cpus)
         report_r, report_w = os.pipe()
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()

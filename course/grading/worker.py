@@ -230,6 +230,7 @@ def _scratch_course(bundle: Bundle, request: Request, root: Path, runtime: Path,
             readonly=[str(p) for p in data.data_folders()], env=kernel_environment(limits),
             memory_mb=limits.memory_mb, max_processes=limits.max_processes,
             disk_mb=limits.disk_mb, output_mb=limits.output_mb, wall_s=limits.notebook_timeout,
+            cpus=limits.cpus,
             output_file=str(root / "kernel.log"))
         settings.write(root / "sandbox.json")
         sandbox.kernelspec(root / "jupyter", root / "sandbox.json",
