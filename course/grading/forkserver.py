@@ -45,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # What the server imports before it serves: the kernel's own libraries, and those of
@@ -93,18 +94,23 @@ class ForkServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def restart_if_dead(self) -> None:
-        """A server that died (killed, out of memory) is started again."""
-        if not self.alive():
-            if self.socket.exists():
-                self.socket.unlink()
-            self.process = self._start()
-
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Callable):
+    """``server`` (a ForkServer or a reference server, or None) when it is alive, has the
+    environment ``env`` and has imported ``libraries``; else a new one, ``start(env,
+    libraries)``, which imports those the old one had too (the old one is stopped)."""
+    if server is not None and (not server.alive() or server.env != env
+                               or not set(libraries) <= set(server.libraries)):
+        libraries = tuple(dict.fromkeys((*server.libraries, *libraries)))
+        server.stop()
+        server = None
+    return server if server is not None else start(env, libraries)
 
 
 # --- the server -----------------------------------------------------------------------------

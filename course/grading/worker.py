@@ -190,16 +190,9 @@ def fork_server(env: dict[str, str], libraries: tuple[str, ...]) -> Path:
     died, when another environment is asked for, or when it lacks one of the libraries (the
     new one imports those it had too)."""
     global _fork_server
-    from course.grading.forkserver import ForkServer
+    from course.grading.forkserver import ForkServer, serving
 
-    if _fork_server is not None and (_fork_server.env != env
-                                     or not set(libraries) <= set(_fork_server.libraries)):
-        libraries = tuple(dict.fromkeys((*_fork_server.libraries, *libraries)))
-        _fork_server.stop()
-        _fork_server = None
-    if _fork_server is None:
-        _fork_server = ForkServer(env, libraries)
-    _fork_server.restart_if_dead()
+    _fork_server = serving(_fork_server, env, libraries, ForkServer)
     return _fork_server.socket
 
 

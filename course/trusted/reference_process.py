@@ -25,6 +25,7 @@ interpreter, as before.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -70,6 +71,7 @@ class ReferenceServer:
             cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, preexec_fn=functools.partial(sandbox.die_with,
                                                                     os.getpid()))
+        atexit.register(self.stop)
         deadline = time.monotonic() + SERVER_STARTUP_S
         while not self.socket.exists() and self.alive() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -90,16 +92,9 @@ def use_server(env: dict[str, str], libraries: tuple[str, ...] = ()) -> None:
     there is none, when it died, or when it lacks one of them (the new one imports those it
     had too)."""
     global _server
-    if _server is not None and (not _server.alive() or _server.env != env
-                                or not set(libraries) <= set(_server.libraries)):
-        libraries = tuple(dict.fromkeys((*_server.libraries, *libraries)))
-        _server.stop()
-        _server = None
-    if _server is None:
-        _server = ReferenceServer(env, libraries)
-        import atexit
+    from course.grading.forkserver import serving
 
-        atexit.register(_server.stop)
+    _server = serving(_server, env, libraries, ReferenceServer)
 
 
 class ReferenceProcess:
