@@ -26,6 +26,7 @@ interpreter, as before.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -108,12 +109,17 @@ class ReferenceProcess:
         """The child's reply to ``message`` within ``seconds``, or an error saying why not.
         A child that ends while it answers (killed, out of memory) is started again for a
         second try; one that ends twice on the same call was ended by that call's arguments.
-        GraderFailure when the child cannot run the reference solution at all. The time a new
-        child takes to start is not the call's: ``seconds`` counts from its start."""
+        GraderFailure when a child cannot run the reference solution twice in a row. The time
+        a new child takes to start is not the call's: ``seconds`` counts from its start."""
         for attempt in (1, 2):
             try:
                 if self.child is None:
-                    self._start()
+                    try:
+                        self._start()
+                    except GraderFailure:
+                        if attempt == 2:
+                            raise
+                        continue
                 deadline = time.monotonic() + seconds
                 _send(self.child.requests, json.dumps(message).encode())
                 reply = _receive(self.child.replies, deadline)
@@ -162,7 +168,8 @@ class _Child:
     def end(self) -> None:
         self._end()
         for stream in (self.requests, self.replies):
-            stream.close()
+            with contextlib.suppress(OSError):  # a request half written to a dead child
+                stream.close()
 
     @classmethod
     def started(cls) -> _Child:
