@@ -22,7 +22,7 @@ QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
 # and its note written, before any kernel starts. Python warnings (deprecations in a student's
 # code) are not shown, and the kernel downloads nothing (the grader fetches the course data
 # before it grades).
-GRADING = {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1", "PYTHONWARNINGS": "ignore",
+GRADING = {**QUIET_TENSORFLOW, "TF_ENABLE_ONEDNN_OPTS": "1", "PYTHONWARNINGS": "ignore",
            data.NO_DOWNLOAD_ENV: "1"}
 CELL_TIMEOUT = 600  # seconds a cell of a notebook the course runs may take
 

@@ -3,27 +3,27 @@ per grading worker, not once per submission.
 
 Starting a kernel costs a new Python, ipykernel's imports and then the notebook's own imports:
 TensorFlow alone takes seconds of CPU, the same for every submission, and as much as the graded
-functions of most assignments. The worker starts one fork server (``ForkServer``) with exactly
-the environment its kernels get; the server imports ``PRELOAD`` and the libraries of
-``LIBRARIES`` that the assignment's checks use (``libraries_used``), and waits. The kernelspec then
-starts ``python -m course.grading.forkserver connect ...``, a small client, instead of the
-sandbox's supervisor: the client hands the server its request and its standard streams, and the
-server forks. The fork runs the sandbox's supervisor as ``python -m course.grading.sandbox``
-would (``sandbox.run``: the submission's cgroup, namespaces, allowlist root and limits), except
-that the sandboxed process runs ``python -m ipykernel_launcher`` in itself instead of starting a
-new interpreter: the libraries are already in its memory, copied on write from the server.
+functions of most assignments. The worker starts one fork server (``ForkServer``) with exactly the
+environment its kernels get; the server imports ``PRELOAD`` and the libraries of ``LIBRARIES`` that
+the assignment's imports cell imports (``libraries_used``), and waits. The kernelspec then starts
+``python -m course.grading.forkserver connect ...``, a small client, instead of the sandbox's
+supervisor: the client hands the server its request and its standard streams, and the server forks.
+The fork runs the sandbox's supervisor as ``python -m course.grading.sandbox`` would
+(``sandbox.run``: the submission's cgroup, namespaces, allowlist root and limits), except that the
+sandboxed process runs ``python -m ipykernel_launcher`` in itself instead of starting a new
+interpreter: the libraries are already in its memory, copied on write from the server.
 
-What the kernel inherits is a copy of the server's memory and of its supervisor's: the libraries
-of ``PRELOAD`` and the request (the sandbox's settings file, the connection file, the command,
-the working folder and the variables of ``Settings.inherit``; never the rest of the worker's
-environment). The server is a fresh interpreter (started with ``subprocess``, never forked from
-the worker, whose memory holds reference answers) and reads nothing but ``PRELOAD``; the
-grader's modules are removed from ``sys.modules`` before the kernel starts
-(``sandbox._run_module_here``), and every file descriptor but the standard streams is closed in
-the sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is
-killed, the supervisor sees its connection close and ends the sandbox. A request the server
-cannot serve the same way as a new interpreter (another environment or Python, another
-command) runs the usual way, by exec; so does every request when the server is not there.
+What the kernel inherits is a copy of the server's memory and of its supervisor's: the libraries of
+``PRELOAD`` (and its ``LIBRARIES``) and the request (the sandbox's settings file, the connection
+file, the command, the working folder and the variables of ``Settings.inherit``; never the rest of
+the worker's environment). The server is a fresh interpreter (started with ``subprocess``, never
+forked from the worker, whose memory holds reference answers) and reads nothing but those
+libraries; the grader's modules are removed from ``sys.modules`` before the kernel starts
+(``sandbox._run_module_here``), and every file descriptor but the standard streams is closed in the
+sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is killed, the
+supervisor sees its connection close and ends the sandbox. A request the server cannot serve the
+same way as a new interpreter (another environment or Python, another command) runs the usual way,
+by exec; so does every request when the server is not there.
 
 Protocol: the client connects to the server's Unix socket and sends one JSON request
 (``settings``, ``connection_file``, ``command``, ``cwd``, ``environ``) with its file
@@ -123,9 +123,9 @@ def libraries_used(imports_cell: str) -> tuple[str, ...]:
     import contextlib
     import importlib
 
-    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in imports_cell.splitlines())
-    for node in ast.walk(ast.parse(code)):
+    from course.trusted.cases import without_magics
+
+    for node in ast.walk(ast.parse(without_magics(imports_cell))):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:

@@ -315,19 +315,27 @@ def _cpu_seconds() -> float:
     return time.thread_time() + children.ru_utime + children.ru_stime
 
 
-def _servers(source: str, limits: Limits) -> tuple[str, ...]:
+@functools.lru_cache(maxsize=None)  # once per assignment, not once per submission
+def _libraries(source: str) -> tuple[str, ...]:
     """Import what the imports cell of ``source`` (a source notebook's text) imports (its
-    public tests among them: the grader's checks) and start this worker's reference server for
-    it (``trusted.reference_process``); return the libraries the notebook uses, which the
-    servers import before they fork (``forkserver.libraries_used``)."""
+    public tests among them: the grader's checks); return the libraries the notebook uses,
+    which the servers import before they fork (``forkserver.libraries_used``)."""
     import nbformat
 
-    from course.execution import GRADING
     from course.grading.forkserver import libraries_used
-    from course.trusted import reference_process
 
     cells = nbformat.reads(source, as_version=4).cells
-    libraries = libraries_used(next(c.source for c in cells if c.cell_type == "code"))
+    return libraries_used(next(c.source for c in cells if c.cell_type == "code"))
+
+
+def _servers(source: str, limits: Limits) -> tuple[str, ...]:
+    """Start this worker's reference server (``trusted.reference_process``) for the
+    assignment of ``source`` (a source notebook's text); return its libraries
+    (``_libraries``)."""
+    from course.execution import GRADING
+    from course.trusted import reference_process
+
+    libraries = _libraries(source)
     # the worker's own environment (not what a task set in it), with one thread, as the
     # kernel it answers and which it runs beside
     reference_process.use_server({**_WORKER_ENV, **GRADING, **dict.fromkeys(

@@ -73,7 +73,7 @@ def _module_of(source_nb: nbformat.NotebookNode) -> str:
     for cell in source_nb.cells:
         if cell.cell_type != "code":
             continue
-        for node in ast.walk(ast.parse(_without_magics(cell.source))):
+        for node in ast.walk(ast.parse(without_magics(cell.source))):
             if isinstance(node, ast.ImportFrom) and node.module == "utils.public_tests":
                 for alias in node.names:
                     if alias.asname == "tests":
@@ -81,7 +81,8 @@ def _module_of(source_nb: nbformat.NotebookNode) -> str:
     raise ValueError("the notebook does not import its public tests as `tests`")
 
 
-def _without_magics(code: str) -> str:
+def without_magics(code: str) -> str:
+    """A cell's code with its IPython magics and shell lines blanked (same line numbers)."""
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
                      for line in code.splitlines())
 

@@ -376,7 +376,7 @@ class TrustedExecute(Execute):
         stand_ins = [h for h in graded.helpers if not self._sound(h, graded)]  # failed ones
         cases = {"module": tests.module, "function": tests.function,
                  "answered_by_grader": stand_ins, "cases": [encode(i) for i in inputs]}
-        results = self._converse(HARNESS, tests, graded, stand_ins, cases)
+        results = self._converse(tests, graded, stand_ins, cases)
         if isinstance(results, _PastTimeLimit):
             return _error("GradingError", _("{function}: ran past the time limit of {seconds} s "
                                             "on its test cases").format(
@@ -429,15 +429,15 @@ class TrustedExecute(Execute):
         return name in self._passed and all(self._sound(h, caller)
                                             for h in checks[name].helpers)
 
-    async def _async_converse(self, code: str, tests, graded: GradedFunction,
-                              stand_ins: list[str], cases: dict):
-        """Run the grading harness ``code`` and answer its requests on the input channel
+    async def _async_converse(self, tests, graded: GradedFunction, stand_ins: list[str],
+                              cases: dict):
+        """Run the grading harness (``HARNESS``) and answer its requests on the input channel
         (``HelperCalls``: its ``cases``, then the calls of the helpers ``stand_ins``, by the
         reference process) until the kernel replies; return the results it sent (anything:
         not yet trusted), or ``_PastTimeLimit`` when there are none in time. Output on the
         other channels is discarded."""
-        self._record("harness", code)
-        msg_id = self.kc.execute(code, store_history=False, allow_stdin=True,
+        self._record("harness", HARNESS)
+        msg_id = self.kc.execute(HARNESS, store_history=False, allow_stdin=True,
                                  stop_on_error=False)
         timeout = self._get_timeout(None)
         deadline = None if timeout is None else time.monotonic() + timeout

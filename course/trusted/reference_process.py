@@ -15,7 +15,7 @@ standard error.
 A new Python that imports TensorFlow takes seconds, as much as a whole submission's grading, and
 a third of a class has a failed helper. So each grading worker starts a reference server
 (``ReferenceServer``): a fresh interpreter that imports ``PRELOAD`` and the assignment's
-libraries (those of ``forkserver.LIBRARIES`` its checks use) once and then, for each
+libraries (those of ``forkserver.LIBRARIES`` its imports cell imports) once and then, for each
 ``ReferenceProcess``, forks a child, which runs the reference solution (milliseconds) and
 answers as a new process would, on the connection instead of its standard streams. Each
 submission still gets a child of its own: nothing one submission's calls leave behind reaches
