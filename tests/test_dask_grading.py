@@ -461,3 +461,24 @@ def test_changed_sources_refuse_a_partial_run(graded_copy, monkeypatch):
     with pytest.raises(classroom.StaleCourse, match="grade the whole class again"):
         grade_class(submitted, out, workers=1, students=["good"], progress=False)
     assert (out / "grading.json").read_bytes() == record_before, "the record was changed"
+
+
+def test_local_workers_are_forked_with_the_graders_modules_imported():
+    """A local cluster's worker processes are forked from multiprocessing's fork server, which
+    has imported nbgrader and the modules of the class's imports cells once for all of them
+    (``worker.preload``), not each worker in turn; a worker of another process's cluster
+    (``dask worker``) imports them itself (the loopback tests)."""
+    from course.grading import engine, worker
+
+    a = assignments.get("C4W1A1_conv_step_by_step")
+    modules = worker.preload([a.source_notebook])
+    assert {*worker.WORKER_MODULES, "utils.public_tests.conv_step_by_step"} <= set(modules)
+
+    def parent_and_modules():
+        parent = psutil.Process(os.getppid()).cmdline()
+        return " ".join(parent), [m for m in modules if m in sys.modules]
+
+    with engine.cluster(workers=1, notebooks=[a.source_notebook]) as connect:
+        [(parent, imported)] = connect().run(parent_and_modules).values()
+    assert "multiprocessing.forkserver" in parent
+    assert {*worker.WORKER_MODULES, "utils.public_tests.conv_step_by_step"} <= set(imported)

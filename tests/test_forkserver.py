@@ -265,7 +265,7 @@ def test_a_launcher_whose_kernel_manager_died_before_it_started_starts_nothing(
 
 
 def test_the_servers_import_only_the_libraries_an_assignment_uses():
-    """A numpy assignment's kernels (and its reference server) do not wait for TensorFlow to
+    """A numpy assignment's kernels (and its reference children) do not wait for TensorFlow to
     be imported; a TensorFlow assignment's find it imported (in a fresh interpreter: this
     one has imported TensorFlow already)."""
     code = ("import json, sys, nbformat\n"
@@ -281,3 +281,44 @@ def test_the_servers_import_only_the_libraries_an_assignment_uses():
     assert "matplotlib.pyplot" in used["C4W1A1_conv_step_by_step"]
     assert "tensorflow" not in used["C4W1A1_conv_step_by_step"]
     assert {"tensorflow", "keras", "matplotlib.pyplot"} <= set(used["C4W3A1_car_detection"])
+
+
+def _request(path: Path, message: bytes, fds: list[int]) -> bytes:
+    """What the server at ``path`` answers first to ``message`` sent with ``fds``."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(str(path))
+        socket.send_fds(client, [message], fds)
+        return client.makefile("rb").readline()
+
+
+def test_the_server_forks_reference_children_and_refuses_anything_else(server):
+    """A reference child's request comes without file descriptors and gets a child named
+    ``CHILD_NAME`` that dies with its connection; a request that is neither a kernel's nor a
+    reference child's, or that carries the wrong file descriptors, starts nothing, and the
+    server serves on."""
+    import socket
+
+    from course.grading.forkserver import REFERENCE
+    from course.trusted.reference_process import CHILD_NAME
+
+    for message, fds in ((json.dumps(REFERENCE).encode(), [0, 1, 2]),
+                         (json.dumps({"settings": "x"}).encode(), [0, 1, 2]),
+                         (b"not json", []), (json.dumps({"reference": False}).encode(), [])):
+        assert _request(server.socket, message, fds) == b"", message
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(30)
+        client.connect(str(server.socket))
+        client.sendall(json.dumps(REFERENCE).encode())
+        child = int(client.makefile("rb").readline())
+        assert child in _children(server.process.pid)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child}/comm").read_text().strip() != CHILD_NAME:
+            assert time.monotonic() < deadline, "the child did not name itself"
+            time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while child in _children(server.process.pid):  # its connection closed: it has ended
+        assert time.monotonic() < deadline, "the reference child outlived its connection"
+        time.sleep(0.05)

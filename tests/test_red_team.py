@@ -43,7 +43,7 @@ from course import assignments
 from course.grading import nbgrader_course, sandbox
 from course.grading.classroom import FORMULA_STARTS, grade_class
 from course.grading.limits import Limits
-from course.trusted import cases
+from course.trusted import cases, reference_process
 from course.trusted.reference_answers import Reference
 from utils import data, graded
 
@@ -356,17 +356,24 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _comm(pid: int) -> str:
+    try:
+        return open(f"/proc/{pid}/comm").read().strip()
+    except OSError:
+        return ""
+
+
 def _kill_when(target: str, ready, killed: list, stop: threading.Event,
                number: int = signal.SIGKILL, last: bool = False) -> None:
     """Send signal ``number`` (once) to the process below this one whose command line holds
-    ``target`` (the first one, or with ``last`` the last one, a child of the others), when
-    ``ready(processes below this one)`` is true."""
+    ``target``, or whose name is ``target`` (the first one, or with ``last`` the last one, a
+    child of the others), when ``ready(processes below this one)`` is true."""
     while not stop.wait(0.1):
         try:
             pids = _descendants(os.getpid())
         except OSError:
             continue
-        targets = [p for p in pids if target in _cmdline(p)]
+        targets = [p for p in pids if target in _cmdline(p) or target == _comm(p)]
         if targets and ready(pids):
             os.kill(targets[-1 if last else 0], number)
             killed.append(targets[-1 if last else 0])
@@ -423,15 +430,13 @@ def test_the_fork_server_dying_costs_no_student_points(tmp_path):
                                                               row.score and row.score.total)
 
 
-REFERENCE = "course.trusted.reference_process"  # the reference server and its children
-
-
 @pytest.mark.parametrize("which", ["server", "child"])
 def test_the_graders_reference_process_dying_costs_no_student_points(tmp_path, which):
     """The same for the grader's reference processes, which answer a failed helper's
-    stand-in: the worker's reference server, or the child it forked to answer this submission,
-    killed while conv_forward is graded with the grader's conv_single_step, must not cost
-    conv_forward its points (only conv_single_step, which is wrong, loses its 10)."""
+    stand-in: the worker's fork server, which forks them, or the child it forked to answer
+    this submission, killed while conv_forward is graded with the grader's conv_single_step,
+    must not cost conv_forward its points (only conv_single_step, which is wrong, loses its
+    10)."""
     source = nbformat.read(A1.source_notebook, as_version=4)
     release_nb = nbformat.read(A1.release_notebook, as_version=4)
     answers = nbgrader_course.reference_answers(source)
@@ -444,9 +449,11 @@ def test_the_graders_reference_process_dying_costs_no_student_points(tmp_path, w
     victim = nbgrader_course.solved_submission(source, release_nb, {
         "conv_single_step": "def conv_single_step(a_slice_prev, W, b):\n    return 0.0\n",
         "conv_forward": f"{header}:\n{waits}{body}"})
+    def answering(pids):  # a reference child is there
+        return any(_comm(p) == reference_process.CHILD_NAME for p in pids)
     row, final = _graded_while_killing(
-        tmp_path, victim, REFERENCE, (lambda pids: True) if which == "server" else
-        lambda pids: sum(REFERENCE in _cmdline(p) for p in pids) >= 2, last=which == "child")
+        tmp_path, victim, "course.grading.forkserver serve" if which == "server"
+        else reference_process.CHILD_NAME, answering)
     assert (row.score is not None and row.score.total[0] == 90) or (
         row.status.startswith("not graded") and not final), (row.status,
                                                               row.score and row.score.total)

@@ -421,23 +421,25 @@ def _call(name: str, *args) -> dict:
     return {"call": name, "args": graded.encode(graded.to_wire([list(args), {}]))}
 
 
-@pytest.fixture(params=["new interpreter", "reference server"])
+@pytest.fixture(params=["new interpreter", "fork server"])
 def reference_children(request):
-    """How ReferenceProcess starts its children: new interpreters, or forks of a reference
-    server that has imported TensorFlow (as a grading worker's)."""
+    """How ReferenceProcess starts its children: new interpreters, or forks of a fork server
+    that has imported TensorFlow (as a grading worker's)."""
     from course.execution import GRADING
+    from course.grading.forkserver import ForkServer
     from course.trusted import reference_process
 
-    if request.param == "reference server":
-        reference_process.use_server({**os.environ, **GRADING, "OMP_NUM_THREADS": "1",
-                                      "OPENBLAS_NUM_THREADS": "1"}, ("tensorflow",))
+    if request.param == "fork server":
+        reference_process.use_server(ForkServer(
+            {**os.environ, **GRADING, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            ("tensorflow",)))
     yield request.param
     if reference_process._server is not None:
         reference_process._server.stop()
-        reference_process._server = None
+        reference_process.use_server(None)
 
 
-def test_reference_server_children_are_fresh_processes_that_end(reference_children):
+def test_reference_children_are_fresh_processes_that_end(reference_children):
     """Each ReferenceProcess has a child of its own (another pid, nothing left by the last
     one's calls), which answers as the reference does and ends with close(); a server that
     died is replaced by new interpreters, which answer the same."""
@@ -497,7 +499,7 @@ def _parent(pid: int) -> int | None:
 def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call(reference_children):
     """A stand-in call whose arguments would make the reference take 29 GB, or minutes (the
     non-max suppression of 30,000 boxes that do not overlap), is answered with an error, and
-    the grader's own process neither holds the memory nor waits; from a reference server's
+    the grader's own process neither holds the memory nor waits; from a fork server's
     fork as from a new interpreter."""
     import time
 

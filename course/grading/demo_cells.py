@@ -16,15 +16,19 @@ without being a demonstration.
 from __future__ import annotations
 
 import ast
+from typing import TYPE_CHECKING
 
-import nbformat
+if TYPE_CHECKING:
+    import nbformat
 
 DEMO_TAG = "demo"
 DEMO_PREFIX = "demo_"
 
 
 def is_demo(cell) -> bool:
-    return cell.cell_type == "code" and DEMO_TAG in cell.metadata.get("tags", [])
+    """Whether ``cell`` (a notebook's cell, or the same as plain JSON data) is a
+    demonstration."""
+    return cell["cell_type"] == "code" and DEMO_TAG in cell["metadata"].get("tags", [])
 
 
 def demo_ids(source_nb: nbformat.NotebookNode) -> set[str]:

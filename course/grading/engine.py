@@ -29,14 +29,21 @@ from course.grading.worker import Bundle, Ending, Outcome, Request
 LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
 
 
-def _local_cluster(workers: int | None, env: dict[str, str]):
+def _local_cluster(workers: int | None, env: dict[str, str], preload: list[str]):
+    """A LocalCluster of ``workers`` processes (default: one per core) with ``env``, forked
+    from a process that has imported ``preload`` (multiprocessing's fork server)."""
     import dask
     from distributed import LocalCluster
+    from distributed.utils import get_mp_context
 
     # One task at a time per worker (the default saturation queues a second one on it, which
-    # a worker's death would count against as well).
+    # a worker's death would count against as well). The worker processes are forked from
+    # multiprocessing's fork server, which imports nbgrader and the assignments' libraries once
+    # for all of them (the first cluster of this process decides what it imports).
     with dask.config.set({"distributed.scheduler.allowed-failures": LOCAL_ALLOWED_FAILURES,
-                          "distributed.scheduler.worker-saturation": 1.0}):
+                          "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.worker.multiprocessing-method": "forkserver"}):
+        get_mp_context().set_forkserver_preload(preload)
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                             processes=True, dashboard_address=None,
                             silence_logs=logging.ERROR, preload=[worker.__name__], env=env)
@@ -48,15 +55,16 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
     """Yield ``connect()``, which returns a ``distributed.Client`` on the cluster at
     ``scheduler`` or on a new local one of ``workers`` processes (default: one per core).
 
-    A local cluster starts in the background as soon as this is entered (its workers import
-    nbgrader, and start their servers for the source ``notebooks`` to be graded,
-    meanwhile), so the caller can prepare its tasks while it starts; everything is closed on
-    exit."""
+    A local cluster starts in the background as soon as this is entered (its workers are
+    forked from a process that imports nbgrader and the libraries of the source ``notebooks``
+    to be graded, and start their fork servers, meanwhile), so the caller can prepare its
+    tasks while it starts; everything is closed on exit."""
     from distributed import Client
 
     starter = ThreadPoolExecutor(1)
     local = None if scheduler else starter.submit(_local_cluster, workers, {
-        worker.NOTEBOOKS_ENV: os.pathsep.join(str(path) for path in notebooks)})
+        worker.NOTEBOOKS_ENV: os.pathsep.join(str(path) for path in notebooks)},
+        worker.preload(notebooks))
     starter.shutdown(wait=False)
     client = None
 

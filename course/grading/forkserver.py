@@ -25,11 +25,20 @@ supervisor sees its connection close and ends the sandbox. A request the server 
 same way as a new interpreter (another environment or Python, another command) runs the usual way,
 by exec; so does every request when the server is not there.
 
-Protocol: the client connects to the server's Unix socket and sends one JSON request
-(``settings``, ``connection_file``, ``command``, ``cwd``, ``environ``) with its file
+The same server forks the grader's reference children (``course.trusted.reference_process``),
+which answer a failed helper's stand-ins with the reference solution: they need the same
+libraries, and one import of TensorFlow per worker is seconds less before its first kernel. A
+reference child gets no sandbox (it runs only the course's code, on plain data) and dies with the
+server; it receives the source notebook from the grader after the fork, so neither the server nor
+a kernel forked later ever holds it.
+
+Protocol: the client connects to the server's Unix socket and sends one JSON request. A kernel's
+(``settings``, ``connection_file``, ``command``, ``cwd``, ``environ``) comes with its file
 descriptors 0, 1 and 2 (SCM_RIGHTS); the supervisor answers with its pid, the client with
 ``GO`` (a client that gave up has closed the connection instead, and nothing starts), and the
-supervisor, when the sandbox has ended, with its exit status; each on a line of its own.
+supervisor, when the sandbox has ended, with its exit status; each on a line of its own. A
+reference child's (``REFERENCE``) comes alone; the child answers with its pid on a line, then
+speaks ``reference_process``'s protocol on the connection.
 """
 
 from __future__ import annotations
@@ -52,12 +61,15 @@ from pathlib import Path
 # LIBRARIES (slow to import) that the assignment's notebook imports: a numpy assignment does
 # not wait for TensorFlow. pyplot chooses its backend when a kernel first draws (TensorFlow
 # imports it too).
-PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded")
+PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded",
+           # what a reference child needs besides
+           "course.trusted.reference_solution", "course.trusted.helper_calls")
 LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras")
 MAX_REQUEST = 1 << 16  # bytes of one request
 STARTUP_S = 30  # how long the worker waits for a new server to listen
 ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
 GO = b"go\n"  # the client's word that it still waits: only then does the supervisor start
+REFERENCE = {"reference": True}  # the request of a reference child
 
 
 class ForkServer:
@@ -102,9 +114,9 @@ class ForkServer:
 
 
 def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Callable):
-    """``server`` (a ForkServer or a reference server, or None) when it is alive, has the
-    environment ``env`` and has imported ``libraries``; else a new one, ``start(env,
-    libraries)``, which imports those the old one had too (the old one is stopped)."""
+    """``server`` (a ForkServer, or None) when it is alive, has the environment ``env`` and
+    has imported ``libraries``; else a new one, ``start(env, libraries)``, which imports those
+    the old one had too (the old one is stopped)."""
     if server is not None and (not server.alive() or server.env != env
                                or not set(libraries) <= set(server.libraries)):
         libraries = tuple(dict.fromkeys((*server.libraries, *libraries)))
@@ -115,27 +127,31 @@ def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Call
 
 # --- the server -----------------------------------------------------------------------------
 
-def libraries_used(imports_cell: str) -> tuple[str, ...]:
-    """The libraries of ``LIBRARIES`` that a source notebook's imports cell (its code: the
-    course's own) imports, found by importing its modules here, or that this process has
-    imported already."""
+def imported_modules(imports_cell: str) -> list[str]:
+    """The modules a source notebook's imports cell (its code: the course's own) imports,
+    found in its code (a name imported from a package may be a module of it)."""
     import ast
-    import contextlib
-    import importlib
 
     from course.trusted.cases import without_magics
 
+    names = []
     for node in ast.walk(ast.parse(without_magics(imports_cell))):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            names += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            # a name imported from a package may be a module of it
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        for name in names:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return names
+
+
+def libraries_used(imports_cell: str) -> tuple[str, ...]:
+    """The libraries of ``LIBRARIES`` that a source notebook's imports cell imports, found by
+    importing its modules here, or that this process has imported already."""
+    import contextlib
+    import importlib
+
+    for name in imported_modules(imports_cell):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
     return tuple(name for name in LIBRARIES if name in sys.modules)
 
 
@@ -151,8 +167,9 @@ def serve(path: str, libraries: list[str]) -> None:
     for module in (*PRELOAD, *libraries):
         importlib.import_module(module)
     imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
-    if "tensorflow" in sys.modules and len(os.listdir("/proc/self/task")) > 1:
+    if len(os.listdir("/proc/self/task")) > 1:
         sys.exit("the preloaded libraries started threads: forking would be unsafe")
+    server = os.getpid()
     listener.settimeout(1.0)
     while True:
         reap()
@@ -168,6 +185,8 @@ def serve(path: str, libraries: list[str]) -> None:
             continue
         if os.fork() == 0:
             listener.close()
+            if request == REFERENCE:
+                _reference_child(connection, server)  # never returns
             _supervise(connection, request, fds, started, imported)  # never returns
         connection.close()
         for fd in fds:
@@ -186,18 +205,34 @@ def reap() -> None:
 
 
 def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
-    """One request and its three file descriptors."""
+    """One request and its file descriptors: three for a kernel, none for a reference child."""
     connection.settimeout(10)
     message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
-    if len(fds) != 3:
+    try:
+        request = json.loads(message)
+    except ValueError:
+        request = None
+    kernel = isinstance(request, dict) and set(request) == {
+        "settings", "connection_file", "command", "cwd", "environ"}
+    if len(fds) != (3 if kernel else 0) or not (kernel or request == REFERENCE):
         for fd in fds:
             os.close(fd)
-        raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
-    request = json.loads(message)
-    if not isinstance(request, dict) or set(request) != {"settings", "connection_file",
-                                                         "command", "cwd", "environ"}:
-        raise ValueError("not a request")
+        raise ValueError(f"not a request ({len(fds)} file descriptors)")
     return request, fds
+
+
+def _reference_child(connection: socket.socket, server: int) -> None:
+    """In the fork: a reference child (``reference_process.serve_child``) on the connection,
+    which dies with the server; exit when it is done."""
+    from course.grading import sandbox
+    from course.trusted import reference_process
+
+    try:
+        sandbox.die_with(server)
+        connection.settimeout(None)
+        reference_process.serve_child(connection)
+    finally:
+        os._exit(0)
 
 
 def _supervise(connection: socket.socket, request: dict, fds: list[int],

@@ -10,7 +10,6 @@ naming a registered file that is not there) is marked as such, from the autograd
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +18,11 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from course.assignments import Assignment
+from course.trusted.reference_solution import strip_solution_markers
 from utils import data
 
 REQUIRED_PREFIX = "test_"
 EXTRA_PREFIX = "extra_"
-_SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
-
-
-def strip_solution_markers(code: str) -> str:
-    """The reference code of a source answer cell, as a student would have typed it."""
-    return _SOLUTION_MARKER.sub("", code)
-
-
 def reference_answers(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """{answer cell id: the reference code of that cell} of a source notebook."""
     return {cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)

@@ -181,18 +181,20 @@ def kernel_environment(limits: Limits) -> dict[str, str]:
 # started for it (engine.cluster): it starts its servers for them while the class is prepared.
 NOTEBOOKS_ENV = "CNN_COURSE_GRADING_NOTEBOOKS"
 _fork_server = None  # this worker's ForkServer (course.grading.forkserver), started once
-_WORKER_ENV = dict(os.environ)  # before any task sets its variables (_run_nbgrader)
 
 
 def fork_server(env: dict[str, str], libraries: tuple[str, ...]) -> Path:
     """The socket of this worker's fork server for kernels of environment ``env`` that use
     ``libraries`` (``forkserver.libraries_used``): started the first time, and again when it
     died, when another environment is asked for, or when it lacks one of the libraries (the
-    new one imports those it had too)."""
+    new one imports those it had too). It forks this process's reference children as well
+    (``trusted.reference_process``)."""
     global _fork_server
     from course.grading.forkserver import ForkServer, serving
+    from course.trusted import reference_process
 
     _fork_server = serving(_fork_server, env, libraries, ForkServer)
+    reference_process.use_server(_fork_server)
     return _fork_server.socket
 
 
@@ -315,31 +317,46 @@ def _cpu_seconds() -> float:
     return time.thread_time() + children.ru_utime + children.ru_stime
 
 
+def _imports_cell(source: str) -> str:
+    """The code of the imports cell (the first code cell) of ``source`` (a source notebook's
+    text)."""
+    import nbformat
+
+    return next(c.source for c in nbformat.reads(source, as_version=4).cells
+                if c.cell_type == "code")
+
+
 @functools.lru_cache(maxsize=None)  # once per assignment, not once per submission
 def _libraries(source: str) -> tuple[str, ...]:
     """Import what the imports cell of ``source`` (a source notebook's text) imports (its
     public tests among them: the grader's checks); return the libraries the notebook uses,
-    which the servers import before they fork (``forkserver.libraries_used``)."""
-    import nbformat
-
+    which the fork server imports before it forks (``forkserver.libraries_used``)."""
     from course.grading.forkserver import libraries_used
 
-    cells = nbformat.reads(source, as_version=4).cells
-    return libraries_used(next(c.source for c in cells if c.cell_type == "code"))
+    return libraries_used(_imports_cell(source))
+
+
+# What a worker process of a local cluster is forked with, imported (engine.cluster), besides
+# the modules of the class's imports cells: what ``dask_setup`` and a task import.
+WORKER_MODULES = ("distributed", "nbgrader.apps", "course.trusted.executor", __name__)
+
+
+def preload(notebooks: list[Path]) -> list[str]:
+    """The modules a local cluster's worker processes are forked with, imported, to grade
+    ``notebooks`` (source notebooks): ``WORKER_MODULES`` and those of their imports cells."""
+    from course.grading.forkserver import imported_modules
+
+    return list(dict.fromkeys([*WORKER_MODULES, *(
+        name for path in notebooks for name in imported_modules(_imports_cell(
+            Path(path).read_text())))]))
 
 
 def _servers(source: str, limits: Limits) -> tuple[str, ...]:
-    """Start this worker's reference server (``trusted.reference_process``) for the
-    assignment of ``source`` (a source notebook's text); return its libraries
-    (``_libraries``)."""
-    from course.execution import GRADING
-    from course.trusted import reference_process
-
+    """Start this worker's fork server for the assignment of ``source`` (a source notebook's
+    text) and kernels of ``limits``; return its libraries (``_libraries``). The server forks
+    the reference children even where the kernels cannot be sandboxed or start without it."""
     libraries = _libraries(source)
-    # the worker's own environment (not what a task set in it), with one thread, as the
-    # kernel it answers and which it runs beside
-    reference_process.use_server({**_WORKER_ENV, **GRADING, **dict.fromkeys(
-        THREAD_VARIABLES, str(limits.threads))}, libraries)
+    fork_server(kernel_environment(limits), libraries)
     return libraries
 
 
@@ -352,9 +369,7 @@ def dask_setup(worker=None) -> None:
 
     code_version()
     for path in filter(None, os.environ.get(NOTEBOOKS_ENV, "").split(os.pathsep)):
-        libraries = _servers(Path(path).read_text(), Limits())
-        if not _sandbox_missing():
-            fork_server(kernel_environment(Limits()), libraries)
+        _servers(Path(path).read_text(), Limits())
 
 
 def grade(bundle: Bundle, request: Request) -> Outcome:

@@ -13,31 +13,27 @@ endian), on the child's standard input and output; what the reference code print
 standard error.
 
 A new Python that imports TensorFlow takes seconds, as much as a whole submission's grading, and
-a third of a class has a failed helper. So each grading worker starts a reference server
-(``ReferenceServer``): a fresh interpreter that imports ``PRELOAD`` and the assignment's
-libraries (those of ``forkserver.LIBRARIES`` its imports cell imports) once and then, for each
-``ReferenceProcess``, forks a child, which runs the reference solution (milliseconds) and
-answers as a new process would, on the connection instead of its standard streams. Each
-submission still gets a child of its own: nothing one submission's calls leave behind reaches
-another's. Without a server (serial nbgrader, or a server that died), the child is a new
-interpreter, as before.
+a third of a class has a failed helper. So on a grading worker the children are forked by the
+worker's fork server (``course.grading.forkserver``, ``use_server``), which has imported the
+assignment's libraries once: each ``ReferenceProcess`` gets a fork of its own, which runs the
+reference solution (milliseconds) and answers as a new process would, on the connection instead
+of its standard streams (``serve_child``). Each submission still gets a child of its own: nothing
+one submission's calls leave behind reaches another's. Without a server (serial nbgrader, or a
+server that died), the child is a new interpreter, as before. Either way the child calls itself
+``CHILD_NAME`` (its name in ``ps``).
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
 import json
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -47,55 +43,17 @@ from course.trusted.helper_calls import MAX_CALL_MEMORY_BYTES, Answers
 _LENGTH = 8
 READY = b"ready"  # the child's first message: it has run the reference solution
 STARTUP_S = 600  # the longest a child may take to run the reference solution
-# What a reference server imports before it forks, besides the assignment's libraries: the
-# grader's modules a child needs.
-PRELOAD = ("numpy", "nbformat", "course.trusted.reference_solution",
-           "course.trusted.helper_calls")
-SERVER_STARTUP_S = 30  # how long a worker waits for a new server to listen
+SERVER_ANSWER_S = 30  # how long a grader waits for a fork server to fork a child
+CHILD_NAME = "cnn-reference"  # the children's process name (/proc/PID/comm)
 
-_server: ReferenceServer | None = None  # this process's server, when it has one
+_server = None  # the fork server (forkserver.ForkServer) that forks this process's children
 
 
-class ReferenceServer:
-    """A worker's reference server: a process that has imported ``PRELOAD`` and
-    ``libraries`` and forks a child for each ``ReferenceProcess`` of this process
-    (``use_server``), dying with this process."""
-
-    def __init__(self, env: dict[str, str], libraries: tuple[str, ...] = ()):
-        from course.grading import sandbox
-
-        self.env, self.libraries = dict(env), libraries
-        self.folder = Path(tempfile.mkdtemp(prefix="cnn-reference-"))  # mode 0700
-        self.socket = self.folder / "socket"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, "serve", str(self.socket), *libraries], env=env,
-            cwd=self.folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, preexec_fn=functools.partial(sandbox.die_with,
-                                                                    os.getpid()))
-        atexit.register(self.stop)
-        deadline = time.monotonic() + SERVER_STARTUP_S
-        while not self.socket.exists() and self.alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.alive():
-            self.process.kill()
-        self.process.wait()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def use_server(env: dict[str, str], libraries: tuple[str, ...] = ()) -> None:
-    """Have this process's ReferenceProcess children forked by a reference server of
-    environment ``env`` that has imported ``libraries``: the one running, or a new one when
-    there is none, when it died, or when it lacks one of them (the new one imports those it
-    had too)."""
+def use_server(server) -> None:
+    """Have this process's ReferenceProcess children forked by ``server`` (a
+    ``forkserver.ForkServer``; None: new interpreters) while it is alive."""
     global _server
-    from course.grading.forkserver import serving
-
-    _server = serving(_server, env, libraries, ReferenceServer)
+    _server = server
 
 
 class ReferenceProcess:
@@ -184,13 +142,16 @@ class _Child:
 
     @classmethod
     def forked(cls, path: Path) -> _Child | None:
-        """A fork of the server listening at ``path``; None when it does not answer. The
+        """A fork of the fork server listening at ``path``; None when it does not answer. The
         child's first line is its pid, held as a pidfd, so that ending it can never signal
         another process that took the number after it ended."""
+        from course.grading.forkserver import REFERENCE
+
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        connection.settimeout(SERVER_STARTUP_S)
+        connection.settimeout(SERVER_ANSWER_S)
         try:
             connection.connect(str(path))
+            connection.sendall(json.dumps(REFERENCE).encode())
             replies = connection.makefile("rb")
             pid = int(replies.readline())
             pidfd = os.pidfd_open(pid)
@@ -230,51 +191,21 @@ def _receive(stream, deadline: float = float("inf")) -> bytes | None:
     return data
 
 
-def serve(path: str, libraries: list[str]) -> None:
-    """The reference server: listen on ``path``, import ``PRELOAD`` and ``libraries``, then
-    fork a child for each connection (``_serve`` on it). A server whose imports started threads
-    exits (forking would be unsafe): its clients then start new interpreters."""
-    import importlib
-
-    from course.grading import sandbox
-    from course.grading.forkserver import reap
-
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(64)  # requests wait here while the libraries are imported
-    for module in (*PRELOAD, *libraries):
-        importlib.import_module(module)
-    if len(os.listdir("/proc/self/task")) > 1:
-        sys.exit("the preloaded libraries started threads: forking would be unsafe")
-    server = os.getpid()
-    listener.settimeout(1.0)
-    while True:
-        reap()  # the children that have ended: their CPU time counts in this server's
-        try:
-            connection, _ = listener.accept()
-        except TimeoutError:
-            continue
-        connection.settimeout(None)
-        if os.fork() == 0:
-            listener.close()
-            sandbox.die_with(server)
-            try:
-                connection.sendall(f"{os.getpid()}\n".encode())
-                _serve(connection.makefile("rb"), connection.makefile("wb"))
-            finally:
-                os._exit(0)
-        connection.close()
+def serve_child(connection: socket.socket) -> None:
+    """A child forked by a fork server for ``connection``: say its pid, then answer
+    (``_serve``) on the connection."""
+    connection.sendall(f"{os.getpid()}\n".encode())
+    _serve(connection.makefile("rb"), connection.makefile("wb"))
 
 
 def _serve(requests, replies) -> None:
     """The child: read the source notebook from ``requests``, then answer each request on
     ``replies`` until the requests end."""
-    import nbformat
-
     from course.trusted.reference_solution import run_reference
 
+    Path("/proc/self/comm").write_text(CHILD_NAME)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the reference's prints: not replies
-    namespace = run_reference(nbformat.reads(_receive(requests).decode(), as_version=4))
+    namespace = run_reference(json.loads(_receive(requests)))
     _send(replies, READY)
     with open("/proc/self/statm") as statm:
         mapped = int(statm.read().split()[0]) * resource.getpagesize()
@@ -292,7 +223,4 @@ def _serve(requests, replies) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:
-        serve(sys.argv[2], sys.argv[3:])
-    else:
-        _serve(sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
+    _serve(sys.stdin.buffer, os.fdopen(os.dup(sys.stdout.fileno()), "wb"))
