@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from course.assignments import REPO_ROOT, Assignment
+from course.trusted.cases import without_magics
 
 FIGURES_DIR = REPO_ROOT / "course" / "authoring" / "figures"
 FIGURE_CONTEXT = "figure"  # msgctxt of a figure label
@@ -50,16 +51,10 @@ class Unit:
         return NOTES[self.kind]
 
 
-def _without_magics(source: str) -> str:
-    """A cell's code with its IPython magics and shell lines blanked (same line numbers)."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                     for line in source.splitlines())
-
-
 def _docstring_starts(source: str) -> set[tuple[int, int]]:
     """(line, column) where each docstring of the code starts (module, class, function)."""
     starts = set()
-    for node in ast.walk(ast.parse(_without_magics(source))):
+    for node in ast.walk(ast.parse(without_magics(source))):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
             if (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
