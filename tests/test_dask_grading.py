@@ -463,22 +463,36 @@ def test_changed_sources_refuse_a_partial_run(graded_copy, monkeypatch):
     assert (out / "grading.json").read_bytes() == record_before, "the record was changed"
 
 
-def test_local_workers_are_forked_with_the_graders_modules_imported():
+def test_local_workers_are_forked_with_the_graders_modules_and_share_a_fork_server():
     """A local cluster's worker processes are forked from multiprocessing's fork server, which
     has imported nbgrader and the modules of the class's imports cells once for all of them
-    (``worker.preload``), not each worker in turn; a worker of another process's cluster
-    (``dask worker``) imports them itself (the loopback tests)."""
+    (``worker.preload``), not each worker in turn; they all use the one fork server that
+    grade-class started for them, which ends with the cluster. A worker of another process's
+    cluster (``dask worker``) imports them and starts its server itself (the loopback
+    tests)."""
     from course.grading import engine, worker
 
     a = assignments.get("C4W1A1_conv_step_by_step")
     modules = worker.preload([a.source_notebook])
     assert {*worker.WORKER_MODULES, "utils.public_tests.conv_step_by_step"} <= set(modules)
 
-    def parent_and_modules():
+    def parent_modules_and_server():
         parent = psutil.Process(os.getppid()).cmdline()
-        return " ".join(parent), [m for m in modules if m in sys.modules]
+        server = worker._fork_server
+        return (" ".join(parent), [m for m in modules if m in sys.modules],
+                type(server).__name__, str(server.socket))
 
-    with engine.cluster(workers=1, notebooks=[a.source_notebook]) as connect:
-        [(parent, imported)] = connect().run(parent_and_modules).values()
-    assert "multiprocessing.forkserver" in parent
-    assert {*worker.WORKER_MODULES, "utils.public_tests.conv_step_by_step"} <= set(imported)
+    with engine.cluster(workers=2, notebooks=[a.source_notebook]) as connect:
+        seen = list(connect().run(parent_modules_and_server).values())
+        servers = [p for p in psutil.Process().children()
+                   if "course.grading.forkserver" in " ".join(p.cmdline())]
+    assert len(seen) == 2
+    for parent, imported, server, _socket in seen:
+        assert "multiprocessing.forkserver" in parent
+        assert {*worker.WORKER_MODULES, "utils.public_tests.conv_step_by_step"} <= set(imported)
+        assert server == "SharedForkServer"
+    assert len({socket_path for *_, socket_path in seen}) == 1
+    assert len(servers) == 1
+    psutil.wait_procs(servers, timeout=10)
+    assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in servers), \
+        "the shared fork server outlived its cluster"

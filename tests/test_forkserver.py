@@ -266,21 +266,52 @@ def test_a_launcher_whose_kernel_manager_died_before_it_started_starts_nothing(
 
 def test_the_servers_import_only_the_libraries_an_assignment_uses():
     """A numpy assignment's kernels (and its reference children) do not wait for TensorFlow to
-    be imported; a TensorFlow assignment's find it imported (in a fresh interpreter: this
-    one has imported TensorFlow already)."""
+    be imported; a TensorFlow assignment's find it imported. The libraries are read from the
+    imports cell and the course's helpers it imports, without importing anything (in a fresh
+    interpreter: this one has imported TensorFlow already)."""
     code = ("import json, sys, nbformat\n"
-            "from course.grading.forkserver import libraries_used\n"
+            "from course.grading.forkserver import LIBRARIES, libraries_used\n"
             "cells = nbformat.read(sys.argv[1], as_version=4).cells\n"
-            "print(json.dumps(libraries_used(next(c.source for c in cells "
-            "if c.cell_type == 'code'))))\n")
-    used = {a.id: json.loads(subprocess.run(
-        [sys.executable, "-c", code, str(a.source_notebook)], capture_output=True, text=True,
-        check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout)
-        for a in (assignments.get("C4W1A1_conv_step_by_step"),
-                  assignments.get("C4W3A1_car_detection"))}
+            "used = libraries_used(next(c.source for c in cells if c.cell_type == 'code'))\n"
+            "print(json.dumps([used, [n for n in LIBRARIES if n in sys.modules]]))\n")
+    used = {}
+    for a in (assignments.get("C4W1A1_conv_step_by_step"),
+              assignments.get("C4W3A1_car_detection")):
+        used[a.id], imported = json.loads(subprocess.run(
+            [sys.executable, "-c", code, str(a.source_notebook)], capture_output=True,
+            text=True, check=True).stdout)
+        assert imported == [], f"finding {a.id}'s libraries imported {imported}"
     assert "matplotlib.pyplot" in used["C4W1A1_conv_step_by_step"]
     assert "tensorflow" not in used["C4W1A1_conv_step_by_step"]
     assert {"tensorflow", "keras", "matplotlib.pyplot"} <= set(used["C4W3A1_car_detection"])
+
+
+def test_a_shared_server_is_used_while_it_lives_and_never_stopped_by_its_users(tmp_path):
+    """The fork server grade-class starts for its local cluster's workers: a worker sees it
+    through its description (socket, environment, libraries), uses it while it lives, lets
+    go of it without stopping it, and starts its own once it died (``serving``)."""
+    from course.grading.forkserver import SharedForkServer, serving
+
+    env = kernel_environment(Limits())
+    own = ForkServer(env)
+    try:
+        shared = SharedForkServer(own.description())
+        assert (shared.socket, shared.env, shared.libraries) == (own.socket, env, ())
+        assert shared.alive()
+        assert serving(shared, env, (), ForkServer) is shared
+        shared.stop()
+        assert own.alive(), "a user of a shared server stopped it"
+        shared = SharedForkServer(own.description())
+        own.process.kill()
+        own.process.wait()
+        assert not shared.alive()
+        replacement = serving(shared, env, (), ForkServer)
+        try:
+            assert isinstance(replacement, ForkServer) and replacement.alive()
+        finally:
+            replacement.stop()
+    finally:
+        own.stop()
 
 
 def _request(path: Path, message: bytes, fds: list[int]) -> bytes:

@@ -57,14 +57,16 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
 
     A local cluster starts in the background as soon as this is entered (its workers are
     forked from a process that imports nbgrader and the libraries of the source ``notebooks``
-    to be graded, and start their fork servers, meanwhile), so the caller can prepare its
-    tasks while it starts; everything is closed on exit."""
+    to be graded, meanwhile, and one fork server for all of them, started here, imports the
+    kernels' libraries at the same time), so the caller can prepare its tasks while it
+    starts; everything is closed on exit."""
     from distributed import Client
 
+    shared = None if scheduler else worker.local_fork_server(notebooks)
     starter = ThreadPoolExecutor(1)
     local = None if scheduler else starter.submit(_local_cluster, workers, {
-        worker.NOTEBOOKS_ENV: os.pathsep.join(str(path) for path in notebooks)},
-        worker.preload(notebooks))
+        worker.NOTEBOOKS_ENV: os.pathsep.join(str(path) for path in notebooks),
+        worker.SHARED_SERVER_ENV: shared.description()}, worker.preload(notebooks))
     starter.shutdown(wait=False)
     client = None
 
@@ -81,6 +83,8 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
             client.close()
         if local is not None:
             local.result().close()
+        if shared is not None:
+            shared.stop()
 
 
 def _bundle(bundle: Bundle) -> Bundle:

@@ -65,6 +65,7 @@ PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp
            # what a reference child needs besides
            "course.trusted.reference_solution", "course.trusted.helper_calls")
 LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras")
+HELPERS = Path(__file__).resolve().parents[2] / "utils"  # the course's helper package
 MAX_REQUEST = 1 << 16  # bytes of one request
 STARTUP_S = 30  # how long the worker waits for a new server to listen
 ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
@@ -74,7 +75,8 @@ REFERENCE = {"reference": True}  # the request of a reference child
 
 class ForkServer:
     """The worker's side: one fork server process, started with ``env`` (the environment of the
-    kernels it will serve), which dies with the worker."""
+    kernels it will serve), which dies with the process that started it (the worker, or the
+    ``grade-class`` process for the workers of its local cluster: ``SharedForkServer``)."""
 
     def __init__(self, env: dict[str, str], libraries: tuple[str, ...] = ()):
         self.env = dict(env)
@@ -112,11 +114,41 @@ class ForkServer:
         self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def description(self) -> str:
+        """What another process needs to use this server (``SharedForkServer``), as JSON."""
+        return json.dumps({"socket": str(self.socket), "pid": self.process.pid,
+                           "env": self.env, "libraries": list(self.libraries)})
+
+
+class SharedForkServer:
+    """A fork server that another process started (``ForkServer.description``) and that this
+    one uses while it lives: it is never stopped here."""
+
+    def __init__(self, description: str):
+        fields = json.loads(description)
+        self.socket, self.env = Path(fields["socket"]), fields["env"]
+        self.libraries = tuple(fields["libraries"])
+        try:  # a pidfd: another process that takes the number later is never taken for it
+            self._pidfd: int | None = os.pidfd_open(fields["pid"])
+        except OSError:
+            self._pidfd = None
+
+    def alive(self) -> bool:
+        import select
+
+        return self._pidfd is not None and not select.select([self._pidfd], [], [], 0)[0]
+
+    def stop(self) -> None:
+        """Stop using it (the process that started it stops it)."""
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
+
 
 def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Callable):
-    """``server`` (a ForkServer, or None) when it is alive, has the environment ``env`` and
-    has imported ``libraries``; else a new one, ``start(env, libraries)``, which imports those
-    the old one had too (the old one is stopped)."""
+    """``server`` (a ForkServer or SharedForkServer, or None) when it is alive, has the
+    environment ``env`` and has imported ``libraries``; else a new one, ``start(env,
+    libraries)``, which imports those the old one had too (the old one is stopped)."""
     if server is not None and (not server.alive() or server.env != env
                                or not set(libraries) <= set(server.libraries)):
         libraries = tuple(dict.fromkeys((*server.libraries, *libraries)))
@@ -128,31 +160,59 @@ def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Call
 # --- the server -----------------------------------------------------------------------------
 
 def imported_modules(imports_cell: str) -> list[str]:
-    """The modules a source notebook's imports cell (its code: the course's own) imports,
-    found in its code (a name imported from a package may be a module of it)."""
-    import ast
-
+    """The modules a source notebook's imports cell (its code: the course's own) imports, read
+    from its code (a name imported from a package may be a module of it)."""
     from course.trusted.cases import without_magics
 
-    names = []
-    for node in ast.walk(ast.parse(without_magics(imports_cell))):
-        if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-    return names
+    return _top_level_imports(without_magics(imports_cell))
 
 
 def libraries_used(imports_cell: str) -> tuple[str, ...]:
-    """The libraries of ``LIBRARIES`` that a source notebook's imports cell imports, found by
-    importing its modules here, or that this process has imported already."""
-    import contextlib
-    import importlib
+    """The libraries of ``LIBRARIES`` that a source notebook's imports cell imports, itself or
+    through the course's helpers (``utils``, followed module by module), where their code runs
+    on import (not inside a function): read from the code, nothing is imported. What those
+    libraries import in turn comes with them."""
+    names, todo, seen = set(), imported_modules(imports_cell), set()
+    while todo:
+        name = todo.pop()
+        names.add(name)
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):  # a module's packages run their __init__
+            path = _helper_file(parts[:depth])
+            if path is not None and path not in seen:
+                seen.add(path)
+                todo += _top_level_imports(path.read_text())
+    return tuple(library for library in LIBRARIES
+                 if any(n == library or n.startswith(library + ".") for n in names))
 
-    for name in imported_modules(imports_cell):
-        with contextlib.suppress(ImportError):
-            importlib.import_module(name)
-    return tuple(name for name in LIBRARIES if name in sys.modules)
+
+def _top_level_imports(code: str) -> list[str]:
+    """The absolute imports of ``code`` that run when it runs: not those inside a function."""
+    import ast
+
+    names, todo = [], list(ast.parse(code).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.module and not node.level:
+                names += [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            todo += [child for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)]
+    return names
+
+
+def _helper_file(parts: list[str]) -> Path | None:
+    """The file of the course's helper module ``".".join(parts)`` (under ``utils``), or None
+    when it is not one."""
+    if parts[0] != HELPERS.name:
+        return None
+    base = HELPERS.parent.joinpath(*parts)
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
 
 
 def serve(path: str, libraries: list[str]) -> None:

@@ -180,19 +180,25 @@ def kernel_environment(limits: Limits) -> dict[str, str]:
 # The source notebooks of the class to be graded (separated by os.pathsep), when the worker is
 # started for it (engine.cluster): it starts its servers for them while the class is prepared.
 NOTEBOOKS_ENV = "CNN_COURSE_GRADING_NOTEBOOKS"
-_fork_server = None  # this worker's ForkServer (course.grading.forkserver), started once
+# The fork server that grade-class started for every worker of its local cluster
+# (engine.cluster; ForkServer.description), when there is one.
+SHARED_SERVER_ENV = "CNN_COURSE_FORK_SERVER"
+_fork_server = None  # the fork server this worker uses (course.grading.forkserver)
 
 
 def fork_server(env: dict[str, str], libraries: tuple[str, ...]) -> Path:
     """The socket of this worker's fork server for kernels of environment ``env`` that use
-    ``libraries`` (``forkserver.libraries_used``): started the first time, and again when it
-    died, when another environment is asked for, or when it lacks one of the libraries (the
-    new one imports those it had too). It forks this process's reference children as well
-    (``trusted.reference_process``)."""
+    ``libraries`` (``forkserver.libraries_used``): the local cluster's shared one
+    (``SHARED_SERVER_ENV``) or one of this worker's, started the first time, and again when
+    the one in use died, when another environment is asked for, or when it lacks one of the
+    libraries (the new one imports those it had too). It forks this process's reference
+    children as well (``trusted.reference_process``)."""
     global _fork_server
-    from course.grading.forkserver import ForkServer, serving
+    from course.grading.forkserver import ForkServer, SharedForkServer, serving
     from course.trusted import reference_process
 
+    if _fork_server is None and (shared := os.environ.get(SHARED_SERVER_ENV)):
+        _fork_server = SharedForkServer(shared)
     _fork_server = serving(_fork_server, env, libraries, ForkServer)
     reference_process.use_server(_fork_server)
     return _fork_server.socket
@@ -328,12 +334,21 @@ def _imports_cell(source: str) -> str:
 
 @functools.lru_cache(maxsize=None)  # once per assignment, not once per submission
 def _libraries(source: str) -> tuple[str, ...]:
-    """Import what the imports cell of ``source`` (a source notebook's text) imports (its
-    public tests among them: the grader's checks); return the libraries the notebook uses,
-    which the fork server imports before it forks (``forkserver.libraries_used``)."""
+    """The libraries the notebook ``source`` (a source notebook's text) uses, which the fork
+    server imports before it forks (``forkserver.libraries_used``)."""
     from course.grading.forkserver import libraries_used
 
     return libraries_used(_imports_cell(source))
+
+
+def local_fork_server(notebooks: list[Path]):
+    """A fork server (``forkserver.ForkServer``), started now in this process, for the kernels
+    and reference children of every worker of a local cluster that grades ``notebooks``
+    (source notebooks) with the default limits: it imports while the workers start."""
+    from course.grading.forkserver import ForkServer
+
+    return ForkServer(kernel_environment(Limits()), tuple(dict.fromkeys(
+        library for path in notebooks for library in _libraries(Path(path).read_text()))))
 
 
 # What a worker process of a local cluster is forked with, imported (engine.cluster), besides
@@ -362,13 +377,16 @@ def _servers(source: str, limits: Limits) -> tuple[str, ...]:
 
 def dask_setup(worker=None) -> None:
     """Dask's preload hook (``dask worker --preload course.grading.worker``): import what
-    a task needs while the worker starts, not in its first task."""
-    import nbgrader.apps  # noqa: F401
-
-    import course.trusted.executor  # noqa: F401
+    a task needs while the worker starts, not in its first task (a local cluster's workers
+    are forked with it imported: ``preload``), and start the fork server."""
+    import contextlib
+    import importlib
 
     code_version()
     for path in filter(None, os.environ.get(NOTEBOOKS_ENV, "").split(os.pathsep)):
+        for name in preload([Path(path)]):
+            with contextlib.suppress(ImportError):  # a name imported from a module
+                importlib.import_module(name)
         _servers(Path(path).read_text(), Limits())
 
 
