@@ -496,3 +496,29 @@ def test_local_workers_are_forked_with_the_graders_modules_and_share_a_fork_serv
     psutil.wait_procs(servers, timeout=10)
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in servers), \
         "the shared fork server outlived its cluster"
+
+
+def test_a_worker_forked_with_the_class_imported_preloads_only_an_assignments_libraries():
+    """A local worker is forked with the imports of every assignment of the class
+    (``worker.preload``): TensorFlow among them when one assignment uses it. The fork server
+    of a numpy assignment's kernels still imports only that assignment's libraries, as in a
+    worker that has imported nothing (``test_the_servers_import_only_the_libraries_...``)."""
+    from course.grading import worker
+
+    numpy_only = assignments.get("C4W1A1_conv_step_by_step")
+    code = ("import contextlib, importlib, json, sys\n"
+            "from pathlib import Path\n"
+            "from course.grading import worker\n"
+            "for name in worker.preload([Path(p) for p in sys.argv[2:]]):\n"
+            "    with contextlib.suppress(ImportError):\n"
+            "        importlib.import_module(name)\n"
+            "print(json.dumps(worker._libraries(Path(sys.argv[1]).read_text())))\n")
+    notebooks = [numpy_only.source_notebook,
+                 assignments.get("C4W3A1_car_detection").source_notebook]
+    assert "tensorflow" in worker.preload(notebooks)  # what the local workers are forked with
+    used = json.loads(subprocess.run(
+        [sys.executable, "-c", code, str(numpy_only.source_notebook), *map(str, notebooks)],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.strip().splitlines()[-1])
+    assert "matplotlib.pyplot" in used
+    assert "tensorflow" not in used and "keras" not in used, used
