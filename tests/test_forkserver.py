@@ -337,7 +337,8 @@ def test_the_server_forks_reference_children_and_refuses_anything_else(server):
 
     for message, fds in ((json.dumps(REFERENCE).encode(), [0, 1, 2]),
                          (json.dumps({"settings": "x"}).encode(), [0, 1, 2]),
-                         (b"not json", []), (json.dumps({"reference": False}).encode(), [])):
+                         (b"not json", []), (json.dumps({"reference": False}).encode(), []),
+                         (b"[" * 60_000, [])):  # nested too deeply for json
         assert _request(server.socket, message, fds) == b"", message
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(30)

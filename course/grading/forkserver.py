@@ -270,7 +270,7 @@ def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
     message, fds, _, _ = socket.recv_fds(connection, MAX_REQUEST, 3)
     try:
         request = json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to read
         request = None
     kernel = isinstance(request, dict) and set(request) == {
         "settings", "connection_file", "command", "cwd", "environ"}
