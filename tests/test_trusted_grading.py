@@ -474,6 +474,31 @@ def test_reference_children_are_fresh_processes_that_end(reference_children):
             process.close()
 
 
+def test_a_stand_ins_refusals_are_in_the_notebooks_language(reference_children):
+    """What a failed helper's stand-in says when the grader does not answer (shown to the
+    student in the feedback) is in the language of the submission's edition: the grader's own
+    refusals in the grading process's, the reference child's in the source notebook's."""
+    from course.trusted.helper_calls import Answers, HelperCalls
+    from course.trusted.reference_process import ReferenceProcess
+    from utils.i18n import speaking
+
+    source = copy.deepcopy(SOURCES["C4W1A1_conv_step_by_step"])
+    source.metadata["language"] = "zh_CN"
+    process = ReferenceProcess(nbformat.writes(source))
+    try:
+        error = process({"gradient": "zero_pad", "of_call": 1, "wrt": [0], "upstream": ""},
+                        60)["error"]
+    finally:
+        process.close()
+    assert error == "所求的梯度属于一次未知的或过早的调用", error
+    conv_forward = __import__("utils.public_tests.conv_step_by_step",
+                              fromlist=["CHECKS"]).CHECKS["conv_forward"]
+    calls = HelperCalls(conv_forward, [], Answers({}.get))
+    with speaking("zh_CN"):
+        refused = calls.handle('{"call": "zero_pad", "args": ""}')[0]["error"]
+    assert refused == "评分程序只代替 conv_forward 的辅助函数中未通过自身测试的那些作答（此处没有）"
+
+
 def _alive(pid: int) -> bool:
     import time
 

@@ -1,8 +1,9 @@
 """The messages of the public tests and of the grader in Chinese: ``locale/zh_CN/messages.po``.
 
 The messages are the ``_("...")``, ``N_("...")`` and ``ngettext("...", "...", n)`` calls of the
-students' helpers (``utils/``) and of the grader's verdicts (``course/trusted/executor.py`` and
-the cases' descriptions, ``cases.py``),
+students' helpers (``utils/``) and of the grader's verdicts (``course/trusted/executor.py``, the
+cases' descriptions, ``cases.py``, and what a failed helper's stand-in says,
+``helper_calls.py`` and ``reference_process.py``),
 extracted with babel (``extract``: pybabel extract's API). The catalogue is brought in step with
 them as ``pybabel update`` does (``Catalog.update``): a new message gets an empty entry, a
 changed one keeps its old translation marked fuzzy with the previous English beside it, one
@@ -31,7 +32,8 @@ from utils import i18n
 
 CATALOGUE = LOCALE_DIR / "messages.po"
 COMPILED = i18n.LOCALE_DIR / LANGUAGE / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"
-GRADER = [REPO_ROOT / "course" / "trusted" / name for name in ("executor.py", "cases.py")]
+GRADER = [REPO_ROOT / "course" / "trusted" / name
+          for name in ("executor.py", "cases.py", "helper_calls.py", "reference_process.py")]
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
 TRANSLATORS = "Translators:"  # a comment starting so, above a message, is shown beside it
 

@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from utils.graded import MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire, to_wire
+from utils.i18n import _
 
 MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1,080 photographs
 MAX_REQUEST_CHARS = MAX_ARGUMENT_BYTES + 2 ** 20
@@ -73,34 +74,35 @@ class HelperCalls:
         ``max_calls``, the malformed and refused ones too."""
         self.calls += 1
         if self.calls > self.max_calls:
-            return {"error": f"{self.graded.name} sent the grader more than "
-                             f"{self.max_calls:,} requests"}, None
+            return {"error": _("{function} sent the grader more than {count:,} requests").format(
+                function=self.graded.name, count=self.max_calls)}, None
         message = parse(prompt)
         if message is None:
-            return {"error": "the grader reads only its own requests (a JSON object of at "
-                             f"most {MAX_REQUEST_CHARS // 2 ** 20} MiB)"}, None
+            return {"error": _("the grader reads only its own requests (a JSON object of at "
+                               "most {size} MiB)").format(size=MAX_REQUEST_CHARS // 2 ** 20)}, None
         if "cases" in message:
             if self.cases is None:
-                return {"error": "the cases were sent already"}, None
+                return {"error": _("the cases were sent already")}, None
             cases, self.cases = self.cases, None
             return {"cases": cases}, None
         if "results" in message:
             if self.results is not None:
-                return {"error": "the results were sent already"}, None
+                return {"error": _("the results were sent already")}, None
             self.results = message["results"]
             return {"received": True}, self.results
         name = message.get("call", message.get("gradient"))
         if not isinstance(name, str) or name not in self.stand_ins:
-            return {"error": f"the grader answers only for the helpers of {self.graded.name} "
-                             "that failed their tests "
-                             f"({', '.join(self.stand_ins) or 'none here'})"}, None
+            helpers = ", ".join(self.stand_ins) or _("none here")
+            return {"error": _("the grader answers only for the helpers of {function} that "
+                               "failed their tests ({helpers})").format(
+                function=self.graded.name, helpers=helpers)}, None
         forwarded = {k: message[k] for k in REQUEST_KEYS if k in message}
         forwarded["refused"] = sorted(self.hidden.get(name, ()))
         reply = self.answers(forwarded, max(self.seconds_left(), 1.0))
         if "error" in reply:
-            reply = {"error": f"{name} (the grader's, standing in for yours while "
-                              f"{self.graded.name} is graded) could not answer this call: "
-                              f"{reply['error']}"}
+            reply = {"error": _("{helper} (the grader's, standing in for yours while {function} "
+                                "is graded) could not answer this call: {why}").format(
+                helper=name, function=self.graded.name, why=reply["error"])}
         return reply, None
 
 
@@ -119,17 +121,17 @@ class Answers:
         try:
             if "gradient" in message:
                 if message.get("of_call") not in self._recent:
-                    raise ValueError("a gradient of an unknown or old call")
+                    raise ValueError(_("a gradient of an unknown or old call"))
                 args, kwargs = self._recent[message["of_call"]]
                 return _reply(encode(to_wire(_gradient(self.reference(name), args, kwargs,
                                                        message))))
             wire = decode(message.get("args"), MAX_ARGUMENT_BYTES)
             if fingerprint(wire) in message.get("refused", ()):
-                raise ValueError("these are the arguments of one of its hidden test cases, "
-                                 "which the grader does not answer")
+                raise ValueError(_("these are the arguments of one of its hidden test cases, "
+                                   "which the grader does not answer"))
             args, kwargs = from_wire(wire)
             if not isinstance(args, list) or not isinstance(kwargs, dict):
-                raise ValueError("malformed arguments")
+                raise ValueError(_("malformed arguments"))
             value = self.reference(name)(*args, **kwargs)
             self.calls += 1
             self._recent[self.calls] = args, kwargs
@@ -138,7 +140,7 @@ class Answers:
         except (ValueError, TypeError) as error:
             return {"error": str(error)[:500]}
         except MemoryError:
-            return {"error": "its arguments need more memory than the grader gives one call"}
+            return {"error": _("its arguments need more memory than the grader gives one call")}
         except Exception as error:  # noqa: BLE001 (the reference cannot work on these arguments)
             return {"error": f"{type(error).__name__}: {str(error)[:500]}"}
 
@@ -206,8 +208,8 @@ def call_fingerprints(graded: GradedFunction, inputs: dict) -> set[str]:
 def _reply(value: str, call: int | None = None) -> dict:
     """The reply carrying an encoded answer; an error when the kernel could not read it."""
     if len(value) > MAX_PAYLOAD_BYTES:
-        return {"error": f"its answer would be over the {MAX_PAYLOAD_BYTES // 2 ** 20} MiB an "
-                         "answer may have"}
+        return {"error": _("its answer would be over the {size} MiB an answer may have").format(
+            size=MAX_PAYLOAD_BYTES // 2 ** 20)}
     return {"value": value} if call is None else {"value": value, "call": call}
 
 
@@ -220,7 +222,7 @@ def _gradient(fn: Callable, args: list, kwargs: dict, message: dict) -> list:
     wrt = message.get("wrt")
     if (not isinstance(wrt, list) or not all(isinstance(i, int) and 0 <= i < len(flat)
                                              and tf.is_tensor(flat[i]) for i in wrt)):
-        raise ValueError("malformed gradient request")
+        raise ValueError(_("malformed gradient request"))
     upstream = from_wire(decode(message.get("upstream"), MAX_ARGUMENT_BYTES))
     sources = [flat[i] for i in wrt]
     with tf.GradientTape() as tape:
@@ -228,7 +230,7 @@ def _gradient(fn: Callable, args: list, kwargs: dict, message: dict) -> list:
         args, kwargs = tf.nest.pack_sequence_as([args, kwargs], flat)
         outputs = [tf.convert_to_tensor(o) for o in tf.nest.flatten(fn(*args, **kwargs))]
     if not isinstance(upstream, list) or len(upstream) != len(outputs):
-        raise ValueError("malformed gradient request")
+        raise ValueError(_("malformed gradient request"))
     grads = tape.gradient(outputs, sources, output_gradients=upstream)
     return [tf.zeros_like(s) if g is None else g for g, s in zip(grads, sources)]
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 from course.trusted.failure import GraderFailure
 from course.trusted.helper_calls import MAX_CALL_MEMORY_BYTES, Answers
+from utils.i18n import ENGLISH, _, speaking
 
 _LENGTH = 8
 READY = b"ready"  # the child's first message: it has run the reference solution
@@ -84,13 +85,13 @@ class ReferenceProcess:
             except (OSError, EOFError):
                 self.close()
                 if attempt == 2:
-                    return {"error": "the grader's reference process ended twice while "
-                                     "answering this call"}
+                    return {"error": _("the grader's reference process ended twice while "
+                                       "answering this call")}
                 continue
             if reply is None:
                 self.close()
-                return {"error": f"it took more than the {seconds:.0f} s left to the grading "
-                                 "of the function"}
+                return {"error": _("it took more than the {seconds:.0f} s left to the "
+                                   "grading of the function").format(seconds=seconds)}
             return json.loads(reply)
         raise AssertionError("unreachable")
 
@@ -200,12 +201,20 @@ def serve_child(connection: socket.socket) -> None:
 
 def _serve(requests, replies) -> None:
     """The child: read the source notebook from ``requests``, then answer each request on
-    ``replies`` until the requests end."""
+    ``replies``, in the notebook's language (its errors are shown to the student), until the
+    requests end."""
     from course.trusted.reference_solution import run_reference
 
     Path("/proc/self/comm").write_text(CHILD_NAME)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the reference's prints: not replies
-    namespace = run_reference(json.loads(_receive(requests)))
+    source = json.loads(_receive(requests))
+    with speaking(source["metadata"].get("language", ENGLISH)):
+        _answer(requests, replies, run_reference(source))
+
+
+def _answer(requests, replies, namespace: dict) -> None:
+    """Say READY, then answer each request with the reference helpers of ``namespace`` until
+    the requests end, within the memory cap."""
     _send(replies, READY)
     with open("/proc/self/statm") as statm:
         mapped = int(statm.read().split()[0]) * resource.getpagesize()
