@@ -88,6 +88,20 @@ def test_missing_file_error_names_file_assignment_and_command(registry):
     assert "python -m utils.fetch C4W1A2_signs_cnn" in message
 
 
+def test_a_chinese_notebook_gets_the_missing_file_error_in_chinese(registry):
+    """In a Chinese notebook the error says the same in Chinese: the file (in quotes, which
+    the grader reads back: ``missing_files_named_in``), who needs it and the command."""
+    from utils.i18n import speaking
+
+    with speaking("zh_CN"), pytest.raises(data.DataFileError) as error:
+        data.fetch("datasets/nowhere.bin")
+    message = str(error.value)
+    assert "不可用" in message and "镜像" in message, message
+    assert "'datasets/nowhere.bin'" in message
+    assert "python -m utils.fetch C4W1A2_signs_cnn" in message
+    assert data.missing_files_named_in(message) == ["datasets/nowhere.bin"]
+
+
 def test_corrupted_local_file_is_reported_not_used(registry):
     target = registry["home"] / "datasets" / "good.bin"
     target.parent.mkdir()

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from utils.i18n import _
+
 MIRROR_ENV = "CNN_COURSE_MIRROR"
 HOME_ENV = "CNN_COURSE_HOME"
 NO_DOWNLOAD_ENV = "CNN_COURSE_NO_DOWNLOAD"  # set (to 1) in grading kernels: never download
@@ -143,15 +145,13 @@ def entries_for(assignment: str | None = None) -> list[RegistryEntry]:
 def _how_to_fetch(entry: RegistryEntry) -> str:
     needed_by = ", ".join(entry.assignments)
     command = f"{FETCH_COMMAND} {entry.assignments[0]}" if entry.assignments else FETCH_COMMAND
-    source = (
-        f"It is downloaded from {entry.url.split('#')[0]}"
-        if entry.url
-        else "No public download URL is registered for it; copy it from the course's data mirror"
-    )
-    return (
-        f"'{entry.path}' (needed by {needed_by}) is not available. Run `{command}` to fetch it, "
-        f"or set {MIRROR_ENV} to a folder that mirrors the course data. {source}."
-    )
+    source = (_("It is downloaded from {url}.").format(url=entry.url.split("#")[0]) if entry.url
+              else _("No public download URL is registered for it; copy it from the course's "
+                     "data mirror."))
+    return _("'{path}' (needed by {assignments}) is not available. Run `{command}` to fetch it, "
+             "or set {variable} to a folder that mirrors the course data. {source}").format(
+        path=entry.path, assignments=needed_by, command=command, variable=MIRROR_ENV,
+        source=source)
 
 
 def _verified(path: Path, entry: RegistryEntry) -> bool:
@@ -167,10 +167,10 @@ def _copy_from_mirror(entry: RegistryEntry, target: Path) -> bool:
     if not source.is_file():
         return False
     if not _verified(source, entry):
-        raise DataFileError(
-            f"The mirror copy {source} does not match the registry's {entry.algorithm} "
-            f"{entry.digest} for '{entry.path}': the mirror is corrupted or out of date."
-        )
+        raise DataFileError(_(
+            "The mirror copy {source} does not match the registry's {algorithm} {digest} for "
+            "'{path}': the mirror is corrupted or out of date.").format(
+            source=source, algorithm=entry.algorithm, digest=entry.digest, path=entry.path))
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return True
@@ -180,7 +180,7 @@ def _download(entry: RegistryEntry, target: Path) -> None:
     import pooch
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    url, _, member = entry.url.partition("#")
+    url, _sharp, member = entry.url.partition("#")
     downloader = pooch.HTTPDownloader(progressbar=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
     if not member:
         pooch.retrieve(url, known_hash=f"{entry.algorithm}:{entry.digest}", fname=target.name,
@@ -210,41 +210,44 @@ def fetch(path: str, download: bool = True) -> Path:
     """
     registry = load_registry()
     if path not in registry:
-        raise DataFileError(f"'{path}' is not in the course's data registry ({REGISTRY_FILE}).")
+        raise DataFileError(_("'{path}' is not in the course's data registry ({registry}).").format(
+            path=path, registry=REGISTRY_FILE))
     entry = registry[path]
     target = course_home() / entry.path
     if _verified(target, entry):
         return target
     if target.exists():
-        raise DataFileError(
-            f"{target} exists but does not match the registry's {entry.algorithm} for "
-            f"'{entry.path}' (corrupted or partial download). Delete it, then: "
-            f"{_how_to_fetch(entry)}"
-        )
+        raise DataFileError(_(
+            "{target} exists but does not match the registry's {algorithm} for '{path}' "
+            "(corrupted or partial download). Delete it, then: {how}").format(
+            target=target, algorithm=entry.algorithm, path=entry.path, how=_how_to_fetch(entry)))
     if _copy_from_mirror(entry, target):
         return target
     if not entry.url:
         raise DataFileError(_how_to_fetch(entry), "no public download URL is registered: only "
                                                   "a mirror of the course data has it")
     if os.environ.get(NO_DOWNLOAD_ENV):
-        raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: nothing is downloaded "
-                            "while a notebook is graded.)", "not downloaded while grading")
+        raise DataFileError(_("{how} (Not downloaded: nothing is downloaded while a notebook is "
+                              "graded.)").format(how=_how_to_fetch(entry)),
+                            "not downloaded while grading")
     if not download:
-        raise DataFileError(f"{_how_to_fetch(entry)} (Not downloaded: another file of its "
-                            f"dataset {dataset_of(entry.path)} could not be downloaded.)",
+        raise DataFileError(_("{how} (Not downloaded: another file of its dataset {dataset} "
+                              "could not be downloaded.)").format(
+                                  how=_how_to_fetch(entry), dataset=dataset_of(entry.path)),
                             "not downloaded after another file of its dataset failed")
     try:
         _download(entry, target)
     except Exception as error:  # network errors, HTTP errors, pooch's hash mismatch
         _discard(target)
         detail = str(error) if len(str(error)) <= 100 else type(error).__name__
-        raise DataFileError(f"{_how_to_fetch(entry)} The download failed: {error}",
+        raise DataFileError(_("{how} The download failed: {error}").format(
+                                how=_how_to_fetch(entry), error=error),
                             f"the download from {urlsplit(entry.url).netloc} failed: {detail}"
                             ) from error
     if not _verified(target, entry):
         _discard(target)
-        raise DataFileError(
-            f"The downloaded '{entry.path}' does not match its {entry.algorithm}; removed it.")
+        raise DataFileError(_("The downloaded '{path}' does not match its {algorithm}; removed "
+                              "it.").format(path=entry.path, algorithm=entry.algorithm))
     return target
 
 

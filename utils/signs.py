@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from utils import data
+from utils.i18n import _
 
 CLASSES = np.arange(6)
 JPEG_TRAIN_SPLITS = ("train_signs", "val_signs")
@@ -59,9 +60,9 @@ def load_signs_dataset(verbose: bool = True) -> tuple[np.ndarray, np.ndarray, np
     except data.DataFileError:
         X_train, Y_train = _train_set_from_photographs()
         if verbose:
-            print("Note: datasets/train_signs.h5 is not available, so the training set is read "
-                  f"from the {len(Y_train)} SIGNS training photographs in "
-                  "datasets/64x64_SIGNS/ (JPEG copies of the same images).")
+            print(_("Note: datasets/train_signs.h5 is not available, so the training set is "
+                    "read from the {count} SIGNS training photographs in datasets/64x64_SIGNS/ "
+                    "(JPEG copies of the same images).").format(count=len(Y_train)))
     return X_train, Y_train.reshape(1, -1), X_test, Y_test.reshape(1, -1), CLASSES.copy()
 
 
