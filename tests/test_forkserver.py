@@ -354,3 +354,25 @@ def test_the_server_forks_reference_children_and_refuses_anything_else(server):
     while child in _children(server.process.pid):  # its connection closed: it has ended
         assert time.monotonic() < deadline, "the reference child outlived its connection"
         time.sleep(0.05)
+
+
+def test_a_server_folder_left_by_a_killed_starter_is_removed_later():
+    """A fork server dies with the process that started it, and a killed one cannot remove
+    its folder: the next server started removes the folders whose starter has ended, and only
+    those."""
+    import tempfile
+
+    from course.grading.forkserver import FOLDER_PREFIX
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    stale = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{int(ended.stdout)}-"))
+    (stale / "server.log").write_text("a server killed with its worker")
+    living = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
+    server = ForkServer(kernel_environment(Limits()))
+    try:
+        assert not stale.exists(), "the folder of a server whose starter ended was left"
+        assert living.exists() and server.folder.exists()
+    finally:
+        server.stop()
+        living.rmdir()

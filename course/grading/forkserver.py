@@ -66,6 +66,7 @@ PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp
            "course.trusted.reference_solution", "course.trusted.helper_calls")
 LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras")
 HELPERS = Path(__file__).resolve().parents[2] / "utils"  # the course's helper package
+FOLDER_PREFIX = "cnn-forkserver-"  # a server's folder: FOLDER_PREFIX, its starter's pid, "-"...
 MAX_REQUEST = 1 << 16  # bytes of one request
 STARTUP_S = 30  # how long the worker waits for a new server to listen
 ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
@@ -81,7 +82,9 @@ class ForkServer:
     def __init__(self, env: dict[str, str], libraries: tuple[str, ...] = ()):
         self.env = dict(env)
         self.libraries = libraries  # of LIBRARIES, imported besides PRELOAD
-        self.folder = Path(tempfile.mkdtemp(prefix="cnn-forkserver-"))  # mode 0700
+        _remove_stale_folders()
+        # mode 0700; named by this process, with which the server dies
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{FOLDER_PREFIX}{os.getpid()}-"))
         self.socket = self.folder / "socket"
         self.process = self._start()
         atexit.register(self.stop)  # reaped by its worker: its CPU time is counted there
@@ -143,6 +146,22 @@ class SharedForkServer:
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
+
+
+def _remove_stale_folders() -> None:
+    """Remove the folders of fork servers whose starting process has ended: their server died
+    with it, and a killed one could not remove its folder (another user's folders cannot be
+    removed, and are left alone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{FOLDER_PREFIX}*-*"):
+        starter = folder.name.removeprefix(FOLDER_PREFIX).split("-")[0]
+        if not starter.isdigit():
+            continue
+        try:
+            os.kill(int(starter), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # another user's process has that number now
+            pass
 
 
 def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Callable):
