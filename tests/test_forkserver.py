@@ -376,3 +376,50 @@ def test_a_server_folder_left_by_a_killed_starter_is_removed_later():
     finally:
         server.stop()
         living.rmdir()
+
+
+MEMORY_SCAN = """
+import json
+needles = [bytes.fromhex(MARKER_HEX), bytes.fromhex(CONTROL_HEX)]  # each is here once itself
+found = [0, 0]
+with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+    for line in maps:
+        fields = line.split()
+        if not fields[1].startswith("rw") or (len(fields) > 5 and not fields[5].startswith("[")):
+            continue  # the writable anonymous memory and the heap: what a fork copies
+        start, end = (int(x, 16) for x in fields[0].split("-"))
+        try:
+            mem.seek(start)
+            chunk = mem.read(end - start)
+            found = [n + chunk.count(needle) for n, needle in zip(found, needles)]
+        except (OSError, ValueError, OverflowError):
+            pass
+print(json.dumps(found))
+"""
+
+
+def test_a_kernel_finds_nothing_of_the_requests_served_before_it(server, tmp_path):
+    """The server reads no request itself (its fork does): a kernel forked from it finds in
+    its memory no trace of an earlier request, such as the folder of the classmate graded
+    before it."""
+    import socket
+
+    marker, control = ("autograded/classmate-" + os.urandom(8).hex() for _ in range(2))
+    request = json.dumps({"settings": "x", "connection_file": None, "command": ["x"],
+                          "cwd": f"/nowhere/{marker}", "environ": {}}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(server.socket))
+        socket.send_fds(client, [request], [0, 1, 2])
+        client.settimeout(30)
+        client.makefile("rb").readline()  # the request was read (and failed: no such folder)
+    kernel = Kernel(tmp_path / "k", server.socket)
+    try:
+        text, reply = kernel.run(f"MARKER_HEX = {marker.encode().hex()!r}\n"
+                                 f"CONTROL_HEX = {control.encode().hex()!r}\n" + MEMORY_SCAN,
+                                 timeout=120)
+        assert reply["status"] == "ok", reply
+        found, never_sent = json.loads(text.strip().splitlines()[-1])
+        assert found == never_sent, \
+            "a kernel found an earlier request in the memory it was forked from"
+    finally:
+        kernel.close()

@@ -7,8 +7,10 @@ functions of most assignments. The worker starts one fork server (``ForkServer``
 environment its kernels get; the server imports ``PRELOAD`` and the libraries of ``LIBRARIES`` that
 the assignment's imports cell imports (``libraries_used``), and waits. The kernelspec then starts
 ``python -m course.grading.forkserver connect ...``, a small client, instead of the sandbox's
-supervisor: the client hands the server its request and its standard streams, and the server forks.
-The fork runs the sandbox's supervisor as ``python -m course.grading.sandbox`` would
+supervisor: the client connects, the server forks, and the fork reads the request and the client's
+standard streams (the server reads no request: nothing of one stays in the memory that later
+kernels are forked from, such as the folder of the submission graded before). The fork runs the
+sandbox's supervisor as ``python -m course.grading.sandbox`` would
 (``sandbox.run``: the submission's cgroup, namespaces, allowlist root and limits), except that the
 sandboxed process runs ``python -m ipykernel_launcher`` in itself instead of starting a new
 interpreter: the libraries are already in its memory, copied on write from the server.
@@ -16,9 +18,9 @@ interpreter: the libraries are already in its memory, copied on write from the s
 What the kernel inherits is a copy of the server's memory and of its supervisor's: the libraries of
 ``PRELOAD`` (and its ``LIBRARIES``) and the request (the sandbox's settings file, the connection
 file, the command, the working folder and the variables of ``Settings.inherit``; never the rest of
-the worker's environment). The server is a fresh interpreter (started with ``subprocess``, never
-forked from the worker, whose memory holds reference answers) and reads nothing but those
-libraries; the grader's modules are removed from ``sys.modules`` before the kernel starts
+the worker's environment, nor any other kernel's request). The server is a fresh interpreter
+(started with ``subprocess``, never forked from the worker, whose memory holds reference answers)
+and reads nothing but those libraries; the grader's modules are removed from ``sys.modules`` before the kernel starts
 (``sandbox._run_module_here``), and every file descriptor but the standard streams is closed in the
 sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is killed, the
 supervisor sees its connection close and ends the sandbox. A request the server cannot serve the
@@ -235,8 +237,8 @@ def _helper_file(parts: list[str]) -> Path | None:
 
 
 def serve(path: str, libraries: list[str]) -> None:
-    """Listen on ``path``, import ``PRELOAD`` and ``libraries``, then fork a supervisor for
-    each request."""
+    """Listen on ``path``, import ``PRELOAD`` and ``libraries``, then fork for each
+    connection (``_serve_connection``)."""
     import importlib
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -256,20 +258,26 @@ def serve(path: str, libraries: list[str]) -> None:
             connection, _ = listener.accept()
         except TimeoutError:
             continue
-        try:
-            request, fds = _receive(connection)
-        except (OSError, ValueError) as error:
-            print(f"forkserver: bad request: {error}", file=sys.stderr, flush=True)
-            connection.close()
-            continue
         if os.fork() == 0:
             listener.close()
-            if request == REFERENCE:
-                _reference_child(connection, server)  # never returns
-            _supervise(connection, request, fds, started, imported)  # never returns
+            _serve_connection(connection, server, started, imported)  # never returns
         connection.close()
-        for fd in fds:
-            os.close(fd)
+
+
+def _serve_connection(connection: socket.socket, server: int, started: dict[str, str],
+                      imported: dict[str, str]) -> None:
+    """In the fork: read the connection's request here, not in the server (nothing of it
+    stays in the memory later kernels are forked from, such as the folder of the submission
+    graded before, and a slow client holds up no other), then become what it asks for: a
+    reference child or a kernel's supervisor. Never returns."""
+    try:
+        request, fds = _receive(connection)
+    except (OSError, ValueError) as error:
+        print(f"forkserver: bad request: {error}", file=sys.stderr, flush=True)
+        os._exit(0)
+    if request == REFERENCE:
+        _reference_child(connection, server)
+    _supervise(connection, request, fds, started, imported)
 
 
 def reap() -> None:
