@@ -224,10 +224,25 @@ def grading(assignment_id: str = "C4W1A1_conv_step_by_step", students: int | Non
     return {"times": times, "speed-up": serial / parallel, "steps": median, "beyond": beyond}
 
 
+def _grading_in(connection, assignment_id: str) -> None:
+    connection.send(grading(assignment_id))
+
+
 def grading_all() -> dict:
-    """``grading`` for every assignment, then one line each: the speed-up and the time beyond
-    the graded functions."""
-    results = {a.id: grading(a.id) for a in assignments.available()}
+    """``grading`` for every assignment, each in a new process (as ``grade-class`` grades a
+    class: nothing a class started, such as the processes its workers are forked from, serves
+    the next), then one line each: the speed-up and the time beyond the graded functions."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    results = {}
+    for a in assignments.available():
+        receiving, sending = context.Pipe(duplex=False)
+        process = context.Process(target=_grading_in, args=(sending, a.id))
+        process.start()
+        sending.close()
+        results[a.id] = receiving.recv()
+        process.join()
     print("\nassignment                      speed-up  beyond graded functions  kernel start + "
           "imports")
     for assignment_id, result in results.items():

@@ -20,12 +20,13 @@ What the kernel inherits is a copy of the server's memory and of its supervisor'
 file, the command, the working folder and the variables of ``Settings.inherit``; never the rest of
 the worker's environment, nor any other kernel's request). The server is a fresh interpreter
 (started with ``subprocess``, never forked from the worker, whose memory holds reference answers)
-and reads nothing but those libraries; the grader's modules are removed from ``sys.modules`` before the kernel starts
-(``sandbox._run_module_here``), and every file descriptor but the standard streams is closed in the
-sandbox. The client forwards SIGINT and SIGTERM to the supervisor; when the client is killed, the
-supervisor sees its connection close and ends the sandbox. A request the server cannot serve the
-same way as a new interpreter (another environment or Python, another command) runs the usual way,
-by exec; so does every request when the server is not there.
+and reads nothing but those libraries; the grader's modules are removed from ``sys.modules``
+before the kernel starts (``sandbox._run_module_here``), and every file descriptor but the
+standard streams is closed in the sandbox. The client forwards SIGINT and SIGTERM to the
+supervisor; when the client is killed, the supervisor sees its connection close and ends the
+sandbox. A request the server cannot serve the same way as a new interpreter (another
+environment or Python, another command) runs the usual way, by exec; so does every request when
+the server is not there.
 
 The same server forks the grader's reference children (``course.trusted.reference_process``),
 which answer a failed helper's stand-ins with the reference solution: they need the same
