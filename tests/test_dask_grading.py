@@ -35,6 +35,7 @@ from course import assignments
 from course.assignments import REPO_ROOT
 from course.grading import classroom, nbgrader_course, sandbox
 from course.grading.classroom import grade_class
+from utils import data
 
 A1 = assignments.get("C4W1A1_conv_step_by_step")
 WRONG_ZERO_PAD = "def zero_pad(X, pad):\n    return X"
@@ -522,3 +523,28 @@ def test_a_worker_forked_with_the_class_imported_preloads_only_an_assignments_li
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.strip().splitlines()[-1])
     assert "matplotlib.pyplot" in used
     assert "tensorflow" not in used and "keras" not in used, used
+
+
+def test_a_later_local_clusters_workers_see_this_processs_environment_as_it_is(monkeypatch):
+    """The workers of every local cluster are forked from the process that this process's first
+    one started, with the environment of then: a later cluster's workers still see the
+    environment as it is when that cluster starts, a variable changed, added or removed since
+    (the course folder of a test, say) as a spawned worker would."""
+    from course.grading import engine
+
+    a = assignments.get("C4W1A1_conv_step_by_step")
+    monkeypatch.setenv("CNN_COURSE_TEST_REMOVED", "set when the first cluster started")
+    with engine.cluster(workers=1, notebooks=[a.source_notebook]) as connect:
+        connect().run(os.getpid)  # a first cluster (or a later one: the same for this test)
+    removed = [n for n in (data.MIRROR_ENV, "CNN_COURSE_TEST_REMOVED") if n in os.environ]
+    for name in removed:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv(data.HOME_ENV, "/nowhere/a course folder of this test")
+
+    def seen():
+        return os.environ.get(data.HOME_ENV), [n for n in removed if n in os.environ]
+
+    with engine.cluster(workers=1, notebooks=[a.source_notebook]) as connect:
+        [(home, still_there)] = connect().run(seen).values()
+    assert home == "/nowhere/a course folder of this test"
+    assert still_there == []

@@ -145,7 +145,7 @@ def _prepared(nb: nbformat.NotebookNode, execution: Execution) -> nbformat.Noteb
                                  "of this machine: print a path relative to the course folder")
             _smaller_image(output)
     nb.metadata[METADATA_KEY] = {"date": execution.date, "fast": execution.fast,
-                                 "minutes": round(execution.minutes, 1),
+                                 "minutes": round(execution.minutes, 2),  # a fast run: seconds
                                  "versions": execution.versions}
     return nb
 

@@ -17,6 +17,7 @@ ends with ``KilledWorker`` and gets an outcome saying so instead of being retrie
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterator
@@ -29,9 +30,27 @@ from course.grading.worker import Bundle, Ending, Outcome, Request
 LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
 
 
+# This process's environment when its first local cluster started multiprocessing's fork
+# server: what the worker processes of every later cluster inherit, before _worker_environment.
+_forked_environment: dict[str, str] | None = None
+
+
+def _worker_environment(env: dict[str, str]) -> dict[str, str]:
+    """The environment a local cluster's workers are given: this process's as it is now, and
+    ``env``. They are forked from a process that has the environment of this process's first
+    local cluster, so every variable is given again, and those removed since are named for the
+    workers to remove (``worker.UNSET_ENV``): the workers see what spawned ones would."""
+    global _forked_environment
+    if _forked_environment is None:
+        _forked_environment = dict(os.environ)
+    removed = sorted(set(_forked_environment) - set(os.environ))
+    return {**os.environ, **env, worker.UNSET_ENV: json.dumps(removed)}
+
+
 def _local_cluster(workers: int | None, env: dict[str, str], preload: list[str]):
-    """A LocalCluster of ``workers`` processes (default: one per core) with ``env``, forked
-    from a process that has imported ``preload`` (multiprocessing's fork server)."""
+    """A LocalCluster of ``workers`` processes (default: one per core) with this process's
+    environment and ``env``, forked from a process that has imported ``preload``
+    (multiprocessing's fork server)."""
     import dask
     from distributed import LocalCluster
     from distributed.utils import get_mp_context
@@ -46,7 +65,8 @@ def _local_cluster(workers: int | None, env: dict[str, str], preload: list[str])
         get_mp_context().set_forkserver_preload(preload)
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1,
                             processes=True, dashboard_address=None,
-                            silence_logs=logging.ERROR, preload=[worker.__name__], env=env)
+                            silence_logs=logging.ERROR, preload=[worker.__name__],
+                            env=_worker_environment(env))
 
 
 @contextlib.contextmanager

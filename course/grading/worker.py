@@ -178,8 +178,12 @@ def kernel_environment(limits: Limits) -> dict[str, str]:
 
 
 # The source notebooks of the class to be graded (separated by os.pathsep), when the worker is
-# started for it (engine.cluster): it starts its servers for them while the class is prepared.
+# started for it (engine.cluster): it imports their modules and starts (or finds) its fork
+# server while the class is prepared.
 NOTEBOOKS_ENV = "CNN_COURSE_GRADING_NOTEBOOKS"
+# The variables a local cluster's worker removes as it starts (JSON), which the process it was
+# forked from has and grade-class no longer has (engine._worker_environment).
+UNSET_ENV = "CNN_COURSE_UNSET_VARIABLES"
 # The fork server that grade-class started for every worker of its local cluster
 # (engine.cluster; ForkServer.description), when there is one.
 SHARED_SERVER_ENV = "CNN_COURSE_FORK_SERVER"
@@ -381,7 +385,10 @@ def dask_setup(worker=None) -> None:
     are forked with it imported: ``preload``), and start the fork server."""
     import contextlib
     import importlib
+    import json
 
+    for name in json.loads(os.environ.pop(UNSET_ENV, "[]")):
+        os.environ.pop(name, None)
     code_version()
     for path in filter(None, os.environ.get(NOTEBOOKS_ENV, "").split(os.pathsep)):
         for name in preload([Path(path)]):
