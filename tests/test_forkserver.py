@@ -298,14 +298,14 @@ def test_a_shared_server_is_used_while_it_lives_and_never_stopped_by_its_users(t
         shared = SharedForkServer(own.description())
         assert (shared.socket, shared.env, shared.libraries) == (own.socket, env, ())
         assert shared.alive()
-        assert serving(shared, env, (), ForkServer) is shared
+        assert serving(shared, env, ()) is shared
         shared.stop()
         assert own.alive(), "a user of a shared server stopped it"
         shared = SharedForkServer(own.description())
         own.process.kill()
         own.process.wait()
         assert not shared.alive()
-        replacement = serving(shared, env, (), ForkServer)
+        replacement = serving(shared, env, ())
         try:
             assert isinstance(replacement, ForkServer) and replacement.alive()
         finally:

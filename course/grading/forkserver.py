@@ -57,7 +57,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 # What the server imports before it serves: the kernel's own libraries, and those of
@@ -72,7 +71,9 @@ HELPERS = Path(__file__).resolve().parents[2] / "utils"  # the course's helper p
 FOLDER_PREFIX = "cnn-forkserver-"  # a server's folder: FOLDER_PREFIX, its starter's pid, "-"...
 MAX_REQUEST = 1 << 16  # bytes of one request
 STARTUP_S = 30  # how long the worker waits for a new server to listen
-ANSWER_S = 30  # how long a client waits for a supervisor (a new server imports for ~10 s)
+# how long a client (a kernel's, or a reference child's) waits for its fork (a new server
+# imports for ~10 s)
+ANSWER_S = 30
 GO = b"go\n"  # the client's word that it still waits: only then does the supervisor start
 REFERENCE = {"reference": True}  # the request of a reference child
 
@@ -167,16 +168,16 @@ def _remove_stale_folders() -> None:
             pass
 
 
-def serving(server, env: dict[str, str], libraries: tuple[str, ...], start: Callable):
+def serving(server, env: dict[str, str], libraries: tuple[str, ...]):
     """``server`` (a ForkServer or SharedForkServer, or None) when it is alive, has the
-    environment ``env`` and has imported ``libraries``; else a new one, ``start(env,
-    libraries)``, which imports those the old one had too (the old one is stopped)."""
+    environment ``env`` and has imported ``libraries``; else a new ForkServer, which imports
+    those the old one had too (the old one is stopped)."""
     if server is not None and (not server.alive() or server.env != env
                                or not set(libraries) <= set(server.libraries)):
         libraries = tuple(dict.fromkeys((*server.libraries, *libraries)))
         server.stop()
         server = None
-    return server if server is not None else start(env, libraries)
+    return server if server is not None else ForkServer(env, libraries)
 
 
 # --- the server -----------------------------------------------------------------------------

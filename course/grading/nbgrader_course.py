@@ -23,6 +23,8 @@ from utils import data
 
 REQUIRED_PREFIX = "test_"
 EXTRA_PREFIX = "extra_"
+
+
 def reference_answers(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """{answer cell id: the reference code of that cell} of a source notebook."""
     return {cell.metadata["nbgrader"]["grade_id"]: strip_solution_markers(cell.source)

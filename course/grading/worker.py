@@ -198,12 +198,12 @@ def fork_server(env: dict[str, str], libraries: tuple[str, ...]) -> Path:
     libraries (the new one imports those it had too). It forks this process's reference
     children as well (``trusted.reference_process``)."""
     global _fork_server
-    from course.grading.forkserver import ForkServer, SharedForkServer, serving
+    from course.grading.forkserver import SharedForkServer, serving
     from course.trusted import reference_process
 
     if _fork_server is None and (shared := os.environ.get(SHARED_SERVER_ENV)):
         _fork_server = SharedForkServer(shared)
-    _fork_server = serving(_fork_server, env, libraries, ForkServer)
+    _fork_server = serving(_fork_server, env, libraries)
     reference_process.use_server(_fork_server)
     return _fork_server.socket
 
@@ -327,6 +327,7 @@ def _cpu_seconds() -> float:
     return time.thread_time() + children.ru_utime + children.ru_stime
 
 
+@functools.lru_cache(maxsize=None)  # the cluster's preload and fork server read it, then tasks
 def _imports_cell(source: str) -> str:
     """The code of the imports cell (the first code cell) of ``source`` (a source notebook's
     text)."""

@@ -44,7 +44,6 @@ from utils.i18n import ENGLISH, _, speaking
 _LENGTH = 8
 READY = b"ready"  # the child's first message: it has run the reference solution
 STARTUP_S = 600  # the longest a child may take to run the reference solution
-SERVER_ANSWER_S = 30  # how long a grader waits for a fork server to fork a child
 CHILD_NAME = "cnn-reference"  # the children's process name (/proc/PID/comm)
 
 _server = None  # the fork server (forkserver.ForkServer) that forks this process's children
@@ -146,10 +145,10 @@ class _Child:
         """A fork of the fork server listening at ``path``; None when it does not answer. The
         child's first line is its pid, held as a pidfd, so that ending it can never signal
         another process that took the number after it ended."""
-        from course.grading.forkserver import REFERENCE
+        from course.grading.forkserver import ANSWER_S, REFERENCE
 
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        connection.settimeout(SERVER_ANSWER_S)
+        connection.settimeout(ANSWER_S)
         try:
             connection.connect(str(path))
             connection.sendall(json.dumps(REFERENCE).encode())
