@@ -4,6 +4,7 @@ current source notebooks, stale when a code cell changes, recorded with their da
 versions; a progress bar's final line, one box of printed text per cell, an expected output only
 where it differs. The site built from them is tested in test_site.py."""
 
+import os
 import re
 
 import nbformat
@@ -11,6 +12,7 @@ import pytest
 
 from course import assignments
 from course.authoring import executions, readable_outputs, site
+from course.execution import QUIET_TENSORFLOW
 from course.translation.notebooks import LANGUAGE_CALL, is_imports_cell, translated
 
 
@@ -46,12 +48,18 @@ def test_an_execution_is_stale_when_a_code_cell_changes_and_only_then(tmp_path):
 
 
 @pytest.mark.slow
-def test_storing_an_execution_records_it_and_refuses_a_path_of_this_machine(tmp_path):
+def test_storing_an_execution_records_it_and_refuses_a_path_of_this_machine(tmp_path,
+                                                                           monkeypatch):
     """The command's own path: a notebook executed (fast mode) and stored, its date, mode and
     versions recorded (the site refuses a fast-mode execution); an output naming this machine's
-    course folder is refused."""
+    course folder is refused. The kernel's quiet TensorFlow settings stay the kernel's: this
+    process's environment does not get them (a grade-class run after it in the same process
+    would compute its reference answers without oneDNN)."""
     a = assignments.get("C4W1A1_conv_step_by_step")
+    for name in QUIET_TENSORFLOW:
+        monkeypatch.delenv(name, raising=False)
     stored = nbformat.read(executions.store(a, tmp_path, fast=True), as_version=4)
+    assert not set(QUIET_TENSORFLOW) & set(os.environ)
     execution = executions.execution(stored)
     assert execution.fast and execution.minutes > 0 and execution.versions["keras"]
     assert executions.stale(a, tmp_path).endswith("the stored execution ran in fast mode")
