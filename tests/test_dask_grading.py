@@ -499,30 +499,45 @@ def test_local_workers_are_forked_with_the_graders_modules_and_share_a_fork_serv
         "the shared fork server outlived its cluster"
 
 
-def test_a_worker_forked_with_the_class_imported_preloads_only_an_assignments_libraries():
-    """A local worker is forked with the imports of every assignment of the class
-    (``worker.preload``): TensorFlow among them when one assignment uses it. The fork server
-    of a numpy assignment's kernels still imports only that assignment's libraries, as in a
-    worker that has imported nothing (``test_the_servers_import_only_the_libraries_...``)."""
-    from course.grading import worker
-
-    numpy_only = assignments.get("C4W1A1_conv_step_by_step")
+def _preloaded(notebooks: list, libraries_of=None) -> dict:
+    """In a new process that imports what a local worker for ``notebooks`` is forked with
+    (``worker.preload``): {"tensorflow": whether TensorFlow got imported, "libraries": the
+    libraries of the fork server for ``libraries_of`` (a source notebook), if given}."""
     code = ("import contextlib, importlib, json, sys\n"
             "from pathlib import Path\n"
             "from course.grading import worker\n"
             "for name in worker.preload([Path(p) for p in sys.argv[2:]]):\n"
             "    with contextlib.suppress(ImportError):\n"
             "        importlib.import_module(name)\n"
-            "print(json.dumps(worker._libraries(Path(sys.argv[1]).read_text())))\n")
-    notebooks = [numpy_only.source_notebook,
-                 assignments.get("C4W3A1_car_detection").source_notebook]
-    assert "tensorflow" in worker.preload(notebooks)  # what the local workers are forked with
-    used = json.loads(subprocess.run(
-        [sys.executable, "-c", code, str(numpy_only.source_notebook), *map(str, notebooks)],
+            "print(json.dumps({'tensorflow': 'tensorflow' in sys.modules,\n"
+            "                  'libraries': sys.argv[1]\n"
+            "                  and worker._libraries(Path(sys.argv[1]).read_text())}))\n")
+    return json.loads(subprocess.run(
+        [sys.executable, "-c", code, str(libraries_of or ""), *map(str, notebooks)],
         capture_output=True, text=True, check=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}).stdout.strip().splitlines()[-1])
-    assert "matplotlib.pyplot" in used
-    assert "tensorflow" not in used and "keras" not in used, used
+
+
+def test_a_worker_forked_with_the_class_imported_preloads_only_an_assignments_libraries():
+    """A local worker is forked with the public test modules of every assignment of the class
+    (``worker.preload``), and with TensorFlow when one of them compares answers with it. The
+    fork server of a numpy assignment's kernels still imports only that assignment's
+    libraries, as in a worker that has imported nothing
+    (``test_the_servers_import_only_the_libraries_...``)."""
+    numpy_only = assignments.get("C4W1A1_conv_step_by_step")
+    notebooks = [numpy_only.source_notebook,
+                 assignments.get("C4W1A2_signs_cnn").source_notebook]
+    found = _preloaded(notebooks, numpy_only.source_notebook)
+    assert found["tensorflow"]  # what the local workers are forked with
+    assert "matplotlib.pyplot" in found["libraries"]
+    assert not {"tensorflow", "keras"} & set(found["libraries"]), found
+
+
+def test_a_worker_that_compares_answers_with_numpy_does_not_import_tensorflow():
+    """Assignment 4's kernels use TensorFlow; its answers are compared with numpy: its workers
+    are forked without TensorFlow (the fork server imports it for the kernels)."""
+    assert not _preloaded([assignments.get("C4W3A1_car_detection").source_notebook])[
+        "tensorflow"]
 
 
 def test_a_later_local_clusters_workers_see_this_processs_environment_as_it_is(monkeypatch):

@@ -3,6 +3,12 @@ a failed helper's stand-in refuses the arguments of the helper's own hidden case
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
+from importlib import import_module
+
 import nbformat
 import numpy as np
 
@@ -63,3 +69,43 @@ def test_a_stand_in_refuses_the_arguments_of_its_hidden_cases():
 
     assert "hidden test cases" in ask(-2.25)["error"]
     assert np.allclose(decode(ask(-2.0)["value"]), -2.0 / 9)
+
+
+def test_the_hidden_calls_are_kept_with_the_answers_and_read_without_tensorflow(tmp_path):
+    """grade-class computes the fingerprints of each helper's hidden calls with the reference
+    answers (``classroom._expected_answers``): they are those of the helper's hidden cases that
+    no public case makes, and a worker reads them from the folder, in a process that never
+    imports TensorFlow (assignment 4 compares its answers with numpy alone)."""
+    from course.grading import classroom
+
+    a = assignments.get("C4W3A1_car_detection")
+    course = tmp_path / "course"
+    (course / "source" / a.id).mkdir(parents=True)
+    shutil.copy(a.source_notebook, course / "source" / a.id / a.notebook)
+    folder = tmp_path / "expected"
+    kept = classroom._expected_answers(course, a, folder, "a run")
+    source = nbformat.read(a.source_notebook, as_version=4)
+    by_function = {t.function: t.cases for t in cases.read(source, "a run")}
+    helper = import_module("utils.public_tests.car_detection").CHECKS["yolo_filter_boxes"]
+    calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params))
+                                   for c in by_function["yolo_filter_boxes"]
+                                   if c.hidden == hidden)) for hidden in (True, False)}
+    assert calls[True] - calls[False], "the helper's hidden cases make no call of their own"
+    assert sorted(calls[True] - calls[False]) in [json.loads(text) for text in kept.values()]
+    code = ("import json, sys\n"
+            "import nbformat\n"
+            "from course.trusted import cases\n"
+            "from course.trusted.reference_answers import Reference\n"
+            "from utils.public_tests.car_detection import CHECKS\n"
+            "reference = Reference(sys.argv[1], sys.argv[2])\n"
+            "tests = cases.read(reference.source, 'a run')\n"
+            "helper = CHECKS['yolo_filter_boxes']\n"
+            "found = reference.hidden_calls(helper, [c for t in tests\n"
+            "                                        if t.function == helper.name\n"
+            "                                        for c in t.cases])\n"
+            "print(json.dumps([sorted(found), 'tensorflow' in sys.modules]))\n")
+    found, tensorflow = json.loads(subprocess.run(
+        [sys.executable, "-c", code, str(a.source_notebook), str(folder / a.id)],
+        capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    assert found == sorted(calls[True] - calls[False])
+    assert not tensorflow, "reading the kept hidden calls imported TensorFlow"

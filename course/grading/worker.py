@@ -359,16 +359,19 @@ def local_fork_server(notebooks: list[Path]):
 # What a worker process of a local cluster is forked with, imported (engine.cluster), besides
 # the modules of the class's imports cells: what ``dask_setup`` and a task import.
 WORKER_MODULES = ("distributed", "nbgrader.apps", "course.trusted.executor", __name__)
+TEST_MODULES = "utils.public_tests."  # the package of the assignments' public test modules
 
 
 def preload(notebooks: list[Path]) -> list[str]:
     """The modules a local cluster's worker processes are forked with, imported, to grade
-    ``notebooks`` (source notebooks): ``WORKER_MODULES`` and those of their imports cells."""
+    ``notebooks`` (source notebooks): ``WORKER_MODULES`` and the public test modules their
+    imports cells import, which compare the answers (with what they import: TensorFlow for
+    the assignments whose comparisons use it; the kernels' libraries are the fork server's)."""
     from course.grading.forkserver import imported_modules
 
     return list(dict.fromkeys([*WORKER_MODULES, *(
         name for path in notebooks for name in imported_modules(_imports_cell(
-            Path(path).read_text())))]))
+            Path(path).read_text())) if name.startswith(TEST_MODULES))]))
 
 
 def _servers(source: str, limits: Limits) -> tuple[str, ...]:

@@ -50,7 +50,7 @@ from traitlets import Bool, Integer, Unicode
 
 from course.grading import demo_cells
 from course.trusted import cases as cases_module
-from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls, call_fingerprints
+from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
 from course.trusted.reference_answers import Reference
 from course.trusted.failure import GraderFailure
 from course.trusted.failure import record as record_failure
@@ -413,14 +413,11 @@ class TrustedExecute(Execute):
 
     def _hidden_calls(self, caller: GradedFunction, name: str) -> set[str]:
         """The fingerprints of the calls of the helper ``name`` on its hidden cases that no
-        public case makes too, which its stand-in refuses to answer (helper_calls.fingerprint;
-        a function without arguments has one call for every case)."""
+        public case makes too, which its stand-in refuses to answer (``Reference.hidden_calls``:
+        kept with the reference answers)."""
         helper = import_module(type(caller).__module__).CHECKS[name]
-        calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**case.params))
-                                       for tests in self._tests if tests.function == name
-                                       for case in tests.cases if case.hidden == hidden))
-                 for hidden in (True, False)}
-        return calls[True] - calls[False]
+        return self._reference.hidden_calls(helper, [
+            case for tests in self._tests if tests.function == name for case in tests.cases])
 
     def _sound(self, name: str, caller: GradedFunction) -> bool:
         """Whether the graded function ``name`` passed every test with the student's own

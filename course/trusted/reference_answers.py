@@ -5,7 +5,8 @@ a test cell) in a namespace of its own, once per process (``course.trusted.refer
 run_reference``); ``answer(graded, params, inputs)`` calls the reference function through the
 same ``call`` the student's function goes through, so both answers are the same kind of plain
 data. Answers are kept in a folder (one file per case, named by a hash of the assignment,
-function and parameters), so that a class is computed once.
+function and parameters), so that a class is computed once; so are the fingerprints of each
+helper's hidden calls (``hidden_calls``), which a stand-in refuses.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 
 from course import assignments
+from course.trusted.cases import Case
+from course.trusted.helper_calls import call_fingerprints
 from course.trusted.reference_solution import run_reference
 from utils.checks import helpers_replaced
 from utils.graded import GradedFunction, decode, encode
@@ -52,16 +56,43 @@ class Reference:
         """The reference answer to one case, encoded (``utils.graded.encode``); with the
         helpers ``placeholders`` replaced by ``graded.placeholders``, as a submission's failed
         helpers are when it is graded."""
-        key = self.key(graded, params, placeholders)
+        def compute() -> str:
+            fn = self.function(graded.name)
+            with helpers_replaced(fn, **{h: graded.placeholders[h] for h in placeholders}):
+                return encode(graded.call(fn, inputs))
+        return self._kept(self.key(graded, params, placeholders), compute)
+
+    def hidden_calls_text(self, helper: GradedFunction, cases: list[Case]) -> str:
+        """The fingerprints (a JSON list) of the calls of ``helper`` on its hidden ``cases``
+        that none of its public ones makes, which its stand-in refuses to answer
+        (``helper_calls.call_fingerprints``; a function without arguments has one call for
+        every case). Kept as the answers are, so that a worker needs none of the libraries
+        ``helper.call`` uses."""
+        def compute() -> str:
+            calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params))
+                                           for c in cases if c.hidden == hidden))
+                     for hidden in (True, False)}
+            return json.dumps(sorted(calls[True] - calls[False]))
+        return self._kept(self.hidden_calls_key(helper, cases), compute)
+
+    def hidden_calls_key(self, helper: GradedFunction, cases: list[Case]) -> str:
+        """The name of ``hidden_calls_text``'s list in the folder."""
+        return self.key(helper, {"hidden calls of": [[c.hidden, c.params] for c in cases]})
+
+    def hidden_calls(self, helper: GradedFunction, cases: list[Case]) -> set[str]:
+        """``hidden_calls_text`` as a set."""
+        return set(json.loads(self.hidden_calls_text(helper, cases)))
+
+    def _kept(self, key: str, compute: Callable[[], str]) -> str:
+        """The text named ``key``: from memory, from the folder, or ``compute()``d and kept in
+        both."""
         if key in self._memory:
             return self._memory[key]
         path = self.cache / f"{key}.json" if self.cache else None
         if path is not None and path.is_file():
             text = path.read_text()
         else:
-            fn = self.function(graded.name)
-            with helpers_replaced(fn, **{h: graded.placeholders[h] for h in placeholders}):
-                text = encode(graded.call(fn, inputs))
+            text = compute()
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
