@@ -283,9 +283,8 @@ def dataset_of(path: str) -> str:
     """
     key = _dataset_key(path)
     stat = Path(REGISTRY_FILE).stat()
-    spellings = _dataset_spellings(Path(REGISTRY_FILE), stat.st_mtime_ns, stat.st_size).get(
-        key.lower(), [key])
-    return max(spellings, key=lambda name: (sum(c.isupper() for c in name), name))
+    return _dataset_names(Path(REGISTRY_FILE), stat.st_mtime_ns, stat.st_size).get(key.lower(),
+                                                                                   key)
 
 
 def _dataset_key(path: str) -> str:
@@ -295,13 +294,15 @@ def _dataset_key(path: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset_spellings(registry_file: Path, mtime_ns: int, size: int) -> dict[str, list[str]]:
-    """{lower-case dataset key: its spellings in the registry}, once per version of the file."""
-    spellings: dict[str, list[str]] = {}
+def _dataset_names(registry_file: Path, mtime_ns: int, size: int) -> dict[str, str]:
+    """{lower-case dataset key: its most capitalised spelling in the registry}, once per
+    version of the file."""
+    spellings: dict[str, set[str]] = {}
     for path in load_registry(registry_file):
         key = _dataset_key(path)
-        spellings.setdefault(key.lower(), []).append(key)
-    return spellings
+        spellings.setdefault(key.lower(), set()).add(key)
+    return {key: max(names, key=lambda name: (sum(c.isupper() for c in name), name))
+            for key, names in spellings.items()}
 
 
 def missing_files_named_in(message: str) -> list[str]:
