@@ -15,6 +15,7 @@ import numpy as np
 from course import assignments
 from course.trusted import cases
 from course.trusted.helper_calls import Answers, call_fingerprints, fingerprint
+from course.trusted.reference_answers import Reference
 from utils.graded import decode, encode, to_wire
 from utils.public_tests import conv_step_by_step as checks
 
@@ -73,8 +74,9 @@ def test_a_stand_in_refuses_the_arguments_of_its_hidden_cases():
 
 def test_the_hidden_calls_are_kept_with_the_answers_and_read_without_tensorflow(tmp_path):
     """grade-class computes the fingerprints of each helper's hidden calls with the reference
-    answers (``classroom._expected_answers``): they are those of the helper's hidden cases that
-    no public case makes, and a worker reads them from the folder, in a process that never
+    answers (``classroom._expected_answers``), in a file of their own beside the answers (every
+    ``.json`` file there is an answer): they are those of the helper's hidden cases that no
+    public case makes, and a worker reads them from the folder, in a process that never
     imports TensorFlow (assignment 4 compares its answers with numpy alone)."""
     from course.grading import classroom
 
@@ -91,7 +93,10 @@ def test_the_hidden_calls_are_kept_with_the_answers_and_read_without_tensorflow(
                                    for c in by_function["yolo_filter_boxes"]
                                    if c.hidden == hidden)) for hidden in (True, False)}
     assert calls[True] - calls[False], "the helper's hidden cases make no call of their own"
-    assert sorted(calls[True] - calls[False]) in [json.loads(text) for text in kept.values()]
+    name = Reference(a.source_notebook).hidden_calls_file(helper, by_function[helper.name])
+    assert json.loads(kept[f"{a.id}/{name}"]) == sorted(calls[True] - calls[False])
+    for path in (folder / a.id).glob("*.json"):  # the answers, which the grader decodes
+        decode(path.read_text())
     code = ("import json, sys\n"
             "import nbformat\n"
             "from course.trusted import cases\n"

@@ -128,9 +128,9 @@ def _expected_answers(course: Path, a: Assignment, folder: Path,
                       secret: str) -> dict[str, bytes]:
     """{"<assignment id>/<case key>.json": reference answer} of every test case of ``a`` in
     the run ``secret`` (the hidden cases' seeds), and the fingerprints of each helper's hidden
-    calls (``Reference.hidden_calls_text``), computed into ``folder`` (named by the sources'
-    key, so never stale; the public cases' answers are kept for the next run, the hidden ones
-    of earlier runs removed)."""
+    calls (``Reference.hidden_calls_text``, ``<key>.calls``), computed into ``folder`` (named
+    by the sources' key, so never stale; the public cases' answers are kept for the next run,
+    the hidden ones of earlier runs removed)."""
     reference = Reference(course / "source" / a.id / a.notebook, folder / a.id)
     answers = {}
     with contextlib.redirect_stdout(io.StringIO()):  # what the solution prints as it runs
@@ -144,8 +144,7 @@ def _expected_answers(course: Path, a: Assignment, folder: Path,
         for helper in {h for graded in checks.values() for h in graded.helpers}:
             helper_cases = [case for t in every if t.function == helper for case in t.cases]
             text = reference.hidden_calls_text(checks[helper], helper_cases)
-            answers[f"{reference.hidden_calls_key(checks[helper], helper_cases)}.json"] = (
-                text.encode())
+            answers[reference.hidden_calls_file(checks[helper], helper_cases)] = text.encode()
     for stale in set(_files(folder / a.id)) - set(answers):
         (folder / a.id / stale).unlink()
     return {f"{a.id}/{name}": content for name, content in answers.items()}

@@ -29,6 +29,7 @@ from utils.checks import helpers_replaced
 from utils.graded import GradedFunction, decode, encode
 
 
+
 class Reference:
     """The reference solution of one source notebook, and its answers to test cases."""
 
@@ -60,7 +61,7 @@ class Reference:
             fn = self.function(graded.name)
             with helpers_replaced(fn, **{h: graded.placeholders[h] for h in placeholders}):
                 return encode(graded.call(fn, inputs))
-        return self._kept(self.key(graded, params, placeholders), compute)
+        return self._kept(f"{self.key(graded, params, placeholders)}.json", compute)
 
     def hidden_calls_text(self, helper: GradedFunction, cases: list[Case]) -> str:
         """The fingerprints (a JSON list) of the calls of ``helper`` on its hidden ``cases``
@@ -73,22 +74,24 @@ class Reference:
                                            for c in cases if c.hidden == hidden))
                      for hidden in (True, False)}
             return json.dumps(sorted(calls[True] - calls[False]))
-        return self._kept(self.hidden_calls_key(helper, cases), compute)
+        return self._kept(self.hidden_calls_file(helper, cases), compute)
 
-    def hidden_calls_key(self, helper: GradedFunction, cases: list[Case]) -> str:
-        """The name of ``hidden_calls_text``'s list in the folder."""
-        return self.key(helper, {"hidden calls of": [[c.hidden, c.params] for c in cases]})
+    def hidden_calls_file(self, helper: GradedFunction, cases: list[Case]) -> str:
+        """The name of ``hidden_calls_text``'s list in the folder (``.calls``: the ``.json``
+        files there are the answers)."""
+        return self.key(helper, {"hidden calls of": [[c.hidden, c.params] for c in cases]}
+                        ) + ".calls"
 
     def hidden_calls(self, helper: GradedFunction, cases: list[Case]) -> set[str]:
         """``hidden_calls_text`` as a set."""
         return set(json.loads(self.hidden_calls_text(helper, cases)))
 
-    def _kept(self, key: str, compute: Callable[[], str]) -> str:
-        """The text named ``key``: from memory, from the folder, or ``compute()``d and kept in
-        both."""
-        if key in self._memory:
-            return self._memory[key]
-        path = self.cache / f"{key}.json" if self.cache else None
+    def _kept(self, name: str, compute: Callable[[], str]) -> str:
+        """The text of the file ``name``: from memory, from the folder, or ``compute()``d and
+        kept in both."""
+        if name in self._memory:
+            return self._memory[name]
+        path = self.cache / name if self.cache else None
         if path is not None and path.is_file():
             text = path.read_text()
         else:
@@ -98,7 +101,7 @@ class Reference:
                 with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
                     handle.write(text)
                 os.replace(handle.name, path)
-        self._memory[key] = text
+        self._memory[name] = text
         return text
 
     def answer(self, graded: GradedFunction, params: dict, inputs: dict,
