@@ -357,7 +357,7 @@ def local_fork_server(notebooks: list[Path]):
 
 
 # What a worker process of a local cluster is forked with, imported (engine.cluster), besides
-# the modules of the class's imports cells: what ``dask_setup`` and a task import.
+# the public test modules of the class's imports cells: what ``dask_setup`` and a task import.
 WORKER_MODULES = ("distributed", "nbgrader.apps", "course.trusted.executor", __name__)
 TEST_MODULES = "utils.public_tests."  # the package of the assignments' public test modules
 

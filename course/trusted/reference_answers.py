@@ -29,7 +29,6 @@ from utils.checks import helpers_replaced
 from utils.graded import GradedFunction, decode, encode
 
 
-
 class Reference:
     """The reference solution of one source notebook, and its answers to test cases."""
 
