@@ -259,7 +259,7 @@ EXPECTED = {
     "kills_every_process": (90, "zero_pad (DeadKernelError)"),
     "three_processes_of_memory": (90, "limits hit: memory"),
     "fork_bomb": (90, "limits hit: processes"),
-    "fills_the_disk": (90, "limits hit: disk"),
+    "fills_the_disk": (100, "limits hit: disk"),
     "exits_inside_zero_pad": (90, "test_zero_pad (DeadKernelError)"),
     "answer_cell_marked_graded": (100, "nbgrader metadata changed (ignored): zero_pad"),
     "duplicate_and_foreign_ids": (100, "nbgrader metadata changed (ignored)"),

@@ -24,7 +24,10 @@ The process started is a *supervisor*; it stays outside the sandbox, as the grad
 - passes interrupts (SIGINT) and SIGTERM on to the command, copies its stdout and stderr up to
   ``output_mb`` MiB, and, when the submission runs over ``wall_s`` seconds or hits a limit,
   kills all of its processes and appends a line to ``markers/<name>.jsonl`` naming the limit
-  (``memory``, ``processes``, ``disk``, ``output``, ``wall time``): ``limits_hit`` reads it.
+  (``memory``, ``processes``, ``output``, ``wall time``): ``limits_hit`` reads it. A full
+  disk is refused by the tmpfs itself (the write fails with ENOSPC, in the cell that made it)
+  and only recorded (``disk``): the kernel lives on, so a grade does not depend on when the
+  supervisor notices.
 
 The kernel binds its ZeroMQ sockets (transport ``ipc``) in the runtime folder inside the
 sandbox; the supervisor links each socket's path in the real runtime folder to the socket
@@ -114,7 +117,8 @@ class Settings:
 
 
 class Limit(str, Enum):
-    """A limit the supervisor enforces by ending the whole submission."""
+    """A limit the supervisor enforces by ending the whole submission (the disk: the tmpfs
+    refuses the write, and the supervisor records it)."""
 
     MEMORY = "memory"
     PROCESSES = "processes"
@@ -709,13 +713,14 @@ def _validate(settings: Settings, settings_path: str | None, cwd: str, files: li
 
 
 class _Supervisor:
-    """Runs one sandbox: starts it, enforces the limits, records the one hit."""
+    """Runs one sandbox: starts it, enforces the limits, records the hits."""
 
     def __init__(self, settings: Settings, cwd: str):
         self.settings, self.cwd = settings, cwd
         self.hit: tuple[Limit, str] | None = None
         self.init = 0  # the host pid of the sandbox's PID 1
         self.output = 0  # bytes of stdout and stderr so far
+        self.disk_recorded = False  # whether the full disk is in the markers
 
     def kill(self, limit: Limit, message: str) -> None:
         """End every process of the submission because of ``limit``."""
@@ -751,8 +756,11 @@ class _Supervisor:
                                    "and threads")
         elif self.output > s.output_mb * 2 ** 20:
             self.kill(Limit.OUTPUT, f"it wrote more than {s.output_mb} MiB to stdout and stderr")
-        elif self.init and self._disk_full():
-            self.kill(Limit.DISK, f"it filled its {s.disk_mb} MiB of writable space")
+        elif self.init and not self.disk_recorded and self._disk_full():
+            # not killed: the tmpfs refused the write, in the cell that made it; a kill here
+            # would end whichever cell runs when this poll comes, and the grade with it
+            self.disk_recorded = True
+            self._record(Limit.DISK, f"it filled its {s.disk_mb} MiB of writable space")
 
     def _disk_full(self) -> bool:
         try:
