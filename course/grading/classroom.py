@@ -135,16 +135,15 @@ def _expected_answers(course: Path, a: Assignment, folder: Path,
     answers = {}
     with contextlib.redirect_stdout(io.StringIO()):  # what the solution prints as it runs
         every = cases.read(reference.source, secret)
+        checks = {t.function: import_module(t.module).CHECKS[t.function] for t in every}
         for tests in every:
-            graded = import_module(tests.module).CHECKS[tests.function]
+            graded = checks[tests.function]
             for case in tests.cases:
                 text = reference.answer_text(graded, case.params, graded.inputs(**case.params))
                 answers[f"{reference.key(graded, case.params)}.json"] = text.encode()
-        checks = {t.function: import_module(t.module).CHECKS[t.function] for t in every}
-        for helper in {h for graded in checks.values() for h in graded.helpers}:
-            helper_cases = [case for t in every if t.function == helper for case in t.cases]
-            text = reference.hidden_calls_text(checks[helper], helper_cases)
-            answers[reference.hidden_calls_file(checks[helper], helper_cases)] = text.encode()
+        for helper in {checks[h] for graded in checks.values() for h in graded.helpers}:
+            answers[reference.hidden_calls_file(helper, every)] = (
+                reference.hidden_calls_text(helper, every).encode())
     for stale in set(_files(folder / a.id)) - set(answers):
         (folder / a.id / stale).unlink()
     return {f"{a.id}/{name}": content for name, content in answers.items()}

@@ -416,8 +416,7 @@ class TrustedExecute(Execute):
         public case makes too, which its stand-in refuses to answer (``Reference.hidden_calls``:
         kept with the reference answers)."""
         helper = import_module(type(caller).__module__).CHECKS[name]
-        return self._reference.hidden_calls(helper, [
-            case for tests in self._tests if tests.function == name for case in tests.cases])
+        return self._reference.hidden_calls(helper, self._tests)
 
     def _sound(self, name: str, caller: GradedFunction) -> bool:
         """Whether the graded function ``name`` passed every test with the student's own

@@ -22,7 +22,7 @@ from typing import Callable
 import nbformat
 
 from course import assignments
-from course.trusted.cases import Case
+from course.trusted.cases import Case, FunctionTests
 from course.trusted.helper_calls import call_fingerprints
 from course.trusted.reference_solution import run_reference
 from utils.checks import helpers_replaced
@@ -62,28 +62,32 @@ class Reference:
                 return encode(graded.call(fn, inputs))
         return self._kept(f"{self.key(graded, params, placeholders)}.json", compute)
 
-    def hidden_calls_text(self, helper: GradedFunction, cases: list[Case]) -> str:
-        """The fingerprints (a JSON list) of the calls of ``helper`` on its hidden ``cases``
-        that none of its public ones makes, which its stand-in refuses to answer
+    def hidden_calls_text(self, helper: GradedFunction, tests: list[FunctionTests]) -> str:
+        """The fingerprints (a JSON list) of the calls of ``helper`` on its hidden cases (in
+        ``tests``, every function's) that none of its public ones makes, which its stand-in
+        refuses to answer
         (``helper_calls.call_fingerprints``; a function without arguments has one call for
         every case). Kept as the answers are, so that a worker needs none of the libraries
         ``helper.call`` uses."""
+        cases = _cases_of(helper, tests)
+
         def compute() -> str:
             calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params))
                                            for c in cases if c.hidden == hidden))
                      for hidden in (True, False)}
             return json.dumps(sorted(calls[True] - calls[False]))
-        return self._kept(self.hidden_calls_file(helper, cases), compute)
+        return self._kept(self.hidden_calls_file(helper, tests), compute)
 
-    def hidden_calls_file(self, helper: GradedFunction, cases: list[Case]) -> str:
+    def hidden_calls_file(self, helper: GradedFunction, tests: list[FunctionTests]) -> str:
         """The name of ``hidden_calls_text``'s list in the folder (``.calls``: the ``.json``
         files there are the answers)."""
-        return self.key(helper, {"hidden calls of": [[c.hidden, c.params] for c in cases]}
+        return self.key(helper, {"hidden calls of": [[c.hidden, c.params]
+                                                     for c in _cases_of(helper, tests)]}
                         ) + ".calls"
 
-    def hidden_calls(self, helper: GradedFunction, cases: list[Case]) -> set[str]:
+    def hidden_calls(self, helper: GradedFunction, tests: list[FunctionTests]) -> set[str]:
         """``hidden_calls_text`` as a set."""
-        return set(json.loads(self.hidden_calls_text(helper, cases)))
+        return set(json.loads(self.hidden_calls_text(helper, tests)))
 
     def _kept(self, name: str, compute: Callable[[], str]) -> str:
         """The text of the file ``name``: from memory, from the folder, or ``compute()``d and
@@ -107,6 +111,11 @@ class Reference:
                placeholders: tuple = ()):
         """The reference answer to one case, as decoded plain data."""
         return decode(self.answer_text(graded, params, inputs, placeholders))
+
+
+def _cases_of(graded: GradedFunction, tests: list[FunctionTests]) -> list[Case]:
+    """The cases of ``graded`` among ``tests`` (every test cell of it)."""
+    return [case for t in tests if t.function == graded.name for case in t.cases]
 
 
 @functools.lru_cache(maxsize=4)
