@@ -88,12 +88,15 @@ class RegistryEntry:
         return self.sha256.split(":")[-1]
 
 
+_REPOSITORY = Path(__file__).resolve().parents[1]  # resolved once: fetch asks for it per file
+
+
 def course_home() -> Path:
     """The course folder that holds datasets/, images/ and pretrained-model/.
 
     ``CNN_COURSE_HOME`` overrides it; otherwise it is the repository that contains this package.
     """
-    return Path(os.environ.get(HOME_ENV) or Path(__file__).resolve().parents[1])
+    return Path(os.environ.get(HOME_ENV) or _REPOSITORY)
 
 
 def data_folders() -> list[Path]:
