@@ -417,6 +417,106 @@ def test_the_grader_answers_only_bounded_calls_of_the_failed_helpers():
     assert "more than 11 requests" in ask("zero_pad", np.ones(2), 1)["error"]
 
 
+PHOTOS = np.random.default_rng(0).random((10, 32, 32)).astype(np.float32)  # rows of 4 KiB
+
+
+def _packed_call(sent: graded.SentRows, *args) -> dict:
+    """A stand-in's request for the helper ``total``, its large arrays sent row by row."""
+    return {"call": "total", "args": graded.encode(sent.pack(graded.to_wire([list(args), {}])))}
+
+
+def _totals():
+    from course.trusted.helper_calls import Answers
+
+    return Answers({"total": lambda x: x.sum(axis=(1, 2))}.__getitem__)
+
+
+def test_a_stand_in_sends_each_row_of_a_large_array_once():
+    answers, sent = _totals(), graded.SentRows()
+    first = _packed_call(sent, PHOTOS[:6])
+    again = _packed_call(sent, PHOTOS[[5, 3, 8, 9]])  # a mini-batch: two rows known, two new
+    known = _packed_call(sent, PHOTOS[[2, 1, 2]])
+    for message, photos in ((first, PHOTOS[:6]), (again, PHOTOS[[5, 3, 8, 9]]),
+                            (known, PHOTOS[[2, 1, 2]])):
+        np.testing.assert_array_equal(graded.decode(answers(message)["value"]),
+                                      photos.sum(axis=(1, 2)))
+    assert len(again["args"]) < 0.45 * len(first["args"])
+    assert len(known["args"]) < PHOTOS[0].nbytes  # digests only
+    small = graded.SentRows().pack([np.ones((3, 4)), np.ones((2, 1024), np.float32)])
+    assert isinstance(small[0], np.ndarray) and graded.ROWS_KEY in small[1]  # rows of 4 KiB on
+
+
+def test_rows_the_grader_no_longer_has_are_sent_again(monkeypatch):
+    """A new reference process (the old one was killed) keeps no rows: it asks for them, and
+    the stand-in sends them all again."""
+    from course.trusted.helper_calls import HelperCalls
+
+    conv_forward = __import__("utils.public_tests.conv_step_by_step",
+                              fromlist=["CHECKS"]).CHECKS["conv_forward"]
+    children = [_totals()]
+    calls = HelperCalls(conv_forward, ["total"], lambda message, seconds: children[-1](message))
+    prompts = []
+
+    def grader(prompt):
+        prompts.append(prompt)
+        return json.dumps(calls.handle(prompt)[0])
+
+    monkeypatch.setattr("builtins.input", grader)
+    total = graded._answered_by_grader("total", gradients=False)
+    np.testing.assert_array_equal(total(PHOTOS[:4]), PHOTOS[:4].sum(axis=(1, 2)))
+    children.append(_totals())
+    np.testing.assert_array_equal(total(PHOTOS[1:3]), PHOTOS[1:3].sum(axis=(1, 2)))
+    assert len(prompts) == 3 and len(prompts[1]) < len(prompts[2])  # digests, then the rows
+    np.testing.assert_array_equal(total(PHOTOS[1:3]), PHOTOS[1:3].sum(axis=(1, 2)))
+    assert len(prompts) == 4 and len(prompts[3]) < PHOTOS[0].nbytes
+
+
+@pytest.mark.parametrize("packed, why", [
+    ({graded.ROWS_KEY: ["d"] * 3, "new": np.zeros((0, 2))}, "resend"),  # rows never sent
+    ({graded.ROWS_KEY: [], "new": np.zeros((1, 1024), np.float32)}, "malformed"),
+    ({graded.ROWS_KEY: "d", "new": np.zeros((1, 1024), np.float32)}, "malformed"),
+    ({graded.ROWS_KEY: ["d"], "new": 3}, "malformed"),
+    ({graded.ROWS_KEY: ["d"], "new": np.zeros(1024)}, "malformed"),
+])
+def test_malformed_packed_arrays_are_refused(packed, why):
+    reply = _totals()({"call": "total", "args": graded.encode([[packed], {}])})
+    assert why in str(reply)
+
+
+def test_packed_arrays_cannot_inflate_past_the_argument_bound():
+    from course.trusted.helper_calls import MAX_ARGUMENT_BYTES
+
+    answers, row = _totals(), PHOTOS[:1]
+    digest = graded.row_digest(row[0])
+    count = MAX_ARGUMENT_BYTES // row[0].nbytes + 1  # 4 MB of digests, 160 MiB rebuilt
+    reply = answers({"call": "total", "args": graded.encode(
+        [[{graded.ROWS_KEY: [digest] * count, "new": row}], {}])})
+    assert "arguments larger than" in reply["error"]
+    mixed = np.ones((1, 2048), np.float16)  # a row of another shape and dtype, same size
+    reply = answers({"call": "total", "args": graded.encode([[{
+        graded.ROWS_KEY: [digest, graded.row_digest(mixed[0])], "new": mixed}], {}])})
+    assert "malformed" in reply["error"]
+
+
+def test_a_students_argument_cannot_pose_as_a_packed_array():
+    with pytest.raises(TypeError, match="reserved"):
+        graded.SentRows().pack([{graded.ROWS_KEY: [], "new": np.ones((1, 1))}])
+
+
+def test_the_hidden_calls_are_refused_when_their_rows_were_sent_before():
+    from course.trusted.helper_calls import fingerprint, refused
+
+    hidden = fingerprint(graded.decode(graded.encode(graded.to_wire([[PHOTOS[:3]], {}]))))
+    answers, sent = _totals(), graded.SentRows()
+    answers(_packed_call(sent, PHOTOS[:5]))
+    reply = answers({**_packed_call(sent, PHOTOS[:3]), "refused": [hidden]})
+    assert "hidden test cases" in reply["error"]
+    other = [[PHOTOS[3:6]], {}]  # the same shapes, other values: hashed, and answered
+    assert fingerprint(other).split(":")[0] == hidden.split(":")[0]
+    assert not refused(other, [hidden]) and refused([[PHOTOS[:3]], {}], [hidden])
+    assert not refused([[PHOTOS[:2]], {}], [hidden])
+
+
 def _call(name: str, *args) -> dict:
     return {"call": name, "args": graded.encode(graded.to_wire([list(args), {}]))}
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import sys
@@ -307,9 +308,17 @@ def _answered_by_grader(name: str, gradients: bool) -> Callable:
     """A stand-in for the helper ``name``: its arguments go to the grader, whose reference
     helper's answer comes back (with its gradient, through ``tf.custom_gradient``, when
     ``gradients``)."""
+    sent = SentRows()
+
     def ask(args: tuple, kwargs: dict) -> tuple[Any, int]:
         """(the grader's answer, the number of the call)."""
-        reply = ask_grader({"call": name, "args": encode(to_wire([list(args), kwargs]))})
+        wire = to_wire([list(args), kwargs])
+        reply = ask_grader({"call": name, "args": encode(sent.pack(wire))})
+        if reply.get("resend"):  # the grader no longer has some rows (a new reference process)
+            sent.forget()
+            reply = ask_grader({"call": name, "args": encode(sent.pack(wire))})
+        if "value" not in reply:
+            raise HelperError(_("the grader did not answer"))
         return from_wire(decode(reply["value"])), reply.get("call")
 
     def stand_in(*args, **kwargs):
@@ -357,6 +366,48 @@ def _recorded(tensor) -> bool:
     except ImportError:
         return True
     return bool(record.should_record_backprop([tensor]))
+
+
+ROWS_KEY = "__rows__"  # a stand-in's array sent row by row (SentRows)
+MIN_ROW_BYTES = 4096  # the smallest row sent by its digest once the grader has it
+
+
+def row_digest(row: np.ndarray) -> str:
+    """The digest of one row of an array (its dtype, shape and values), by which the stand-in
+    names a row the grader has already received."""
+    digest = hashlib.blake2b(f"{row.dtype.str}{row.shape}".encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(row))
+    return digest.hexdigest()
+
+
+class SentRows:
+    """The rows of large arrays that one stand-in has sent the grader. A training loop sends
+    the same photographs every epoch, in other mini-batches: ``pack`` sends an array whose
+    rows are at least ``MIN_ROW_BYTES`` as ``{ROWS_KEY: [row_digest of each row], "new": the
+    rows not sent before}``, and the grader (``helper_calls.ReceivedRows``) rebuilds it from
+    the rows it kept. ``forget`` when the grader asks for everything again."""
+
+    def __init__(self):
+        self.sent: set[str] = set()
+
+    def pack(self, wire: Any) -> Any:
+        """``wire`` (``to_wire``'s) with its large arrays packed."""
+        if (isinstance(wire, np.ndarray) and wire.ndim >= 2 and len(wire)
+                and wire.dtype.kind in _ARRAY_KINDS and wire[0].nbytes >= MIN_ROW_BYTES):
+            digests = [row_digest(row) for row in wire]
+            new = {digest: i for i, digest in enumerate(digests) if digest not in self.sent}
+            self.sent.update(new)
+            return {ROWS_KEY: digests, "new": wire[list(new.values())]}
+        if isinstance(wire, dict):
+            if ROWS_KEY in wire:
+                raise TypeError(_("the key '{key}' is reserved").format(key=ROWS_KEY))
+            return {k: self.pack(v) for k, v in wire.items()}
+        if isinstance(wire, list):
+            return [self.pack(v) for v in wire]
+        return wire
+
+    def forget(self) -> None:
+        self.sent.clear()
 
 
 def to_wire(value: Any) -> Any:

@@ -13,7 +13,10 @@ kernel, and the grader answers only for those helpers of the function being grad
 verdicts are decided already (helpers are graded first).
 
 A gradient request names the call it differentiates (one of the last ``KEPT_CALLS``, whose
-arguments ``Answers`` keeps) instead of sending its arguments again.
+arguments ``Answers`` keeps) instead of sending its arguments again. A large array whose rows
+were sent before (the same photographs in every epoch's mini-batches) travels as the digests of
+its rows (``utils.graded.SentRows``; ``ReceivedRows`` keeps the rows and rebuilds it): a training
+run with a failed forward pass sends each photograph once, not once per epoch.
 
 The grader never answers a helper's hidden test case: a call whose arguments are, as values,
 those the helper's own hidden cases were called with (``fingerprint``) is refused, so that a
@@ -35,7 +38,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from utils.graded import MAX_PAYLOAD_BYTES, GradedFunction, decode, encode, from_wire, to_wire
+from utils.graded import (MAX_PAYLOAD_BYTES, ROWS_KEY, GradedFunction, decode, encode, from_wire,
+                          row_digest, to_wire)
 from utils.i18n import _
 
 MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1,080 photographs
@@ -115,6 +119,7 @@ class Answers:
         self.reference = reference
         self.calls = 0
         self._recent: dict[int, tuple[list, dict]] = {}  # the last calls' arguments, by number
+        self._rows = ReceivedRows()
 
     def __call__(self, message: dict, seconds: float = float("inf")) -> dict:
         name = message.get("call", message.get("gradient"))
@@ -125,8 +130,11 @@ class Answers:
                 args, kwargs = self._recent[message["of_call"]]
                 return _reply(encode(to_wire(_gradient(self.reference(name), args, kwargs,
                                                        message))))
-            wire = decode(message.get("args"), MAX_ARGUMENT_BYTES)
-            if fingerprint(wire) in message.get("refused", ()):
+            try:
+                wire = self._rows.unpack(decode(message.get("args"), MAX_ARGUMENT_BYTES))
+            except UnknownRows:
+                return {"resend": True}
+            if refused(wire, message.get("refused", ())):
                 raise ValueError(_("these are the arguments of one of its hidden test cases, "
                                    "which the grader does not answer"))
             args, kwargs = from_wire(wire)
@@ -145,12 +153,104 @@ class Answers:
             return {"error": f"{type(error).__name__}: {str(error)[:500]}"}
 
 
+class UnknownRows(Exception):
+    """A packed array names a row this process does not have (``ReceivedRows``)."""
+
+
+class ReceivedRows:
+    """The rows a stand-in has sent row by row (``utils.graded.SentRows``), kept by digest for
+    its later calls, ``MAX_ARGUMENT_BYTES`` at most (then forgotten: the stand-in sends them
+    again when the reply asks it to resend)."""
+
+    def __init__(self):
+        self.rows: dict[str, np.ndarray] = {}
+        self.bytes = 0
+
+    def unpack(self, wire: Any) -> Any:
+        """``wire`` with each packed array rebuilt; ValueError when one is malformed or the
+        arrays rebuilt would hold more than ``MAX_ARGUMENT_BYTES``; UnknownRows when one names
+        a row not kept."""
+        rebuilt = 0
+
+        def walk(value: Any) -> Any:
+            nonlocal rebuilt
+            if isinstance(value, dict) and set(value) == {ROWS_KEY, "new"}:
+                array = self._rebuilt(value[ROWS_KEY], value["new"])
+                rebuilt += array.nbytes
+                if rebuilt > MAX_ARGUMENT_BYTES:
+                    raise ValueError(_("arguments larger than {size} MiB").format(
+                        size=MAX_ARGUMENT_BYTES // 2 ** 20))
+                return array
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            return value
+        return walk(wire)
+
+    def _rebuilt(self, digests: Any, new: Any) -> np.ndarray:
+        if not (isinstance(digests, list) and digests and all(isinstance(d, str) for d in digests)
+                and isinstance(new, np.ndarray) and new.ndim >= 2):
+            raise ValueError(_("malformed arguments"))
+        for row in new:
+            if self.bytes + row.nbytes > MAX_ARGUMENT_BYTES:
+                self.rows.clear()
+                self.bytes = 0
+            digest = row_digest(row)
+            if digest not in self.rows:
+                self.rows[digest] = row
+                self.bytes += row.nbytes
+        if not all(d in self.rows for d in digests):
+            raise UnknownRows()
+        first = self.rows[digests[0]]
+        if len(digests) * first.nbytes > MAX_ARGUMENT_BYTES:
+            raise ValueError(_("arguments larger than {size} MiB").format(
+                size=MAX_ARGUMENT_BYTES // 2 ** 20))
+        rows = [self.rows[d] for d in digests]
+        if any(r.shape != first.shape or r.dtype != first.dtype for r in rows):
+            raise ValueError(_("malformed arguments"))
+        return np.stack(rows)
+
+
+def refused(wire: Any, fingerprints: Any) -> bool:
+    """Whether the arguments ``wire`` have one of ``fingerprints``: the hash of their values is
+    computed only when one of those has the same shapes."""
+    if not isinstance(fingerprints, list | tuple | set) or not fingerprints:
+        return False
+    leaves = _leaves(wire)
+    shapes = _shapes_digest(leaves)
+    return (any(isinstance(f, str) and f.startswith(shapes) for f in fingerprints)
+            and _fingerprint(leaves) in fingerprints)
+
+
 def fingerprint(wire: Any) -> str:
     """A hash of a call's arguments as values, as they travel (``[args, kwargs]`` through
     ``to_wire``, ``encode`` and ``decode``), whatever way they are passed: the multiset of its
     values, positional or by keyword, in any order; numbers, arrays, tensors and variables of
-    equal values hash alike, and so does a list or tuple of numbers and the array it makes."""
-    leaves: list[bytes] = []
+    equal values hash alike, and so does a list or tuple of numbers and the array it makes. It
+    begins with the hash of their shapes alone (``refused``)."""
+    return _fingerprint(_leaves(wire))
+
+
+def _fingerprint(leaves: list[tuple[bytes, Any]]) -> str:
+    digest = hashlib.sha256()
+    for leaf in sorted(hashlib.sha256(shape + b"\0" + (
+            value if isinstance(value, bytes) else value.astype(np.float64).tobytes())).digest()
+            for shape, value in leaves):
+        digest.update(leaf)
+    return f"{_shapes_digest(leaves)}:{digest.hexdigest()}"
+
+
+def _shapes_digest(leaves: list[tuple[bytes, Any]]) -> str:
+    """The hash of the leaves' shapes (a string's or None's: its text), in any order."""
+    return hashlib.sha256(b"\0".join(sorted(shape for shape, _value in leaves))).hexdigest()[:16]
+
+
+def _leaves(wire: Any) -> list[tuple[bytes, Any]]:
+    """(shape, values) of each value of ``wire`` (``fingerprint``): a string's or None's
+    shape is its text, and its values are empty; a number's or array's values are the array,
+    converted when hashed."""
+    leaves: list[tuple[bytes, Any]] = []
 
     def walk(value: Any) -> None:
         if isinstance(value, dict) and len(value) == 1 and (
@@ -163,18 +263,14 @@ def fingerprint(wire: Any) -> str:
             for item in value:
                 walk(item)
         elif value is None or isinstance(value, str):
-            leaves.append(repr(value).encode())
+            leaves.append((repr(value).encode(), b""))
         else:
             array = _number_array(value) if isinstance(value, list | tuple) else np.asarray(value)
-            if array.dtype.kind in "biuf":
-                array = array.astype(np.float64)
-            leaves.append(repr(array.shape).encode() + b"\0" + array.tobytes())
+            leaves.append((repr(array.shape).encode(), array if array.dtype.kind in "biuf"
+                           else array.tobytes()))
 
     walk(wire)
-    digest = hashlib.sha256()
-    for leaf in sorted(hashlib.sha256(leaf).digest() for leaf in leaves):
-        digest.update(leaf)
-    return digest.hexdigest()
+    return leaves
 
 
 def _number_array(value: list | tuple) -> np.ndarray | None:
