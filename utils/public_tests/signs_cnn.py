@@ -428,9 +428,9 @@ class Model(GradedFunction):
     the training cost at least half as much as the reference's training does: ``recompute``;
     correct implementations that round differently end with parameters that differ by up to
     0.2, so the parameters themselves are not compared). Compared with the reference: with
-    learning rate 0 the parameters stay at their initial values and each epoch's cost is the
-    mean cost of those parameters over the training set (mini-batch costs weighted by their
-    sizes).
+    learning rate 0 (on the first whole mini-batches, ``frozen_size``) the parameters stay at
+    their initial values and each epoch's cost is the mean cost of those parameters over the
+    training set (mini-batch costs weighted by their sizes).
     """
 
     name = "model"
@@ -470,8 +470,10 @@ class Model(GradedFunction):
         if not (isinstance(result, tuple) and len(result) == 4):
             return {"returns_four": False}
         train_accuracy, test_accuracy, parameters, costs = result
-        frozen = _run(fn, *data, learning_rate=0.0, num_epochs=Model.frozen_epochs,
-                      print_cost=False)
+        X_train, Y_train, X_test, Y_test = data
+        whole = Model.frozen_size(len(X_train))
+        frozen = _run(fn, X_train[:whole], Y_train[:whole], X_test, Y_test, learning_rate=0.0,
+                      num_epochs=Model.frozen_epochs, print_cost=False)
         return {"returns_four": True, "train_accuracy": _plain(train_accuracy),
                 "test_accuracy": _plain(test_accuracy), "parameters": _values(parameters),
                 "accuracies": Model._accuracies(fn, parameters, data),
@@ -575,8 +577,16 @@ class Model(GradedFunction):
                         got["frozen"][name], initial[name], rtol=1e-6, atol=1e-7)
 
 
-    def _batches(self, inputs) -> int:
-        return -(-inputs["n_train"] // self.minibatch_size)
+    @staticmethod
+    def frozen_size(n_train: int) -> int:
+        """The training photographs of the run with learning rate 0: the first whole
+        mini-batches (all of them when there are fewer), so that its training step is traced
+        once, for one batch shape. The training run's last batch is smaller, which shows a
+        cost weighted by ``minibatch_size`` instead of each batch's size."""
+        return max(n_train - n_train % Model.minibatch_size, min(n_train, Model.minibatch_size))
+
+    def _frozen_batches(self, inputs) -> int:
+        return -(-self.frozen_size(inputs["n_train"]) // self.minibatch_size)
 
     @staticmethod
     def _not_applied(inputs, got, expected):
@@ -607,10 +617,11 @@ class Model(GradedFunction):
                 _not_applied),
         Mistake("summed_costs", N_("the epoch cost is the sum of the mini-batch costs"),
                 N_("add cost * len(minibatch_X) / m for each mini-batch, a weighted mean"),
-                _epoch_cost(lambda model, inputs: model._batches(inputs))),
+                _epoch_cost(lambda model, inputs: model._frozen_batches(inputs))),
         Mistake("divided_by_m", N_("each mini-batch cost is divided by m without its size"),
                 N_("add cost * len(minibatch_X) / m: a mini-batch's cost is its mean already"),
-                _epoch_cost(lambda model, inputs: model._batches(inputs) / inputs["n_train"])),
+                _epoch_cost(lambda model, inputs: model._frozen_batches(inputs)
+                            / model.frozen_size(inputs["n_train"]))),
         Mistake("accuracies_exchanged", N_("the train and test accuracies are exchanged"),
                 N_("return train_accuracy, test_accuracy, parameters, costs in this order"),
                 _accuracies_exchanged),
