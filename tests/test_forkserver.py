@@ -53,7 +53,7 @@ class Kernel:
     """A sandboxed kernel started through ``socket`` (or directly when it is None)."""
 
     def __init__(self, folder: Path, socket: Path | None, memory_mb: int = 3072,
-                 disk_mb: int = 512):
+                 disk_mb: int = 512, readonly: tuple[str, ...] = ()):
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
 
@@ -63,7 +63,7 @@ class Kernel:
         self.settings = sandbox.Settings(
             name="student", runtime=str(self.folders["runtime"]),
             markers=str(self.folders["markers"]), memory_mb=memory_mb, disk_mb=disk_mb,
-            env=kernel_environment(Limits()))
+            readonly=list(readonly), env=kernel_environment(Limits()))
         self.settings.write(folder / "settings.json")
         sandbox.kernelspec(folder / "jupyter", folder / "settings.json", socket)
         self.manager = KernelManager(
@@ -423,3 +423,37 @@ def test_a_kernel_finds_nothing_of_the_requests_served_before_it(server, tmp_pat
             "a kernel found an earlier request in the memory it was forked from"
     finally:
         kernel.close()
+
+
+@pytest.mark.skipif(not os.environ.get("CNN_COURSE_MIRROR"), reason="CNN_COURSE_MIRROR is not set")
+def test_the_kernels_of_a_signs_server_find_the_photographs_decoded(tmp_path):
+    """Assignment 2's server decodes the SIGNS training photographs once (``warm_up``); its
+    kernels load the same training set without decoding, and each load is the caller's own
+    copy."""
+    from course.grading.forkserver import libraries_used
+    from course.grading.worker import _imports_cell
+    from utils import data, signs
+
+    source = assignments.get("C4W1A2_signs_cnn").source_notebook.read_text()
+    assert "utils.signs" in libraries_used(_imports_cell(source))
+    X_train = signs.load_signs_dataset(verbose=False)[0]  # fetched here from the mirror first
+    signs_server = ForkServer(kernel_environment(Limits()), ("utils.signs",))
+    kernel = Kernel(tmp_path, signs_server.socket,
+                    readonly=tuple(str(p) for p in data.data_folders()))
+    try:
+        text, reply = kernel.run(
+            "import hashlib, sys\n"
+            "from utils import signs\n"
+            "decoded = signs._photographs.cache_info().currsize\n"
+            "X = signs.load_signs_dataset(verbose=False)[0]\n"
+            "X[:] = 0\n"
+            "again = signs.load_signs_dataset(verbose=False)[0]\n"
+            "print(decoded, signs._photographs.cache_info().misses, "
+            "hashlib.sha256(again.tobytes()).hexdigest())\n")
+        assert reply["status"] == "ok", reply
+        decoded, misses, digest = text.split()
+        assert (decoded, misses) == ("1", "1")  # decoded by the server, before the fork
+        assert digest == __import__("hashlib").sha256(X_train.tobytes()).hexdigest()
+    finally:
+        kernel.close()
+        signs_server.stop()

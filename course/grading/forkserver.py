@@ -16,17 +16,18 @@ sandboxed process runs ``python -m ipykernel_launcher`` in itself instead of sta
 interpreter: the libraries are already in its memory, copied on write from the server.
 
 What the kernel inherits is a copy of the server's memory and of its supervisor's: the libraries of
-``PRELOAD`` (and its ``LIBRARIES``) and the request (the sandbox's settings file, the connection
-file, the command, the working folder and the variables of ``Settings.inherit``; never the rest of
-the worker's environment, nor any other kernel's request). The server is a fresh interpreter
-(started with ``subprocess``, never forked from the worker, whose memory holds reference answers)
-and reads nothing but those libraries; the grader's modules are removed from ``sys.modules``
-before the kernel starts (``sandbox._run_module_here``), and every file descriptor but the
-standard streams is closed in the sandbox. The client forwards SIGINT and SIGTERM to the
-supervisor; when the client is killed, the supervisor sees its connection close and ends the
-sandbox. A request the server cannot serve the same way as a new interpreter (another
-environment or Python, another command) runs the usual way, by exec; so does every request when
-the server is not there.
+``PRELOAD`` (and its ``LIBRARIES``, with the course data their ``warm_up`` loaded: public data
+that every kernel would load the same way) and the request (the sandbox's settings file, the
+connection file, the command, the working folder and the variables of ``Settings.inherit``; never
+the rest of the worker's environment, nor any other kernel's request). The server is a fresh
+interpreter (started with ``subprocess``, never forked from the worker, whose memory holds
+reference answers) and reads nothing but those libraries and that data; the grader's modules
+are removed from ``sys.modules`` before the kernel starts (``sandbox._run_module_here``), and
+every file descriptor but the standard streams is closed in the sandbox. The client forwards
+SIGINT and SIGTERM to the supervisor; when the client is killed, the supervisor sees its
+connection close and ends the sandbox. A request the server cannot serve the same way as a new
+interpreter (another environment or Python, another command) runs the usual way, by exec; so
+does every request when the server is not there.
 
 The same server forks the grader's reference children (``course.trusted.reference_process``),
 which answer a failed helper's stand-ins with the reference solution: they need the same
@@ -66,7 +67,10 @@ from pathlib import Path
 PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded",
            # what a reference child needs besides
            "course.trusted.reference_solution", "course.trusted.helper_calls")
-LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras")
+LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras",
+             # the course's helpers whose data every kernel loads the same way: the server
+             # calls their warm_up() after the imports (the SIGNS photographs, decoded once)
+             "utils.signs")
 HELPERS = Path(__file__).resolve().parents[2] / "utils"  # the course's helper package
 FOLDER_PREFIX = "cnn-forkserver-"  # a server's folder: FOLDER_PREFIX, its starter's pid, "-"...
 MAX_REQUEST = 1 << 16  # bytes of one request
@@ -249,6 +253,8 @@ def serve(path: str, libraries: list[str]) -> None:
     started = dict(os.environ)
     for module in (*PRELOAD, *libraries):
         importlib.import_module(module)
+    for module in libraries:
+        getattr(sys.modules[module], "warm_up", lambda: None)()
     imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
     if len(os.listdir("/proc/self/task")) > 1:
         sys.exit("the preloaded libraries started threads: forking would be unsafe")
