@@ -472,7 +472,8 @@ def test_rows_the_grader_no_longer_has_are_sent_again(monkeypatch):
 
 
 @pytest.mark.parametrize("packed, why", [
-    ({graded.ROWS_KEY: ["d"] * 3, "new": np.zeros((0, 2))}, "resend"),  # rows never sent
+    ({graded.ROWS_KEY: ["d"] * 3, "new": np.zeros((0, 1024), np.float32)}, "resend"),  # never
+    ({graded.ROWS_KEY: ["d"], "new": np.zeros((1, 2))}, "malformed"),  # rows under 4 KiB
     ({graded.ROWS_KEY: [], "new": np.zeros((1, 1024), np.float32)}, "malformed"),
     ({graded.ROWS_KEY: "d", "new": np.zeros((1, 1024), np.float32)}, "malformed"),
     ({graded.ROWS_KEY: ["d"], "new": 3}, "malformed"),

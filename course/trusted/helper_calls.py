@@ -38,8 +38,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from utils.graded import (MAX_PAYLOAD_BYTES, ROWS_KEY, GradedFunction, decode, encode, from_wire,
-                          row_digest, to_wire)
+from utils.graded import (MAX_PAYLOAD_BYTES, MIN_ROW_BYTES, ROWS_KEY, GradedFunction, decode,
+                          encode, from_wire, row_digest, to_wire)
 from utils.i18n import _
 
 MAX_ARGUMENT_BYTES = 160 * 2 ** 20  # model's accuracy: forward_propagation of 1,080 photographs
@@ -160,7 +160,9 @@ class UnknownRows(Exception):
 class ReceivedRows:
     """The rows a stand-in has sent row by row (``utils.graded.SentRows``), kept by digest for
     its later calls, ``MAX_ARGUMENT_BYTES`` at most (then forgotten: the stand-in sends them
-    again when the reply asks it to resend)."""
+    again when the reply asks it to resend). Each kept row is a copy of at least
+    ``MIN_ROW_BYTES`` (so that what a row costs beside its values stays small), and each row
+    sent must be one of those its array names, once."""
 
     def __init__(self):
         self.rows: dict[str, np.ndarray] = {}
@@ -190,16 +192,22 @@ class ReceivedRows:
 
     def _rebuilt(self, digests: Any, new: Any) -> np.ndarray:
         if not (isinstance(digests, list) and digests and all(isinstance(d, str) for d in digests)
-                and isinstance(new, np.ndarray) and new.ndim >= 2):
+                and isinstance(new, np.ndarray) and new.ndim >= 2
+                and new.dtype.itemsize * int(np.prod(new.shape[1:])) >= MIN_ROW_BYTES):
             raise ValueError(_("malformed arguments"))
+        named, sent = set(digests), set()
         for row in new:
+            digest = row_digest(row)
+            if digest not in named or digest in sent:
+                raise ValueError(_("malformed arguments"))
+            sent.add(digest)
+            if digest in self.rows:
+                continue
             if self.bytes + row.nbytes > MAX_ARGUMENT_BYTES:
                 self.rows.clear()
                 self.bytes = 0
-            digest = row_digest(row)
-            if digest not in self.rows:
-                self.rows[digest] = row
-                self.bytes += row.nbytes
+            self.rows[digest] = row.copy()  # not a view, which would keep all of ``new``
+            self.bytes += row.nbytes
         if not all(d in self.rows for d in digests):
             raise UnknownRows()
         first = self.rows[digests[0]]
@@ -233,10 +241,12 @@ def fingerprint(wire: Any) -> str:
 
 
 def _fingerprint(leaves: list[tuple[bytes, Any]]) -> str:
+    def values(value: Any) -> bytes:  # numbers as float64; + 0.0: -0.0 hashes as 0.0 does
+        return value if isinstance(value, bytes) else (value.astype(np.float64) + 0.0).tobytes()
+
     digest = hashlib.sha256()
-    for leaf in sorted(hashlib.sha256(shape + b"\0" + (
-            value if isinstance(value, bytes) else value.astype(np.float64).tobytes())).digest()
-            for shape, value in leaves):
+    for leaf in sorted(hashlib.sha256(shape + b"\0" + values(value)).digest()
+                       for shape, value in leaves):
         digest.update(leaf)
     return f"{_shapes_digest(leaves)}:{digest.hexdigest()}"
 
