@@ -3,6 +3,7 @@ a failed helper's stand-in refuses the arguments of the helper's own hidden case
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ from importlib import import_module
 
 import nbformat
 import numpy as np
+import pytest
 
 from course import assignments
 from course.trusted import cases
@@ -52,11 +54,15 @@ def test_seeded_hidden_cases_get_fresh_seeds_and_the_same_run_the_same():
 
 
 def test_a_call_has_one_fingerprint_whatever_the_types_of_its_values():
+    """Equal values at float32's precision, with size-1 axes more or less, and whatever
+    strings come with them, hash alike (the reference reads float32 and broadcasts)."""
     as_sent = decode(encode(to_wire([[-3.5, (3, 3)], {}])))
     assert fingerprint(as_sent) == fingerprint([[np.float32(-3.5), [3, 3]], {}])
     assert fingerprint(as_sent) == fingerprint([[], {"shape": np.array([3, 3]), "dz": -3.5}])
-    assert fingerprint(as_sent) != fingerprint([[-3.5000001, [3, 3]], {}])
+    assert fingerprint(as_sent) == fingerprint([[-3.5000001, [3, 3]], {}])  # float32's
+    assert fingerprint(as_sent) != fingerprint([[-3.5001, [3, 3]], {}])
     assert fingerprint(as_sent) != fingerprint([[-3.5, [3, 3, 1]], {}])
+    assert fingerprint(as_sent) == fingerprint([[np.array([[-3.5]]), [3, 3], "max"], {}])
 
 
 def test_a_stand_in_refuses_the_arguments_of_its_hidden_cases():
@@ -90,7 +96,8 @@ def test_the_hidden_calls_are_kept_with_the_answers_and_read_without_tensorflow(
     tests = cases.read(source, "a run")
     by_function = {t.function: t.cases for t in tests}
     helper = import_module("utils.public_tests.car_detection").CHECKS["yolo_filter_boxes"]
-    calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params))
+    function = Reference(a.source_notebook).function("yolo_filter_boxes")  # its defaults
+    calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params), function)
                                    for c in by_function["yolo_filter_boxes"]
                                    if c.hidden == hidden)) for hidden in (True, False)}
     assert calls[True] - calls[False], "the helper's hidden cases make no call of their own"
@@ -113,3 +120,23 @@ def test_the_hidden_calls_are_kept_with_the_answers_and_read_without_tensorflow(
         capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
     assert found == sorted(calls[True] - calls[False])
     assert not tensorflow, "reading the kept hidden calls imported TensorFlow"
+
+
+@pytest.mark.parametrize("assignment_id", [a.id for a in assignments.available()])
+def test_every_hidden_case_of_a_helper_makes_a_call_its_stand_in_refuses(assignment_id):
+    """Fingerprints leave out what the reference cannot tell apart (float32 rounding, size-1
+    axes, strings, defaults written out), so a hidden call could come to hash as a public one
+    and no longer be refused: each hidden case of each helper (with parameters) makes at least
+    one call that the stand-in refuses."""
+    a = assignments.get(assignment_id)
+    reference = Reference(a.source_notebook)
+    tests = cases.read(reference.source, "a run")
+    checks = {t.function: import_module(t.module).CHECKS[t.function] for t in tests}
+    for name in {h for graded in checks.values() for h in graded.helpers}:
+        helper, function = checks[name], reference.function(name)
+        if not inspect.signature(function).parameters:
+            continue  # every case makes the same call
+        refused = reference.hidden_calls(helper, tests)
+        for case in (c for t in tests if t.function == name for c in t.cases if c.hidden):
+            made = call_fingerprints(helper, helper.inputs(**case.params), function)
+            assert not made or made & refused, f"{name}'s hidden case {case.params}"

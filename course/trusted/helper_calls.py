@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import json
 import resource
 from typing import Any, Callable, Iterator
@@ -134,7 +135,7 @@ class Answers:
                 wire = self._rows.unpack(decode(message.get("args"), MAX_ARGUMENT_BYTES))
             except UnknownRows:
                 return {"resend": True}
-            if refused(wire, message.get("refused", ())):
+            if refused(wire, message.get("refused", ()), self.reference(name)):
                 raise ValueError(_("these are the arguments of one of its hidden test cases, "
                                    "which the grader does not answer"))
             args, kwargs = from_wire(wire)
@@ -169,16 +170,18 @@ class ReceivedRows:
         self.bytes = 0
 
     def unpack(self, wire: Any) -> Any:
-        """``wire`` with each packed array rebuilt; ValueError when one is malformed or the
-        arrays rebuilt would hold more than ``MAX_ARGUMENT_BYTES``; UnknownRows when one names
-        a row not kept."""
+        """``wire`` with each packed array rebuilt; ValueError when one is malformed or its
+        arrays, rebuilt and sent whole, would hold more than ``MAX_ARGUMENT_BYTES``;
+        UnknownRows when one names a row not kept."""
         rebuilt = 0
 
         def walk(value: Any) -> Any:
             nonlocal rebuilt
-            if isinstance(value, dict) and set(value) == {ROWS_KEY, "new"}:
-                array = self._rebuilt(value[ROWS_KEY], value["new"])
-                rebuilt += array.nbytes
+            if isinstance(value, np.ndarray) or (isinstance(value, dict)
+                                                 and set(value) == {ROWS_KEY, "new"}):
+                array = (value if isinstance(value, np.ndarray)
+                         else self._rebuilt(value[ROWS_KEY], value["new"]))
+                rebuilt += array.nbytes  # the arrays sent whole count too
                 if rebuilt > MAX_ARGUMENT_BYTES:
                     raise ValueError(_("arguments larger than {size} MiB").format(
                         size=MAX_ARGUMENT_BYTES // 2 ** 20))
@@ -220,47 +223,69 @@ class ReceivedRows:
         return np.stack(rows)
 
 
-def refused(wire: Any, fingerprints: Any) -> bool:
-    """Whether the arguments ``wire`` have one of ``fingerprints``: the hash of their values is
-    computed only when one of those has the same shapes."""
+def refused(wire: Any, fingerprints: Any, function: Callable | None = None) -> bool:
+    """Whether the arguments ``wire`` have one of ``fingerprints``, as sent or, with
+    ``function``, bound to its parameters with its defaults filled in (``call_fingerprints``
+    keeps both): the hash of their values is computed only when one of those has the same
+    shapes."""
     if not isinstance(fingerprints, list | tuple | set) or not fingerprints:
         return False
-    leaves = _leaves(wire)
-    shapes = _shapes_digest(leaves)
-    return (any(isinstance(f, str) and f.startswith(shapes) for f in fingerprints)
-            and _fingerprint(leaves) in fingerprints)
+    for call in (wire, _with_defaults(wire, function)):
+        if call is None:
+            continue
+        leaves = _leaves(call)
+        shapes = _shapes_digest(leaves)
+        if (any(isinstance(f, str) and f.startswith(shapes) for f in fingerprints)
+                and _fingerprint(leaves) in fingerprints):
+            return True
+    return False
 
 
 def fingerprint(wire: Any) -> str:
     """A hash of a call's arguments as values, as they travel (``[args, kwargs]`` through
     ``to_wire``, ``encode`` and ``decode``), whatever way they are passed: the multiset of its
-    values, positional or by keyword, in any order; numbers, arrays, tensors and variables of
-    equal values hash alike, and so does a list or tuple of numbers and the array it makes. It
-    begins with the hash of their shapes alone (``refused``)."""
+    numbers and arrays, positional or by keyword, in any order, at float32's precision, without
+    their size-1 axes; numbers, arrays, tensors and variables of equal values hash alike, and so
+    do a list or tuple of numbers and the array it makes. Strings and None are not hashed (a
+    layer's name, a mode: a call that differs from a hidden case's only by them is refused as
+    the hidden case is). It begins with the hash of the shapes alone (``refused``)."""
     return _fingerprint(_leaves(wire))
 
 
-def _fingerprint(leaves: list[tuple[bytes, Any]]) -> str:
-    def values(value: Any) -> bytes:  # numbers as float64; + 0.0: -0.0 hashes as 0.0 does
-        return value if isinstance(value, bytes) else (value.astype(np.float64) + 0.0).tobytes()
+def _with_defaults(wire: Any, function: Callable | None) -> list | None:
+    """The call ``wire`` (``[args, kwargs]``) bound to ``function``'s parameters, its defaults
+    filled in, as ``[[], {parameter: value}]``; None when it does not bind (or no function)."""
+    if function is None or not (isinstance(wire, list) and len(wire) == 2
+                                and isinstance(wire[0], list) and isinstance(wire[1], dict)):
+        return None
+    try:
+        bound = inspect.signature(function).bind(*wire[0], **wire[1])
+    except (TypeError, ValueError):
+        return None
+    bound.apply_defaults()
+    return [[], dict(bound.arguments)]
+
+
+def _fingerprint(leaves: list[tuple[bytes, np.ndarray]]) -> str:
+    def values(array: np.ndarray) -> bytes:  # + 0: -0.0 hashes as 0.0 does
+        return (array.astype(np.float32) + np.float32(0)).tobytes()
 
     digest = hashlib.sha256()
-    for leaf in sorted(hashlib.sha256(shape + b"\0" + values(value)).digest()
-                       for shape, value in leaves):
+    for leaf in sorted(hashlib.sha256(shape + b"\0" + values(array)).digest()
+                       for shape, array in leaves):
         digest.update(leaf)
     return f"{_shapes_digest(leaves)}:{digest.hexdigest()}"
 
 
-def _shapes_digest(leaves: list[tuple[bytes, Any]]) -> str:
-    """The hash of the leaves' shapes (a string's or None's: its text), in any order."""
-    return hashlib.sha256(b"\0".join(sorted(shape for shape, _value in leaves))).hexdigest()[:16]
+def _shapes_digest(leaves: list[tuple[bytes, np.ndarray]]) -> str:
+    """The hash of the leaves' shapes, in any order."""
+    return hashlib.sha256(b"\0".join(sorted(shape for shape, _array in leaves))).hexdigest()[:16]
 
 
-def _leaves(wire: Any) -> list[tuple[bytes, Any]]:
-    """(shape, values) of each value of ``wire`` (``fingerprint``): a string's or None's
-    shape is its text, and its values are empty; a number's or array's values are the array,
-    converted when hashed."""
-    leaves: list[tuple[bytes, Any]] = []
+def _leaves(wire: Any) -> list[tuple[bytes, np.ndarray]]:
+    """(shape without its size-1 axes, values) of each number or array of ``wire``
+    (``fingerprint``); strings and None are left out."""
+    leaves: list[tuple[bytes, np.ndarray]] = []
 
     def walk(value: Any) -> None:
         if isinstance(value, dict) and len(value) == 1 and (
@@ -272,12 +297,9 @@ def _leaves(wire: Any) -> list[tuple[bytes, Any]]:
         elif isinstance(value, list | tuple) and _number_array(value) is None:
             for item in value:
                 walk(item)
-        elif value is None or isinstance(value, str):
-            leaves.append((repr(value).encode(), b""))
-        else:
+        elif value is not None and not isinstance(value, str):
             array = _number_array(value) if isinstance(value, list | tuple) else np.asarray(value)
-            leaves.append((repr(array.shape).encode(), array if array.dtype.kind in "biuf"
-                           else array.tobytes()))
+            leaves.append((repr(tuple(d for d in array.shape if d != 1)).encode(), array))
 
     walk(wire)
     return leaves
@@ -294,9 +316,12 @@ def _number_array(value: list | tuple) -> np.ndarray | None:
     return array if array.dtype.kind in "biuf" else None
 
 
-def call_fingerprints(graded: GradedFunction, inputs: dict) -> set[str]:
+def call_fingerprints(graded: GradedFunction, inputs: dict,
+                      function: Callable | None = None) -> set[str]:
     """The fingerprints of the arguments of every call ``graded.call`` makes of its function
-    for ``inputs`` (a function that returns None stands in for the graded one)."""
+    for ``inputs`` (a function that returns None stands in for the graded one), as made and,
+    with ``function`` (the reference's), bound to its parameters with its defaults filled in
+    (``refused``)."""
     seen = []
 
     def recorder(*args, **kwargs):
@@ -307,7 +332,9 @@ def call_fingerprints(graded: GradedFunction, inputs: dict) -> set[str]:
     prints = set()
     for call in seen:
         with contextlib.suppress(TypeError, ValueError):  # arguments no stand-in could send
-            prints.add(fingerprint(decode(encode(to_wire(call)))))
+            wire = decode(encode(to_wire(call)))
+            prints.update(fingerprint(c) for c in (wire, _with_defaults(wire, function))
+                          if c is not None)
     return prints
 
 

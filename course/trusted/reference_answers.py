@@ -72,7 +72,9 @@ class Reference:
         cases = _cases_of(helper, tests)
 
         def compute() -> str:
-            calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params))
+            function = self.function(helper.name)
+            calls = {hidden: set().union(*(call_fingerprints(helper, helper.inputs(**c.params),
+                                                             function)
                                            for c in cases if c.hidden == hidden))
                      for hidden in (True, False)}
             return json.dumps(sorted(calls[True] - calls[False]))
