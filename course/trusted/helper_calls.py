@@ -173,18 +173,18 @@ class ReceivedRows:
         """``wire`` with each packed array rebuilt; ValueError when one is malformed or its
         arrays, rebuilt and sent whole, would hold more than ``MAX_ARGUMENT_BYTES``;
         UnknownRows when one names a row not kept."""
-        rebuilt = 0
+        rebuilt = 0  # bytes of the arrays so far, rebuilt and sent whole
 
         def walk(value: Any) -> Any:
             nonlocal rebuilt
             if isinstance(value, np.ndarray) or (isinstance(value, dict)
                                                  and set(value) == {ROWS_KEY, "new"}):
+                left = MAX_ARGUMENT_BYTES - rebuilt
                 array = (value if isinstance(value, np.ndarray)
-                         else self._rebuilt(value[ROWS_KEY], value["new"]))
-                rebuilt += array.nbytes  # the arrays sent whole count too
-                if rebuilt > MAX_ARGUMENT_BYTES:
-                    raise ValueError(_("arguments larger than {size} MiB").format(
-                        size=MAX_ARGUMENT_BYTES // 2 ** 20))
+                         else self._rebuilt(value[ROWS_KEY], value["new"], left))
+                if array.nbytes > left:
+                    raise _too_large()
+                rebuilt += array.nbytes
                 return array
             if isinstance(value, dict):
                 return {k: walk(v) for k, v in value.items()}
@@ -193,7 +193,9 @@ class ReceivedRows:
             return value
         return walk(wire)
 
-    def _rebuilt(self, digests: Any, new: Any) -> np.ndarray:
+    def _rebuilt(self, digests: Any, new: Any, left: int) -> np.ndarray:
+        """The array of the rows ``digests`` names, ``new`` kept first; ValueError before it
+        is made when it would hold more than ``left`` bytes."""
         if not (isinstance(digests, list) and digests and all(isinstance(d, str) for d in digests)
                 and isinstance(new, np.ndarray) and new.ndim >= 2
                 and new.dtype.itemsize * int(np.prod(new.shape[1:])) >= MIN_ROW_BYTES):
@@ -214,13 +216,17 @@ class ReceivedRows:
         if not all(d in self.rows for d in digests):
             raise UnknownRows()
         first = self.rows[digests[0]]
-        if len(digests) * first.nbytes > MAX_ARGUMENT_BYTES:
-            raise ValueError(_("arguments larger than {size} MiB").format(
-                size=MAX_ARGUMENT_BYTES // 2 ** 20))
+        if len(digests) * first.nbytes > left:
+            raise _too_large()
         rows = [self.rows[d] for d in digests]
         if any(r.shape != first.shape or r.dtype != first.dtype for r in rows):
             raise ValueError(_("malformed arguments"))
         return np.stack(rows)
+
+
+def _too_large() -> ValueError:
+    return ValueError(_("arguments larger than {size} MiB").format(
+        size=MAX_ARGUMENT_BYTES // 2 ** 20))
 
 
 def refused(wire: Any, fingerprints: Any, function: Callable | None = None) -> bool:
