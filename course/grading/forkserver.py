@@ -253,8 +253,9 @@ def serve(path: str, libraries: list[str]) -> None:
     started = dict(os.environ)
     for module in (*PRELOAD, *libraries):
         importlib.import_module(module)
-    for module in libraries:
-        getattr(sys.modules[module], "warm_up", lambda: None)()
+    for module in libraries:  # the course's helpers only: a library's warm_up is not ours
+        if module.startswith(f"{HELPERS.name}."):
+            getattr(sys.modules[module], "warm_up", lambda: None)()
     imported = {k: v for k, v in os.environ.items() if started.get(k) != v}
     if len(os.listdir("/proc/self/task")) > 1:
         sys.exit("the preloaded libraries started threads: forking would be unsafe")
