@@ -65,6 +65,9 @@ from pathlib import Path
 # not wait for TensorFlow. pyplot chooses its backend when a kernel first draws (TensorFlow
 # imports it too).
 PRELOAD = ("numpy", "zmq", "IPython", "ipykernel.ipkernel", "ipykernel.kernelapp", "utils.graded",
+           # what ipykernel imports as a kernel starts (its debugger's debugpy: 0.15 s a kernel)
+           "ipykernel.debugger", "IPython.core.completerlib", "IPython.extensions.storemagic",
+           "sqlite3",
            # what a reference child needs besides
            "course.trusted.reference_solution", "course.trusted.helper_calls")
 LIBRARIES = ("scipy", "h5py", "PIL.Image", "matplotlib.pyplot", "tensorflow", "keras",

@@ -636,6 +636,15 @@ def _run_module_here(command: list[str], env: dict[str, str]) -> None:
     os._exit(code)
 
 
+def _process_fd(pid: int) -> int | None:
+    """A file descriptor of the process ``pid`` that becomes readable when it ends (a pidfd),
+    or None where the kernel has none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def _signal(pid: int, number: int) -> None:
     """Pass signal ``number`` on to ``pid`` (0: not started yet) unless it is gone."""
     try:
@@ -837,8 +846,10 @@ class _Supervisor:
         """Copy the sandbox's stdout and stderr while checking the limits; return the exit
         status of the sandbox."""
         status = None
+        ended = _process_fd(child)  # readable once the child has ended: no wait of POLL_S
         while status is None or pipes:
-            ready, _, _ = select.select([*pipes, *([watch] if watch is not None else [])],
+            ready, _, _ = select.select([*pipes, *([watch] if watch is not None else []),
+                                         *([ended] if status is None and ended else [])],
                                         [], [], POLL_S)
             if watch in ready and not os.read(watch, 1024):  # the client is gone
                 watch = None
@@ -859,6 +870,8 @@ class _Supervisor:
                 if pid:
                     status = os.waitstatus_to_exitcode(code)
                 self.check_limits(started)
+        if ended is not None:
+            os.close(ended)
         return status
 
     def _record(self, limit: Limit, message: str) -> None:

@@ -29,7 +29,9 @@ not graded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import math
 import re
 import secrets
 import signal
@@ -38,6 +40,7 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import zmq
@@ -65,6 +68,7 @@ IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 # on the input channel (``HelperCalls``), runs them and sends the results the same way.
 HARNESS = ("from utils.graded import run_cases as _grading_run_cases\n"
            "_grading_run_cases(globals())")
+TERMINATED_WAIT_S = 2  # how long a terminated kernel is given to end before nbclient's shutdown
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
 MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
 UNREADABLE = "unreadable"  # the type given a message from the kernel that cannot be read
@@ -95,7 +99,30 @@ class BoundedKernelClient(AsyncKernelClient):
     (ZeroMQ drops the connection before the message is read into memory): a kernel cannot make
     the grader's process hold more than ``MAX_OUTPUT_MESSAGE_BYTES`` for one output, or
     ``MAX_REQUEST_CHARS`` for one input request; a message it cannot read (nested too deeply,
-    malformed, signed twice) is dropped, as one that answers nothing the grader asked."""
+    malformed, signed twice) is dropped, as one that answers nothing the grader asked.
+
+    It is ready as soon as the kernel has answered ``kernel_info`` and its IOPub channel has
+    delivered a message (``wait_for_ready``)."""
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
+        """Wait until the kernel answers ``kernel_info`` and a message has come on IOPub (so the
+        channel is subscribed, and no output of the first cell is lost), as jupyter_client's
+        does, but without its last step, which waits for IOPub to be silent for 0.2 s on every
+        kernel start: nbclient reads only the IOPub messages of the request it sent, so the
+        ones still coming (the ``kernel_info``'s status, the kernel's banner) change nothing."""
+        deadline = time.monotonic() + (math.inf if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            with contextlib.suppress(Empty):
+                reply = await self.shell_channel.get_msg(timeout=1)
+                if reply["msg_type"] == "kernel_info_reply":
+                    await self.iopub_channel.get_msg(timeout=0.2)
+                    self._handle_kernel_info_reply(reply)
+                    return
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -171,6 +198,11 @@ class TrustedExecute(Execute):
         started = time.perf_counter()
         if self.terminate_kernel and self.km is not None and self.km.has_kernel:
             await ensure_async(self.km.signal_kernel(signal.SIGTERM))
+            # its end, looked for more often than jupyter_client would (every 0.1 s); one
+            # that has not ended by then gets nbclient's shutdown, as it would without this
+            ends = time.monotonic() + TERMINATED_WAIT_S
+            while await ensure_async(self.km.is_alive()) and time.monotonic() < ends:
+                await asyncio.sleep(0.005)
         await super()._async_cleanup_kernel()
         self._timings["kernel end"] += time.perf_counter() - started
 
