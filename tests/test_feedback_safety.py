@@ -113,3 +113,37 @@ def test_chromium_runs_nothing_of_a_hostile_page(tmp_path):
     assert ran["pwned"] is None and not ran["dialogs"], ran["pwned"]
     assert not ran["jquery"], "the page's own scripts ran: the policy is missing"
     assert "<script>window.pwned = 1</script>" in ran["text"]  # the student sees what was shown
+
+
+def test_the_page_is_the_one_html_exporter_would_make():
+    """FeedbackExporter leaves out HTMLExporter's last step, a BeautifulSoup pass over the whole
+    page that gives pictures without alt text one (``FeedbackExporter.from_notebook_node``): on a
+    notebook of the course with every kind of output, the page is the one that pass makes, but
+    for how BeautifulSoup writes HTML back."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+
+    from course import assignments
+
+    class WithTheLastStep(feedback.FeedbackExporter):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            html, resources = HTMLExporter.from_notebook_node(self, nb, resources, **kw)
+            return feedback.with_policy(html), resources
+
+    nb = nbformat.read(assignments.get("C4W1A2_signs_cnn").source_notebook, as_version=4)
+    nb.metadata.language_info = {"name": "python", "pygments_lexer": "ipython3"}
+    code = next(cell for cell in nb.cells if cell.cell_type == "code")
+    code.outputs = [
+        new_output("stream", name="stdout", text="cost after epoch 0: 1.9 <b>\n"),
+        new_output("execute_result", data={"text/plain": "array([1, 2])"}, execution_count=1),
+        new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"},
+                   metadata={"image/png": {"width": 300}}),
+        new_output("display_data", data={"image/jpeg": "/9j/4AAQ"}),
+        new_output("error", ename="ValueError", evalue="shapes (2,) and (3,)",
+                   traceback=["ValueError: shapes (2,) and (3,)"])]
+    ours = feedback.FeedbackExporter(template_name="classic").from_notebook_node(nb)[0]
+    theirs = WithTheLastStep(template_name="classic").from_notebook_node(nb)[0]
+    assert ours.count(f'alt="{feedback.PICTURE_ALT}"') == 2
+    assert "jp-Cell-inputWrapper" not in ours and "jp-OutputArea-output" not in ours
+    rewritten = str(BeautifulSoup(ours.replace(feedback.CSP_META, ""), features="html.parser"))
+    assert rewritten == theirs.replace(feedback.CSP_META, "")

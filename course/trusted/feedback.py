@@ -27,7 +27,9 @@ from __future__ import annotations
 import nh3
 from jinja2 import BytecodeCache, pass_context
 from jinja2.bccache import Bucket
-from nbconvert.exporters import HTMLExporter
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbconvert.preprocessors import Preprocessor
 
 # What a feedback page may do: no script, nothing fetched from elsewhere; inline styles and the
@@ -40,11 +42,16 @@ SAFE_TYPES = ("text/plain", "image/png", "image/jpeg")  # shown as they are
 # Cell metadata that would hide a cell's code or outputs on the page, or render a raw cell.
 RENDERING_METADATA = ("transient", "jupyter", "raw_mimetype", "format")
 MARKUP_NOTE = "[a {mime} output, shown as text]\n"
+PICTURES = ("image/png", "image/jpeg")
+# The alt text of a picture in an output: the one nbconvert's HTMLExporter gives a picture that
+# has none (FeedbackExporter.from_notebook_node)
+PICTURE_ALT = "No description has been provided for this image"
 
 
 class SafeOutputs(Preprocessor):
-    """Every output that could carry markup becomes plain text showing it; metadata goes; a raw
-    cell is shown as text; no cell metadata hides a cell's code or outputs."""
+    """Every output that could carry markup becomes plain text showing it; metadata goes (a
+    picture's is its alt text, ``PICTURE_ALT``); a raw cell is shown as text; no cell metadata
+    hides a cell's code or outputs."""
 
     def preprocess_cell(self, cell, resources, index):
         for key in RENDERING_METADATA:
@@ -67,6 +74,9 @@ class SafeOutputs(Preprocessor):
                 shown["text/plain"] = MARKUP_NOTE.format(mime=mime) + (
                     value if isinstance(value, str) else repr(value))
             output.data = shown
+            if "metadata" in output:
+                output.metadata = {mime: {"alt": PICTURE_ALT} for mime in PICTURES
+                                   if mime in shown}
         return cell, resources
 
 
@@ -107,7 +117,19 @@ class FeedbackExporter(HTMLExporter):
         return nh3.clean(super().markdown2html(context, source))
 
     def from_notebook_node(self, nb, resources=None, **kw):
-        html, resources = super().from_notebook_node(nb, resources, **kw)
+        """HTMLExporter's page, without HTMLExporter's last step: it parses the whole page with
+        BeautifulSoup (in pure Python: half of the feedback's time on a worker) to give an alt
+        text to the pictures without one (``SafeOutputs`` gives every output's picture one;
+        those of a student's raw HTML in Markdown go without) and a tabindex to the lab
+        template's cells (the feedback's classic template has none). The filters are those
+        HTMLExporter registers first (nbconvert 7)."""
+        language = nb.metadata.get("language_info", {})
+        self.register_filter("highlight_code", self.filters.get("highlight_code", Highlight2HTML(
+            pygments_lexer=language.get("pygments_lexer", language.get("name")), parent=self)))
+        resources = self._init_resources(resources)
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return with_policy(html), resources
 
 
