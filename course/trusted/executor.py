@@ -68,7 +68,7 @@ IMPORTS_CELL = "imports"  # the grade id of every notebook's first cell
 # on the input channel (``HelperCalls``), runs them and sends the results the same way.
 HARNESS = ("from utils.graded import run_cases as _grading_run_cases\n"
            "_grading_run_cases(globals())")
-TERMINATED_WAIT_S = 2  # how long a terminated kernel is given to end before nbclient's shutdown
+TERMINATED_WAIT_S = 1  # how long a terminated kernel is given to end before nbclient's shutdown
 _PROCESS_SECRET = secrets.token_hex(16)  # the hidden cases' secret when none is configured
 MAX_OUTPUT_MESSAGE_BYTES = 32 * 2 ** 20  # largest output message read from a kernel
 UNREADABLE = "unreadable"  # the type given a message from the kernel that cannot be read
