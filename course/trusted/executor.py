@@ -376,7 +376,12 @@ class TrustedExecute(Execute):
     def process_message(self, msg, cell, cell_index):
         """Keep a cell's outputs up to ``max_output_chars`` (text, data, metadata, tracebacks
         and display updates all count, against the cell that is running); note once that the
-        rest was cut."""
+        rest was cut. An execution count that is not one (nbclient writes the count of any
+        message of the cell's request into the cell, and nbformat would then reject the whole
+        notebook) is left out."""
+        content = msg.get("content")
+        if isinstance(content, dict) and not _is_count(content.get("execution_count")):
+            content["execution_count"] = None
         if msg["msg_type"] not in _OUTPUT_MESSAGES:
             try:
                 return super().process_message(msg, cell, cell_index)
@@ -574,6 +579,11 @@ def without_values(message: str) -> str:
     input that would give the case away) shown as HIDDEN_VALUE; integers (shapes, counts,
     indices) and words (what is wrong) stay."""
     return _DECIMAL.sub(_(HIDDEN_VALUE), message)
+
+
+def _is_count(value) -> bool:
+    """Whether ``value`` is what nbformat takes as an execution count: None or an int >= 0."""
+    return value is None or (type(value) is int and value >= 0)
 
 
 def _error(ename: str, message: str):

@@ -39,8 +39,10 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; object-src 'n
                            "base-uri 'none'; form-action 'none'")
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
 SAFE_TYPES = ("text/plain", "image/png", "image/jpeg")  # shown as they are
-# Cell metadata that would hide a cell's code or outputs on the page, or render a raw cell.
-RENDERING_METADATA = ("transient", "jupyter", "raw_mimetype", "format")
+# Cell metadata that would hide a cell's code or outputs on the page, render a raw cell, or give
+# the cell's element classes of the page's own stylesheet (each tag becomes a class, and a tag
+# may hold spaces: "x navbar-fixed-top" pins a forged score panel over the page's).
+RENDERING_METADATA = ("transient", "jupyter", "raw_mimetype", "format", "tags")
 MARKUP_NOTE = "[a {mime} output, shown as text]\n"
 PICTURES = ("image/png", "image/jpeg")
 # The alt text of a picture in an output: the one nbconvert's HTMLExporter gives a picture that
@@ -51,7 +53,7 @@ PICTURE_ALT = "No description has been provided for this image"
 class SafeOutputs(Preprocessor):
     """Every output that could carry markup becomes plain text showing it; metadata goes (a
     picture's is its alt text, ``PICTURE_ALT``); a raw cell is shown as text; no cell metadata
-    hides a cell's code or outputs."""
+    hides a cell's code or outputs or styles its element (``RENDERING_METADATA``)."""
 
     def preprocess_cell(self, cell, resources, index):
         for key in RENDERING_METADATA:
