@@ -29,9 +29,7 @@ not graded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import math
 import re
 import secrets
 import signal
@@ -40,7 +38,6 @@ from collections import Counter
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from queue import Empty
 
 import nbformat
 import zmq
@@ -99,30 +96,7 @@ class BoundedKernelClient(AsyncKernelClient):
     (ZeroMQ drops the connection before the message is read into memory): a kernel cannot make
     the grader's process hold more than ``MAX_OUTPUT_MESSAGE_BYTES`` for one output, or
     ``MAX_REQUEST_CHARS`` for one input request; a message it cannot read (nested too deeply,
-    malformed, signed twice) is dropped, as one that answers nothing the grader asked.
-
-    It is ready as soon as the kernel has answered ``kernel_info`` and its IOPub channel has
-    delivered a message (``wait_for_ready``)."""
-
-    async def wait_for_ready(self, timeout: float | None = None) -> None:
-        """Wait until the kernel answers ``kernel_info`` and a message has come on IOPub (so the
-        channel is subscribed, and no output of the first cell is lost), as jupyter_client's
-        does, but without its last step, which waits for IOPub to be silent for 0.2 s on every
-        kernel start: nbclient reads only the IOPub messages of the request it sent, so the
-        ones still coming (the ``kernel_info``'s status, the kernel's banner) change nothing."""
-        deadline = time.monotonic() + (math.inf if timeout is None else timeout)
-        while True:
-            self.kernel_info()
-            with contextlib.suppress(Empty):
-                reply = await self.shell_channel.get_msg(timeout=1)
-                if reply["msg_type"] == "kernel_info_reply":
-                    await self.iopub_channel.get_msg(timeout=0.2)
-                    self._handle_kernel_info_reply(reply)
-                    return
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+    malformed, signed twice) is dropped, as one that answers nothing the grader asked."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
