@@ -848,9 +848,9 @@ class _Supervisor:
         status = None
         ended = _process_fd(child)  # readable once the child has ended: no wait of POLL_S
         while status is None or pipes:
-            ready, _, _ = select.select([*pipes, *([watch] if watch is not None else []),
-                                         *([ended] if status is None and ended else [])],
-                                        [], [], POLL_S)
+            waited = [*pipes, *([watch] if watch is not None else []),
+                      *([ended] if status is None and ended is not None else [])]
+            ready, _, _ = select.select(waited, [], [], POLL_S)
             if watch in ready and not os.read(watch, 1024):  # the client is gone
                 watch = None
                 if self.init:

@@ -38,13 +38,13 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'none'; object-src 'n
                            "style-src 'unsafe-inline'; img-src data:; font-src data:; "
                            "base-uri 'none'; form-action 'none'")
 CSP_META = f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
-SAFE_TYPES = ("text/plain", "image/png", "image/jpeg")  # shown as they are
+PICTURES = ("image/png", "image/jpeg")
+SAFE_TYPES = ("text/plain", *PICTURES)  # shown as they are
 # Cell metadata that would hide a cell's code or outputs on the page, render a raw cell, or give
 # the cell's element classes of the page's own stylesheet (each tag becomes a class, and a tag
 # may hold spaces: "x navbar-fixed-top" pins a forged score panel over the page's).
 RENDERING_METADATA = ("transient", "jupyter", "raw_mimetype", "format", "tags")
 MARKUP_NOTE = "[a {mime} output, shown as text]\n"
-PICTURES = ("image/png", "image/jpeg")
 # The alt text of a picture in an output: the one nbconvert's HTMLExporter gives a picture that
 # has none (FeedbackExporter.from_notebook_node)
 PICTURE_ALT = "No description has been provided for this image"
