@@ -7,22 +7,25 @@ release/<assignment>/  student version, made by `python -m course release`
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
                                     AssignLatePenalties,
-                                    CheckCellMetadata,
                                     ClearHiddenTests,
                                     ClearMarkScheme,
                                     ClearOutput,
                                     ClearSolutions,
                                     ComputeChecksums,
+                                    DeduplicateIds,
                                     GetGrades,
                                     IgnorePattern,
                                     IncludeHeaderFooter,
                                     InstantiateTests,
                                     LimitOutput,
                                     LockCells,
+                                    OverwriteCells,
+                                    OverwriteKernelspec,
                                     SaveAutoGrades,
                                     SaveCells,
 )
 
+from course.trusted.cell_metadata import CheckCellMetadata
 from course.trusted.executor import TrustedExecute
 from course.trusted.feedback import FeedbackExporter
 
@@ -44,6 +47,12 @@ c.GenerateAssignment.preprocessors = [
     IncludeHeaderFooter, InstantiateTests, LockCells, ClearSolutions, ClearOutput,
     ClearHiddenTests, ClearMarkScheme, CheckCellMetadata, ComputeChecksums, SaveCells,
     CheckCellMetadata,
+]
+
+# nbgrader's steps, with its check of the cells' grading metadata compiled once per process
+# (course/trusted/cell_metadata.py).
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata,
 ]
 
 # Scores are decided outside the student's kernel: TrustedExecute runs the notebook, sends

@@ -1,6 +1,7 @@
-"""The grader's execution step (``course/trusted/executor.py``) builds on internals of nbclient,
-nbconvert, nbgrader and jupyter_client: it overrides some of their methods, copies the body of
-one and calls private ones. An upgrade that changes any of them must be reviewed against the
+"""The grader's execution step (``course/trusted/executor.py``) and its check of the cells'
+metadata (``course/trusted/cell_metadata.py``) build on internals of nbclient, nbconvert,
+nbgrader and jupyter_client: they override some of their methods, copy the body of some and
+call private ones. An upgrade that changes any of them must be reviewed against the
 grader, so each one's source is compared here with the hash of the version the grader was
 written for; a change fails naming the method and what to review.
 
@@ -17,6 +18,7 @@ from nbgrader.converters import Autograde
 from traitlets.config.loader import PyFileConfigLoader
 
 from course.assignments import COURSE_ROOT
+from course.trusted.cell_metadata import CheckCellMetadata
 from course.trusted.executor import TrustedExecute
 
 # (object, how the grader depends on it): the first 16 digits of its source's sha256.
@@ -43,6 +45,10 @@ REVIEWED = {
      "calls the overridden process_message for each output message"): "1619965a18581fa3",
     ("nbclient.client:NotebookClient._get_timeout",
      "called by TrustedExecute._async_converse"): "5bfb5a2910e7910e",
+    ("nbgrader.preprocessors.checkcellmetadata:CheckCellMetadata.preprocess",
+     "copied by cell_metadata.CheckCellMetadata.preprocess"): "f8dfe8c496d03e52",
+    ("nbgrader.nbgraderformat.common:BaseMetadataValidator.validate_cell",
+     "copied by cell_metadata._SchemaCheckedOnce.validate_cell"): "e5f97f45a9aba510",
     ("jupyter_client.client:KernelClient.connect_iopub",
      "overridden by BoundedKernelClient.connect_iopub"): "fe58e449eae86688",
     ("jupyter_client.client:KernelClient.connect_shell",
@@ -74,13 +80,17 @@ def test_the_internals_the_grader_builds_on_are_the_reviewed_ones(name, use):
         f"its new hash {found!r} in tests/test_trusted_internals.py")
 
 
-def test_autograde_runs_nbgraders_own_steps_with_trusted_execute_in_place_of_execute():
+COURSE_STEPS = {"Execute": TrustedExecute, "CheckCellMetadata": CheckCellMetadata}
+
+
+@pytest.mark.parametrize("steps", ["sanitize_preprocessors", "autograde_preprocessors"])
+def test_autograde_runs_nbgraders_own_steps_with_the_courses_in_place_of_two(steps):
     """nbgrader_config.py lists Autograde's steps again: they must be nbgrader's own, in its
-    order, with Execute replaced (a step added by an nbgrader upgrade would be missed)."""
+    order, with Execute and CheckCellMetadata replaced by the course's (a step added by an
+    nbgrader upgrade would be missed)."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
-    nbgraders = Autograde().autograde_preprocessors
-    expected = [TrustedExecute if step.__name__ == "Execute" else step for step in nbgraders]
-    assert config.Autograde.autograde_preprocessors == expected, (
-        f"nbgrader {version('nbgrader')}'s autograde steps are "
-        f"{[s.__name__ for s in nbgraders]}: review Autograde.autograde_preprocessors in "
-        "source_release/nbgrader_config.py")
+    nbgraders = getattr(Autograde(), steps)
+    expected = [COURSE_STEPS.get(step.__name__, step) for step in nbgraders]
+    assert config.Autograde[steps] == expected, (
+        f"nbgrader {version('nbgrader')}'s {steps} are {[s.__name__ for s in nbgraders]}: "
+        f"review Autograde.{steps} in source_release/nbgrader_config.py")
