@@ -48,6 +48,10 @@ CORRUPTIONS = {
     "metadata not a dict": lambda nb: _graded(nb, 0).metadata.update(nbgrader=[1]),
     "old schema": lambda nb: _graded(nb, 0).metadata.nbgrader.update(schema_version=2),
     "new schema": lambda nb: _graded(nb, 0).metadata.nbgrader.update(schema_version=4),
+    "schema version as text": lambda nb: _graded(nb, 0).metadata.nbgrader.update(
+        schema_version="3"),
+    "schema version not a number": lambda nb: _graded(nb, 0).metadata.nbgrader.update(
+        schema_version=float("nan")),
 }
 
 

@@ -532,11 +532,12 @@ class Model(GradedFunction):
             """The cost of the reference's own parameters: the same for every submission of
             a grading run, so computed once per grading process."""
             key = (forward, cost, _digest(inputs, values))
-            if key not in self._reference_costs:
+            found = self._reference_costs.get(key)
+            if found is None:
                 if len(self._reference_costs) >= self.KEPT_REFERENCE_COSTS:
                     self._reference_costs.clear()
-                self._reference_costs[key] = evaluated(values)[1]
-            return self._reference_costs[key]
+                found = self._reference_costs[key] = evaluated(values)[1]
+            return found
 
         accuracies, trained = evaluated(parameters)
         return {"accuracies": accuracies, "trained_cost": trained,
