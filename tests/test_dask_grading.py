@@ -526,18 +526,20 @@ def test_a_worker_forked_with_the_class_imported_preloads_only_an_assignments_li
     (``test_the_servers_import_only_the_libraries_...``)."""
     numpy_only = assignments.get("C4W1A1_conv_step_by_step")
     notebooks = [numpy_only.source_notebook,
-                 assignments.get("C4W1A2_signs_cnn").source_notebook]
+                 assignments.get("C4W2A1_resnets").source_notebook]
     found = _preloaded(notebooks, numpy_only.source_notebook)
     assert found["tensorflow"]  # what the local workers are forked with
     assert "matplotlib.pyplot" in found["libraries"]
     assert not {"tensorflow", "keras"} & set(found["libraries"]), found
 
 
-def test_a_worker_that_compares_answers_with_numpy_does_not_import_tensorflow():
-    """Assignment 4's kernels use TensorFlow; its answers are compared with numpy: its workers
-    are forked without TensorFlow (the fork server imports it for the kernels)."""
-    assert not _preloaded([assignments.get("C4W3A1_car_detection").source_notebook])[
-        "tensorflow"]
+@pytest.mark.parametrize("assignment", ["C4W1A2_signs_cnn", "C4W3A1_car_detection"])
+def test_a_worker_that_compares_answers_with_numpy_does_not_import_tensorflow(assignment):
+    """Assignments 2 and 4's kernels use TensorFlow; their answers are compared with numpy
+    (assignment 2's model answers are evaluated with TensorFlow in the submission's reference
+    process): their workers are forked without TensorFlow (the fork server imports it for the
+    kernels and the reference processes)."""
+    assert not _preloaded([assignments.get(assignment).source_notebook])["tensorflow"]
 
 
 def test_a_later_local_clusters_workers_see_this_processs_environment_as_it_is(monkeypatch):

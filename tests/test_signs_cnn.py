@@ -362,34 +362,3 @@ def test_a_seeded_model_case_draws_its_photographs_afresh():
     assert not np.array_equal(drawn[0][0], drawn[2][0])
     assert not np.array_equal(drawn[0][0], first[0])
     assert [part.shape[0] for part in drawn[2]] == [200, 200, 40, 40]
-
-
-def test_the_grader_computes_the_reference_parameters_costs_once(ref, model_answers):
-    """``recompute``'s costs of the reference's own parameters (the same for every submission
-    of a run) are computed once per process, for each case, set of parameters and reference
-    solution; the submission's own cost every time."""
-    graded = t.CHECKS["model"]
-    case, honest = next((c, a) for c, a in model_answers if c.hidden)
-    inputs = graded.inputs(**case.params)
-    costs = []
-
-    def counted_cost(*args):
-        costs.append(args)
-        return ref["compute_cost"](*args)
-    functions = {"forward_propagation": ref["forward_propagation"],
-                 "compute_cost": counted_cost}.get
-    first = graded.recompute(inputs, honest, honest, functions)
-    assert len(costs) == 3
-    assert graded.recompute(inputs, honest, honest, functions) == first
-    assert len(costs) == 4  # only the submission's parameters again
-    other_start = {**honest, "frozen": {k: v * 0.5 for k, v in honest["frozen"].items()}}
-    again = graded.recompute(inputs, honest, other_start, functions)
-    assert len(costs) == 6 and again["reference_cost"] == first["reference_cost"]
-    X, Y = (tf.constant(a) for a in graded._data(inputs)[:2])
-    halved = {k: tf.constant(v) for k, v in other_start["frozen"].items()}
-    assert again["initial_cost"] == pytest.approx(
-        float(ref["compute_cost"](ref["forward_propagation"](X, halved), Y)), rel=1e-6)
-    other_reference = {"forward_propagation": ref["forward_propagation"],
-                       "compute_cost": lambda *args: counted_cost(*args)}.get
-    graded.recompute(inputs, honest, honest, other_reference)
-    assert len(costs) == 9  # another reference solution's costs are its own

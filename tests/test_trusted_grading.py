@@ -575,6 +575,53 @@ def test_reference_children_are_fresh_processes_that_end(reference_children):
             process.close()
 
 
+def test_the_reference_process_recomputes_a_models_facts(reference_children):
+    """A model answer's facts (``recompute``: its accuracies and costs by the reference's
+    network) are recomputed in the submission's reference process, where TensorFlow is, as
+    the reference gives them in this process; an answer ``recompute`` cannot read gives its
+    error, not the grader's failure; and a kernel cannot ask for a recomputation (the grader
+    forwards a stand-in's own keys only)."""
+    from course.trusted.helper_calls import HelperCalls
+    from course.trusted.reference_process import (RecomputeRaised, ReferenceProcess,
+                                                  recompute_request, recomputed_facts)
+    from course.trusted.reference_solution import run_reference
+    from utils.public_tests import signs_cnn
+
+    model = signs_cnn.CHECKS["model"]
+    params = {"n_train": 64, "n_test": 16, "num_epochs": 2, "seed": 7}
+    rng = np.random.default_rng(0)
+
+    def parameters():
+        return {k: rng.uniform(-0.1, 0.1, shape).astype(np.float32)
+                for k, shape in signs_cnn.PARAMETER_SHAPES.items()}
+    expected = {"frozen": parameters(), "parameters": parameters()}
+    got = {"returns_four": True, "parameters": parameters()}
+    here = model.recompute(model.inputs(**params), got, expected,
+                           run_reference(SOURCES["C4W1A2_signs_cnn"]).__getitem__)
+    process = ReferenceProcess(nbformat.writes(SOURCES["C4W1A2_signs_cnn"]))
+    try:
+        facts = recomputed_facts(process(recompute_request(
+            model, params, got, graded.encode(expected)), 120))
+        assert facts.keys() == here.keys() == {"accuracies", "trained_cost", "initial_cost",
+                                               "reference_cost"}
+        for key, value in here.items():
+            assert facts[key] == pytest.approx(value, rel=1e-5), key
+        assert len({facts["trained_cost"], facts["initial_cost"], facts["reference_cost"]}) == 3
+        with pytest.raises(RecomputeRaised) as raised:
+            recomputed_facts(process(recompute_request(
+                model, params, got, graded.encode({"parameters": expected["parameters"]})), 120))
+        assert (raised.value.name, raised.value.message) == ("KeyError", "'frozen'")
+    finally:
+        process.close()
+    forwarded = []
+    calls = HelperCalls(model, ["forward_propagation"],
+                        lambda message, seconds: forwarded.append(message) or {"value": ""})
+    request = {**recompute_request(model, params, got, graded.encode(expected)),
+               "call": "forward_propagation", "args": ""}
+    calls.handle(json.dumps(request))
+    assert [set(m) for m in forwarded] == [{"call", "args", "refused"}]
+
+
 def test_a_stand_ins_refusals_are_in_the_notebooks_language(reference_children):
     """What a failed helper's stand-in says when the grader does not answer (shown to the
     student in the feedback) is in the language of the submission's edition: the grader's own
@@ -656,3 +703,62 @@ def test_the_reference_process_bounds_the_memory_and_the_time_of_a_call(referenc
         assert time.monotonic() - started < 10
     finally:
         a4.close()
+
+
+_ANSWERS_IN_FORK = """
+import json, os, sys
+from pathlib import Path
+from course.execution import GRADING
+from course.grading.forkserver import ForkServer
+from course.trusted import reference_process
+from course.trusted.reference_answers import Reference
+
+source, folder, secret = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+server = ForkServer({**os.environ, **GRADING, "OMP_NUM_THREADS": "1"}, ("tensorflow", "keras"))
+reference_process.use_server(server)
+done = reference_process.answers_in_fork(source, folder, secret)
+computed = sorted(p.name for p in folder.iterdir())
+answers = Reference(source, folder).every_answer(secret)
+print(json.dumps({"done": done, "computed": computed, "answers": answers,
+                  "tensorflow": "tensorflow" in sys.modules}))
+server.stop()
+"""
+
+
+@pytest.mark.skipif(not os.environ.get("CNN_COURSE_MIRROR"), reason="needs the data mirror")
+def test_a_fork_of_the_fork_server_computes_the_reference_answers(tmp_path):
+    """``grade-class``'s reference answers are computed by a fork of its fork server
+    (``reference_process.answers_in_fork``), which has TensorFlow imported for the kernels:
+    the grading process reads them and never imports TensorFlow, and they are the answers the
+    grading process computes itself. Without a server, nothing is done there."""
+    import subprocess
+    import sys
+
+    from course.trusted import reference_process
+    from course.trusted.reference_answers import Reference
+
+    a = assignments.get("C4W1A2_signs_cnn")
+    secret = "a run's secret"
+    run = subprocess.run([sys.executable, "-c", _ANSWERS_IN_FORK, str(a.source_notebook),
+                          str(tmp_path / "forked"), secret], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert found["done"] and not found["tensorflow"]
+    reference = Reference(a.source_notebook, tmp_path / "here")
+    here = reference.every_answer(secret)
+    assert found["computed"] == sorted(found["answers"]) == sorted(here)
+    calls = [name for name in here if name.endswith(".calls")]
+    assert len(calls) == 3  # each helper's hidden calls
+    assert all(json.loads(found["answers"][n]) == json.loads(here[n]) for n in calls)
+    compared = 0
+    for tests in cases.read(reference.source, secret):  # the grader takes one for the other
+        check = __import__(tests.module, fromlist=["CHECKS"]).CHECKS[tests.function]
+        for case in tests.cases:
+            name = f"{reference.key(check, case.params)}.json"
+            check.compare(case.params, check.inputs(**case.params),
+                          graded.decode(found["answers"][name]), graded.decode(here[name]))
+            compared += 1
+    assert compared == len(here) - len(calls)
+    assert not reference_process.answers_in_fork(a.source_notebook, tmp_path / "none", secret)
+    assert not (tmp_path / "none").exists()

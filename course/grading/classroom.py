@@ -36,7 +36,6 @@ import contextlib
 import csv
 import dataclasses
 import hashlib
-import io
 import re
 import secrets
 import shutil
@@ -45,7 +44,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import import_module
 from pathlib import Path
 
 import nbformat
@@ -63,7 +61,7 @@ from course.grading.submissions import Submission
 from course.grading.worker import Bundle, Ending, Outcome, Request, code_version, hash_files
 from course.translation import messages
 from course.translation.notebooks import catalogue
-from course.trusted import cases
+from course.trusted import reference_process
 from course.trusted.executor import IMPORTS_CELL
 from course.trusted.reference_answers import Reference
 from utils import data
@@ -130,23 +128,17 @@ def _expected_answers(course: Path, a: Assignment, folder: Path,
     the run ``secret`` (the hidden cases' seeds), and the fingerprints of each helper's hidden
     calls (``Reference.hidden_calls_text``, ``<key>.calls``), computed into ``folder`` (named
     by the sources' key, so never stale; the public cases' answers are kept for the next run,
-    the hidden ones of earlier runs removed)."""
-    reference = Reference(course / "source" / a.id / a.notebook, folder / a.id)
-    answers = {}
-    with contextlib.redirect_stdout(io.StringIO()):  # what the solution prints as it runs
-        every = cases.read(reference.source, secret)
-        checks = {t.function: import_module(t.module).CHECKS[t.function] for t in every}
-        for tests in every:
-            graded = checks[tests.function]
-            for case in tests.cases:
-                text = reference.answer_text(graded, case.params, graded.inputs(**case.params))
-                answers[f"{reference.key(graded, case.params)}.json"] = text.encode()
-        for helper in {checks[h] for graded in checks.values() for h in graded.helpers}:
-            answers[reference.hidden_calls_file(helper, every)] = (
-                reference.hidden_calls_text(helper, every).encode())
+    the hidden ones of earlier runs removed). A fork of the local cluster's fork server, which
+    has imported the assignment's libraries for the kernels, computes them first when there is
+    one (``reference_process.answers_in_fork``): this process then reads them from the folder
+    and imports none of those libraries (TensorFlow: seconds of CPU while the cluster starts);
+    whatever the fork did not compute is computed here."""
+    source = course / "source" / a.id / a.notebook
+    reference_process.answers_in_fork(source, folder / a.id, secret)
+    answers = Reference(source, folder / a.id).every_answer(secret)
     for stale in set(_files(folder / a.id)) - set(answers):
         (folder / a.id / stale).unlink()
-    return {f"{a.id}/{name}": content for name, content in answers.items()}
+    return {f"{a.id}/{name}": text.encode() for name, text in answers.items()}
 
 
 def _empty_gradebook(course: Path) -> bytes:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from course.grading import worker
 from course.grading.worker import Bundle, Ending, Outcome, Request
+from course.trusted import reference_process
 
 LOCAL_ALLOWED_FAILURES = 2  # worker deaths a task may cause in the local cluster, then failed
 
@@ -83,6 +84,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
     from distributed import Client
 
     shared = None if scheduler else worker.local_fork_server(notebooks)
+    reference_process.use_server(shared)  # it computes the reference answers too
     starter = ThreadPoolExecutor(1)
     local = None if scheduler else starter.submit(_local_cluster, workers, {
         worker.NOTEBOOKS_ENV: os.pathsep.join(str(path) for path in notebooks),
@@ -104,6 +106,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None,
         if local is not None:
             local.result().close()
         if shared is not None:
+            reference_process.use_server(None)
             shared.stop()
 
 

@@ -42,7 +42,9 @@ descriptors 0, 1 and 2 (SCM_RIGHTS); the supervisor answers with its pid, the cl
 ``GO`` (a client that gave up has closed the connection instead, and nothing starts), and the
 supervisor, when the sandbox has ended, with its exit status; each on a line of its own. A
 reference child's (``REFERENCE``) comes alone; the child answers with its pid on a line, then
-speaks ``reference_process``'s protocol on the connection.
+speaks ``reference_process``'s protocol on the connection. So does the request of a child that
+computes the reference answers of a grading run for ``grade-class`` (``ANSWERS``:
+``reference_process.answers_in_fork``).
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ STARTUP_S = 30  # how long the worker waits for a new server to listen
 ANSWER_S = 30
 GO = b"go\n"  # the client's word that it still waits: only then does the supervisor start
 REFERENCE = {"reference": True}  # the request of a reference child
+ANSWERS = {"answers": True}  # the request of a child that computes a run's reference answers
 
 
 class ForkServer:
@@ -287,8 +290,8 @@ def _serve_connection(connection: socket.socket, server: int, started: dict[str,
     except (OSError, ValueError) as error:
         print(f"forkserver: bad request: {error}", file=sys.stderr, flush=True)
         os._exit(0)
-    if request == REFERENCE:
-        _reference_child(connection, server)
+    if request in (REFERENCE, ANSWERS):
+        _reference_child(connection, server, request)
     _supervise(connection, request, fds, started, imported)
 
 
@@ -313,23 +316,25 @@ def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
         request = None
     kernel = isinstance(request, dict) and set(request) == {
         "settings", "connection_file", "command", "cwd", "environ"}
-    if len(fds) != (3 if kernel else 0) or not (kernel or request == REFERENCE):
+    if len(fds) != (3 if kernel else 0) or not (kernel or request in (REFERENCE, ANSWERS)):
         for fd in fds:
             os.close(fd)
         raise ValueError(f"not a request ({len(fds)} file descriptors)")
     return request, fds
 
 
-def _reference_child(connection: socket.socket, server: int) -> None:
-    """In the fork: a reference child (``reference_process.serve_child``) on the connection,
-    which dies with the server; exit when it is done."""
+def _reference_child(connection: socket.socket, server: int, request: dict) -> None:
+    """In the fork: a reference child on the connection (``reference_process.serve_child``;
+    for ``ANSWERS``, ``reference_process.serve_answers``), which dies with the server; exit
+    when it is done."""
     from course.grading import sandbox
     from course.trusted import reference_process
 
     try:
         sandbox.die_with(server)
         connection.settimeout(None)
-        reference_process.serve_child(connection)
+        (reference_process.serve_answers if request == ANSWERS
+         else reference_process.serve_child)(connection)
     finally:
         os._exit(0)
 

@@ -54,7 +54,8 @@ from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
 from course.trusted.reference_answers import Reference
 from course.trusted.failure import GraderFailure
 from course.trusted.failure import record as record_failure
-from course.trusted.reference_process import ReferenceProcess
+from course.trusted.reference_process import (RECOMPUTE_S, RecomputeRaised, ReferenceProcess,
+                                              recompute_request, recomputed_facts)
 from utils.graded import GradedFunction, decode, encode
 from utils.i18n import ENGLISH, N_, _, ngettext, speaking
 
@@ -516,17 +517,24 @@ class TrustedExecute(Execute):
             got = decode(result.get("outputs"))
         except ValueError as error:
             return "GradingError", str(error)
-        expected = self._reference.answer(graded, case.params, inputs, placeholders)
+        expected_text = self._reference.answer_text(graded, case.params, inputs, placeholders)
+        expected = decode(expected_text)
         try:
-            if isinstance(got, dict):
-                got = {**got, **graded.recompute(inputs, got, expected, self._reference.function)}
+            if isinstance(got, dict) and type(graded).recompute is not GradedFunction.recompute:
+                # by the reference, in the submission's reference process (the libraries it
+                # runs on are there, not in this process)
+                got = {**got, **recomputed_facts(self._helpers(recompute_request(
+                    graded, case.params, got, expected_text), RECOMPUTE_S))}
             graded.compare(case.params, inputs, got, expected)
         except AssertionError as error:
             return "AssertionError", str(error)
+        except GraderFailure:
+            raise
         except Exception as error:  # noqa: BLE001 (an answer of an unexpected form)
+            name, message = ((error.name, error.message) if isinstance(error, RecomputeRaised)
+                             else (type(error).__name__, error))
             return "GradingError", _("the answer could not be compared with the expected one "
-                                     "({error}: {message})").format(error=type(error).__name__,
-                                                                    message=error)
+                                     "({error}: {message})").format(error=name, message=message)
         return None
 
 

@@ -6,22 +6,28 @@ run_reference``); ``answer(graded, params, inputs)`` calls the reference functio
 same ``call`` the student's function goes through, so both answers are the same kind of plain
 data. Answers are kept in a folder (one file per case, named by a hash of the assignment,
 function and parameters), so that a class is computed once; so are the fingerprints of each
-helper's hidden calls (``hidden_calls``), which a stand-in refuses.
+helper's hidden calls (``hidden_calls``), which a stand-in refuses. ``every_answer`` computes
+all of them for a grading run (``grade-class`` has a fork of its fork server do it:
+``reference_process.answers_in_fork``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import tempfile
+from importlib import import_module
 from pathlib import Path
 from typing import Callable
 
 import nbformat
 
 from course import assignments
+from course.trusted import cases
 from course.trusted.cases import Case, FunctionTests
 from course.trusted.helper_calls import call_fingerprints
 from course.trusted.reference_solution import run_reference
@@ -113,6 +119,24 @@ class Reference:
                placeholders: tuple = ()):
         """The reference answer to one case, as decoded plain data."""
         return decode(self.answer_text(graded, params, inputs, placeholders))
+
+    def every_answer(self, secret: str) -> dict[str, str]:
+        """{file name: text} of the answer to every test case of the notebook in the run
+        ``secret`` (the hidden cases' seeds), and of the fingerprints of each helper's hidden
+        calls (``hidden_calls_text``): what a grading worker reads, kept in the folder."""
+        answers = {}
+        with contextlib.redirect_stdout(io.StringIO()):  # what the solution prints as it runs
+            every = cases.read(self.source, secret)
+            checks = {t.function: import_module(t.module).CHECKS[t.function] for t in every}
+            for tests in every:
+                graded = checks[tests.function]
+                for case in tests.cases:
+                    answers[f"{self.key(graded, case.params)}.json"] = self.answer_text(
+                        graded, case.params, graded.inputs(**case.params))
+            for helper in {checks[h] for graded in checks.values() for h in graded.helpers}:
+                answers[self.hidden_calls_file(helper, every)] = self.hidden_calls_text(helper,
+                                                                                       every)
+        return answers
 
 
 def _cases_of(graded: GradedFunction, tests: list[FunctionTests]) -> list[Case]:

@@ -21,6 +21,19 @@ of its standard streams (``serve_child``). Each submission still gets a child of
 one submission's calls leave behind reaches another's. Without a server (serial nbgrader, or a
 server that died), the child is a new interpreter, as before. Either way the child calls itself
 ``CHILD_NAME`` (its name in ``ps``).
+
+The same child recomputes the facts of an answer that the grader establishes itself
+(``GradedFunction.recompute``: assignment 2's model, whose accuracies and costs are evaluated
+with the reference's network): the grading worker sends ``recompute_request`` and reads
+``recomputed_facts``. The worker then needs none of the libraries the reference runs on (a
+worker that imports TensorFlow spends seconds of CPU before its first submission), and what the
+recomputation leaves behind dies with the submission's child. A kernel cannot ask for it:
+``helper_calls.HelperCalls`` forwards only a stand-in's own keys (``REQUEST_KEYS``).
+
+``grade-class`` has another kind of fork compute the reference answers of a grading run
+(``answers_in_fork``), for the same reason: its own process then never imports TensorFlow.
+That child writes them into the run's folder of answers, which only the grader reads
+(``reference_answers.Reference.every_answer``), and ends.
 """
 
 from __future__ import annotations
@@ -38,13 +51,17 @@ import time
 from pathlib import Path
 
 from course.trusted.failure import GraderFailure
-from course.trusted.helper_calls import MAX_CALL_MEMORY_BYTES, Answers
+from course.trusted.helper_calls import MAX_ARGUMENT_BYTES, MAX_CALL_MEMORY_BYTES, Answers
+from utils.graded import GradedFunction, decode, encode
 from utils.i18n import ENGLISH, _, speaking
 
 _LENGTH = 8
 READY = b"ready"  # the child's first message: it has run the reference solution
 STARTUP_S = 600  # the longest a child may take to run the reference solution
 CHILD_NAME = "cnn-reference"  # the children's process name (/proc/PID/comm)
+RECOMPUTE = "recompute"  # the key of a grader's request for an answer's facts (recompute_request)
+RECOMPUTE_S = 120  # the longest the child may take to recompute one answer's facts
+TEST_MODULES = "utils.public_tests."  # the package of the GradedFunctions a request may name
 
 _server = None  # the fork server (forkserver.ForkServer) that forks this process's children
 
@@ -97,9 +114,11 @@ class ReferenceProcess:
     def _start(self) -> None:
         """A new child, once it has run the reference solution (GraderFailure if it could
         not, or not within ``STARTUP_S``)."""
+        from course.grading.forkserver import REFERENCE
+
         deadline = time.monotonic() + STARTUP_S
-        self.child = (_server is not None and _server.alive() and _Child.forked(_server.socket)
-                      or _Child.started())
+        self.child = (_server is not None and _server.alive()
+                      and _Child.forked(_server.socket, REFERENCE) or _Child.started())
         try:
             _send(self.child.requests, self.source_text.encode())
             ready = _receive(self.child.replies, deadline)
@@ -141,17 +160,18 @@ class _Child:
         return cls(process.pid, process.stdin, process.stdout, end)
 
     @classmethod
-    def forked(cls, path: Path) -> _Child | None:
-        """A fork of the fork server listening at ``path``; None when it does not answer. The
-        child's first line is its pid, held as a pidfd, so that ending it can never signal
-        another process that took the number after it ended."""
-        from course.grading.forkserver import ANSWER_S, REFERENCE
+    def forked(cls, path: Path, request: dict) -> _Child | None:
+        """A fork of the fork server listening at ``path``, for ``request`` (the kind of
+        child: ``forkserver.REFERENCE`` or ``forkserver.ANSWERS``); None when it does not
+        answer. The child's first line is its pid, held as a pidfd, so that ending it can never
+        signal another process that took the number after it ended."""
+        from course.grading.forkserver import ANSWER_S
 
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         connection.settimeout(ANSWER_S)
         try:
             connection.connect(str(path))
-            connection.sendall(json.dumps(REFERENCE).encode())
+            connection.sendall(json.dumps(request).encode())
             replies = connection.makefile("rb")
             pid = int(replies.readline())
             pidfd = os.pidfd_open(pid)
@@ -191,6 +211,51 @@ def _receive(stream, deadline: float = float("inf")) -> bytes | None:
     return data
 
 
+def answers_in_fork(source: Path, folder: Path, secret: str) -> bool:
+    """Have a fork of this process's fork server (``use_server``) compute the reference answers
+    of the source notebook ``source`` in the run ``secret`` into ``folder``
+    (``Reference.every_answer``), with this process's threads for the numerical libraries;
+    True when it did. False, having computed nothing or part of them, when there is no server
+    or the child failed (a data file missing, the server gone): the caller computes what is
+    missing itself, and reports the failure as it would have."""
+    from course.grading.forkserver import ANSWERS
+    from course.grading.worker import THREAD_VARIABLES
+
+    child = _server is not None and _server.alive() and _Child.forked(_server.socket, ANSWERS)
+    if not child:
+        return False
+    job = {"source": str(Path(source).resolve()), "folder": str(Path(folder).resolve()),
+           "secret": secret, "threads": {k: os.environ.get(k) for k in THREAD_VARIABLES}}
+    try:
+        _send(child.requests, json.dumps(job).encode())
+        return json.loads(_receive(child.replies)) == {"done": True}
+    except (OSError, EOFError, ValueError):
+        return False
+    finally:
+        child.end()
+
+
+def serve_answers(connection: socket.socket) -> None:
+    """A child forked by a fork server for ``answers_in_fork``: say its pid, read the job,
+    compute the answers into its folder, say whether it could."""
+    from course.trusted.reference_answers import Reference
+
+    connection.sendall(f"{os.getpid()}\n".encode())
+    requests, replies = connection.makefile("rb"), connection.makefile("wb")
+    job = json.loads(_receive(requests))
+    for name, value in job["threads"].items():  # the grader's, not a kernel's
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    try:
+        Reference(Path(job["source"]), Path(job["folder"])).every_answer(job["secret"])
+    except Exception as error:  # noqa: BLE001 (the caller computes the answers itself)
+        _send(replies, json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
+        return
+    _send(replies, json.dumps({"done": True}).encode())
+
+
 def serve_child(connection: socket.socket) -> None:
     """A child forked by a fork server for ``connection``: say its pid, then answer
     (``_serve``) on the connection."""
@@ -227,7 +292,59 @@ def _answer(requests, replies, namespace: dict) -> None:
             message = json.loads(_receive(requests))
         except EOFError:
             return
-        _send(replies, json.dumps(answers(message)).encode())
+        reply = (_recompute(message, namespace.__getitem__) if RECOMPUTE in message
+                 else answers(message))
+        _send(replies, json.dumps(reply).encode())
+
+
+def recompute_request(graded: GradedFunction, params: dict, got, expected_text: str) -> dict:
+    """The grader's request for ``graded.recompute`` of an answer ``got`` (decoded plain data)
+    to the case ``params``, whose reference answer is ``expected_text`` (encoded)."""
+    return {RECOMPUTE: graded.name, "module": type(graded).__module__, "case": encode(params),
+            "got": encode(got), "expected": expected_text}
+
+
+class RecomputeRaised(Exception):
+    """``recompute`` raised on an answer (of an unexpected form): ``name`` and ``message`` of
+    its error."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"{name}: {message}")
+        self.name, self.message = name, message
+
+
+def recomputed_facts(reply: dict) -> dict:
+    """The facts of a reply to ``recompute_request`` (plain data, to be merged into the
+    answer). RecomputeRaised when ``recompute`` raised on the answer; GraderFailure when the
+    child could not answer (it ended, or took too long)."""
+    if "raised" in reply:
+        raise RecomputeRaised(*reply["raised"])
+    if "facts" not in reply:
+        raise GraderFailure(f"the grader's reference process could not recompute an answer: "
+                            f"{reply.get('error')}")
+    facts = decode(reply["facts"])
+    if not isinstance(facts, dict):
+        raise GraderFailure("the grader's reference process recomputed no facts")
+    return facts
+
+
+def _recompute(message: dict, reference) -> dict:
+    """The child's reply to ``recompute_request``: ``{"facts": encoded}``, or ``{"raised":
+    [error name, message]}`` when ``recompute`` raised."""
+    from importlib import import_module
+
+    module = message.get("module")
+    if not (isinstance(module, str) and module.startswith(TEST_MODULES)):
+        return {"error": "not a module of the assignments' tests"}
+    try:
+        graded = import_module(module).CHECKS[message[RECOMPUTE]]
+        params = decode(message["case"])
+        facts = graded.recompute(graded.inputs(**params),
+                                 decode(message["got"], MAX_ARGUMENT_BYTES),
+                                 decode(message["expected"]), reference)
+        return {"facts": encode(facts)}
+    except Exception as error:  # noqa: BLE001 (an answer of an unexpected form)
+        return {"raised": [type(error).__name__, str(error)[:500]]}
 
 
 if __name__ == "__main__":

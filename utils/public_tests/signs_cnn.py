@@ -14,6 +14,10 @@ side. ``model``'s cases name how many SIGNS photographs to train and test on; ``
 kernel) and ``compare`` read them through the data layer, prepared as the notebook does
 (``utils.signs.prepare``).
 
+TensorFlow is imported where a function runs it, not with the module: in a kernel (whose
+notebook has imported it already) and in the grader's reference process (``recompute``), never
+in a grading worker, which only compares plain data.
+
 A function that raises gets a message naming the function, its input, the line that raised and
 the likely cause (``utils.student_errors``). The classic mistakes of each exercise are named
 (``mistakes``, see ``utils.mistakes``), some of them through probes, other inputs the function
@@ -26,12 +30,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import io
 import logging
+import sys
 
 import numpy as np
-import tensorflow as tf
 
 from utils.checks import answer, check_close, check_scalar, check_shape, type_name
 from utils.graded import GradedFunction, register
@@ -68,6 +71,8 @@ def _glorot_seed(seed: int | None):
     if seed is None:
         yield
         return
+    import tensorflow as tf
+
     initializer = tf.keras.initializers.GlorotUniform
     own = initializer.__dict__.get("__call__")  # None: inherited from VarianceScaling
     draw = initializer.__call__
@@ -94,6 +99,8 @@ def _quiet_retracing():
     """While the block runs, TensorFlow does not warn that a tf.function is traced again:
     the notebook's model makes its train_step anew on each call, and a check calls model
     several times in a row (the warning is about the check, not about the student's code)."""
+    import tensorflow as tf
+
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -120,7 +127,8 @@ def _check_raised(label: str, what: str, got: dict) -> None:
 
 def _plain(value):
     """A returned tensor, variable or number as plain data (see ``utils.checks.answer``)."""
-    if isinstance(value, (tf.Tensor, tf.Variable)):
+    tf = sys.modules.get("tensorflow")  # not imported: the value cannot be a tensor
+    if tf is not None and isinstance(value, (tf.Tensor, tf.Variable)):
         value = value.numpy()
     return answer(value)
 
@@ -149,6 +157,8 @@ class InitializeParameters(GradedFunction):
 
     @staticmethod
     def _answer(fn, change_first: bool) -> dict:
+        import tensorflow as tf
+
         parameters = _run(fn)
         if not isinstance(parameters, dict):
             return {"is_dict": False, "type": type(parameters).__name__}
@@ -266,6 +276,8 @@ class ForwardPropagation(GradedFunction):
 
     def call(self, fn, inputs):
         """The logits, and those of the RELU_PROBES (None when the function raises)."""
+        import tensorflow as tf
+
         parameters = {name: tf.Variable(value) for name, value in inputs["parameters"].items()}
         got = _answer_or_raised(lambda: {"Z3": _plain(_run(fn, tf.constant(inputs["X"]),
                                                            parameters))})
@@ -276,6 +288,8 @@ class ForwardPropagation(GradedFunction):
 
     @staticmethod
     def _probe(fn, inputs, signs):
+        import tensorflow as tf
+
         w = inputs["parameters"]
         parameters = {"W1": tf.Variable(signs[0] * np.abs(w["W1"])),
                       "W2": tf.Variable(signs[1] * np.abs(w["W2"])),
@@ -348,6 +362,8 @@ class ComputeCost(GradedFunction):
     def call(self, fn, inputs):
         """The cost, and two probes: the cost with the arguments exchanged
         (``arguments_exchanged``), and with both transposed (``transposed``)."""
+        import tensorflow as tf
+
         logits, labels = tf.constant(inputs["logits"]), tf.constant(inputs["labels"])
         got = _answer_or_raised(lambda: {"cost": _plain(_run(fn, logits, labels))})
         if "raised" not in got:
@@ -402,15 +418,6 @@ def _numbers(values):
         return answer(values)
 
 
-def _digest(inputs: dict, values: dict) -> str:
-    """A hash of a case's inputs and a set of parameters (plain data)."""
-    digest = hashlib.sha256(repr(sorted(inputs.items())).encode())
-    for name in sorted(values):
-        array = np.ascontiguousarray(values[name], np.float32)
-        digest.update(f"{name}{array.shape}".encode() + array.tobytes())
-    return digest.hexdigest()
-
-
 @functools.lru_cache(maxsize=1)
 def _signs() -> tuple[np.ndarray, ...]:
     """SIGNS through the data layer, prepared as in the notebook (pixels scaled, then centred
@@ -448,13 +455,6 @@ class Model(GradedFunction):
     helper_gradients = True  # model differentiates the cost through its helpers
     minibatch_size = 64  # model's default
     frozen_epochs = 1  # of the run with learning rate 0
-    KEPT_REFERENCE_COSTS = 64  # recompute's costs of reference parameters kept in a process
-
-    def __init__(self):
-        # {(reference forward_propagation, compute_cost, _digest of the case and parameters):
-        #  cost}: the functions are part of the key, so another reference solution's costs
-        # are never reused (and the functions stay alive while they are keys)
-        self._reference_costs: dict[tuple, float] = {}
 
     def inputs(self, n_train=300, n_test=60, num_epochs=4, learning_rate=0.009, seed=None):
         return {"n_train": n_train, "n_test": n_test, "num_epochs": num_epochs,
@@ -503,6 +503,8 @@ class Model(GradedFunction):
         notebook (the reference one when grading); None unless they are W1, W2, W3 and b3."""
         if not isinstance(parameters, dict) or set(parameters) != set(PARAMETER_SHAPES):
             return None
+        import tensorflow as tf
+
         forward = getattr(fn, "python_function", fn).__globals__["forward_propagation"]
         X_train, Y_train, X_test, Y_test = data
         return [float(np.mean(np.argmax(_run(forward, tf.constant(X), parameters), 1)
@@ -518,6 +520,8 @@ class Model(GradedFunction):
                 and all(isinstance(parameters[k], np.ndarray) and parameters[k].shape == shape
                         for k, shape in PARAMETER_SHAPES.items())):
             return {"accuracies": None}
+        import tensorflow as tf
+
         forward, cost = reference("forward_propagation"), reference("compute_cost")
         X_train, Y_train, X_test, Y_test = self._data(inputs)
 
@@ -528,21 +532,10 @@ class Model(GradedFunction):
                           for z, Y in zip(logits, (Y_train, Y_test))]
             return accuracies, float(cost(logits[0], tf.constant(Y_train)))
 
-        def reference_cost(values) -> float:
-            """The cost of the reference's own parameters: the same for every submission of
-            a grading run, so computed once per grading process."""
-            key = (forward, cost, _digest(inputs, values))
-            found = self._reference_costs.get(key)
-            if found is None:
-                if len(self._reference_costs) >= self.KEPT_REFERENCE_COSTS:
-                    self._reference_costs.clear()
-                found = self._reference_costs[key] = evaluated(values)[1]
-            return found
-
         accuracies, trained = evaluated(parameters)
         return {"accuracies": accuracies, "trained_cost": trained,
-                "initial_cost": reference_cost(expected["frozen"]),
-                "reference_cost": reference_cost(expected["parameters"])}
+                "initial_cost": evaluated(expected["frozen"])[1],
+                "reference_cost": evaluated(expected["parameters"])[1]}
 
     def assert_answer(self, case, inputs, got, expected):
         fn, num_epochs = self.label(case), inputs["num_epochs"]
