@@ -622,6 +622,43 @@ def test_the_reference_process_recomputes_a_models_facts(reference_children):
     assert [set(m) for m in forwarded] == [{"call", "args", "refused"}]
 
 
+def test_the_grader_waits_for_a_recomputation_however_slow(reference_children):
+    """A recomputation has no time limit (``RECOMPUTE_S``): its arguments are bounded, so only
+    a starved CPU can make it slow, and a limit would let a submission whose processes starve
+    the reference process turn its verdict into the grader's failure (red team, round 13).
+    Here the child is stopped for 3 s in the middle of its work, and its facts still come."""
+    import signal
+    import threading
+    import time
+
+    from course.trusted.reference_process import (RECOMPUTE_S, ReferenceProcess,
+                                                  recompute_request, recomputed_facts)
+    from utils.public_tests import signs_cnn
+
+    model = signs_cnn.CHECKS["model"]
+    rng = np.random.default_rng(1)
+
+    def parameters():
+        return {k: rng.uniform(-0.1, 0.1, shape).astype(np.float32)
+                for k, shape in signs_cnn.PARAMETER_SHAPES.items()}
+    request = recompute_request(model, {"n_train": 64, "n_test": 16},
+                                {"returns_four": True, "parameters": parameters()},
+                                graded.encode({"frozen": parameters(),
+                                               "parameters": parameters()}))
+    assert RECOMPUTE_S == float("inf")
+    process = ReferenceProcess(nbformat.writes(SOURCES["C4W1A2_signs_cnn"]))
+    try:
+        first = recomputed_facts(process(request, RECOMPUTE_S))
+        pid = process.child.pid
+        os.kill(pid, signal.SIGSTOP)
+        threading.Timer(3, os.kill, (pid, signal.SIGCONT)).start()
+        started = time.monotonic()
+        assert recomputed_facts(process(request, RECOMPUTE_S)) == first
+        assert time.monotonic() - started >= 3 and process.child.pid == pid
+    finally:
+        process.close()
+
+
 def test_a_stand_ins_refusals_are_in_the_notebooks_language(reference_children):
     """What a failed helper's stand-in says when the grader does not answer (shown to the
     student in the feedback) is in the language of the submission's edition: the grader's own

@@ -60,7 +60,12 @@ READY = b"ready"  # the child's first message: it has run the reference solution
 STARTUP_S = 600  # the longest a child may take to run the reference solution
 CHILD_NAME = "cnn-reference"  # the children's process name (/proc/PID/comm)
 RECOMPUTE = "recompute"  # the key of a grader's request for an answer's facts (recompute_request)
-RECOMPUTE_S = 120  # the longest the child may take to recompute one answer's facts
+# How long the grader waits for a recomputation: as long as it takes. Its arguments are bounded
+# (``recompute`` evaluates parameters of fixed shapes: a fraction of a second), so only the CPU
+# can make it slow, and a submission whose processes take that CPU (where the sandbox cannot
+# limit it) is ended by the sandbox's wall-clock limit. A bound would let such a submission
+# turn its verdict into the grader's failure, which is never a grade (red team, round 13).
+RECOMPUTE_S = float("inf")
 TEST_MODULES = "utils.public_tests."  # the package of the GradedFunctions a request may name
 
 _server = None  # the fork server (forkserver.ForkServer) that forks this process's children
@@ -316,7 +321,7 @@ class RecomputeRaised(Exception):
 def recomputed_facts(reply: dict) -> dict:
     """The facts of a reply to ``recompute_request`` (plain data, to be merged into the
     answer). RecomputeRaised when ``recompute`` raised on the answer; GraderFailure when the
-    child could not answer (it ended, or took too long)."""
+    child could not answer (it ended twice)."""
     if "raised" in reply:
         raise RecomputeRaised(*reply["raised"])
     if "facts" not in reply:
