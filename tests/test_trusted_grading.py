@@ -622,6 +622,41 @@ def test_the_reference_process_recomputes_a_models_facts(reference_children):
     assert [set(m) for m in forwarded] == [{"call", "args", "refused"}]
 
 
+def test_the_grader_recomputes_in_a_fork_or_else_itself(reference_children):
+    """A grading process whose reference children are forks (a grading worker) has the
+    submission's reference process recompute an answer's facts; one without a fork server
+    (serial nbgrader, where each child would be a new interpreter importing TensorFlow)
+    recomputes them itself, with the same facts."""
+    from course.trusted.executor import TrustedExecute
+    from course.trusted.reference_answers import Reference
+    from course.trusted.reference_process import ReferenceProcess
+    from utils.public_tests import signs_cnn
+
+    a = assignments.get("C4W1A2_signs_cnn")
+    model = signs_cnn.CHECKS["model"]
+    rng = np.random.default_rng(2)
+
+    def parameters():
+        return {k: rng.uniform(-0.1, 0.1, shape).astype(np.float32)
+                for k, shape in signs_cnn.PARAMETER_SHAPES.items()}
+    params = {"n_train": 64, "n_test": 16}
+    got = {"returns_four": True, "parameters": parameters()}
+    expected = {"frozen": parameters(), "parameters": parameters()}
+    grader = TrustedExecute.__new__(TrustedExecute)  # only what _recomputed reads
+    grader._reference = Reference(a.source_notebook)
+    grader._helpers = ReferenceProcess(nbformat.writes(SOURCES[a.id]))
+    try:
+        facts = grader._recomputed(model, params, model.inputs(**params), got,
+                                   graded.encode(expected))
+        assert (grader._helpers.child is not None) == (reference_children == "fork server")
+    finally:
+        grader._helpers.close()
+    here = model.recompute(model.inputs(**params), got, expected, grader._reference.function)
+    assert facts.keys() == here.keys()
+    for key, value in here.items():
+        assert facts[key] == pytest.approx(value, rel=1e-5), key
+
+
 def test_the_grader_waits_for_a_recomputation_however_slow(reference_children):
     """A recomputation has no time limit (``RECOMPUTE_S``): its arguments are bounded, so only
     a starved CPU can make it slow, and a limit would let a submission whose processes starve

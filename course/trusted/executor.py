@@ -54,6 +54,7 @@ from course.trusted.helper_calls import MAX_REQUEST_CHARS, HelperCalls
 from course.trusted.reference_answers import Reference
 from course.trusted.failure import GraderFailure
 from course.trusted.failure import record as record_failure
+from course.trusted import reference_process
 from course.trusted.reference_process import (RECOMPUTE_S, RecomputeRaised, ReferenceProcess,
                                               recompute_request, recomputed_facts)
 from utils.graded import GradedFunction, decode, encode
@@ -521,10 +522,8 @@ class TrustedExecute(Execute):
         expected = decode(expected_text)
         try:
             if isinstance(got, dict) and type(graded).recompute is not GradedFunction.recompute:
-                # by the reference, in the submission's reference process (the libraries it
-                # runs on are there, not in this process)
-                got = {**got, **recomputed_facts(self._helpers(recompute_request(
-                    graded, case.params, got, expected_text), RECOMPUTE_S))}
+                got = {**got, **self._recomputed(graded, case.params, inputs, got,
+                                                 expected_text)}
             graded.compare(case.params, inputs, got, expected)
         except AssertionError as error:
             return "AssertionError", str(error)
@@ -536,6 +535,18 @@ class TrustedExecute(Execute):
             return "GradingError", _("the answer could not be compared with the expected one "
                                      "({error}: {message})").format(error=name, message=message)
         return None
+
+    def _recomputed(self, graded: GradedFunction, params: dict, inputs: dict, got: dict,
+                    expected_text: str) -> dict:
+        """``graded.recompute``'s facts of the answer ``got``, by the reference: in the
+        submission's reference process when it is a fork (the reference's libraries are
+        imported there, and need not be here), else in this process
+        (``reference_process.forked``)."""
+        if reference_process.forked():
+            return recomputed_facts(self._helpers(recompute_request(graded, params, got,
+                                                                    expected_text),
+                                                  RECOMPUTE_S))
+        return graded.recompute(inputs, got, decode(expected_text), self._reference.function)
 
 
 _OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}

@@ -22,12 +22,14 @@ one submission's calls leave behind reaches another's. Without a server (serial 
 server that died), the child is a new interpreter, as before. Either way the child calls itself
 ``CHILD_NAME`` (its name in ``ps``).
 
-The same child recomputes the facts of an answer that the grader establishes itself
+A forked child also recomputes the facts of an answer that the grader establishes itself
 (``GradedFunction.recompute``: assignment 2's model, whose accuracies and costs are evaluated
 with the reference's network): the grading worker sends ``recompute_request`` and reads
 ``recomputed_facts``. The worker then needs none of the libraries the reference runs on (a
 worker that imports TensorFlow spends seconds of CPU before its first submission), and what the
-recomputation leaves behind dies with the submission's child. A kernel cannot ask for it:
+recomputation leaves behind dies with the submission's child. Without a fork server (serial
+nbgrader) the grading process recomputes itself: a new interpreter for every submission would
+import those libraries every time, where that process imports them once. A kernel cannot ask for it:
 ``helper_calls.HelperCalls`` forwards only a stand-in's own keys (``REQUEST_KEYS``).
 
 ``grade-class`` has another kind of fork compute the reference answers of a grading run
@@ -78,6 +80,13 @@ def use_server(server) -> None:
     _server = server
 
 
+def forked() -> bool:
+    """Whether this process's children are forks of a fork server (then they start in
+    milliseconds with the assignment's libraries imported; else each is a new interpreter,
+    which imports them in seconds)."""
+    return _server is not None and _server.alive()
+
+
 class ReferenceProcess:
     """The child process of one source notebook's reference helpers (started when needed)."""
 
@@ -122,8 +131,7 @@ class ReferenceProcess:
         from course.grading.forkserver import REFERENCE
 
         deadline = time.monotonic() + STARTUP_S
-        self.child = (_server is not None and _server.alive()
-                      and _Child.forked(_server.socket, REFERENCE) or _Child.started())
+        self.child = forked() and _Child.forked(_server.socket, REFERENCE) or _Child.started()
         try:
             _send(self.child.requests, self.source_text.encode())
             ready = _receive(self.child.replies, deadline)
@@ -226,7 +234,7 @@ def answers_in_fork(source: Path, folder: Path, secret: str) -> bool:
     from course.grading.forkserver import ANSWERS
     from course.grading.worker import THREAD_VARIABLES
 
-    child = _server is not None and _server.alive() and _Child.forked(_server.socket, ANSWERS)
+    child = forked() and _Child.forked(_server.socket, ANSWERS)
     if not child:
         return False
     job = {"source": str(Path(source).resolve()), "folder": str(Path(folder).resolve()),
