@@ -33,7 +33,7 @@ from distributed import Client
 
 from course import assignments
 from course.assignments import REPO_ROOT
-from course.grading import classroom, nbgrader_course, sandbox
+from course.grading import classroom, nbgrader_course, sandbox, worker
 from course.grading.classroom import grade_class
 from utils import data
 
@@ -540,6 +540,19 @@ def test_a_worker_that_compares_answers_with_numpy_does_not_import_tensorflow(as
     process): their workers are forked without TensorFlow (the fork server imports it for the
     kernels and the reference processes)."""
     assert not _preloaded([assignments.get(assignment).source_notebook])["tensorflow"]
+
+
+def test_grade_class_has_a_fork_compute_the_answers_only_where_that_saves_an_import():
+    """A fork of the fork server computes an assignment's reference answers when its kernels
+    import TensorFlow and its checks do not (``grade-class`` then never imports it); where the
+    checks import it anyway (through Keras too), ``grade-class`` computes them itself, without
+    waiting for the server's imports; and a numpy assignment never involves the server."""
+    decisions = {a.id: worker.answers_in_fork_save_an_import(a.source_notebook.read_text())
+                 for a in assignments.available()}
+    assert decisions == {"C4W1A1_conv_step_by_step": False, "C4W1A2_signs_cnn": True,
+                         "C4W2A1_resnets": False, "C4W3A1_car_detection": True,
+                         "C4W4A1_face_recognition": False,
+                         "C4W4A2_neural_style_transfer": False}
 
 
 def test_a_later_local_clusters_workers_see_this_processs_environment_as_it_is(monkeypatch):

@@ -58,7 +58,8 @@ from course.grading.limits import Limits
 from course.grading.nbgrader_course import Score, data_note, read_scores
 from course.grading.record import ClassRecord, Entry
 from course.grading.submissions import Submission
-from course.grading.worker import Bundle, Ending, Outcome, Request, code_version, hash_files
+from course.grading.worker import (Bundle, Ending, Outcome, Request,
+                                   answers_in_fork_save_an_import, code_version, hash_files)
 from course.translation import messages
 from course.translation.notebooks import catalogue
 from course.trusted import reference_process
@@ -129,12 +130,13 @@ def _expected_answers(course: Path, a: Assignment, folder: Path,
     calls (``Reference.hidden_calls_text``, ``<key>.calls``), computed into ``folder`` (named
     by the sources' key, so never stale; the public cases' answers are kept for the next run,
     the hidden ones of earlier runs removed). A fork of the local cluster's fork server, which
-    has imported the assignment's libraries for the kernels, computes them first when there is
-    one (``reference_process.answers_in_fork``): this process then reads them from the folder
-    and imports none of those libraries (TensorFlow: seconds of CPU while the cluster starts);
+    has imported the assignment's libraries for the kernels, computes them first when that
+    saves this process an import of TensorFlow (``worker.answers_in_fork_save_an_import``;
+    ``reference_process.answers_in_fork``): this process then reads them from the folder;
     whatever the fork did not compute is computed here."""
     source = course / "source" / a.id / a.notebook
-    reference_process.answers_in_fork(source, folder / a.id, secret)
+    if answers_in_fork_save_an_import(source.read_text()):
+        reference_process.answers_in_fork(source, folder / a.id, secret)
     answers = Reference(source, folder / a.id).every_answer(secret)
     for stale in set(_files(folder / a.id)) - set(answers):
         (folder / a.id / stale).unlink()

@@ -360,6 +360,7 @@ def local_fork_server(notebooks: list[Path]):
 # the public test modules of the class's imports cells: what ``dask_setup`` and a task import.
 WORKER_MODULES = ("distributed", "nbgrader.apps", "course.trusted.executor", __name__)
 TEST_MODULES = "utils.public_tests."  # the package of the assignments' public test modules
+TENSORFLOW = ("tensorflow", "keras")  # of forkserver.LIBRARIES (Keras imports TensorFlow)
 
 
 def preload(notebooks: list[Path]) -> list[str]:
@@ -367,11 +368,32 @@ def preload(notebooks: list[Path]) -> list[str]:
     ``notebooks`` (source notebooks): ``WORKER_MODULES`` and the public test modules their
     imports cells import, which compare the answers (with what they import: TensorFlow for
     the assignments whose comparisons use it; the kernels' libraries are the fork server's)."""
+    return list(dict.fromkeys([*WORKER_MODULES, *(
+        name for path in notebooks
+        for name in imported_modules_of_checks(Path(path).read_text()))]))
+
+
+def answers_in_fork_save_an_import(source: str) -> bool:
+    """Whether a fork of the fork server should compute the reference answers of the notebook
+    ``source`` (a source notebook's text) for ``grade-class``: when its kernels import
+    TensorFlow (seconds of CPU, which the server has spent already) and its checks, which
+    ``grade-class`` imports to read the answers, do not. Otherwise ``grade-class`` computes
+    them itself, sooner: it need not wait for the server's imports, and its numerical libraries
+    keep its own threads (a fork's were set to one when the server imported them)."""
+    from course.grading.forkserver import libraries_used
+
+    checks = "".join(f"import {name}\n" for name in imported_modules_of_checks(source))
+    return bool(set(TENSORFLOW) & set(_libraries(source))) and not (
+        set(TENSORFLOW) & set(libraries_used(checks)))
+
+
+def imported_modules_of_checks(source: str) -> list[str]:
+    """The public test modules (``TEST_MODULES``) that the imports cell of the notebook
+    ``source`` (a source notebook's text) imports."""
     from course.grading.forkserver import imported_modules
 
-    return list(dict.fromkeys([*WORKER_MODULES, *(
-        name for path in notebooks for name in imported_modules(_imports_cell(
-            Path(path).read_text())) if name.startswith(TEST_MODULES))]))
+    return [name for name in imported_modules(_imports_cell(source))
+            if name.startswith(TEST_MODULES)]
 
 
 def _servers(source: str, limits: Limits) -> tuple[str, ...]:
