@@ -646,7 +646,7 @@ def test_the_grader_recomputes_in_a_fork_or_else_itself(reference_children):
     grader._reference = Reference(a.source_notebook)
     grader._helpers = ReferenceProcess(nbformat.writes(SOURCES[a.id]))
     try:
-        facts = grader._recomputed(model, params, model.inputs(**params), got,
+        facts = grader._recomputed(model, params, model.inputs(**params), got, expected,
                                    graded.encode(expected))
         assert (grader._helpers.child is not None) == (reference_children == "fork server")
     finally:

@@ -522,7 +522,7 @@ class TrustedExecute(Execute):
         expected = decode(expected_text)
         try:
             if isinstance(got, dict) and type(graded).recompute is not GradedFunction.recompute:
-                got = {**got, **self._recomputed(graded, case.params, inputs, got,
+                got = {**got, **self._recomputed(graded, case.params, inputs, got, expected,
                                                  expected_text)}
             graded.compare(case.params, inputs, got, expected)
         except AssertionError as error:
@@ -537,8 +537,9 @@ class TrustedExecute(Execute):
         return None
 
     def _recomputed(self, graded: GradedFunction, params: dict, inputs: dict, got: dict,
-                    expected_text: str) -> dict:
-        """``graded.recompute``'s facts of the answer ``got``, by the reference: in the
+                    expected, expected_text: str) -> dict:
+        """``graded.recompute``'s facts of the answer ``got`` (the reference's answer:
+        ``expected``, encoded as ``expected_text``), by the reference: in the
         submission's reference process when it is a fork (the reference's libraries are
         imported there, and need not be here), else in this process
         (``reference_process.forked``)."""
@@ -546,7 +547,7 @@ class TrustedExecute(Execute):
             return recomputed_facts(self._helpers(recompute_request(graded, params, got,
                                                                     expected_text),
                                                   RECOMPUTE_S))
-        return graded.recompute(inputs, got, decode(expected_text), self._reference.function)
+        return graded.recompute(inputs, got, expected, self._reference.function)
 
 
 _OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}

@@ -29,8 +29,9 @@ with the reference's network): the grading worker sends ``recompute_request`` an
 worker that imports TensorFlow spends seconds of CPU before its first submission), and what the
 recomputation leaves behind dies with the submission's child. Without a fork server (serial
 nbgrader) the grading process recomputes itself: a new interpreter for every submission would
-import those libraries every time, where that process imports them once. A kernel cannot ask for it:
-``helper_calls.HelperCalls`` forwards only a stand-in's own keys (``REQUEST_KEYS``).
+import those libraries every time, where that process imports them once. A kernel cannot ask
+for a recomputation: ``helper_calls.HelperCalls`` forwards only a stand-in's own keys
+(``REQUEST_KEYS``).
 
 ``grade-class`` has another kind of fork compute the reference answers of a grading run
 (``answers_in_fork``), for the same reason: its own process then never imports TensorFlow.
@@ -68,7 +69,6 @@ RECOMPUTE = "recompute"  # the key of a grader's request for an answer's facts (
 # limit it) is ended by the sandbox's wall-clock limit. A bound would let such a submission
 # turn its verdict into the grader's failure, which is never a grade (red team, round 13).
 RECOMPUTE_S = float("inf")
-TEST_MODULES = "utils.public_tests."  # the package of the GradedFunctions a request may name
 
 _server = None  # the fork server (forkserver.ForkServer) that forks this process's children
 
@@ -345,6 +345,8 @@ def _recompute(message: dict, reference) -> dict:
     """The child's reply to ``recompute_request``: ``{"facts": encoded}``, or ``{"raised":
     [error name, message]}`` when ``recompute`` raised."""
     from importlib import import_module
+
+    from course.grading.worker import TEST_MODULES  # the modules a request may name
 
     module = message.get("module")
     if not (isinstance(module, str) and module.startswith(TEST_MODULES)):
